@@ -1,0 +1,90 @@
+use std::path::PathBuf;
+
+/// Errors of the OCI core. Each names the path, digest or entry involved.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to access {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to read {what}")]
+    Read {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid path `{path}` in {context}: {reason}")]
+    BadPath {
+        path: String,
+        context: String,
+        reason: &'static str,
+    },
+    #[error("`{path}` is added twice with different content")]
+    DuplicatePath { path: String },
+    #[error("{what} is not valid JSON")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{what} is invalid: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("blob {digest} declares {size} bytes, more than the limit of {limit} bytes")]
+    TooLarge { digest: String, size: u64, limit: u64 },
+    #[error("blob {digest} is truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        digest: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("blob {digest} has the wrong size: expected {expected} bytes, found more")]
+    Oversized { digest: String, expected: u64 },
+    #[error("blob {expected} does not match its digest: content hashes to {actual}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("blob {digest} is missing from {source_name}")]
+    MissingBlob { digest: String, source_name: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+    #[error("refusing to replace {}: {reason}", path.display())]
+    Clobber { path: PathBuf, reason: &'static str },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A suggestion the user can act on, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::DigestMismatch { .. } | Error::Truncated { .. } | Error::Oversized { .. } => {
+                Some("the image is corrupt or was modified; fetch or build it again".into())
+            }
+            Error::Clobber { .. } => {
+                Some("choose another --output, or remove the existing path yourself".into())
+            }
+            Error::TooLarge { .. } | Error::Limit(_) => {
+                Some("the image is far larger than any real base image; it may be hostile".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,473 @@
+//! [`ImageFs`]: the squashed view of an image's layers, as a container would see it.
+//!
+//! Layers are applied bottom first. In each layer, whiteouts (`.wh.NAME`) delete `NAME`
+//! from the layers below and an opaque marker (`.wh..wh..opq`) hides everything below its
+//! directory; then the layer's own entries are laid on top. Nothing is written to disk.
+//! Entry count, total size and kept bytes are bounded, so a tar bomb ends in an error.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::source::{ImageSource, ResolvedImage, unwrap_io};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    File,
+    Dir,
+    Symlink(String),
+    /// A hard link to another path (normalised, relative to the root).
+    Hardlink(String),
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// One path of the squashed filesystem.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub mtime: u64,
+    /// Index (bottom = 0) of the layer this path comes from.
+    pub layer: usize,
+    /// The file's bytes, when kept.
+    pub content: Option<Arc<[u8]>>,
+}
+
+/// Bounds on what reading an image may cost.
+#[derive(Clone, Debug)]
+pub struct ImageFsOptions {
+    /// Keep regular files' bytes up to this size each (0 keeps none).
+    pub keep_files_up_to: u64,
+    /// Total bytes kept in memory across all files.
+    pub max_kept_bytes: u64,
+    /// Most entries across all layers.
+    pub max_entries: usize,
+    /// Most uncompressed bytes read across all layers.
+    pub max_uncompressed: u64,
+}
+
+impl Default for ImageFsOptions {
+    fn default() -> Self {
+        ImageFsOptions {
+            keep_files_up_to: 0,
+            max_kept_bytes: 2 << 30,
+            max_entries: 1_000_000,
+            max_uncompressed: 16 << 30,
+        }
+    }
+}
+
+/// The squashed filesystem of one image.
+#[derive(Debug, Default)]
+pub struct ImageFs {
+    nodes: BTreeMap<String, Node>,
+    warnings: Vec<String>,
+}
+
+struct Pending {
+    path: String,
+    node: Node,
+}
+
+impl ImageFs {
+    /// Reads every layer of `image` from `src` and squashes them.
+    pub fn open(src: &dyn ImageSource, image: &ResolvedImage, opts: &ImageFsOptions) -> Result<Self> {
+        let mut fs = ImageFs::default();
+        let mut budget = Budget {
+            entries: 0,
+            kept: 0,
+            read: 0,
+        };
+        for (i, desc) in image.manifest.layers().iter().enumerate() {
+            let r = src.open_layer(desc)?;
+            fs.apply_layer(i, r, &desc.digest().to_string(), opts, &mut budget)?;
+        }
+        Ok(fs)
+    }
+
+    /// Squashes one more layer (a tar stream) on top; `layer` is its index.
+    pub fn apply_tar(&mut self, layer: usize, r: impl Read, name: &str, opts: &ImageFsOptions) -> Result<()> {
+        let mut budget = Budget {
+            entries: self.nodes.len(),
+            kept: 0,
+            read: 0,
+        };
+        self.apply_layer(layer, r, name, opts, &mut budget)
+    }
+
+    fn apply_layer(
+        &mut self,
+        layer: usize,
+        r: impl Read,
+        name: &str,
+        opts: &ImageFsOptions,
+        budget: &mut Budget,
+    ) -> Result<()> {
+        let what = format!("layer {name}");
+        let mut ar = tar::Archive::new(r);
+        let mut pending = Vec::new();
+        let mut whiteouts = Vec::new();
+        let mut opaque = Vec::new();
+        let read_err = |e: std::io::Error| unwrap_io(e, &what);
+        for entry in ar.entries().map_err(read_err)? {
+            let mut entry = entry.map_err(read_err)?;
+            budget.entries += 1;
+            if budget.entries > opts.max_entries {
+                return Err(Error::Limit(format!(
+                    "more than {} entries in the image (at {what})",
+                    opts.max_entries
+                )));
+            }
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Some(path) = self.normalize(&raw, &what) else { continue };
+            let h = entry.header();
+            let size = entry.size();
+            budget.read = budget.read.saturating_add(size);
+            if budget.read > opts.max_uncompressed {
+                return Err(Error::Limit(format!(
+                    "the layers declare more than {} uncompressed bytes (at `{raw}` in {what})",
+                    opts.max_uncompressed
+                )));
+            }
+            let (parent, base) = match path.rsplit_once('/') {
+                Some((p, b)) => (p.to_string(), b),
+                None => (String::new(), path.as_str()),
+            };
+            if base == ".wh..wh..opq" {
+                opaque.push(parent);
+                continue;
+            }
+            if let Some(hidden) = base.strip_prefix(".wh.") {
+                whiteouts.push(join(&parent, hidden));
+                continue;
+            }
+            let link = |e: &tar::Entry<_>| {
+                e.link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
+            };
+            let t = h.entry_type();
+            let kind = if t.is_dir() {
+                NodeKind::Dir
+            } else if t.is_symlink() {
+                NodeKind::Symlink(link(&entry))
+            } else if t.is_hard_link() {
+                let target = link(&entry);
+                match self.normalize(&target, &what) {
+                    Some(t) => NodeKind::Hardlink(t),
+                    None => continue,
+                }
+            } else if t.is_character_special() {
+                NodeKind::CharDevice
+            } else if t.is_block_special() {
+                NodeKind::BlockDevice
+            } else if t.is_fifo() {
+                NodeKind::Fifo
+            } else if t.is_file() || t == tar::EntryType::Continuous {
+                NodeKind::File
+            } else {
+                continue; // pax headers and the like are consumed by the tar reader
+            };
+            let mode = h.mode().unwrap_or(0o644) & 0o7777;
+            let uid = h.uid().unwrap_or(0);
+            let gid = h.gid().unwrap_or(0);
+            let mtime = h.mtime().unwrap_or(0);
+            let mut content = None;
+            if kind == NodeKind::File
+                && size <= opts.keep_files_up_to
+                && budget.kept + size <= opts.max_kept_bytes
+            {
+                let mut buf = Vec::with_capacity(size as usize);
+                (&mut entry).take(size).read_to_end(&mut buf).map_err(read_err)?;
+                budget.kept += buf.len() as u64;
+                content = Some(Arc::from(buf));
+            }
+            pending.push(Pending {
+                path,
+                node: Node {
+                    kind,
+                    mode,
+                    uid,
+                    gid,
+                    size: if t.is_file() { size } else { 0 },
+                    mtime,
+                    layer,
+                    content,
+                },
+            });
+        }
+        for dir in opaque {
+            self.remove_children(&dir);
+        }
+        for path in whiteouts {
+            self.remove_tree(&path);
+        }
+        for Pending { path, node } in pending {
+            self.ensure_parents(&path, layer);
+            if node.kind != NodeKind::Dir {
+                self.remove_children(&path);
+            }
+            self.nodes.insert(path, node);
+        }
+        Ok(())
+    }
+
+    fn normalize(&mut self, raw: &str, what: &str) -> Option<String> {
+        let mut parts = Vec::new();
+        for c in raw.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    self.warnings
+                        .push(format!("skipped `{raw}` in {what}: `..` would escape the image root"));
+                    return None;
+                }
+                c => parts.push(c),
+            }
+        }
+        if parts.is_empty() {
+            return None; // the root itself
+        }
+        Some(parts.join("/"))
+    }
+
+    fn ensure_parents(&mut self, path: &str, layer: usize) {
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            end += i;
+            let p = &path[..end];
+            let is_dir = matches!(self.nodes.get(p).map(|n| &n.kind), Some(NodeKind::Dir));
+            if !is_dir {
+                self.nodes.insert(
+                    p.to_string(),
+                    Node {
+                        kind: NodeKind::Dir,
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        size: 0,
+                        mtime: 0,
+                        layer,
+                        content: None,
+                    },
+                );
+            }
+            end += 1;
+        }
+    }
+
+    fn remove_children(&mut self, dir: &str) {
+        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let doomed: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.nodes.remove(&k);
+        }
+    }
+
+    fn remove_tree(&mut self, path: &str) {
+        self.nodes.remove(path);
+        self.remove_children(path);
+    }
+
+    /// The node at `path` (leading `/` optional), without following symlinks.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path.trim_start_matches('/'))
+    }
+
+    /// All paths, sorted, without a leading `/`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// What was skipped while reading, one line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Total size of the regular files.
+    pub fn file_bytes(&self) -> u64 {
+        self.nodes.values().filter(|n| n.kind == NodeKind::File).map(|n| n.size).sum()
+    }
+
+    /// Resolves `path` the way the kernel would inside a chroot: symlinks are followed
+    /// (at most 40 hops) and can never leave the root. Returns the final path.
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        let mut hops = 0;
+        let mut todo: Vec<String> =
+            path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+        let mut cur: Vec<String> = Vec::new();
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "." => continue,
+                ".." => {
+                    cur.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(c);
+            let joined = cur.join("/");
+            if let Some(Node { kind: NodeKind::Symlink(target), .. }) = self.nodes.get(&joined) {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                cur.pop();
+                if target.starts_with('/') {
+                    cur.clear();
+                }
+                todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
+            }
+        }
+        let p = cur.join("/");
+        (p.is_empty() || self.nodes.contains_key(&p)).then_some(p)
+    }
+
+    /// The bytes of the regular file at `path` (following symlinks and hard links), if kept.
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        let p = self.resolve(path)?;
+        let mut node = self.nodes.get(&p)?;
+        if let NodeKind::Hardlink(t) = &node.kind {
+            node = self.nodes.get(t)?;
+        }
+        node.content.as_deref()
+    }
+}
+
+struct Budget {
+    entries: usize,
+    kept: u64,
+    read: u64,
+}
+
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(entries: &[(&str, Option<&[u8]>, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            if let Some(l) = link {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, path, l).unwrap();
+            } else if let Some(d) = data {
+                h.set_size(d.len() as u64);
+                b.append_data(&mut h, path, *d).unwrap();
+            } else {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                b.append_data(&mut h, path, std::io::empty()).unwrap();
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn opts() -> ImageFsOptions {
+        ImageFsOptions { keep_files_up_to: 1 << 20, ..Default::default() }
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_hide_lower_layers() {
+        let mut fs = ImageFs::default();
+        let l0 = tar(&[
+            ("etc/", None, None),
+            ("etc/a", Some(b"a"), None),
+            ("etc/b", Some(b"b"), None),
+            ("var/lib/x/", None, None),
+            ("var/lib/x/1", Some(b"1"), None),
+            ("keep", Some(b"k"), None),
+        ]);
+        fs.apply_tar(0, &l0[..], "l0", &opts()).unwrap();
+        let l1 = tar(&[
+            ("etc/.wh.a", Some(b""), None),
+            ("var/lib/x/.wh..wh..opq", Some(b""), None),
+            ("var/lib/x/2", Some(b"2"), None),
+        ]);
+        fs.apply_tar(1, &l1[..], "l1", &opts()).unwrap();
+        let paths: Vec<&str> = fs.iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["etc", "etc/b", "keep", "var", "var/lib", "var/lib/x", "var/lib/x/2"]);
+        assert_eq!(fs.get("/var/lib/x/2").unwrap().layer, 1);
+        assert_eq!(fs.read("keep"), Some(&b"k"[..]));
+    }
+
+    #[test]
+    fn file_replacing_a_directory_drops_its_children() {
+        let mut fs = ImageFs::default();
+        fs.apply_tar(0, &tar(&[("d/", None, None), ("d/x", Some(b"x"), None)])[..], "l0", &opts())
+            .unwrap();
+        fs.apply_tar(1, &tar(&[("d", Some(b"now a file"), None)])[..], "l1", &opts()).unwrap();
+        assert!(fs.get("d/x").is_none());
+        assert_eq!(fs.get("d").unwrap().kind, NodeKind::File);
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root_only() {
+        let mut fs = ImageFs::default();
+        let l = tar(&[
+            ("etc/", None, None),
+            ("etc/passwd", Some(b"root"), None),
+            ("up", None, Some("../../../../etc")),
+            ("abs", None, Some("/etc/passwd")),
+            ("loop1", None, Some("loop2")),
+            ("loop2", None, Some("loop1")),
+        ]);
+        fs.apply_tar(0, &l[..], "l", &opts()).unwrap();
+        assert_eq!(fs.resolve("up/passwd").as_deref(), Some("etc/passwd"));
+        assert_eq!(fs.read("abs"), Some(&b"root"[..]));
+        assert_eq!(fs.resolve("loop1"), None);
+    }
+
+    #[test]
+    fn traversal_entries_are_skipped_with_a_warning() {
+        let mut fs = ImageFs::default();
+        let mut raw = tar(&[("okay", Some(b"x"), None)]);
+        // Write a `../evil` name by hand: tar::Builder refuses to.
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..7].copy_from_slice(b"../evil");
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        raw.truncate(raw.len() - 1024);
+        raw.extend_from_slice(h.as_bytes());
+        raw.extend_from_slice(&[0u8; 1024]);
+        fs.apply_tar(0, &raw[..], "l", &opts()).unwrap();
+        assert_eq!(fs.len(), 1);
+        assert!(fs.warnings()[0].contains("../evil"), "{:?}", fs.warnings());
+    }
+
+    #[test]
+    fn entry_limit_stops_a_tar_bomb() {
+        let names: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
+        let entries: Vec<(&str, Option<&[u8]>, Option<&str>)> =
+            names.iter().map(|n| (n.as_str(), Some(&b""[..]), None)).collect();
+        let mut fs = ImageFs::default();
+        let o = ImageFsOptions { max_entries: 10, ..opts() };
+        assert!(matches!(fs.apply_tar(0, &tar(&entries)[..], "l", &o), Err(Error::Limit(_))));
+    }
+}

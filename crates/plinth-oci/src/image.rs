@@ -1,0 +1,186 @@
+//! Assembling layers and configs into manifests and indexes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use oci_spec::image::{
+    Config, Descriptor, DescriptorBuilder, Digest, HistoryBuilder, ImageConfiguration,
+    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Platform,
+    RootFsBuilder,
+};
+
+use crate::canonical;
+use crate::digest::sha256_digest;
+use crate::error::{Error, Result};
+use crate::layer::LayerBlob;
+
+/// What one platform's image is made of, before it is assembled.
+#[derive(Debug)]
+pub struct PlatformImage {
+    pub platform: Platform,
+    pub config: Config,
+    /// Layers, bottom first, each with the history comment that describes it.
+    pub layers: Vec<(LayerBlob, String)>,
+    /// The `created` time written into the config and history (RFC 3339).
+    pub created: String,
+}
+
+/// A finished image: every blob by digest, and the root descriptor (a manifest for one
+/// platform, an index for several) that a layout's `index.json` points at.
+#[derive(Debug, Clone)]
+pub struct ImageArtifact {
+    pub blobs: BTreeMap<String, Arc<[u8]>>,
+    pub root: Descriptor,
+    /// One manifest descriptor per platform, in spec order.
+    pub manifests: Vec<Descriptor>,
+}
+
+/// Assembles [`PlatformImage`]s into an [`ImageArtifact`].
+#[derive(Debug, Default)]
+pub struct ImageBuilder {
+    annotations: BTreeMap<String, String>,
+}
+
+fn desc(media_type: MediaType, bytes: &[u8]) -> Descriptor {
+    Descriptor::new(media_type, bytes.len() as u64, sha256_digest(bytes))
+}
+
+fn json_err(what: &str) -> impl FnOnce(serde_json::Error) -> Error + '_ {
+    move |source| Error::Json {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn spec_err(what: &str) -> impl FnOnce(oci_spec::OciSpecError) -> Error + '_ {
+    move |e| Error::invalid(what, e.to_string())
+}
+
+impl ImageBuilder {
+    /// Annotations written on every manifest and on the index.
+    pub fn new(annotations: BTreeMap<String, String>) -> Self {
+        ImageBuilder { annotations }
+    }
+
+    fn annotations(&self) -> Option<HashMap<String, String>> {
+        (!self.annotations.is_empty()).then(|| self.annotations.clone().into_iter().collect())
+    }
+
+    pub fn build(&self, images: Vec<PlatformImage>) -> Result<ImageArtifact> {
+        if images.is_empty() {
+            return Err(Error::invalid("image", "no platform to build"));
+        }
+        let mut blobs = BTreeMap::new();
+        let mut manifests = Vec::new();
+        let multi = images.len() > 1;
+        for img in images {
+            let diff_ids: Vec<String> =
+                img.layers.iter().map(|(l, _)| l.diff_id.to_string()).collect();
+            let history = img
+                .layers
+                .iter()
+                .map(|(_, comment)| {
+                    HistoryBuilder::default()
+                        .created(img.created.clone())
+                        .created_by("plinth build")
+                        .comment(comment.clone())
+                        .build()
+                        .map_err(spec_err("image history"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut cb = ImageConfigurationBuilder::default()
+                .created(img.created.clone())
+                .architecture(img.platform.architecture().clone())
+                .os(img.platform.os().clone())
+                .config(img.config.clone())
+                .rootfs(
+                    RootFsBuilder::default()
+                        .typ("layers")
+                        .diff_ids(diff_ids)
+                        .build()
+                        .map_err(spec_err("image rootfs"))?,
+                )
+                .history(history);
+            if let Some(v) = img.platform.variant() {
+                cb = cb.variant(v.clone());
+            }
+            let config: ImageConfiguration = cb.build().map_err(spec_err("image config"))?;
+            let config_bytes = canonical::to_vec(&config).map_err(json_err("image config"))?;
+            let config_desc = desc(MediaType::ImageConfig, &config_bytes);
+            blobs.insert(config_desc.digest().to_string(), Arc::from(config_bytes));
+
+            let mut layer_descs = Vec::new();
+            for (layer, _) in img.layers {
+                layer_descs.push(Descriptor::new(
+                    layer.media_type.clone(),
+                    layer.data.len() as u64,
+                    layer.digest.clone(),
+                ));
+                blobs.insert(layer.digest.to_string(), Arc::from(layer.data));
+            }
+            let mut mb = ImageManifestBuilder::default()
+                .schema_version(2u32)
+                .media_type(MediaType::ImageManifest)
+                .config(config_desc)
+                .layers(layer_descs);
+            if let Some(a) = self.annotations() {
+                mb = mb.annotations(a);
+            }
+            let manifest = mb.build().map_err(spec_err("image manifest"))?;
+            let bytes = canonical::to_vec(&manifest).map_err(json_err("image manifest"))?;
+            let mut d = desc(MediaType::ImageManifest, &bytes);
+            if multi {
+                d.set_platform(Some(img.platform.clone()));
+            }
+            blobs.insert(d.digest().to_string(), Arc::from(bytes));
+            manifests.push(d);
+        }
+        let root = if multi {
+            let mut ib = ImageIndexBuilder::default()
+                .schema_version(2u32)
+                .media_type(MediaType::ImageIndex)
+                .manifests(manifests.clone());
+            if let Some(a) = self.annotations() {
+                ib = ib.annotations(a);
+            }
+            let index = ib.build().map_err(spec_err("image index"))?;
+            let bytes = canonical::to_vec(&index).map_err(json_err("image index"))?;
+            let d = desc(MediaType::ImageIndex, &bytes);
+            blobs.insert(d.digest().to_string(), Arc::from(bytes));
+            d
+        } else {
+            manifests[0].clone()
+        };
+        Ok(ImageArtifact {
+            blobs,
+            root,
+            manifests,
+        })
+    }
+}
+
+impl ImageArtifact {
+    pub fn blob(&self, digest: &Digest) -> Option<&[u8]> {
+        self.blobs.get(&digest.to_string()).map(|b| &b[..])
+    }
+
+    /// The root descriptor as it appears in a layout's `index.json`, tagged `tag`.
+    pub fn tagged_root(&self, tag: &str) -> Descriptor {
+        let mut d = self.root.clone();
+        d.set_annotations(Some(HashMap::from([(
+            crate::REF_NAME.to_string(),
+            tag.to_string(),
+        )])));
+        d
+    }
+}
+
+/// A descriptor builder for callers that need more than `Descriptor::new`.
+pub fn descriptor(media_type: MediaType, digest: Digest, size: u64) -> Result<Descriptor> {
+    DescriptorBuilder::default()
+        .media_type(media_type)
+        .digest(digest)
+        .size(size)
+        .build()
+        .map_err(spec_err("descriptor"))
+}

@@ -1,0 +1,455 @@
+//! The deterministic layer writer.
+//!
+//! A [`LayerBuilder`] collects entries by normalised path; [`LayerBuilder::finish`]
+//! writes them in byte order of their paths with fixed owners, modes and mtimes and no
+//! user or group names, then compresses with settings that never vary (gzip header
+//! mtime 0, fixed level; zstd single-threaded at a fixed level). Nothing about the
+//! machine (umask, clock, file system order, the inputs' own mtimes) reaches the bytes.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flate2::{Compression as GzLevel, GzBuilder};
+use oci_spec::image::{Digest, MediaType};
+use tar::{EntryType, Header};
+
+use crate::digest::Sha256Writer;
+use crate::error::{Error, Result};
+
+/// Where a regular file's bytes come from.
+#[derive(Clone, Debug)]
+pub enum Content {
+    Bytes(Arc<[u8]>),
+    /// A file on the local disk, read when the layer is written.
+    Path(PathBuf),
+}
+
+impl Content {
+    fn open(&self) -> Result<Box<dyn Read + '_>> {
+        Ok(match self {
+            Content::Bytes(b) => Box::new(&b[..]),
+            Content::Path(p) => Box::new(fs_err::File::open(p).map_err(|e| Error::io(p, e))?),
+        })
+    }
+
+    fn len(&self) -> Result<u64> {
+        match self {
+            Content::Bytes(b) => Ok(b.len() as u64),
+            Content::Path(p) => Ok(std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len()),
+        }
+    }
+
+    fn read_all(&self) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.open()?
+            .read_to_end(&mut v)
+            .map_err(|e| Error::Read {
+                what: format!("{self:?}"),
+                source: e,
+            })?;
+        Ok(v)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum EntryKind {
+    Dir,
+    File(Content),
+    Symlink(String),
+    /// A hard link to another path in the same layer.
+    Hardlink(String),
+}
+
+/// One entry of a layer: what it is, its permission bits (`0o7777`) and numeric owner.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+}
+
+impl Entry {
+    pub fn dir(mode: u32, uid: u64, gid: u64) -> Self {
+        Entry {
+            kind: EntryKind::Dir,
+            mode,
+            uid,
+            gid,
+        }
+    }
+
+    pub fn file(content: Content, mode: u32, uid: u64, gid: u64) -> Self {
+        Entry {
+            kind: EntryKind::File(content),
+            mode,
+            uid,
+            gid,
+        }
+    }
+
+    pub fn bytes(data: impl Into<Arc<[u8]>>, mode: u32) -> Self {
+        Entry::file(Content::Bytes(data.into()), mode, 0, 0)
+    }
+
+    pub fn symlink(target: impl Into<String>) -> Self {
+        Entry {
+            kind: EntryKind::Symlink(target.into()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn same_as(&self, other: &Entry) -> Result<bool> {
+        if (self.mode, self.uid, self.gid) != (other.mode, other.uid, other.gid) {
+            return Ok(false);
+        }
+        Ok(match (&self.kind, &other.kind) {
+            (EntryKind::Dir, EntryKind::Dir) => true,
+            (EntryKind::Symlink(a), EntryKind::Symlink(b)) => a == b,
+            (EntryKind::Hardlink(a), EntryKind::Hardlink(b)) => a == b,
+            (EntryKind::File(a), EntryKind::File(b)) => {
+                a.len()? == b.len()? && a.read_all()? == b.read_all()?
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Normalises a path inside an image to its canonical relative form (`usr/bin/x`).
+///
+/// Leading `/`, `.` components and repeated slashes are dropped; `..`, NUL and an empty
+/// result are errors, so no caller can address anything outside the image root.
+pub fn normalize_path(path: &str, context: &str) -> Result<String> {
+    let bad = |reason| Error::BadPath {
+        path: path.to_string(),
+        context: context.to_string(),
+        reason,
+    };
+    if path.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    let mut parts = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return Err(bad("`..` would escape the image root")),
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Err(bad("names the image root itself"));
+    }
+    Ok(parts.join("/"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    pub fn media_type(self) -> MediaType {
+        match self {
+            Compression::Gzip => MediaType::ImageLayerGzip,
+            Compression::Zstd => MediaType::ImageLayerZstd,
+            Compression::None => MediaType::ImageLayer,
+        }
+    }
+}
+
+/// A finished, compressed layer blob and its two digests.
+#[derive(Clone, Debug)]
+pub struct LayerBlob {
+    pub media_type: MediaType,
+    pub data: Vec<u8>,
+    /// Digest of `data` (what the manifest names).
+    pub digest: Digest,
+    /// Digest of the uncompressed tar (what the config's `rootfs.diff_ids` names).
+    pub diff_id: Digest,
+    pub uncompressed_size: u64,
+}
+
+/// Collects entries and writes them as one reproducible layer.
+#[derive(Default, Debug)]
+pub struct LayerBuilder {
+    entries: BTreeMap<String, Entry>,
+    context: String,
+}
+
+impl LayerBuilder {
+    /// `context` names the layer in error messages (for example `layer "files"`).
+    pub fn new(context: impl Into<String>) -> Self {
+        LayerBuilder {
+            entries: BTreeMap::new(),
+            context: context.into(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        normalize_path(path, &self.context)
+            .ok()
+            .and_then(|p| self.entries.get(&p))
+    }
+
+    /// Adds `entry` at `path`. The same path twice is fine when both entries are
+    /// identical, and an error otherwise.
+    pub fn add(&mut self, path: &str, mut entry: Entry) -> Result<()> {
+        let path = normalize_path(path, &self.context)?;
+        entry.mode &= 0o7777;
+        if let EntryKind::Hardlink(t) = &entry.kind {
+            entry.kind = EntryKind::Hardlink(normalize_path(t, &self.context)?);
+        }
+        if let Some(existing) = self.entries.get(&path) {
+            if existing.same_as(&entry)? {
+                return Ok(());
+            }
+            // An implicit parent directory may be given its real mode and owner later.
+            if !(matches!(existing.kind, EntryKind::Dir) && matches!(entry.kind, EntryKind::Dir))
+            {
+                return Err(Error::DuplicatePath { path: format!("/{path}") });
+            }
+        }
+        self.entries.insert(path, entry);
+        Ok(())
+    }
+
+    /// Adds `entry` unless the path already holds a directory (used for implicit parents).
+    fn add_parent(&mut self, path: &str) {
+        self.entries
+            .entry(path.to_string())
+            .or_insert_with(|| Entry::dir(0o755, 0, 0));
+    }
+
+    /// Adds missing parent directories and checks that the tree is sound.
+    fn prepare(&mut self) -> Result<()> {
+        // Every ancestor of every entry must be a directory: a path that passes through
+        // a symlink (`/evil -> /etc` then `/evil/passwd`) would write outside its place.
+        let paths: Vec<String> = self.entries.keys().cloned().collect();
+        for path in &paths {
+            let mut prefix = String::new();
+            let comps: Vec<&str> = path.split('/').collect();
+            for c in &comps[..comps.len() - 1] {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(c);
+                match self.entries.get(&prefix).map(|e| &e.kind) {
+                    None => self.add_parent(&prefix.clone()),
+                    Some(EntryKind::Dir) => {}
+                    Some(EntryKind::Symlink(_)) => {
+                        return Err(Error::BadPath {
+                            path: format!("/{path}"),
+                            context: self.context.clone(),
+                            reason: "a parent directory is a symlink, so the entry could land outside its place",
+                        });
+                    }
+                    Some(_) => {
+                        return Err(Error::BadPath {
+                            path: format!("/{path}"),
+                            context: self.context.clone(),
+                            reason: "a parent path is not a directory",
+                        });
+                    }
+                }
+            }
+        }
+        for (path, e) in &self.entries {
+            if let EntryKind::Hardlink(t) = &e.kind
+                && !matches!(self.entries.get(t).map(|e| &e.kind), Some(EntryKind::File(_)))
+            {
+                return Err(Error::BadPath {
+                    path: format!("/{path}"),
+                    context: self.context.clone(),
+                    reason: "hard link to a path that is not a regular file of the same layer",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the entries as an uncompressed tar to `w` (used for archives).
+    pub fn write_tar_to<W: Write>(mut self, w: W, mtime: u64) -> Result<W> {
+        self.prepare()?;
+        Ok(self.write_tar(w, mtime)?.0)
+    }
+
+    /// Checks the tree and writes the layer.
+    pub fn finish(mut self, compression: Compression, mtime: u64) -> Result<LayerBlob> {
+        self.prepare()?;
+
+        let sink = Sha256Writer::new(Vec::new());
+        let (data, digest, diff_id, uncompressed_size) = match compression {
+            Compression::Gzip => {
+                let gz = GzBuilder::new().mtime(0).write(sink, GzLevel::new(6));
+                let (gz, diff_id, n) = self.write_tar(gz, mtime)?;
+                let sink = gz.finish().map_err(|e| self.werr(e))?;
+                let (data, digest, _) = sink.finish();
+                (data, digest, diff_id, n)
+            }
+            Compression::Zstd => {
+                let z = zstd::Encoder::new(sink, 3).map_err(|e| self.werr(e))?;
+                let (z, diff_id, n) = self.write_tar(z, mtime)?;
+                let sink = z.finish().map_err(|e| self.werr(e))?;
+                let (data, digest, _) = sink.finish();
+                (data, digest, diff_id, n)
+            }
+            Compression::None => {
+                let (sink, diff_id, n) = self.write_tar(sink, mtime)?;
+                let (data, digest, _) = sink.finish();
+                (data, digest, diff_id, n)
+            }
+        };
+        Ok(LayerBlob {
+            media_type: compression.media_type(),
+            data,
+            digest,
+            diff_id,
+            uncompressed_size,
+        })
+    }
+
+    fn werr(&self, e: io::Error) -> Error {
+        Error::Read {
+            what: format!("layer {}", self.context),
+            source: e,
+        }
+    }
+
+    fn write_tar<W: Write>(&self, w: W, mtime: u64) -> Result<(W, Digest, u64)> {
+        let mut tar = tar::Builder::new(Sha256Writer::new(w));
+        for (path, e) in &self.entries {
+            let mut h = Header::new_gnu();
+            h.set_mtime(mtime);
+            h.set_uid(e.uid);
+            h.set_gid(e.gid);
+            h.set_mode(e.mode);
+            h.set_size(0);
+            let res = match &e.kind {
+                EntryKind::Dir => {
+                    h.set_entry_type(EntryType::Directory);
+                    tar.append_data(&mut h, format!("{path}/"), io::empty())
+                }
+                EntryKind::File(c) => {
+                    h.set_entry_type(EntryType::Regular);
+                    h.set_size(c.len()?);
+                    let mut r = c.open()?;
+                    tar.append_data(&mut h, path, &mut r)
+                }
+                EntryKind::Symlink(t) => {
+                    h.set_entry_type(EntryType::Symlink);
+                    tar.append_link(&mut h, path, t)
+                }
+                EntryKind::Hardlink(t) => {
+                    h.set_entry_type(EntryType::Link);
+                    tar.append_link(&mut h, path, t)
+                }
+            };
+            res.map_err(|err| Error::Read {
+                what: format!("/{path} into layer {}", self.context),
+                source: err,
+            })?;
+        }
+        let hw = tar.into_inner().map_err(|e| self.werr(e))?;
+        Ok(hw.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(order: &[usize]) -> LayerBuilder {
+        let items: Vec<(&str, Entry)> = vec![
+            ("/usr/bin/app", Entry::bytes(&b"binary"[..], 0o755)),
+            ("etc/passwd", Entry::bytes(&b"root:x:0:0::/root:/sbin/nologin\n"[..], 0o644)),
+            ("/bin", Entry::symlink("usr/bin")),
+            ("/tmp", Entry::dir(0o1777, 0, 0)),
+        ];
+        let mut b = LayerBuilder::new("test");
+        for &i in order {
+            b.add(items[i].0, items[i].1.clone()).unwrap();
+        }
+        b
+    }
+
+    #[test]
+    fn insertion_order_does_not_change_digest() {
+        let a = sample(&[0, 1, 2, 3]).finish(Compression::Gzip, 0).unwrap();
+        let b = sample(&[3, 2, 1, 0]).finish(Compression::Gzip, 0).unwrap();
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(a.diff_id, b.diff_id);
+        let z1 = sample(&[0, 1, 2, 3]).finish(Compression::Zstd, 0).unwrap();
+        let z2 = sample(&[2, 0, 3, 1]).finish(Compression::Zstd, 0).unwrap();
+        assert_eq!(z1.digest, z2.digest);
+        // Same tar inside, whatever the compression.
+        assert_eq!(a.diff_id, z1.diff_id);
+    }
+
+    #[test]
+    fn tar_is_sorted_with_implicit_parents_and_no_names() {
+        let blob = sample(&[0, 1, 2, 3]).finish(Compression::None, 7).unwrap();
+        let mut ar = tar::Archive::new(&blob.data[..]);
+        let mut seen = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            assert_eq!(h.mtime().unwrap(), 7);
+            assert_eq!(h.username().unwrap(), Some(""));
+            assert_eq!(h.groupname().unwrap(), Some(""));
+            seen.push(e.path().unwrap().to_string_lossy().into_owned());
+        }
+        assert_eq!(seen, ["bin", "etc/", "etc/passwd", "tmp/", "usr/", "usr/bin/", "usr/bin/app"]);
+    }
+
+    #[test]
+    fn rejects_escapes_and_conflicts() {
+        let mut b = LayerBuilder::new("t");
+        assert!(matches!(b.add("/a/../../etc", Entry::dir(0o755, 0, 0)), Err(Error::BadPath { .. })));
+        b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
+        b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
+        assert!(matches!(b.add("/x", Entry::bytes(&b"2"[..], 0o644)), Err(Error::DuplicatePath { .. })));
+        let mut b = LayerBuilder::new("t");
+        b.add("/evil", Entry::symlink("/etc")).unwrap();
+        b.add("/evil/passwd", Entry::bytes(&b"x"[..], 0o644)).unwrap();
+        assert!(matches!(b.finish(Compression::None, 0), Err(Error::BadPath { .. })));
+    }
+
+    #[test]
+    fn long_paths_and_link_targets_round_trip() {
+        let long = format!("/{}/file", "d".repeat(150));
+        let target = format!("/{}", "t".repeat(200));
+        let mut b = LayerBuilder::new("t");
+        b.add(&long, Entry::bytes(&b"x"[..], 0o644)).unwrap();
+        b.add("/link", Entry::symlink(target.clone())).unwrap();
+        let blob = b.finish(Compression::None, 0).unwrap();
+        let mut ar = tar::Archive::new(&blob.data[..]);
+        let names: Vec<(String, Option<String>)> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert!(names.contains(&(long[1..].to_string(), None)));
+        assert!(names.contains(&("link".to_string(), Some(target))));
+    }
+}

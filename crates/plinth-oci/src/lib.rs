@@ -1,0 +1,35 @@
+//! The OCI core of Plinth.
+//!
+//! Everything that is hashed goes through [`canonical`] (JSON) or [`layer`] (tar), so
+//! the same inputs give the same digests on any machine. The read side opens images
+//! from layouts and archives behind [`ImageSource`], squashes their layers into an
+//! [`ImageFs`] and checks them with [`validate`]. This crate knows nothing about Debian,
+//! SBOMs or the network.
+
+pub mod canonical;
+pub mod digest;
+mod error;
+pub mod fs;
+pub mod image;
+pub mod layer;
+pub mod source;
+pub mod validate;
+pub mod write;
+
+pub use digest::{Sha256Writer, sha256_digest};
+pub use error::{Error, Result};
+pub use fs::{ImageFs, ImageFsOptions, Node, NodeKind};
+pub use image::{ImageArtifact, ImageBuilder, PlatformImage};
+pub use layer::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+pub use source::{ImageSource, ResolvedImage, open_image};
+pub use validate::{ValidationReport, validate};
+pub use write::{OutputFormat, write_image};
+
+/// Re-exported `oci-spec` image types: the one model of manifests, indexes and configs.
+pub use oci_spec::image as spec;
+
+/// Annotation naming a tag inside an OCI image layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// Largest manifest, index or config blob the readers accept (they are small JSON).
+pub const MAX_JSON_BLOB: u64 = 8 * 1024 * 1024;

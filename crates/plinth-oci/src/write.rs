@@ -1,0 +1,244 @@
+//! Writing an [`ImageArtifact`] as an OCI image layout, an oci-archive or a
+//! docker-archive. Every output is written under a temporary name beside its target and
+//! renamed into place, so a failed or interrupted write leaves nothing half-written.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oci_spec::image::{Descriptor, ImageIndexBuilder, MediaType};
+use serde::Serialize;
+
+use crate::canonical;
+use crate::error::{Error, Result};
+use crate::image::ImageArtifact;
+use crate::layer::{Content, Entry, LayerBuilder};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An OCI image layout directory.
+    Layout,
+    /// An OCI image layout in a tar file.
+    OciArchive,
+    /// The `docker save` format, for `docker load` and `podman load`.
+    DockerArchive,
+}
+
+/// Where the image is written and under which names.
+#[derive(Clone, Debug)]
+pub struct WriteOptions<'a> {
+    pub format: OutputFormat,
+    /// Repository name used in docker-archive `RepoTags`.
+    pub name: &'a str,
+    /// Tag written as `org.opencontainers.image.ref.name` and in `RepoTags`.
+    pub tag: &'a str,
+    /// mtime of the archive entries (the image's `SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
+}
+
+/// Writes `artifact` to `path` atomically.
+pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    match opts.format {
+        OutputFormat::Layout => {
+            check_replaceable_dir(path)?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".plinth-tmp-")
+                .tempdir_in(&parent)
+                .map_err(|e| Error::io(&parent, e))?;
+            for (name, entry) in layout_files(artifact, opts.tag)? {
+                let dst = tmp.path().join(&name);
+                if let Some(dir) = dst.parent() {
+                    fs_err::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                fs_err::write(&dst, &*entry).map_err(|e| Error::io(&dst, e))?;
+            }
+            replace_dir(tmp, path)
+        }
+        OutputFormat::OciArchive => {
+            let mut b = LayerBuilder::new("oci-archive");
+            for (name, data) in layout_files(artifact, opts.tag)? {
+                b.add(&name, Entry::file(Content::Bytes(data), 0o644, 0, 0))?;
+            }
+            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+        }
+        OutputFormat::DockerArchive => {
+            let b = docker_archive(artifact, opts)?;
+            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+        }
+    }
+}
+
+/// The files of an OCI image layout: `oci-layout`, `index.json` and every blob.
+pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, Arc<[u8]>)>> {
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![artifact.tagged_root(tag)])
+        .build()
+        .map_err(|e| Error::invalid("index.json", e.to_string()))?;
+    let index = canonical::to_vec(&index).map_err(|source| Error::Json {
+        what: "index.json".into(),
+        source,
+    })?;
+    let mut files: Vec<(String, Arc<[u8]>)> = vec![
+        (
+            "oci-layout".into(),
+            Arc::from(&br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+        ),
+        ("index.json".into(), Arc::from(index)),
+    ];
+    for (digest, data) in &artifact.blobs {
+        files.push((format!("blobs/{}", digest.replacen(':', "/", 1)), data.clone()));
+    }
+    Ok(files)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifestEntry {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
+fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<LayerBuilder> {
+    if artifact.manifests.len() != 1 {
+        return Err(Error::Unsupported(format!(
+            "a docker-archive holds one platform, and this image has {}; choose one with --platform",
+            artifact.manifests.len()
+        )));
+    }
+    let manifest_desc: &Descriptor = &artifact.manifests[0];
+    let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(
+        artifact
+            .blob(manifest_desc.digest())
+            .ok_or_else(|| Error::invalid("image", "manifest blob missing"))?,
+    )
+    .map_err(|source| Error::Json {
+        what: "image manifest".into(),
+        source,
+    })?;
+    let mut b = LayerBuilder::new("docker-archive");
+    let config = manifest.config();
+    let config_name = format!("{}.json", config.digest().digest());
+    let config_bytes = artifact
+        .blobs
+        .get(&config.digest().to_string())
+        .ok_or_else(|| Error::invalid("image", "config blob missing"))?;
+    b.add(&config_name, Entry::file(Content::Bytes(config_bytes.clone()), 0o644, 0, 0))?;
+    let mut layers = Vec::new();
+    for l in manifest.layers() {
+        let data = artifact
+            .blob(l.digest())
+            .ok_or_else(|| Error::invalid("image", format!("layer {} missing", l.digest())))?;
+        // docker-archive layers are plain tars named by their diff_id.
+        let tar = crate::source::decompress_all(l.media_type(), data, &l.digest().to_string())?;
+        let name = format!("{}.tar", crate::sha256_digest(&tar).digest());
+        b.add(&name, Entry::file(Content::Bytes(Arc::from(tar)), 0o644, 0, 0))?;
+        layers.push(name);
+    }
+    let entry = DockerManifestEntry {
+        config: config_name,
+        repo_tags: vec![format!("{}:{}", opts.name, opts.tag)],
+        layers,
+    };
+    let json = canonical::to_vec(&[entry]).map_err(|source| Error::Json {
+        what: "manifest.json".into(),
+        source,
+    })?;
+    b.add("manifest.json", Entry::file(Content::Bytes(Arc::from(json)), 0o644, 0, 0))?;
+    Ok(b)
+}
+
+/// Refuses to replace anything that is not a previous image layout or an empty directory.
+fn check_replaceable_dir(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(m) if m.is_dir() => {
+            let is_layout = path.join("oci-layout").is_file();
+            let empty = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .next()
+                .is_none();
+            if is_layout || empty {
+                Ok(())
+            } else {
+                Err(Error::Clobber {
+                    path: path.to_path_buf(),
+                    reason: "it is a non-empty directory that is not an OCI image layout",
+                })
+            }
+        }
+        Ok(_) => Err(Error::Clobber {
+            path: path.to_path_buf(),
+            reason: "it exists and is not a directory",
+        }),
+    }
+}
+
+fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
+    let tmp_path = tmp.keep();
+    if path.exists() {
+        let old = path.with_file_name(format!(
+            ".plinth-old-{}-{}",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            std::process::id()
+        ));
+        fs_err::rename(path, &old).map_err(|e| Error::io(path, e))?;
+        if let Err(e) = fs_err::rename(&tmp_path, path) {
+            let _ = std::fs::rename(&old, path);
+            let _ = std::fs::remove_dir_all(&tmp_path);
+            return Err(Error::io(path, e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else if let Err(e) = fs_err::rename(&tmp_path, path) {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Writes a file through `f` under a temporary name and renames it to `path`.
+pub fn write_file_atomically(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<()>,
+) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::Clobber {
+            path: path.to_path_buf(),
+            reason: "it is a directory",
+        });
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".plinth-tmp-")
+        .tempfile_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    {
+        let mut w = BufWriter::new(tmp.as_file_mut());
+        f(&mut w)?;
+        w.flush().map_err(|e| Error::io(path, e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Reads all of `r` (used by tests and small helpers).
+pub fn read_all(mut r: impl Read, what: &str) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).map_err(|source| Error::Read {
+        what: what.to_string(),
+        source,
+    })?;
+    Ok(v)
+}
