@@ -56,9 +56,10 @@ mod tests {
 
     #[test]
     fn sorts_keys_at_every_depth_and_drops_whitespace() {
-        let v: Value =
-            serde_json::from_str(r#"{ "b": 1, "a": { "z": [ {"y": 2, "x": 1} ], "c": "\u00e9\n" } }"#)
-                .unwrap();
+        let v: Value = serde_json::from_str(
+            r#"{ "b": 1, "a": { "z": [ {"y": 2, "x": 1} ], "c": "\u00e9\n" } }"#,
+        )
+        .unwrap();
         let out = String::from_utf8(to_vec(&v).unwrap()).unwrap();
         assert_eq!(out, r#"{"a":{"c":"é\n","z":[{"x":1,"y":2}]},"b":1}"#);
     }
@@ -68,7 +69,7 @@ mod tests {
         fn hashmap_insertion_order_never_changes_bytes(pairs in proptest::collection::vec(("[a-z]{1,6}", "[ -~]{0,8}"), 0..20)) {
             let a: HashMap<String, String> = pairs.iter().cloned().collect();
             let mut b: HashMap<String, String> = HashMap::new();
-            for (k, v) in pairs.iter().rev() {
+            for (k, _) in pairs.iter().rev() {
                 b.entry(k.clone()).or_insert_with(|| a[k].clone());
             }
             prop_assert_eq!(to_vec(&a).unwrap(), to_vec(&b).unwrap());

@@ -32,7 +32,11 @@ pub enum Error {
     #[error("{what} is invalid: {reason}")]
     Invalid { what: String, reason: String },
     #[error("blob {digest} declares {size} bytes, more than the limit of {limit} bytes")]
-    TooLarge { digest: String, size: u64, limit: u64 },
+    TooLarge {
+        digest: String,
+        size: u64,
+        limit: u64,
+    },
     #[error("blob {digest} is truncated: expected {expected} bytes, found {found}")]
     Truncated {
         digest: String,

@@ -77,7 +77,11 @@ struct Pending {
 
 impl ImageFs {
     /// Reads every layer of `image` from `src` and squashes them.
-    pub fn open(src: &dyn ImageSource, image: &ResolvedImage, opts: &ImageFsOptions) -> Result<Self> {
+    pub fn open(
+        src: &dyn ImageSource,
+        image: &ResolvedImage,
+        opts: &ImageFsOptions,
+    ) -> Result<Self> {
         let mut fs = ImageFs::default();
         let mut budget = Budget {
             entries: 0,
@@ -86,13 +90,19 @@ impl ImageFs {
         };
         for (i, desc) in image.manifest.layers().iter().enumerate() {
             let r = src.open_layer(desc)?;
-            fs.apply_layer(i, r, &desc.digest().to_string(), opts, &mut budget)?;
+            fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)?;
         }
         Ok(fs)
     }
 
     /// Squashes one more layer (a tar stream) on top; `layer` is its index.
-    pub fn apply_tar(&mut self, layer: usize, r: impl Read, name: &str, opts: &ImageFsOptions) -> Result<()> {
+    pub fn apply_tar(
+        &mut self,
+        layer: usize,
+        r: impl Read,
+        name: &str,
+        opts: &ImageFsOptions,
+    ) -> Result<()> {
         let mut budget = Budget {
             entries: self.nodes.len(),
             kept: 0,
@@ -125,7 +135,9 @@ impl ImageFs {
                 )));
             }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let Some(path) = self.normalize(&raw, &what) else { continue };
+            let Some(path) = self.normalize(&raw, &what) else {
+                continue;
+            };
             let h = entry.header();
             let size = entry.size();
             budget.read = budget.read.saturating_add(size);
@@ -184,7 +196,10 @@ impl ImageFs {
                 && budget.kept + size <= opts.max_kept_bytes
             {
                 let mut buf = Vec::with_capacity(size as usize);
-                (&mut entry).take(size).read_to_end(&mut buf).map_err(read_err)?;
+                (&mut entry)
+                    .take(size)
+                    .read_to_end(&mut buf)
+                    .map_err(read_err)?;
                 budget.kept += buf.len() as u64;
                 content = Some(Arc::from(buf));
             }
@@ -224,8 +239,9 @@ impl ImageFs {
             match c {
                 "" | "." => {}
                 ".." => {
-                    self.warnings
-                        .push(format!("skipped `{raw}` in {what}: `..` would escape the image root"));
+                    self.warnings.push(format!(
+                        "skipped `{raw}` in {what}: `..` would escape the image root"
+                    ));
                     return None;
                 }
                 c => parts.push(c),
@@ -263,7 +279,11 @@ impl ImageFs {
     }
 
     fn remove_children(&mut self, dir: &str) {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         let doomed: Vec<String> = self
             .nodes
             .range(prefix.clone()..)
@@ -305,15 +325,23 @@ impl ImageFs {
 
     /// Total size of the regular files.
     pub fn file_bytes(&self) -> u64 {
-        self.nodes.values().filter(|n| n.kind == NodeKind::File).map(|n| n.size).sum()
+        self.nodes
+            .values()
+            .filter(|n| n.kind == NodeKind::File)
+            .map(|n| n.size)
+            .sum()
     }
 
     /// Resolves `path` the way the kernel would inside a chroot: symlinks are followed
     /// (at most 40 hops) and can never leave the root. Returns the final path.
     pub fn resolve(&self, path: &str) -> Option<String> {
         let mut hops = 0;
-        let mut todo: Vec<String> =
-            path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(String::from)
+            .collect();
         let mut cur: Vec<String> = Vec::new();
         while let Some(c) = todo.pop() {
             match c.as_str() {
@@ -326,7 +354,11 @@ impl ImageFs {
             }
             cur.push(c);
             let joined = cur.join("/");
-            if let Some(Node { kind: NodeKind::Symlink(target), .. }) = self.nodes.get(&joined) {
+            if let Some(Node {
+                kind: NodeKind::Symlink(target),
+                ..
+            }) = self.nodes.get(&joined)
+            {
                 hops += 1;
                 if hops > 40 {
                     return None;
@@ -335,7 +367,13 @@ impl ImageFs {
                 if target.starts_with('/') {
                     cur.clear();
                 }
-                todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
+                todo.extend(
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty())
+                        .rev()
+                        .map(String::from),
+                );
             }
         }
         let p = cur.join("/");
@@ -360,14 +398,21 @@ struct Budget {
 }
 
 fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tar(entries: &[(&str, Option<&[u8]>, Option<&str>)]) -> Vec<u8> {
+    /// (path, file content or None for a directory, symlink target)
+    type Spec<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
+
+    fn tar(entries: &[Spec]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (path, data, link) in entries {
             let mut h = tar::Header::new_gnu();
@@ -389,7 +434,10 @@ mod tests {
     }
 
     fn opts() -> ImageFsOptions {
-        ImageFsOptions { keep_files_up_to: 1 << 20, ..Default::default() }
+        ImageFsOptions {
+            keep_files_up_to: 1 << 20,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -411,7 +459,18 @@ mod tests {
         ]);
         fs.apply_tar(1, &l1[..], "l1", &opts()).unwrap();
         let paths: Vec<&str> = fs.iter().map(|(p, _)| p).collect();
-        assert_eq!(paths, ["etc", "etc/b", "keep", "var", "var/lib", "var/lib/x", "var/lib/x/2"]);
+        assert_eq!(
+            paths,
+            [
+                "etc",
+                "etc/b",
+                "keep",
+                "var",
+                "var/lib",
+                "var/lib/x",
+                "var/lib/x/2"
+            ]
+        );
         assert_eq!(fs.get("/var/lib/x/2").unwrap().layer, 1);
         assert_eq!(fs.read("keep"), Some(&b"k"[..]));
     }
@@ -419,9 +478,20 @@ mod tests {
     #[test]
     fn file_replacing_a_directory_drops_its_children() {
         let mut fs = ImageFs::default();
-        fs.apply_tar(0, &tar(&[("d/", None, None), ("d/x", Some(b"x"), None)])[..], "l0", &opts())
-            .unwrap();
-        fs.apply_tar(1, &tar(&[("d", Some(b"now a file"), None)])[..], "l1", &opts()).unwrap();
+        fs.apply_tar(
+            0,
+            &tar(&[("d/", None, None), ("d/x", Some(b"x"), None)])[..],
+            "l0",
+            &opts(),
+        )
+        .unwrap();
+        fs.apply_tar(
+            1,
+            &tar(&[("d", Some(b"now a file"), None)])[..],
+            "l1",
+            &opts(),
+        )
+        .unwrap();
         assert!(fs.get("d/x").is_none());
         assert_eq!(fs.get("d").unwrap().kind, NodeKind::File);
     }
@@ -464,10 +534,18 @@ mod tests {
     #[test]
     fn entry_limit_stops_a_tar_bomb() {
         let names: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
-        let entries: Vec<(&str, Option<&[u8]>, Option<&str>)> =
-            names.iter().map(|n| (n.as_str(), Some(&b""[..]), None)).collect();
+        let entries: Vec<Spec> = names
+            .iter()
+            .map(|n| (n.as_str(), Some(&b""[..]), None))
+            .collect();
         let mut fs = ImageFs::default();
-        let o = ImageFsOptions { max_entries: 10, ..opts() };
-        assert!(matches!(fs.apply_tar(0, &tar(&entries)[..], "l", &o), Err(Error::Limit(_))));
+        let o = ImageFsOptions {
+            max_entries: 10,
+            ..opts()
+        };
+        assert!(matches!(
+            fs.apply_tar(0, &tar(&entries)[..], "l", &o),
+            Err(Error::Limit(_))
+        ));
     }
 }

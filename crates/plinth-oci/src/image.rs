@@ -74,8 +74,11 @@ impl ImageBuilder {
         let mut manifests = Vec::new();
         let multi = images.len() > 1;
         for img in images {
-            let diff_ids: Vec<String> =
-                img.layers.iter().map(|(l, _)| l.diff_id.to_string()).collect();
+            let diff_ids: Vec<String> = img
+                .layers
+                .iter()
+                .map(|(l, _)| l.diff_id.to_string())
+                .collect();
             let history = img
                 .layers
                 .iter()

@@ -43,12 +43,10 @@ impl Content {
 
     fn read_all(&self) -> Result<Vec<u8>> {
         let mut v = Vec::new();
-        self.open()?
-            .read_to_end(&mut v)
-            .map_err(|e| Error::Read {
-                what: format!("{self:?}"),
-                source: e,
-            })?;
+        self.open()?.read_to_end(&mut v).map_err(|e| Error::Read {
+            what: format!("{self:?}"),
+            source: e,
+        })?;
         Ok(v)
     }
 }
@@ -219,9 +217,10 @@ impl LayerBuilder {
                 return Ok(());
             }
             // An implicit parent directory may be given its real mode and owner later.
-            if !(matches!(existing.kind, EntryKind::Dir) && matches!(entry.kind, EntryKind::Dir))
-            {
-                return Err(Error::DuplicatePath { path: format!("/{path}") });
+            if !(matches!(existing.kind, EntryKind::Dir) && matches!(entry.kind, EntryKind::Dir)) {
+                return Err(Error::DuplicatePath {
+                    path: format!("/{path}"),
+                });
             }
         }
         self.entries.insert(path, entry);
@@ -270,7 +269,10 @@ impl LayerBuilder {
         }
         for (path, e) in &self.entries {
             if let EntryKind::Hardlink(t) = &e.kind
-                && !matches!(self.entries.get(t).map(|e| &e.kind), Some(EntryKind::File(_)))
+                && !matches!(
+                    self.entries.get(t).map(|e| &e.kind),
+                    Some(EntryKind::File(_))
+                )
             {
                 return Err(Error::BadPath {
                     path: format!("/{path}"),
@@ -376,7 +378,10 @@ mod tests {
     fn sample(order: &[usize]) -> LayerBuilder {
         let items: Vec<(&str, Entry)> = vec![
             ("/usr/bin/app", Entry::bytes(&b"binary"[..], 0o755)),
-            ("etc/passwd", Entry::bytes(&b"root:x:0:0::/root:/sbin/nologin\n"[..], 0o644)),
+            (
+                "etc/passwd",
+                Entry::bytes(&b"root:x:0:0::/root:/sbin/nologin\n"[..], 0o644),
+            ),
             ("/bin", Entry::symlink("usr/bin")),
             ("/tmp", Entry::dir(0o1777, 0, 0)),
         ];
@@ -413,20 +418,41 @@ mod tests {
             assert_eq!(h.groupname().unwrap(), Some(""));
             seen.push(e.path().unwrap().to_string_lossy().into_owned());
         }
-        assert_eq!(seen, ["bin", "etc/", "etc/passwd", "tmp/", "usr/", "usr/bin/", "usr/bin/app"]);
+        assert_eq!(
+            seen,
+            [
+                "bin",
+                "etc/",
+                "etc/passwd",
+                "tmp/",
+                "usr/",
+                "usr/bin/",
+                "usr/bin/app"
+            ]
+        );
     }
 
     #[test]
     fn rejects_escapes_and_conflicts() {
         let mut b = LayerBuilder::new("t");
-        assert!(matches!(b.add("/a/../../etc", Entry::dir(0o755, 0, 0)), Err(Error::BadPath { .. })));
+        assert!(matches!(
+            b.add("/a/../../etc", Entry::dir(0o755, 0, 0)),
+            Err(Error::BadPath { .. })
+        ));
         b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
         b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
-        assert!(matches!(b.add("/x", Entry::bytes(&b"2"[..], 0o644)), Err(Error::DuplicatePath { .. })));
+        assert!(matches!(
+            b.add("/x", Entry::bytes(&b"2"[..], 0o644)),
+            Err(Error::DuplicatePath { .. })
+        ));
         let mut b = LayerBuilder::new("t");
         b.add("/evil", Entry::symlink("/etc")).unwrap();
-        b.add("/evil/passwd", Entry::bytes(&b"x"[..], 0o644)).unwrap();
-        assert!(matches!(b.finish(Compression::None, 0), Err(Error::BadPath { .. })));
+        b.add("/evil/passwd", Entry::bytes(&b"x"[..], 0o644))
+            .unwrap();
+        assert!(matches!(
+            b.finish(Compression::None, 0),
+            Err(Error::BadPath { .. })
+        ));
     }
 
     #[test]
@@ -445,7 +471,9 @@ mod tests {
                 let e = e.unwrap();
                 (
                     e.path().unwrap().to_string_lossy().into_owned(),
-                    e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()),
+                    e.link_name()
+                        .unwrap()
+                        .map(|l| l.to_string_lossy().into_owned()),
                 )
             })
             .collect();

@@ -51,10 +51,12 @@ impl dyn ImageSource + '_ {
         if desc.digest().algorithm().as_ref() != "sha256" {
             return Err(Error::Unsupported(format!("digest algorithm of {digest}")));
         }
-        let (r, stored) = self.open_raw(desc.digest())?.ok_or_else(|| Error::MissingBlob {
-            digest: digest.clone(),
-            source_name: self.name(),
-        })?;
+        let (r, stored) = self
+            .open_raw(desc.digest())?
+            .ok_or_else(|| Error::MissingBlob {
+                digest: digest.clone(),
+                source_name: self.name(),
+            })?;
         if stored < desc.size() {
             return Err(Error::Truncated {
                 digest,
@@ -99,7 +101,11 @@ impl dyn ImageSource + '_ {
                 Some(t) => Error::NotFound(format!(
                     "no image tagged `{t}` in {} (tags: {})",
                     self.name(),
-                    self.index().iter().filter_map(|d| ref_name(d)).collect::<Vec<_>>().join(", ")
+                    self.index()
+                        .iter()
+                        .filter_map(|d| ref_name(d))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 None => Error::NotFound(format!("{} holds no image", self.name())),
             });
@@ -119,7 +125,9 @@ impl dyn ImageSource + '_ {
         out: &mut Vec<ResolvedImage>,
     ) -> Result<()> {
         if depth > MAX_INDEX_DEPTH {
-            return Err(Error::Limit(format!("indexes nest deeper than {MAX_INDEX_DEPTH}")));
+            return Err(Error::Limit(format!(
+                "indexes nest deeper than {MAX_INDEX_DEPTH}"
+            )));
         }
         match d.media_type() {
             MediaType::ImageIndex => self.collect_index(d, tag, depth, out),
@@ -160,8 +168,10 @@ impl dyn ImageSource + '_ {
             return Ok(()); // an artifact manifest, not an image
         }
         let config_raw = self.read_blob(manifest.config())?;
-        let config: ImageConfiguration =
-            parse_json(&config_raw, &format!("image config {}", manifest.config().digest()))?;
+        let config: ImageConfiguration = parse_json(
+            &config_raw,
+            &format!("image config {}", manifest.config().digest()),
+        )?;
         if config.rootfs().diff_ids().len() != manifest.layers().len() {
             return Err(Error::invalid(
                 what,
@@ -329,10 +339,14 @@ pub fn decompress<'a>(
     };
     Ok(match kind {
         "gzip" => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-        "zstd" => Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(|e| Error::Read {
-            what: "zstd layer".into(),
-            source: e,
-        })?),
+        "zstd" => {
+            Box::new(
+                zstd::stream::read::Decoder::with_buffer(r).map_err(|e| Error::Read {
+                    what: "zstd layer".into(),
+                    source: e,
+                })?,
+            )
+        }
         _ => Box::new(r),
     })
 }
@@ -393,7 +407,9 @@ fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
         )));
     }
     let mut v = Vec::new();
-    f.take(limit).read_to_end(&mut v).map_err(|e| Error::io(path, e))?;
+    f.take(limit)
+        .read_to_end(&mut v)
+        .map_err(|e| Error::io(path, e))?;
     Ok(v)
 }
 
@@ -417,7 +433,10 @@ impl ImageSource for LayoutSource {
             Ok(f) => {
                 let m = f.metadata().map_err(|e| Error::io(&path, e))?;
                 if !m.is_file() {
-                    return Err(Error::invalid(path.display().to_string(), "not a regular file"));
+                    return Err(Error::invalid(
+                        path.display().to_string(),
+                        "not a regular file",
+                    ));
                 }
                 Ok(Some((Box::new(f), m.len())))
             }
@@ -471,7 +490,8 @@ impl ArchiveSource {
                 path.display()
             )));
         }
-        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(path, e))?;
         let entries = index_tar(&mut file, len, path)?;
         let mut src = ArchiveSource {
             path: path.to_path_buf(),
@@ -513,13 +533,21 @@ impl ArchiveSource {
                 self.path.display()
             )));
         }
-        Ok((Box::new(EntryReader { src: self, pos: off, end: off + size }), size))
+        Ok((
+            Box::new(EntryReader {
+                src: self,
+                pos: off,
+                end: off + size,
+            }),
+            size,
+        ))
     }
 
     fn read_entry(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let (mut r, size) = self.entry_reader(name, limit)?;
         let mut v = Vec::with_capacity(size as usize);
-        r.read_to_end(&mut v).map_err(|e| Error::io(&self.path, e))?;
+        r.read_to_end(&mut v)
+            .map_err(|e| Error::io(&self.path, e))?;
         Ok(v)
     }
 
@@ -535,7 +563,8 @@ impl ArchiveSource {
         for e in entries {
             let config_name = normalize_archive_path(&e.config, &self.path)?;
             let (config_digest, config_size) = self.hash_entry(&config_name, MAX_JSON_BLOB)?;
-            self.by_digest.insert(config_digest.to_string(), config_name);
+            self.by_digest
+                .insert(config_digest.to_string(), config_name);
             let mut layers = Vec::new();
             for l in &e.layers {
                 let name = normalize_archive_path(l, &self.path)?;
@@ -556,7 +585,11 @@ impl ArchiveSource {
             let manifest = oci_spec::image::ImageManifestBuilder::default()
                 .schema_version(2u32)
                 .media_type(MediaType::ImageManifest)
-                .config(Descriptor::new(MediaType::ImageConfig, config_size, config_digest))
+                .config(Descriptor::new(
+                    MediaType::ImageConfig,
+                    config_size,
+                    config_digest,
+                ))
                 .layers(layers)
                 .build()
                 .map_err(|err| Error::invalid(what.clone(), err.to_string()))?;
@@ -597,9 +630,14 @@ fn normalize_archive_path(name: &str, archive: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-fn index_tar(file: &mut std::fs::File, len: u64, path: &Path) -> Result<HashMap<String, (u64, u64)>> {
+fn index_tar(
+    file: &mut std::fs::File,
+    len: u64,
+    path: &Path,
+) -> Result<HashMap<String, (u64, u64)>> {
     let mut ar = tar::Archive::new(file);
     let mut out = HashMap::new();
+    let mut links = Vec::new();
     let err = |e| Error::Read {
         what: format!("archive {}", path.display()),
         source: e,
@@ -621,7 +659,15 @@ fn index_tar(file: &mut std::fs::File, len: u64, path: &Path) -> Result<HashMap<
                 .link_name_bytes()
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-            normalize_archive_path(&target, path)?;
+            // skopeo and podman write `ID/layer.tar -> ../DIGEST.tar`: symlink targets are
+            // relative to the link's directory, hard link targets to the archive root.
+            let resolved = match norm.rsplit_once('/') {
+                Some((dir, _)) if kind.is_symlink() && !target.starts_with('/') => {
+                    format!("{dir}/{target}")
+                }
+                _ => target.clone(),
+            };
+            links.push((norm, resolve_dots(&resolved, &target, path)?));
             continue;
         }
         if !kind.is_file() {
@@ -638,7 +684,43 @@ fn index_tar(file: &mut std::fs::File, len: u64, path: &Path) -> Result<HashMap<
         }
         out.insert(norm, (off, size));
     }
+    // Links become aliases of the entries they name (chains of a few hops at most).
+    for _ in 0..8 {
+        let mut changed = false;
+        for (name, target) in &links {
+            if !out.contains_key(name)
+                && let Some(&v) = out.get(target)
+            {
+                out.insert(name.clone(), v);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     Ok(out)
+}
+
+/// Folds `.` and `..` in a link target; a target that climbs above the root is traversal.
+fn resolve_dots(joined: &str, original: &str, archive: &Path) -> Result<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in joined.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(Error::BadPath {
+                        path: original.to_string(),
+                        context: format!("archive {}", archive.display()),
+                        reason: "link target escapes the archive root",
+                    });
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.join("/"))
 }
 
 struct EntryReader<'a> {
@@ -679,7 +761,9 @@ impl ImageSource for ArchiveSource {
             return Ok(Some((Box::new(&b[..]), b.len() as u64)));
         }
         let name = match self.kind {
-            ArchiveKind::Oci => format!("blobs/{}/{}", digest.algorithm().as_ref(), digest.digest()),
+            ArchiveKind::Oci => {
+                format!("blobs/{}/{}", digest.algorithm().as_ref(), digest.digest())
+            }
             ArchiveKind::Docker => match self.by_digest.get(&key) {
                 Some(n) => n.clone(),
                 None => return Ok(None),
@@ -712,7 +796,9 @@ pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<Strin
     {
         (PathBuf::from(p), Some(t.to_string()))
     } else {
-        return Err(Error::NotFound(format!("no image at `{reference}`: no such file or directory")));
+        return Err(Error::NotFound(format!(
+            "no image at `{reference}`: no such file or directory"
+        )));
     };
     let src: Box<dyn ImageSource> = if path.is_dir() {
         Box::new(LayoutSource::open(&path)?)

@@ -93,7 +93,10 @@ pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, 
         ("index.json".into(), Arc::from(index)),
     ];
     for (digest, data) in &artifact.blobs {
-        files.push((format!("blobs/{}", digest.replacen(':', "/", 1)), data.clone()));
+        files.push((
+            format!("blobs/{}", digest.replacen(':', "/", 1)),
+            data.clone(),
+        ));
     }
     Ok(files)
 }
@@ -130,16 +133,22 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
         .blobs
         .get(&config.digest().to_string())
         .ok_or_else(|| Error::invalid("image", "config blob missing"))?;
-    b.add(&config_name, Entry::file(Content::Bytes(config_bytes.clone()), 0o644, 0, 0))?;
+    b.add(
+        &config_name,
+        Entry::file(Content::Bytes(config_bytes.clone()), 0o644, 0, 0),
+    )?;
     let mut layers = Vec::new();
     for l in manifest.layers() {
         let data = artifact
             .blob(l.digest())
             .ok_or_else(|| Error::invalid("image", format!("layer {} missing", l.digest())))?;
         // docker-archive layers are plain tars named by their diff_id.
-        let tar = crate::source::decompress_all(l.media_type(), data, &l.digest().to_string())?;
+        let tar = crate::source::decompress_all(l.media_type(), data, l.digest().as_ref())?;
         let name = format!("{}.tar", crate::sha256_digest(&tar).digest());
-        b.add(&name, Entry::file(Content::Bytes(Arc::from(tar)), 0o644, 0, 0))?;
+        b.add(
+            &name,
+            Entry::file(Content::Bytes(Arc::from(tar)), 0o644, 0, 0),
+        )?;
         layers.push(name);
     }
     let entry = DockerManifestEntry {
@@ -151,7 +160,10 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
         what: "manifest.json".into(),
         source,
     })?;
-    b.add("manifest.json", Entry::file(Content::Bytes(Arc::from(json)), 0o644, 0, 0))?;
+    b.add(
+        "manifest.json",
+        Entry::file(Content::Bytes(Arc::from(json)), 0o644, 0, 0),
+    )?;
     Ok(b)
 }
 
@@ -187,7 +199,9 @@ fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
     if path.exists() {
         let old = path.with_file_name(format!(
             ".plinth-old-{}-{}",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             std::process::id()
         ));
         fs_err::rename(path, &old).map_err(|e| Error::io(path, e))?;

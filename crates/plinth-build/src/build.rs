@@ -1,0 +1,226 @@
+//! Turning a checked [`Spec`] into an [`ImageArtifact`].
+//!
+//! Each platform's image has up to two layers: the accounts layer (`/etc/passwd`,
+//! `/etc/group`, home directories, `/tmp`), identical across images that share accounts,
+//! and the files layer (the spec's files, directories and symlinks).
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use plinth_oci::spec::{Arch, ConfigBuilder, Os};
+use plinth_oci::{Content, Entry, ImageArtifact, ImageBuilder, LayerBuilder, PlatformImage};
+
+use crate::error::BuildError;
+use crate::spec::{Platform, Spec};
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Seconds since the epoch for every mtime and `created` (`SOURCE_DATE_EPOCH`).
+    pub source_date_epoch: u64,
+    /// Build only these of the spec's platforms.
+    pub only_platforms: Option<Vec<Platform>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub artifact: ImageArtifact,
+    pub platforms: Vec<Platform>,
+}
+
+/// Builds `spec`. Reads local files; writes nothing.
+pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError> {
+    let platforms: Vec<Platform> = match &opts.only_platforms {
+        None => spec.platforms.clone(),
+        Some(only) => {
+            if let Some(p) = only.iter().find(|p| !spec.platforms.contains(p)) {
+                return Err(BuildError::Spec(Box::new(crate::SpecError {
+                    path: spec.path.clone(),
+                    location: None,
+                    message: format!("--platform {p} is not one of the spec's platforms"),
+                    hint: Some(format!(
+                        "the spec builds {}",
+                        spec.platforms
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                })));
+            }
+            spec.platforms
+                .iter()
+                .filter(|p| only.contains(p))
+                .cloned()
+                .collect()
+        }
+    };
+    let created =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(opts.source_date_epoch))
+            .to_string();
+    let config = image_config(spec)?;
+    let mut images = Vec::new();
+    for platform in &platforms {
+        let mut layers = Vec::new();
+        let base = accounts_layer(spec)?;
+        layers.push((
+            base.finish(spec.compression, opts.source_date_epoch)?,
+            "accounts".to_string(),
+        ));
+        let files = files_layer(spec, platform)?;
+        if !files.is_empty() {
+            layers.push((
+                files.finish(spec.compression, opts.source_date_epoch)?,
+                "files".to_string(),
+            ));
+        }
+        let mut p = plinth_oci::spec::Platform::default();
+        p.set_os(Os::from(platform.os.as_str()));
+        p.set_architecture(Arch::from(platform.arch.as_str()));
+        p.set_variant(platform.variant.clone());
+        images.push(PlatformImage {
+            platform: p,
+            config: config.clone(),
+            layers,
+            created: created.clone(),
+        });
+    }
+    let artifact = ImageBuilder::new(spec.annotations.clone()).build(images)?;
+    Ok(BuiltImage {
+        artifact,
+        platforms,
+    })
+}
+
+fn image_config(spec: &Spec) -> Result<plinth_oci::spec::Config, BuildError> {
+    let c = &spec.config;
+    let mut b = ConfigBuilder::default()
+        .user(format!("{}:{}", spec.run_as.0, spec.run_as.1))
+        .env(
+            c.env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+        )
+        .working_dir(c.workdir.clone().unwrap_or_else(|| "/".into()));
+    if let Some(e) = &c.entrypoint {
+        b = b.entrypoint(e.clone());
+    }
+    if let Some(cmd) = &c.cmd {
+        b = b.cmd(cmd.clone());
+    }
+    if !c.ports.is_empty() {
+        b = b.exposed_ports(c.ports.clone());
+    }
+    if !c.volumes.is_empty() {
+        b = b.volumes(c.volumes.clone());
+    }
+    if !c.labels.is_empty() {
+        b = b.labels(c.labels.clone().into_iter().collect::<HashMap<_, _>>());
+    }
+    if let Some(s) = &c.stop_signal {
+        b = b.stop_signal(s.clone());
+    }
+    b.build().map_err(|e| {
+        BuildError::Oci(plinth_oci::Error::Invalid {
+            what: "image config".into(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn accounts_layer(spec: &Spec) -> Result<LayerBuilder, BuildError> {
+    let mut l = LayerBuilder::new("accounts");
+    let a = &spec.accounts;
+    l.add("/etc", Entry::dir(0o755, 0, 0))?;
+    l.add("/etc/passwd", Entry::bytes(a.passwd().into_bytes(), 0o644))?;
+    l.add("/etc/group", Entry::bytes(a.group().into_bytes(), 0o644))?;
+    l.add("/tmp", Entry::dir(0o1777, 0, 0))?;
+    for u in &a.users {
+        if let Some(mode) = u.home_mode
+            && u.home != "/"
+        {
+            l.add(&u.home, Entry::dir(mode, u.uid.into(), u.gid.into()))?;
+        }
+    }
+    Ok(l)
+}
+
+fn files_layer(spec: &Spec, platform: &Platform) -> Result<LayerBuilder, BuildError> {
+    let mut l = LayerBuilder::new("files");
+    for d in &spec.dirs {
+        l.add(&d.path, Entry::dir(d.mode, d.uid.into(), d.gid.into()))?;
+    }
+    for f in &spec.files {
+        if f.platforms
+            .as_ref()
+            .is_some_and(|ps| !ps.contains(platform))
+        {
+            continue;
+        }
+        add_source(&mut l, &f.src, &f.dst, f.mode, f.uid, f.gid)?;
+    }
+    for (path, target) in &spec.symlinks {
+        l.add(path, Entry::symlink(target.clone()))?;
+    }
+    Ok(l)
+}
+
+/// Adds a local file, or a directory tree, at `dst`. File modes come from the spec, or
+/// else are 0755 for files their owner may execute and 0644 for the rest, so that the
+/// umask and the checkout never show through.
+fn add_source(
+    l: &mut LayerBuilder,
+    src: &Path,
+    dst: &str,
+    mode: Option<u32>,
+    uid: u32,
+    gid: u32,
+) -> Result<(), BuildError> {
+    let err = |source| BuildError::Source {
+        path: src.to_path_buf(),
+        dst: format!("/{dst}"),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(src).map_err(err)?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = std::fs::read_link(src).map_err(err)?;
+        l.add(dst, Entry::symlink(target.to_string_lossy().into_owned()))?;
+    } else if ft.is_file() {
+        std::fs::File::open(src).map_err(err)?;
+        let exec = meta.permissions().mode() & 0o100 != 0;
+        let mode = mode.unwrap_or(if exec { 0o755 } else { 0o644 });
+        l.add(
+            dst,
+            Entry::file(
+                Content::Path(src.to_path_buf()),
+                mode,
+                uid.into(),
+                gid.into(),
+            ),
+        )?;
+    } else if ft.is_dir() {
+        l.add(
+            dst,
+            Entry::dir(mode.unwrap_or(0o755), uid.into(), gid.into()),
+        )?;
+        let mut children: Vec<_> = std::fs::read_dir(src)
+            .map_err(err)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        children.sort();
+        for c in children {
+            let name = c.to_string_lossy();
+            add_source(l, &src.join(&c), &format!("{dst}/{name}"), None, uid, gid)?;
+        }
+    } else {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file, directory or symlink",
+        )));
+    }
+    Ok(())
+}

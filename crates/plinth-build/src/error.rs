@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+
+/// An error in a spec file, with the line and column it was found at when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct SpecError {
+    pub path: PathBuf,
+    /// 1-based line and column.
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("invalid image spec {0}")]
+    Spec(#[from] Box<SpecError>),
+    #[error("failed to read spec {}", path.display())]
+    ReadSpec {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to read source file {} (for `{dst}`)", path.display())]
+    Source {
+        path: PathBuf,
+        dst: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Oci(#[from] plinth_oci::Error),
+}
+
+impl BuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BuildError::Spec(e) => e.hint.clone(),
+            BuildError::Source { .. } => {
+                Some("`src` paths are relative to the directory holding the spec file".to_string())
+            }
+            BuildError::Oci(e) => e.hint(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Debian side of Plinth: apt sources discovery, signed Release files, Packages indexes,
+//! Debian version ordering and dependency resolution. See the crate README for a tour.
+
+pub mod control;
+pub mod keyring;
+pub mod release;
+pub mod sources;
+pub mod version;
+
+pub use version::{Version, VersionError};

@@ -1,0 +1,496 @@
+//! `InRelease` / `Release` files: parsing, validity dates, and OpenPGP verification of
+//! the cleartext-signed `InRelease` (or `Release` + detached `Release.gpg`).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pgp::armor::DearmorOptions;
+use pgp::composed::{CleartextSignedMessage, Deserializable, DetachedSignature};
+
+use crate::control::{self, ControlError};
+use crate::keyring::Keyring;
+
+/// Largest InRelease / Release accepted, in bytes.
+pub const MAX_RELEASE: usize = 64 << 20;
+
+/// A Release whose `Date` is later than `now` by more than this is refused (clock skew).
+pub const MAX_FUTURE_SECS: i64 = 600;
+
+/// Failure while reading or verifying a Release file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("release file is {0} bytes, over the limit")]
+    TooLarge(usize),
+    #[error("cannot parse release fields")]
+    Control(#[from] ControlError),
+    #[error("release file has no paragraph")]
+    Empty,
+    #[error("release field {field} is invalid: {value:?}")]
+    BadField { field: &'static str, value: String },
+    #[error("cannot parse openpgp signature of release file")]
+    Armor(#[source] pgp::errors::Error),
+    #[error("no signature on release file verifies against the keyring ({keys} keys)")]
+    BadSignature { keys: usize },
+    #[error("release file expired at {valid_until} (unix time), now is {now}")]
+    Expired { valid_until: i64, now: i64 },
+    #[error("release file is dated {date} (unix time), in the future of {now}")]
+    NotYetValid { date: i64, now: i64 },
+}
+
+/// Size and SHA-256 of a file listed in a Release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHash {
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+/// The fields of a Release file that Plinth uses. Dates are unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Release {
+    pub origin: Option<String>,
+    pub label: Option<String>,
+    pub suite: Option<String>,
+    pub codename: Option<String>,
+    pub version: Option<String>,
+    pub date: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub architectures: Vec<String>,
+    pub components: Vec<String>,
+    pub acquire_by_hash: bool,
+    /// Files by path relative to the release directory (`main/binary-amd64/Packages.xz`).
+    pub sha256: BTreeMap<String, FileHash>,
+}
+
+/// A Release whose signature checked, with the fingerprint of the key that made it.
+#[derive(Debug, Clone)]
+pub struct VerifiedRelease {
+    pub release: Release,
+    /// Upper-case hex fingerprint of the primary key that signed.
+    pub signer: String,
+}
+
+impl Release {
+    /// Parses the (unsigned) text of a Release file.
+    pub fn parse(data: &[u8]) -> Result<Self, ReleaseError> {
+        if data.len() > MAX_RELEASE {
+            return Err(ReleaseError::TooLarge(data.len()));
+        }
+        let para = control::paragraphs(data, control::Options::default())?
+            .next()
+            .ok_or(ReleaseError::Empty)??;
+        let text = |name: &str| para.get(name).map(str::to_string);
+        let list = |name: &str| -> Vec<String> {
+            para.get(name)
+                .map(|v| v.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let date = |field: &'static str| -> Result<Option<i64>, ReleaseError> {
+            para.get(field)
+                .map(|v| {
+                    parse_date(v).ok_or_else(|| ReleaseError::BadField {
+                        field,
+                        value: v.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let mut sha256 = BTreeMap::new();
+        for line in para.get("SHA256").unwrap_or_default().lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = || ReleaseError::BadField {
+                field: "SHA256",
+                value: line.to_string(),
+            };
+            let mut words = line.split_whitespace();
+            let (Some(hash), Some(size), Some(path), None) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                return Err(bad());
+            };
+            let hash_ok = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+            let path_ok = !path.starts_with('/') && !path.split('/').any(|c| c == "..");
+            let size = size.parse::<u64>().map_err(|_| bad())?;
+            if !hash_ok || !path_ok {
+                return Err(bad());
+            }
+            let entry = FileHash {
+                size,
+                sha256: hash.to_ascii_lowercase(),
+            };
+            sha256.insert(path.to_string(), entry);
+        }
+        Ok(Self {
+            origin: text("Origin"),
+            label: text("Label"),
+            suite: text("Suite"),
+            codename: text("Codename"),
+            version: text("Version"),
+            date: date("Date")?,
+            valid_until: date("Valid-Until")?,
+            architectures: list("Architectures"),
+            components: list("Components"),
+            acquire_by_hash: para.get("Acquire-By-Hash") == Some("yes"),
+            sha256,
+        })
+    }
+
+    /// The size and hash listed for `path`.
+    pub fn file(&self, path: &str) -> Option<&FileHash> {
+        self.sha256.get(path)
+    }
+
+    /// Refuses a Release past its `Valid-Until`, or dated too far in the future.
+    pub fn check_valid_at(&self, now: SystemTime) -> Result<(), ReleaseError> {
+        let now = unix_secs(now);
+        if let Some(valid_until) = self.valid_until
+            && valid_until < now
+        {
+            return Err(ReleaseError::Expired { valid_until, now });
+        }
+        if let Some(date) = self.date
+            && date > now + MAX_FUTURE_SECS
+        {
+            return Err(ReleaseError::NotYetValid { date, now });
+        }
+        Ok(())
+    }
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Verifies a cleartext-signed `InRelease` against `keyring`, then parses the signed text
+/// (never the bytes around it) and checks its validity dates at `now`.
+pub fn verify_inrelease(
+    data: &[u8],
+    keyring: &Keyring,
+    now: SystemTime,
+) -> Result<VerifiedRelease, ReleaseError> {
+    if data.len() > MAX_RELEASE {
+        return Err(ReleaseError::TooLarge(data.len()));
+    }
+    let (msg, _) = CleartextSignedMessage::from_armor_buf(data, DearmorOptions::default())
+        .map_err(ReleaseError::Armor)?;
+    let signed = msg.signed_text();
+    let secs = unix_secs(now);
+    let signer = msg
+        .signatures()
+        .iter()
+        .find_map(|sig| keyring.verify(sig, signed.as_bytes(), secs))
+        .ok_or(ReleaseError::BadSignature {
+            keys: keyring.len(),
+        })?;
+    let text = signed.replace("\r\n", "\n");
+    let release = Release::parse(text.as_bytes())?;
+    release.check_valid_at(now)?;
+    Ok(VerifiedRelease { release, signer })
+}
+
+/// Verifies a `Release` file against its detached signature (`Release.gpg`, armoured or
+/// binary), then parses it and checks its validity dates at `now`.
+pub fn verify_detached(
+    release: &[u8],
+    signature: &[u8],
+    keyring: &Keyring,
+    now: SystemTime,
+) -> Result<VerifiedRelease, ReleaseError> {
+    if release.len() > MAX_RELEASE || signature.len() > MAX_RELEASE {
+        return Err(ReleaseError::TooLarge(release.len().max(signature.len())));
+    }
+    let sigs: Vec<DetachedSignature> = if signature.starts_with(b"-----BEGIN") {
+        let (iter, _) =
+            DetachedSignature::from_armor_many(signature).map_err(ReleaseError::Armor)?;
+        iter.filter_map(Result::ok).collect()
+    } else {
+        DetachedSignature::from_bytes_many(signature)
+            .map_err(ReleaseError::Armor)?
+            .filter_map(Result::ok)
+            .collect()
+    };
+    let secs = unix_secs(now);
+    let signer = sigs
+        .iter()
+        .find_map(|s| keyring.verify(&s.signature, release, secs))
+        .ok_or(ReleaseError::BadSignature {
+            keys: keyring.len(),
+        })?;
+    let parsed = Release::parse(release)?;
+    parsed.check_valid_at(now)?;
+    Ok(VerifiedRelease {
+        release: parsed,
+        signer,
+    })
+}
+
+/// Parses an RFC 2822 date as Release files write it (`Sat, 21 Nov 2026 00:53:02 UTC`,
+/// also `+hhmm` offsets) into unix seconds.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let s = s.split_once(',').map_or(s, |(_, rest)| rest);
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let [day, month, year, time, zone] = w.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS
+        .iter()
+        .position(|m| month.eq_ignore_ascii_case(m))?;
+    let day: u32 = day.parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    let t: Vec<u32> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let (h, mi, sec) = match t.as_slice() {
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    if !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 || !(1970..=9999).contains(&year)
+    {
+        return None;
+    }
+    let offset = match *zone {
+        "UTC" | "GMT" | "Z" | "UT" => 0,
+        z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            let n: i64 = z[1..].parse().ok()?;
+            let secs = (n / 100) * 3600 + (n % 100) * 60;
+            if z.starts_with('-') { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as i64 + 1, i64::from(day));
+    Some(days * 86400 + i64::from(h * 3600 + mi * 60 + sec) - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgp::composed::{
+        ArmorOptions, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
+        SubkeyParamsBuilder,
+    };
+    use pgp::crypto::hash::HashAlgorithm;
+    use pgp::ser::Serialize;
+    use pgp::types::{KeyDetails, Password};
+    use proptest::prelude::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    use std::time::Duration;
+
+    const RELEASE: &str = "Origin: Example\nLabel: Example\nSuite: stable\nVersion: 12.5\n\
+        Codename: bookworm\nDate: Sat, 21 Nov 2026 00:53:02 UTC\n\
+        Valid-Until: Sat, 28 Nov 2026 00:53:02 UTC\nAcquire-By-Hash: yes\n\
+        Architectures: amd64 arm64\nComponents: main contrib\nDescription: test\nSHA256:\n \
+        e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 main/binary-amd64/Packages\n \
+        f61f27bd17de546264aa58f40f3aafaac7021e0ef69c17f6b1b4cd7664a037ec 20 main/binary-amd64/Packages.gz\n";
+    const DATE: i64 = 1_795_222_382;
+
+    fn at(secs: i64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    }
+
+    fn key(seed: u64, with_signing_subkey: bool) -> SignedSecretKey {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut params = SecretKeyParamsBuilder::default();
+        params
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Plinth Test <test@plinth.example>".into());
+        if with_signing_subkey {
+            let mut sub = SubkeyParamsBuilder::default();
+            sub.key_type(KeyType::Ed25519Legacy).can_sign(true);
+            params.subkeys(vec![sub.build().unwrap()]);
+        }
+        params.build().unwrap().generate(&mut rng).unwrap()
+    }
+
+    fn sign(key: &SignedSecretKey, text: &str) -> String {
+        let rng = ChaCha8Rng::seed_from_u64(1);
+        let msg = CleartextSignedMessage::sign(rng, text, &key.primary_key, &Password::empty())
+            .unwrap();
+        msg.to_armored_string(ArmorOptions::default()).unwrap()
+    }
+
+    fn ring(key: &SignedSecretKey) -> Keyring {
+        let public = SignedPublicKey::from(key.clone());
+        Keyring::from_bytes(&public.to_bytes().unwrap(), "test").unwrap()
+    }
+
+    #[test]
+    fn parses_release_fields() {
+        let r = Release::parse(RELEASE.as_bytes()).unwrap();
+        assert_eq!(r.suite.as_deref(), Some("stable"));
+        assert_eq!(r.codename.as_deref(), Some("bookworm"));
+        assert_eq!(r.version.as_deref(), Some("12.5"));
+        assert_eq!(r.date, Some(DATE));
+        assert_eq!(r.valid_until, Some(DATE + 7 * 86400));
+        assert_eq!(r.architectures, ["amd64", "arm64"]);
+        assert_eq!(r.components, ["main", "contrib"]);
+        assert!(r.acquire_by_hash);
+        assert_eq!(r.sha256.len(), 2);
+        let f = r.file("main/binary-amd64/Packages.gz").unwrap();
+        assert_eq!(f.size, 20);
+        assert!(f.sha256.starts_with("f61f27"));
+    }
+
+    #[test]
+    fn rejects_bad_hash_lines() {
+        for line in [
+            "abc 1 x",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 x path",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1 ../etc/passwd",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1 /abs",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1",
+        ] {
+            let text = format!("Suite: s\nSHA256:\n {line}\n");
+            let err = Release::parse(text.as_bytes()).unwrap_err();
+            assert!(err.to_string().starts_with("release field SHA256 is invalid"), "{err}");
+        }
+        let err = Release::parse(b"Date: yesterday\n").unwrap_err();
+        assert_eq!(err.to_string(), "release field Date is invalid: \"yesterday\"");
+        assert!(matches!(Release::parse(b"\n\n"), Err(ReleaseError::Empty)));
+    }
+
+    #[test]
+    fn parses_dates() {
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
+        assert_eq!(parse_date("Sat, 21 Nov 2026 00:53:02 UTC"), Some(DATE));
+        assert_eq!(parse_date("29 Feb 2024 12:00:00 GMT"), Some(1_709_208_000));
+        assert_eq!(parse_date("29 Feb 2024 13:00:00 +0100"), Some(1_709_208_000));
+        assert_eq!(parse_date("29 Feb 2024 11:30 -0030"), Some(1_709_208_000));
+        for bad in ["", "Sat, 21 Foo 2026 00:53:02 UTC", "21 Nov 2026 25:00:00 UTC", "21 Nov 2026 1:2:3 EST"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn validity_window() {
+        let r = Release::parse(RELEASE.as_bytes()).unwrap();
+        assert!(r.check_valid_at(at(DATE + 3600)).is_ok());
+        let err = r.check_valid_at(at(DATE + 8 * 86400)).unwrap_err();
+        assert!(matches!(err, ReleaseError::Expired { .. }), "{err}");
+        assert!(err.to_string().starts_with("release file expired at"));
+        let err = r.check_valid_at(at(DATE - 3600)).unwrap_err();
+        assert!(matches!(err, ReleaseError::NotYetValid { .. }));
+    }
+
+    #[test]
+    fn signed_release_verifies() {
+        let key = key(1, false);
+        let signed = sign(&key, RELEASE);
+        let v = verify_inrelease(signed.as_bytes(), &ring(&key), at(DATE + 60)).unwrap();
+        assert_eq!(v.release.suite.as_deref(), Some("stable"));
+        assert_eq!(v.signer, format!("{:X}", key.fingerprint()));
+        // The same key as an armoured file.
+        let armored = SignedPublicKey::from(key.clone())
+            .to_armored_string(ArmorOptions::default())
+            .unwrap();
+        let ring2 = Keyring::from_bytes(armored.as_bytes(), "armored").unwrap();
+        assert!(verify_inrelease(signed.as_bytes(), &ring2, at(DATE + 60)).is_ok());
+    }
+
+    #[test]
+    fn modified_text_fails() {
+        let key = key(1, false);
+        let signed = sign(&key, RELEASE).replace("Suite: stable", "Suite: stab1e");
+        let err = verify_inrelease(signed.as_bytes(), &ring(&key), at(DATE + 60)).unwrap_err();
+        assert!(matches!(err, ReleaseError::BadSignature { keys: 1 }), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_fails() {
+        let signed = sign(&key(1, false), RELEASE);
+        let err = verify_inrelease(signed.as_bytes(), &ring(&key(2, false)), at(DATE + 60))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no signature on release file verifies against the keyring (1 keys)"
+        );
+    }
+
+    #[test]
+    fn expired_valid_until_fails_despite_good_signature() {
+        let key = key(1, false);
+        let signed = sign(&key, RELEASE);
+        let err =
+            verify_inrelease(signed.as_bytes(), &ring(&key), at(DATE + 30 * 86400)).unwrap_err();
+        assert!(matches!(err, ReleaseError::Expired { .. }), "{err}");
+    }
+
+    #[test]
+    fn data_around_the_signed_block_is_refused() {
+        let key = key(1, false);
+        let signed = sign(&key, RELEASE);
+        for doctored in [format!("{signed}Suite: evil\n"), format!("Suite: evil\n\n{signed}")] {
+            assert!(verify_inrelease(doctored.as_bytes(), &ring(&key), at(DATE)).is_err());
+        }
+    }
+
+    #[test]
+    fn signing_subkey_is_accepted() {
+        let key = key(3, true);
+        let rng = ChaCha8Rng::seed_from_u64(1);
+        let sub = &key.secret_subkeys[0].key;
+        let msg = CleartextSignedMessage::sign(rng, RELEASE, sub, &Password::empty()).unwrap();
+        let signed = msg.to_armored_string(ArmorOptions::default()).unwrap();
+        let v = verify_inrelease(signed.as_bytes(), &ring(&key), at(DATE)).unwrap();
+        assert_eq!(v.signer, format!("{:X}", key.fingerprint()));
+    }
+
+    #[test]
+    fn detached_signature_verifies() {
+        let key = key(4, false);
+        let rng = ChaCha8Rng::seed_from_u64(1);
+        let sig = DetachedSignature::sign_binary_data(
+            rng,
+            &key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            RELEASE.as_bytes(),
+        )
+        .unwrap();
+        let armored = sig.to_armored_string(ArmorOptions::default()).unwrap();
+        let keys = ring(&key);
+        let v = verify_detached(RELEASE.as_bytes(), armored.as_bytes(), &keys, at(DATE)).unwrap();
+        assert_eq!(v.release.codename.as_deref(), Some("bookworm"));
+        let binary = sig.to_bytes().unwrap();
+        assert!(verify_detached(RELEASE.as_bytes(), &binary, &keys, at(DATE)).is_ok());
+        let tampered = RELEASE.replace("12.5", "12.6");
+        assert!(verify_detached(tampered.as_bytes(), &binary, &keys, at(DATE)).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn never_panics_on_garbage(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let keys = Keyring::default();
+            let _ = Release::parse(&bytes);
+            let _ = verify_inrelease(&bytes, &keys, UNIX_EPOCH);
+            let mut armored = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n".to_vec();
+            armored.extend_from_slice(&bytes);
+            let _ = verify_inrelease(&armored, &keys, UNIX_EPOCH);
+        }
+    }
+}

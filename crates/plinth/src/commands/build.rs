@@ -1,0 +1,120 @@
+//! `plinth build SPEC`: build an image and write it as a layout or an archive.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::ValueEnum;
+use plinth_build::{BuildOptions, Platform, Spec};
+use plinth_oci::write::WriteOptions;
+use plinth_oci::{OutputFormat, write_image};
+
+use crate::render::{CliError, size, stdout};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The image spec (plinth.toml)
+    spec: PathBuf,
+    /// Where to write the image [default: out/NAME, or out/NAME.tar for archives]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output format [default: oci, or oci-archive when --output ends in .tar]
+    #[arg(short, long, value_enum)]
+    format: Option<Format>,
+    /// Build only this platform (repeatable), e.g. linux/arm64
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    platforms: Vec<String>,
+    /// Seconds since the epoch used for every timestamp in the image
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    source_date_epoch: u64,
+    /// Print nothing on stderr
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// OCI image layout directory
+    Oci,
+    /// OCI image layout in a tar file
+    OciArchive,
+    /// `docker save` format (for docker load / podman load)
+    DockerArchive,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let start = Instant::now();
+    let spec = Spec::load(&args.spec)?;
+    let only_platforms = if args.platforms.is_empty() {
+        None
+    } else {
+        Some(
+            args.platforms
+                .iter()
+                .map(|p| Platform::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| CliError::input(format!("invalid --platform: {m}"), None))?,
+        )
+    };
+    let built = plinth_build::build(
+        &spec,
+        &BuildOptions {
+            source_date_epoch: args.source_date_epoch,
+            only_platforms,
+        },
+    )?;
+    let is_tar = args
+        .output
+        .as_ref()
+        .is_some_and(|o| o.extension().is_some_and(|e| e == "tar"));
+    let format = match args.format {
+        Some(Format::Oci) => OutputFormat::Layout,
+        Some(Format::OciArchive) => OutputFormat::OciArchive,
+        Some(Format::DockerArchive) => OutputFormat::DockerArchive,
+        None if is_tar => OutputFormat::OciArchive,
+        None => OutputFormat::Layout,
+    };
+    let output = args.output.clone().unwrap_or_else(|| {
+        let base = PathBuf::from("out").join(&spec.name);
+        match format {
+            OutputFormat::Layout => base,
+            _ => base.with_extension("tar"),
+        }
+    });
+    if format == OutputFormat::DockerArchive && built.artifact.manifests.len() > 1 {
+        return Err(CliError::input(
+            format!(
+                "a docker-archive holds one platform, and {} builds {}",
+                args.spec.display(),
+                built.platforms.len()
+            ),
+            Some(
+                "add --platform linux/amd64 (or another), or use --format oci / oci-archive".into(),
+            ),
+        ));
+    }
+    write_image(
+        &built.artifact,
+        &output,
+        &WriteOptions {
+            format,
+            name: &spec.name,
+            tag: &spec.tag,
+            mtime: args.source_date_epoch,
+        },
+    )?;
+    if !args.quiet {
+        let bytes: u64 = built.artifact.blobs.values().map(|b| b.len() as u64).sum();
+        let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
+        eprintln!(
+            "Built {}:{} ({}) into {} [{}] in {:.2}s",
+            spec.name,
+            spec.tag,
+            plats.join(", "),
+            output.display(),
+            size(bytes),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    stdout(&format!("{}\n", built.artifact.root.digest()))
+}

@@ -1,0 +1,49 @@
+//! The `plinth` command line. Each verb lives in `commands/`: it parses its arguments,
+//! calls one library function and renders the result.
+//!
+//! Exit codes: 0 ok; 1 a check found something; 2 usage or input error; 3 internal error.
+
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "plinth",
+    version,
+    about = "Small, reproducible, verifiable container base images"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a check found something, 2 usage or input error, 3 internal error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an image from a spec (plinth.toml)
+    Build(commands::build::Args),
+    /// Show an image's manifest, config, layers and files
+    Inspect(commands::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    render::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(a) => commands::build::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            render::error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Error rendering and terminal helpers: `error: …`, `caused by: …` lines and a `hint:`.
+
+use std::error::Error as StdError;
+use std::io::IsTerminal;
+
+/// An error on its way to the user, with its exit code and an optional hint.
+pub struct CliError {
+    pub error: Box<dyn StdError + Send + Sync>,
+    pub hint: Option<String>,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    /// A usage or input error (exit 2).
+    pub fn input(error: impl Into<Box<dyn StdError + Send + Sync>>, hint: Option<String>) -> Self {
+        CliError {
+            error: error.into(),
+            hint,
+            code: 2,
+        }
+    }
+}
+
+impl From<plinth_build::BuildError> for CliError {
+    fn from(e: plinth_build::BuildError) -> Self {
+        let hint = e.hint();
+        CliError::input(e, hint)
+    }
+}
+
+impl From<plinth_oci::Error> for CliError {
+    fn from(e: plinth_oci::Error) -> Self {
+        let hint = e.hint();
+        CliError::input(e, hint)
+    }
+}
+
+pub fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn paint(s: &str, code: &str) -> String {
+    if color() {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn error(e: &CliError) {
+    eprintln!("{} {}", paint("error:", "1;31"), e.error);
+    let mut cause = e.error.source();
+    while let Some(c) = cause {
+        eprintln!("  {} {c}", paint("caused by:", "1"));
+        cause = c.source();
+    }
+    if let Some(h) = &e.hint {
+        eprintln!("{} {h}", paint("hint:", "1;36"));
+    }
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("{} {msg}", paint("warning:", "1;33"));
+}
+
+/// Internal failures exit 3 with a short note instead of Rust's default 101.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!(
+            "error: internal error in plinth; please report it with the command that caused it"
+        );
+        std::process::exit(3);
+    }));
+}
+
+/// `1.2 MB`-style sizes (decimal units, as registries show them).
+pub fn size(n: u64) -> String {
+    const U: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+/// Writes `s` to stdout. A closed pipe (`plinth inspect … | head`) is not an error.
+pub fn stdout(s: &str) -> Result<std::process::ExitCode, CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(std::process::ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(std::process::ExitCode::SUCCESS),
+        Err(e) => Err(CliError {
+            error: Box::new(e),
+            hint: None,
+            code: 3,
+        }),
+    }
+}
