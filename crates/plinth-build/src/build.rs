@@ -131,7 +131,7 @@ fn image_config(spec: &Spec) -> Result<plinth_oci::spec::Config, BuildError> {
 }
 
 fn accounts_layer(spec: &Spec) -> Result<LayerBuilder, BuildError> {
-    let mut l = LayerBuilder::new("accounts");
+    let mut l = LayerBuilder::new("the accounts layer");
     let a = &spec.accounts;
     l.add("/etc", Entry::dir(0o755, 0, 0))?;
     l.add("/etc/passwd", Entry::bytes(a.passwd().into_bytes(), 0o644))?;
@@ -148,7 +148,7 @@ fn accounts_layer(spec: &Spec) -> Result<LayerBuilder, BuildError> {
 }
 
 fn files_layer(spec: &Spec, platform: &Platform) -> Result<LayerBuilder, BuildError> {
-    let mut l = LayerBuilder::new("files");
+    let mut l = LayerBuilder::new("the files layer");
     for d in &spec.dirs {
         l.add(&d.path, Entry::dir(d.mode, d.uid.into(), d.gid.into()))?;
     }

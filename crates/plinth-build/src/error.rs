@@ -13,8 +13,9 @@ pub struct SpecError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    // Not `#[from]`: that would make the spec error both the message and its cause.
     #[error("invalid image spec {0}")]
-    Spec(#[from] Box<SpecError>),
+    Spec(Box<SpecError>),
     #[error("failed to read spec {}", path.display())]
     ReadSpec {
         path: PathBuf,

@@ -291,7 +291,7 @@ fn check_image_path(ctx: &Ctx, p: &Spanned<String>, key: &str) -> Result<String,
         ));
     }
     plinth_oci::layer::normalize_path(p.get_ref(), key)
-        .map_err(|e| ctx.err(Some(p.span()), format!("`{key}` = `{}`: {e}", p.get_ref())))
+        .map_err(|e| ctx.err(Some(p.span()), e.to_string()))
 }
 
 fn parse_platforms(ctx: &Ctx, list: &[Spanned<String>]) -> Result<Vec<Platform>, BuildError> {

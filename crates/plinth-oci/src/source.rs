@@ -492,7 +492,13 @@ impl ArchiveSource {
         }
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(path, e))?;
-        let entries = index_tar(&mut file, len, path)?;
+        let entries = index_tar(&mut file, len, path).map_err(|e| match e {
+            Error::Read { .. } if !looks_like_tar(path) => Error::NotFound(format!(
+                "{} is not an image: not an OCI layout, oci-archive or docker-archive",
+                path.display()
+            )),
+            e => e,
+        })?;
         let mut src = ArchiveSource {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -607,6 +613,32 @@ impl ArchiveSource {
         }
         Ok(())
     }
+}
+
+/// Whether the file starts with a tar header whose checksum is right.
+fn looks_like_tar(path: &Path) -> bool {
+    let mut block = [0u8; 512];
+    let ok = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut block))
+        .is_ok();
+    if !ok {
+        return false;
+    }
+    let stored = std::str::from_utf8(&block[148..156])
+        .ok()
+        .and_then(|s| u32::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok());
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    stored == Some(sum)
 }
 
 /// Normalises an archive entry name; `..` and absolute names are path traversal.

@@ -1,0 +1,192 @@
+//! Bad specs and inputs: each gets a clear message, exit code 2, and writes nothing.
+//! The snapshots hold exactly what the user sees on stderr.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Runs `plinth build` on `spec` (with `files`) and returns stderr with the temp dir
+/// replaced by `[TMP]`, after checking exit code 2 and that no output was written.
+fn build_error(spec: &str, files: &[(&str, &[u8])]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_path = write_spec(tmp.path(), spec, files);
+    let out = tmp.path().join("out");
+    let err = fails(plinth().arg("build").arg(&spec_path).arg("-o").arg(&out), 2);
+    assert!(!out.exists(), "a failed build wrote {out:?}");
+    assert!(leftovers(tmp.path()).is_empty());
+    redact(&err, tmp.path())
+}
+
+fn redact(s: &str, tmp: &Path) -> String {
+    let real = tmp.canonicalize().unwrap();
+    s.replace(&real.display().to_string(), "[TMP]")
+        .replace(&tmp.display().to_string(), "[TMP]")
+}
+
+#[test]
+fn missing_source_file() {
+    insta::assert_snapshot!(build_error(
+        "[image]\nname = \"x\"\n\n[[files]]\nsrc = \"app\"\ndst = \"/app\"\n",
+        &[]
+    ));
+}
+
+#[test]
+fn destination_escaping_the_root_with_dotdot() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[files]]\nsrc = \"a\"\ndst = \"/usr/../../etc/shadow\"\n",
+        &[("a", b"x")]
+    ));
+}
+
+#[test]
+fn destination_through_an_absolute_symlink() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[symlinks]]\npath = \"/evil\"\ntarget = \"/etc\"\n\n[[files]]\nsrc = \"a\"\ndst = \"/evil/passwd\"\n",
+        &[("a", b"root::0:0::/:/bin/sh\n")]
+    ));
+}
+
+#[test]
+fn duplicate_paths_with_different_content() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[files]]\nsrc = \"a\"\ndst = \"/app\"\n\n[[files]]\nsrc = \"b\"\ndst = \"/app\"\n",
+        &[("a", b"one"), ("b", b"two")]
+    ));
+}
+
+#[test]
+fn duplicate_paths_with_identical_content_are_fine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\n[[files]]\nsrc = \"a\"\ndst = \"/app\"\n\n[[files]]\nsrc = \"b\"\ndst = \"/app\"\n",
+        &[("a", b"same"), ("b", b"same")],
+    );
+    build(&spec, &tmp.path().join("out"), &[]);
+}
+
+#[test]
+fn unknown_run_as_user() {
+    insta::assert_snapshot!(build_error(
+        "[image]\nname = \"x\"\nrun-as = \"www-data\"\n",
+        &[]
+    ));
+}
+
+#[test]
+fn unknown_file_owner() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nowner = \"app:app\"\n",
+        &[("a", b"x")]
+    ));
+}
+
+#[test]
+fn invalid_platform() {
+    insta::assert_snapshot!(build_error(
+        "[image]\nplatforms = [\"linux/amd64\", \"linux/amd46\"]\n",
+        &[]
+    ));
+}
+
+#[test]
+fn invalid_platform_variant() {
+    insta::assert_snapshot!(build_error(
+        "[image]\nplatforms = [\"linux/amd64/v7\"]\n",
+        &[]
+    ));
+}
+
+#[test]
+fn malformed_toml() {
+    insta::assert_snapshot!(build_error("[image]\nname = \"x\n", &[]));
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    insta::assert_snapshot!(build_error(
+        "[image]\nname = \"x\"\n\n[config]\nentrypoint = [\"/a\"]\nuser = \"root\"\n",
+        &[]
+    ));
+}
+
+#[test]
+fn wrong_type_names_line_and_key() {
+    insta::assert_snapshot!(build_error("[image]\nplatforms = \"linux/amd64\"\n", &[]));
+}
+
+#[test]
+fn unknown_base() {
+    insta::assert_snapshot!(build_error("[image]\nbase = \"alpine\"\n", &[]));
+}
+
+#[test]
+fn bad_mode() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[dirs]]\npath = \"/data\"\nmode = \"rwxr-xr-x\"\n",
+        &[]
+    ));
+}
+
+#[test]
+fn relative_destination() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[files]]\nsrc = \"a\"\ndst = \"app\"\n",
+        &[("a", b"x")]
+    ));
+}
+
+#[test]
+fn bad_port_and_signal() {
+    insta::assert_snapshot!(
+        "bad_port",
+        build_error("[image]\n[config]\nports = [\"80/tcp\", \"99999\"]\n", &[])
+    );
+    insta::assert_snapshot!(
+        "bad_signal",
+        build_error("[image]\n[config]\nstop-signal = \"TERM; rm -rf /\"\n", &[])
+    );
+}
+
+#[test]
+fn missing_spec_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(plinth().arg("build").arg(tmp.path().join("nope.toml")), 2);
+    insta::assert_snapshot!(redact(&err, tmp.path()));
+}
+
+#[test]
+fn platform_flag_not_in_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(tmp.path(), "[image]\nname = \"x\"\n", &[]);
+    let err = fails(
+        plinth()
+            .arg("build")
+            .arg(&spec)
+            .args(["--platform", "linux/arm64", "-o"])
+            .arg(tmp.path().join("o")),
+        2,
+    );
+    insta::assert_snapshot!(redact(&err, tmp.path()));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    fails(plinth().arg("build"), 2);
+    fails(plinth().arg("frobnicate"), 2);
+    fails(plinth().args(["build", "x.toml", "--format", "zip"]), 2);
+}
+
+#[test]
+fn inspect_of_something_that_is_not_an_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    let e1 = fails(
+        plinth().arg("inspect").arg(tmp.path().join("nothing-here")),
+        2,
+    );
+    let e2 = fails(plinth().arg("inspect").arg(tmp.path()), 2);
+    let e3 = fails(plinth().arg("inspect").arg(tmp.path().join("notes.txt")), 2);
+    insta::assert_snapshot!(redact(&format!("{e1}---\n{e2}---\n{e3}"), tmp.path()));
+}

@@ -1,0 +1,333 @@
+//! `plinth build`: golden digests, reproducibility, outputs, multi-platform.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+/// sha256 of `examples/hello/hello` as built by its Makefile with this machine's gcc.
+const HELLO_BINARY_SHA256: &str =
+    "f25c7959bcf813034c99d08ac064877054465b972b278720596ce574f671e82c";
+/// The example's manifest digest. Changing it means every user's image changes: do so
+/// only on purpose, and say why in the commit.
+const HELLO_DIGEST: &str =
+    "sha256:a9de213e7894d6aee32db5afa7f80f1c082b75e6a744b46138a04123bf4b289e";
+
+fn sha256_file(p: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn inspect_json(image: &Path) -> serde_json::Value {
+    let out = ok(plinth()
+        .arg("inspect")
+        .arg(image)
+        .args(["--format", "json"]));
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn example_digest_is_pinned() {
+    let dir = hello_example();
+    let bin = sha256_file(&dir.join("hello"));
+    assert_eq!(
+        bin, HELLO_BINARY_SHA256,
+        "examples/hello/hello differs from the pinned build (another gcc or libc?); \
+         the image digest below can only match with the same binary"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let digest = build(&dir.join("plinth.toml"), &tmp.path().join("hello"), &[]);
+    assert_eq!(digest, HELLO_DIGEST);
+}
+
+/// Pins a multi-platform, zstd-compressed image made only of bytes this test writes, so
+/// the layer writer, canonical JSON and index are pinned whatever the C toolchain.
+#[test]
+fn synthetic_index_digest_is_pinned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        r#"
+[image]
+name = "golden"
+platforms = ["linux/amd64", "linux/arm64/v8"]
+compression = "zstd"
+run-as = "app"
+
+[[accounts.users]]
+name = "app"
+uid = 1000
+
+[[files]]
+src = "bin-amd64"
+dst = "/app/run"
+mode = "0755"
+platforms = ["linux/amd64"]
+
+[[files]]
+src = "bin-arm64"
+dst = "/app/run"
+mode = "0755"
+platforms = ["linux/arm64/v8"]
+
+[[files]]
+src = "etc"
+dst = "/etc/app"
+owner = "app"
+
+[[dirs]]
+path = "/var/lib/app"
+mode = "0o750"
+owner = "app:app"
+
+[[symlinks]]
+path = "/usr/bin/run"
+target = "/app/run"
+
+[config]
+entrypoint = ["/app/run"]
+cmd = ["--serve"]
+env = { LANG = "C.UTF-8", APP_MODE = "prod" }
+ports = ["8080", "53/udp"]
+volumes = ["/var/lib/app"]
+
+[annotations]
+"org.opencontainers.image.source" = "https://example.invalid/golden"
+"#,
+        &[
+            ("bin-amd64", b"\x7fELF amd64"),
+            ("bin-arm64", b"\x7fELF arm64"),
+            ("etc/app.conf", b"listen = 8080\n"),
+            ("etc/conf.d/extra.conf", b"debug = false\n"),
+        ],
+    );
+    let digest = build(&spec, &tmp.path().join("out"), &[]);
+    assert_eq!(
+        digest,
+        "sha256:6aa0d378c2853db1bb8a94b0a8ae3e13162a6ed5528fea5ed500760dc5ce3c82"
+    );
+}
+
+/// Builds the example in two places that differ in everything a build must ignore.
+#[test]
+fn digest_ignores_umask_tz_locale_directory_and_mtimes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = copy_example(&tmp.path().join("a"));
+    let b_dir = tmp.path().join("elsewhere/deeper/b");
+    let b = copy_example(&b_dir);
+    // Other mtimes and permission bits on the inputs (the exec bit stays).
+    for (f, mode) in [("hello", 0o700), ("hello.c", 0o600)] {
+        let p = b_dir.join(f);
+        Command::new("touch")
+            .args(["-d", "2001-02-03 04:05:06"])
+            .arg(&p)
+            .status()
+            .unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let da = build(&a, &tmp.path().join("out-a"), &[]);
+    let out_b = tmp.path().join("out-b");
+    let o = ok(Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 077; cd "$1" && exec "$2" build plinth.toml -q -o "$3""#)
+        .arg("sh")
+        .arg(&b_dir)
+        .arg(env!("CARGO_BIN_EXE_plinth"))
+        .arg(&out_b)
+        .env("TZ", "Pacific/Kiritimati")
+        .env("LC_ALL", "tr_TR.UTF-8")
+        .env("LANG", "tr_TR.UTF-8"));
+    assert_eq!(da, o.trim());
+    assert_eq!(
+        da,
+        HELLO_DIGEST.to_string(),
+        "and equal to the pinned digest"
+    );
+}
+
+/// Directory sources are walked in sorted order, whatever order the files were created in.
+#[test]
+fn directory_sources_ignore_creation_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut digests = Vec::new();
+    for (i, order) in [["a", "b", "c", "d"], ["d", "c", "b", "a"]]
+        .iter()
+        .enumerate()
+    {
+        let dir = tmp.path().join(format!("s{i}"));
+        for name in order {
+            let p = dir.join("tree").join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, name.as_bytes()).unwrap();
+        }
+        let spec = write_spec(
+            &dir,
+            "[image]\nname = \"t\"\n[[files]]\nsrc = \"tree\"\ndst = \"/data\"\n",
+            &[],
+        );
+        digests.push(build(&spec, &dir.join("out"), &[]));
+    }
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn source_date_epoch_sets_every_timestamp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = copy_example(&tmp.path().join("src"));
+    let out = tmp.path().join("img");
+    let d = ok(plinth()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .env("SOURCE_DATE_EPOCH", "1700000000"));
+    assert_ne!(d.trim(), HELLO_DIGEST);
+    let j = inspect_json(&out);
+    assert_eq!(j["images"][0]["created"], "2023-11-14T22:13:20Z");
+    let d2 = build(
+        &spec,
+        &tmp.path().join("img2"),
+        &["--source-date-epoch", "1700000000"],
+    );
+    assert_eq!(d.trim(), d2);
+}
+
+#[test]
+fn every_output_format_holds_the_same_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = copy_example(&tmp.path().join("src"));
+    let layout = tmp.path().join("layout");
+    let oci_tar = tmp.path().join("img.tar");
+    let docker_tar = tmp.path().join("docker.tar");
+    let d1 = build(&spec, &layout, &[]);
+    let d2 = build(&spec, &oci_tar, &[]); // .tar means oci-archive
+    build(&spec, &docker_tar, &["--format", "docker-archive"]);
+    assert_eq!(d1, d2);
+    for img in [&layout, &oci_tar, &docker_tar] {
+        let j = inspect_json(img);
+        let i = &j["images"][0];
+        assert_eq!(i["config"]["config"]["User"], "65532:65532", "{img:?}");
+        assert_eq!(
+            i["config"]["config"]["Entrypoint"][0],
+            "/usr/local/bin/hello"
+        );
+        assert_eq!(i["platform"], "linux/amd64");
+        let files: Vec<&str> = i["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert!(
+            files.contains(&"/usr/local/bin/hello") && files.contains(&"/etc/passwd"),
+            "{files:?}"
+        );
+    }
+    // The docker-archive carries the same layers (diff_ids) and config.
+    let a = inspect_json(&layout);
+    let b = inspect_json(&docker_tar);
+    assert_eq!(
+        a["images"][0]["config_digest"],
+        b["images"][0]["config_digest"]
+    );
+    assert_eq!(b["images"][0]["tag"], "hello:latest");
+}
+
+#[test]
+fn multi_platform_spec_builds_an_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nname = \"multi\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+         [[files]]\nsrc = \"a\"\ndst = \"/app\"\nplatforms = [\"linux/amd64\"]\n\
+         [[files]]\nsrc = \"b\"\ndst = \"/app\"\nplatforms = [\"linux/arm64\"]\n",
+        &[("a", b"amd64 build"), ("b", b"arm64 build")],
+    );
+    let out = tmp.path().join("out");
+    build(&spec, &out, &[]);
+    let j = inspect_json(&out);
+    let plats: Vec<&str> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "latest"
+    );
+
+    let err = fails(
+        plinth()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(tmp.path().join("d.tar"))
+            .args(["-f", "docker-archive"]),
+        2,
+    );
+    assert!(
+        err.contains("one platform") && err.contains("hint: add --platform"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("d.tar").exists());
+    build(
+        &spec,
+        &tmp.path().join("d.tar"),
+        &["-f", "docker-archive", "--platform", "linux/arm64"],
+    );
+    let j = inspect_json(&tmp.path().join("d.tar"));
+    assert_eq!(j["images"][0]["platform"], "linux/arm64");
+}
+
+#[test]
+fn failed_build_keeps_the_previous_output_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = copy_example(&tmp.path().join("src"));
+    let outdir = tmp.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    let out = outdir.join("hello");
+    let good = build(&spec, &out, &[]);
+    // Same spec, now pointing at a file that is gone.
+    std::fs::remove_file(tmp.path().join("src/hello")).unwrap();
+    fails(plinth().arg("build").arg(&spec).arg("-o").arg(&out), 2);
+    let j = inspect_json(&out);
+    assert_eq!(j["images"][0]["digest"], good.as_str());
+    assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
+    // Rebuilding over an existing layout replaces it atomically.
+    std::fs::copy(hello_example().join("hello"), tmp.path().join("src/hello")).unwrap();
+    assert_eq!(build(&spec, &out, &[]), good);
+    assert!(leftovers(&outdir).is_empty());
+}
+
+#[test]
+fn refuses_to_replace_a_directory_that_is_not_an_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = copy_example(&tmp.path().join("src"));
+    let precious = tmp.path().join("home");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("thesis.txt"), "years of work").unwrap();
+    let err = fails(plinth().arg("build").arg(&spec).arg("-o").arg(&precious), 2);
+    assert!(err.contains("refusing to replace"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(precious.join("thesis.txt")).unwrap(),
+        "years of work"
+    );
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn default_output_is_out_slash_name_in_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = copy_example(&tmp.path().join("src"));
+    let d = ok(plinth().current_dir(tmp.path()).arg("build").arg(&spec));
+    assert!(tmp.path().join("out/hello/oci-layout").is_file());
+    assert_eq!(d.trim(), HELLO_DIGEST);
+}

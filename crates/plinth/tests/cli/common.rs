@@ -1,0 +1,174 @@
+//! Helpers shared by the CLI tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A `plinth` command with a clean, fixed environment.
+pub fn plinth() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_plinth"));
+    c.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `cmd` and returns its output; panics with both streams if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command that must succeed and returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs a command that must fail with `code` and returns its stderr.
+pub fn fails(cmd: &mut Command, code: i32) -> String {
+    let o = run(cmd);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{cmd:?}:\nstdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Whether an external tool can be used. Missing: fails under `CI=true`, else skips
+/// with a notice naming the install step.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let msg = format!(
+            "`{tool}` is not installed; run ./scripts/test.sh (it installs the test tools)"
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}
+
+/// Builds the example's static binary (once per test run) and returns the example dir.
+pub fn hello_example() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = repo_root().join("examples/hello");
+            assert!(
+                have_tool("gcc") && have_tool("make"),
+                "gcc and make build the example"
+            );
+            ok(Command::new("make")
+                .arg("-s")
+                .arg("-C")
+                .arg(&dir)
+                .arg("hello"));
+            dir
+        })
+        .clone()
+}
+
+/// Copies the example into `dst` (spec, sources and the built binary).
+pub fn copy_example(dst: &Path) -> PathBuf {
+    let src = hello_example();
+    std::fs::create_dir_all(dst).unwrap();
+    for f in ["plinth.toml", "hello", "hello.c"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    dst.join("plinth.toml")
+}
+
+/// Builds `spec` into `out` and returns the printed digest.
+pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
+    ok(plinth()
+        .arg("build")
+        .arg(spec)
+        .arg("-o")
+        .arg(out)
+        .arg("-q")
+        .args(extra))
+    .trim()
+    .to_string()
+}
+
+/// A podman command with private storage under `tmp` and this machine's needed flags.
+pub fn podman(tmp: &Path) -> Command {
+    let mut c = Command::new("podman");
+    c.arg("--root")
+        .arg(tmp.join("root"))
+        .arg("--runroot")
+        .arg(tmp.join("run"))
+        .args(["--runtime", "runc"]);
+    c
+}
+
+/// Arguments for a locked-down `podman run`.
+pub const RUN_FLAGS: &[&str] = &[
+    "run",
+    "--rm",
+    "--read-only",
+    "--cap-drop=ALL",
+    "--network",
+    "none",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+/// Writes a spec and its files into `dir`; returns the spec path.
+pub fn write_spec(dir: &Path, spec: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, data) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let p = dir.join("plinth.toml");
+    std::fs::write(&p, spec).unwrap();
+    p
+}
+
+/// Names left behind in `dir` by an interrupted write.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".plinth-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
