@@ -94,7 +94,7 @@ impl dyn ImageSource + '_ {
         let roots: Vec<&Descriptor> = self
             .index()
             .iter()
-            .filter(|d| tag.is_none() || ref_name(d) == tag)
+            .filter(|d| tag.is_none_or(|t| ref_name(d).is_some_and(|r| tag_matches(r, t))))
             .collect();
         if roots.is_empty() {
             return Err(match tag {
@@ -202,6 +202,19 @@ impl dyn ImageSource + '_ {
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+/// Whether a stored name (`latest`, `docker.io/library/hello:1`) answers to `wanted`
+/// (`latest`, `hello:1`, or just the tag `1`).
+fn tag_matches(stored: &str, wanted: &str) -> bool {
+    fn norm(s: &str) -> &str {
+        let s = s.strip_prefix("docker.io/").unwrap_or(s);
+        s.strip_prefix("library/").unwrap_or(s)
+    }
+    stored == wanted
+        || norm(stored) == norm(wanted)
+        || (!wanted.contains([':', '/'])
+            && stored.rsplit_once(':').is_some_and(|(_, t)| t == wanted))
+}
 
 fn ref_name(d: &Descriptor) -> Option<&str> {
     d.annotations().as_ref()?.get(REF_NAME).map(String::as_str)
@@ -821,13 +834,16 @@ pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<Strin
             break;
         }
     }
-    let (path, tag) = if Path::new(r).exists() {
-        (PathBuf::from(r), None)
-    } else if let Some((p, t)) = r.rsplit_once(':')
-        && Path::new(p).exists()
-    {
-        (PathBuf::from(p), Some(t.to_string()))
-    } else {
+    // `FILE:repo/name:tag` holds several colons: the path is the first prefix that exists.
+    let candidates = std::iter::once((r, None)).chain(
+        r.match_indices(':')
+            .map(|(i, _)| (&r[..i], Some(r[i + 1..].to_string()))),
+    );
+    let Some((path, tag)) = candidates
+        .filter(|(p, t)| !p.is_empty() && t.as_deref() != Some(""))
+        .find(|(p, _)| Path::new(p).exists())
+        .map(|(p, t)| (PathBuf::from(p), t))
+    else {
         return Err(Error::NotFound(format!(
             "no image at `{reference}`: no such file or directory"
         )));
@@ -839,4 +855,19 @@ pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<Strin
     };
     // A docker-archive names images `repo:tag`: accept the bare tag too.
     Ok((src, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_matches;
+
+    #[test]
+    fn tags_match_the_way_users_write_them() {
+        assert!(tag_matches("latest", "latest"));
+        assert!(tag_matches("docker.io/library/hello:1", "hello:1"));
+        assert!(tag_matches("docker.io/repo/hello:v1", "repo/hello:v1"));
+        assert!(tag_matches("localhost/hello:latest", "latest"));
+        assert!(!tag_matches("localhost/hello:latest", "other/hello:latest"));
+        assert!(!tag_matches("hello:1", "2"));
+    }
 }

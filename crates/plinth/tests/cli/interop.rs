@@ -1,1 +1,222 @@
+//! Interoperability, proven with the real tools: skopeo, umoci and podman accept every
+//! output format, podman runs the example locked down as 65532:65532, and images that
+//! skopeo and podman write are read back by `plinth inspect`.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+struct Outputs {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    layout: PathBuf,
+    oci_tar: PathBuf,
+    docker_tar: PathBuf,
+    digest: String,
+}
+
+fn outputs() -> Outputs {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let spec = copy_example(&dir.join("src"));
+    let layout = dir.join("layout");
+    let oci_tar = dir.join("hello-oci.tar");
+    let docker_tar = dir.join("hello-docker.tar");
+    let digest = build(&spec, &layout, &[]);
+    build(&spec, &oci_tar, &["--format", "oci-archive"]);
+    build(&spec, &docker_tar, &["--format", "docker-archive"]);
+    Outputs {
+        _tmp: tmp,
+        dir,
+        layout,
+        oci_tar,
+        docker_tar,
+        digest,
+    }
+}
+
+fn refs(o: &Outputs) -> Vec<String> {
+    vec![
+        format!("oci:{}:latest", o.layout.display()),
+        format!("oci-archive:{}", o.oci_tar.display()),
+        format!("docker-archive:{}", o.docker_tar.display()),
+    ]
+}
+
+#[test]
+fn skopeo_inspect_accepts_every_format() {
+    if !have_tool("skopeo") {
+        return;
+    }
+    let o = outputs();
+    for r in refs(&o) {
+        let out = ok(Command::new("skopeo").args(["inspect", "--config", &r]));
+        let cfg: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(cfg["config"]["User"], "65532:65532", "{r}");
+        assert_eq!(cfg["architecture"], "amd64");
+    }
+    let raw = ok(Command::new("skopeo").args(["inspect", "--raw", &refs(&o)[0]]));
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(raw.as_bytes())),
+        o.digest,
+        "skopeo sees our exact manifest"
+    );
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// umoci checks every digest and size while unpacking: a strict validator.
+#[test]
+fn umoci_unpacks_every_format() {
+    if !have_tool("umoci") || !have_tool("skopeo") {
+        return;
+    }
+    let o = outputs();
+    let check = |layout: &Path, tag: &str, name: &str| {
+        let bundle = o.dir.join(format!("bundle-{name}"));
+        ok(Command::new("umoci")
+            .arg("unpack")
+            .arg("--image")
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(&bundle));
+        let rootfs = bundle.join("rootfs");
+        assert!(rootfs.join("usr/local/bin/hello").is_file(), "{name}");
+        let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+        assert!(passwd.contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["process"]["user"]["uid"], 65532, "{name}");
+        assert_eq!(config["process"]["user"]["gid"], 65532, "{name}");
+    };
+    check(&o.layout, "latest", "layout");
+    // An oci-archive is a layout in a tar: umoci reads it once extracted.
+    let extracted = o.dir.join("extracted");
+    std::fs::create_dir(&extracted).unwrap();
+    ok(Command::new("tar")
+        .arg("-xf")
+        .arg(&o.oci_tar)
+        .arg("-C")
+        .arg(&extracted));
+    check(&extracted, "latest", "oci-archive");
+    // A docker-archive goes through skopeo into a layout first.
+    let via = o.dir.join("via-skopeo");
+    ok(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        &refs(&o)[2],
+        &format!("oci:{}:t", via.display()),
+    ]));
+    check(&via, "t", "docker-archive");
+}
+
+#[test]
+fn podman_runs_the_example_read_only_without_capabilities_as_nonroot() {
+    if !have_tool("podman") || !have_tool("runc") {
+        return;
+    }
+    let o = outputs();
+    let store = tempfile::tempdir().unwrap();
+    // podman names the image after the path, which must be lower case: go relative.
+    let out = ok(podman(store.path())
+        .current_dir(&o.dir)
+        .args(RUN_FLAGS)
+        .arg("oci:layout:latest")
+        .arg("--flag"));
+    assert_eq!(out, "hello from plinth: uid=65532 gid=65532\narg: --flag\n");
+}
+
+#[test]
+fn podman_loads_the_docker_archive_and_runs_it() {
+    if !have_tool("podman") || !have_tool("runc") {
+        return;
+    }
+    let o = outputs();
+    let store = tempfile::tempdir().unwrap();
+    let loaded = ok(podman(store.path())
+        .arg("load")
+        .arg("-i")
+        .arg(&o.docker_tar));
+    assert!(loaded.contains("hello:latest"), "{loaded}");
+    let out = ok(podman(store.path())
+        .args(RUN_FLAGS)
+        .arg("localhost/hello:latest"));
+    assert_eq!(out, "hello from plinth: uid=65532 gid=65532\n");
+}
+
+/// What skopeo and podman write, plinth reads: same config, same layer diff_ids.
+#[test]
+fn images_written_by_skopeo_and_podman_are_readable() {
+    if !have_tool("skopeo") || !have_tool("podman") || !have_tool("runc") {
+        return;
+    }
+    let o = outputs();
+    let ours = inspect(&o.layout.display().to_string());
+    let src = &refs(&o)[0];
+    let mut written = Vec::new();
+    for (name, dest) in [
+        (
+            "skopeo-oci",
+            format!("oci:{}:copied", o.dir.join("sk-layout").display()),
+        ),
+        (
+            "skopeo-oci-archive",
+            format!("oci-archive:{}", o.dir.join("sk-oci.tar").display()),
+        ),
+        (
+            "skopeo-docker-archive",
+            format!(
+                "docker-archive:{}:repo/hello:v1",
+                o.dir.join("sk-docker.tar").display()
+            ),
+        ),
+    ] {
+        ok(Command::new("skopeo").args(["copy", "-q", src, &dest]));
+        // `plinth inspect` takes the same `PATH[:TAG]` form skopeo writes.
+        written.push((name, dest.split_once(':').unwrap().1.to_string()));
+    }
+    let store = tempfile::tempdir().unwrap();
+    ok(podman(store.path())
+        .current_dir(&o.dir)
+        .args(["pull", "-q", "oci:layout:latest"]));
+    let name = ok(podman(store.path()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    let name = name.lines().next().unwrap().to_string();
+    for (fmt, file) in [
+        ("docker-archive", "pod-docker.tar"),
+        ("oci-archive", "pod-oci.tar"),
+    ] {
+        let p = o.dir.join(file);
+        ok(podman(store.path())
+            .args(["save", "--format", fmt, "-o"])
+            .arg(&p)
+            .arg(&name));
+        written.push(if fmt == "docker-archive" {
+            ("podman-docker-archive", p.display().to_string())
+        } else {
+            ("podman-oci-archive", p.display().to_string())
+        });
+    }
+    for (name, path) in written {
+        let theirs = inspect(&path);
+        let a = &ours["images"][0];
+        let b = &theirs["images"][0];
+        assert_eq!(b["config"]["config"], a["config"]["config"], "{name}");
+        let diff_ids = |v: &serde_json::Value| -> Vec<String> {
+            v["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["diff_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(diff_ids(b), diff_ids(a), "{name}: same uncompressed layers");
+        assert_eq!(b["files"], a["files"], "{name}: same files");
+    }
+}
+
+fn inspect(image: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(plinth().args(["inspect", image, "--format", "json"]))).unwrap()
+}
