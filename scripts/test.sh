@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs Plinth's whole test suite, installing first whatever the tests need.
+# Usage: ./scripts/test.sh [extra cargo test args]
+# CI runs this through .ci/run with CI=true: tests that need a missing tool then fail
+# instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Debian packages: the real tools the tests check Plinth against, and the C toolchain
+# for the example's static binary.
+PACKAGES=(gcc make libc6-dev skopeo umoci podman runc buildah)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Python tools (validators, peers), kept in a virtualenv beside the checkout.
+if [ -s scripts/test-requirements.txt ]; then
+  if [ ! -x .venv-tools/bin/python ] || ! cmp -s scripts/test-requirements.txt .venv-tools/.requirements; then
+    say "preparing .venv-tools"
+    python3 -m venv .venv-tools
+    .venv-tools/bin/pip install -q -r scripts/test-requirements.txt
+    cp scripts/test-requirements.txt .venv-tools/.requirements
+  fi
+  export PATH="$PWD/.venv-tools/bin:$PATH"
+fi
+
+say "building the example's static binary"
+make -s -C examples/hello hello
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test"
+cargo test --workspace --locked "$@"
