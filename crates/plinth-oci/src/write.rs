@@ -43,11 +43,12 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
         _ => PathBuf::from("."),
     };
     fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    remove_stale_temporaries(&parent);
     match opts.format {
         OutputFormat::Layout => {
             check_replaceable_dir(path)?;
             let tmp = tempfile::Builder::new()
-                .prefix(".plinth-tmp-")
+                .prefix(&tmp_prefix())
                 .tempdir_in(&parent)
                 .map_err(|e| Error::io(&parent, e))?;
             for (name, entry) in layout_files(artifact, opts.tag)? {
@@ -167,6 +168,41 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
     Ok(b)
 }
 
+/// Temporary names carry the writer's PID so that a later run can tell leftovers of a
+/// killed process from a write in progress.
+fn tmp_prefix() -> String {
+    format!(".plinth-tmp-{}-", std::process::id())
+}
+
+/// Removes `.plinth-tmp-PID-*` and `.plinth-old-PID-*` entries in `dir` whose process is
+/// gone: what a build killed mid-write (SIGKILL, power loss) left behind.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(".plinth-tmp-")
+            .or_else(|| name.strip_prefix(".plinth-old-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
 /// Refuses to replace anything that is not a previous image layout or an empty directory.
 fn check_replaceable_dir(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
@@ -234,7 +270,7 @@ pub fn write_file_atomically(
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".plinth-tmp-")
+        .prefix(&tmp_prefix())
         .tempfile_in(&parent)
         .map_err(|e| Error::io(&parent, e))?;
     {

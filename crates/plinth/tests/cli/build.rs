@@ -331,3 +331,55 @@ fn default_output_is_out_slash_name_in_the_working_directory() {
     assert!(tmp.path().join("out/hello/oci-layout").is_file());
     assert_eq!(d.trim(), HELLO_DIGEST);
 }
+
+/// A build killed at any moment never leaves a partial image at the target, and the next
+/// build sweeps away what the killed one left beside it.
+#[test]
+fn killed_build_leaves_no_partial_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Enough incompressible data that writing takes a while.
+    let mut data = vec![0u8; 24 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nname = \"big\"\n[[files]]\nsrc = \"blob\"\ndst = \"/blob\"\n",
+        &[("blob", &data)],
+    );
+    let outdir = tmp.path().join("out");
+    let start = std::time::Instant::now();
+    build(&spec, &outdir.join("timing"), &[]);
+    let full = start.elapsed().as_millis() as u64;
+    // Writing happens at the end of a build: kill mostly there.
+    for pct in [30u64, 80, 90, 95, 98, 100] {
+        let delay_ms = full * pct / 100;
+        let target = outdir.join(format!("img-{pct}"));
+        let mut child = plinth()
+            .arg("build")
+            .arg(&spec)
+            .arg("-q")
+            .arg("-o")
+            .arg(&target)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if !status.success() {
+            assert!(
+                !target.exists(),
+                "killed after {delay_ms} ms, yet {target:?} exists"
+            );
+        } else {
+            assert!(target.join("index.json").is_file());
+        }
+    }
+    // The next build cleans up after the killed ones.
+    build(&spec, &outdir.join("final"), &[]);
+    assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
+}
