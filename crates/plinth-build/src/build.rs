@@ -224,3 +224,70 @@ fn add_source(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plinth_oci::{ArtifactSource, ImageFs, ImageFsOptions, ImageSource, NodeKind, validate};
+
+    #[test]
+    fn built_image_validates_and_holds_what_the_spec_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("app"), b"#!binary").unwrap();
+        let spec_path = tmp.path().join("plinth.toml");
+        let spec = Spec::parse(
+            &spec_path,
+            "[image]\nname = \"t\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+             [[files]]\nsrc = \"app\"\ndst = \"/bin/app\"\nmode = \"4755\"\n\
+             [[dirs]]\npath = \"/data\"\nowner = \"nonroot\"\n\
+             [[symlinks]]\npath = \"/app\"\ntarget = \"bin/app\"\n",
+        )
+        .unwrap();
+        let built = build(
+            &spec,
+            &BuildOptions {
+                source_date_epoch: 42,
+                only_platforms: None,
+            },
+        )
+        .unwrap();
+        let src = ArtifactSource::new(&built.artifact, "latest");
+        let src: &dyn ImageSource = &src;
+        let report = validate(src).unwrap();
+        assert_eq!(report.images, 2);
+        let images = src.images(None).unwrap();
+        assert_eq!(images[1].platform_string(), "linux/arm64");
+        let fs = ImageFs::open(
+            src,
+            &images[0],
+            &ImageFsOptions {
+                keep_files_up_to: 1 << 20,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let app = fs.get("/bin/app").unwrap();
+        assert_eq!((app.mode, app.uid, app.mtime), (0o4755, 0, 42));
+        assert_eq!(fs.read("/app"), Some(&b"#!binary"[..]));
+        assert_eq!(
+            fs.get("/data").map(|n| (n.uid, n.gid)),
+            Some((65532, 65532))
+        );
+        assert_eq!(fs.get("/tmp").map(|n| n.mode), Some(0o1777));
+        assert_eq!(
+            fs.get("/home/nonroot").map(|n| (n.mode, n.uid)),
+            Some((0o700, 65532))
+        );
+        assert!(matches!(fs.get("/app").unwrap().kind, NodeKind::Symlink(_)));
+        assert_eq!(
+            images[0]
+                .config
+                .config()
+                .as_ref()
+                .unwrap()
+                .user()
+                .as_deref(),
+            Some("65532:65532")
+        );
+    }
+}

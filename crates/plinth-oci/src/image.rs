@@ -187,3 +187,39 @@ pub fn descriptor(media_type: MediaType, digest: Digest, size: u64) -> Result<De
         .build()
         .map_err(spec_err("descriptor"))
 }
+
+/// An [`ImageArtifact`] read back through [`crate::ImageSource`], so that a build can be
+/// validated and inspected before (or without) being written anywhere.
+pub struct ArtifactSource<'a> {
+    artifact: &'a ImageArtifact,
+    index: Vec<Descriptor>,
+}
+
+impl<'a> ArtifactSource<'a> {
+    pub fn new(artifact: &'a ImageArtifact, tag: &str) -> Self {
+        ArtifactSource {
+            artifact,
+            index: vec![artifact.tagged_root(tag)],
+        }
+    }
+}
+
+impl crate::ImageSource for ArtifactSource<'_> {
+    fn name(&self) -> String {
+        format!("built image {}", self.artifact.root.digest())
+    }
+
+    fn index(&self) -> &[Descriptor] {
+        &self.index
+    }
+
+    fn open_raw(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<(Box<dyn std::io::Read + Send + '_>, u64)>> {
+        Ok(self
+            .artifact
+            .blob(digest)
+            .map(|b| (Box::new(b) as Box<dyn std::io::Read + Send>, b.len() as u64)))
+    }
+}

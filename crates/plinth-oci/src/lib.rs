@@ -19,7 +19,7 @@ pub mod write;
 pub use digest::{Sha256Writer, sha256_digest};
 pub use error::{Error, Result};
 pub use fs::{ImageFs, ImageFsOptions, Node, NodeKind};
-pub use image::{ImageArtifact, ImageBuilder, PlatformImage};
+pub use image::{ArtifactSource, ImageArtifact, ImageBuilder, PlatformImage};
 pub use layer::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 pub use source::{ImageSource, ResolvedImage, open_image};
 pub use validate::{ValidationReport, validate};

@@ -114,7 +114,7 @@ fn digest_ignores_umask_tz_locale_directory_and_mtimes() {
     let tmp = tempfile::tempdir().unwrap();
     let a = copy_example(&tmp.path().join("a"));
     let b_dir = tmp.path().join("elsewhere/deeper/b");
-    let b = copy_example(&b_dir);
+    copy_example(&b_dir);
     // Other mtimes and permission bits on the inputs (the exec bit stays).
     for (f, mode) in [("hello", 0o700), ("hello.c", 0o600)] {
         let p = b_dir.join(f);
