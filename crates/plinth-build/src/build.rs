@@ -202,10 +202,12 @@ fn add_source(
             ),
         )?;
     } else if ft.is_dir() {
-        l.add(
-            dst,
-            Entry::dir(mode.unwrap_or(0o755), uid.into(), gid.into()),
-        )?;
+        // A mode given for this tree is explicit; otherwise an explicit [[dirs]] entry for
+        // the same path keeps its mode and owner.
+        match mode {
+            Some(m) => l.add(dst, Entry::dir(m, uid.into(), gid.into()))?,
+            None => l.ensure_dir(dst, Entry::dir(0o755, uid.into(), gid.into()))?,
+        }
         let mut children: Vec<_> = std::fs::read_dir(src)
             .map_err(err)?
             .map(|e| e.map(|e| e.file_name()))

@@ -21,7 +21,7 @@ pub enum Error {
         context: String,
         reason: &'static str,
     },
-    #[error("`{path}` is added twice with different content")]
+    #[error("`{path}` is added twice with different content, mode or owner")]
     DuplicatePath { path: String },
     #[error("{what} is not valid JSON")]
     Json {

@@ -216,15 +216,22 @@ impl LayerBuilder {
             if existing.same_as(&entry)? {
                 return Ok(());
             }
-            // An implicit parent directory may be given its real mode and owner later.
-            if !(matches!(existing.kind, EntryKind::Dir) && matches!(entry.kind, EntryKind::Dir)) {
-                return Err(Error::DuplicatePath {
-                    path: format!("/{path}"),
-                });
-            }
+            return Err(Error::DuplicatePath {
+                path: format!("/{path}"),
+            });
         }
         self.entries.insert(path, entry);
         Ok(())
+    }
+
+    /// Adds a directory unless `path` already holds one (whatever its mode and owner):
+    /// for directories that only exist to hold other entries.
+    pub fn ensure_dir(&mut self, path: &str, entry: Entry) -> Result<()> {
+        let norm = normalize_path(path, &self.context)?;
+        match self.entries.get(&norm).map(|e| &e.kind) {
+            Some(EntryKind::Dir) => Ok(()),
+            _ => self.add(path, entry),
+        }
     }
 
     /// Adds `entry` unless the path already holds a directory (used for implicit parents).
@@ -441,6 +448,13 @@ mod tests {
         ));
         b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
         b.add("/x", Entry::bytes(&b"1"[..], 0o644)).unwrap();
+        b.add("/d", Entry::dir(0o750, 0, 0)).unwrap();
+        b.ensure_dir("/d", Entry::dir(0o755, 0, 0)).unwrap();
+        assert_eq!(b.get("/d").unwrap().mode, 0o750);
+        assert!(matches!(
+            b.add("/d", Entry::dir(0o700, 0, 0)),
+            Err(Error::DuplicatePath { .. })
+        ));
         assert!(matches!(
             b.add("/x", Entry::bytes(&b"2"[..], 0o644)),
             Err(Error::DuplicatePath { .. })

@@ -190,3 +190,11 @@ fn inspect_of_something_that_is_not_an_image() {
     let e3 = fails(plinth().arg("inspect").arg(tmp.path().join("notes.txt")), 2);
     insta::assert_snapshot!(redact(&format!("{e1}---\n{e2}---\n{e3}"), tmp.path()));
 }
+
+#[test]
+fn the_same_directory_twice_with_different_modes() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[dirs]]\npath = \"/data\"\nmode = \"0750\"\n\n[[dirs]]\npath = \"/data\"\nmode = \"0755\"\n",
+        &[]
+    ));
+}

@@ -383,3 +383,34 @@ fn killed_build_leaves_no_partial_output() {
     build(&spec, &outdir.join("final"), &[]);
     assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
 }
+
+/// Regression: a `src` directory copied onto a path that `[[dirs]]` also names used to
+/// override the explicit mode and owner with 0755 root.
+#[test]
+fn explicit_dirs_keep_their_mode_under_a_copied_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\n[[dirs]]\npath = \"/etc/app\"\nmode = \"0750\"\nowner = \"nonroot\"\n\
+         [[files]]\nsrc = \"conf\"\ndst = \"/etc/app\"\n",
+        &[("conf/app.toml", b"x = 1\n")],
+    );
+    let out = tmp.path().join("out");
+    build(&spec, &out, &[]);
+    let j: serde_json::Value = serde_json::from_str(&ok(plinth()
+        .arg("inspect")
+        .arg(&out)
+        .args(["--format", "json"])))
+    .unwrap();
+    let dir = j["images"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/etc/app")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (dir["mode"].as_str(), dir["uid"].as_u64()),
+        (Some("0750"), Some(65532))
+    );
+}
