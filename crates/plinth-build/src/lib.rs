@@ -4,6 +4,7 @@
 pub mod accounts;
 mod build;
 mod error;
+pub mod profile;
 pub mod spec;
 
 pub use build::{BuildOptions, BuiltImage, build};

@@ -1,0 +1,233 @@
+//! Built-in distroless-compatible profiles: which Debian packages each holds, and the
+//! files that come from no package (`os-release`, `nsswitch.conf`, the CA bundle, the
+//! dpkg metadata scanners read). Facts from `shared/reference/distroless-debian.md`.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A distroless image kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// base-files, netbase, tzdata, media-types and the CA bundle; no libc.
+    Static,
+    /// static + libc6.
+    BaseNossl,
+    /// static + libc6 + libssl3.
+    Base,
+    /// base + the GCC runtime libraries (C++, OpenMP).
+    Cc,
+}
+
+/// A Debian release a profile can be built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Release {
+    Bookworm,
+    Trixie,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Static => "static",
+            Profile::BaseNossl => "base-nossl",
+            Profile::Base => "base",
+            Profile::Cc => "cc",
+        })
+    }
+}
+
+impl Release {
+    pub fn codename(self) -> &'static str {
+        match self {
+            Release::Bookworm => "bookworm",
+            Release::Trixie => "trixie",
+        }
+    }
+
+    pub fn version_id(self) -> &'static str {
+        match self {
+            Release::Bookworm => "12",
+            Release::Trixie => "13",
+        }
+    }
+
+    /// The suites searched by default, newest version winning.
+    pub fn suites(self) -> [String; 3] {
+        let c = self.codename();
+        [
+            c.to_string(),
+            format!("{c}-updates"),
+            format!("{c}-security"),
+        ]
+    }
+}
+
+impl Profile {
+    /// The packages a profile asks for (dependencies are resolved on top).
+    pub fn packages(self, release: Release) -> Vec<&'static str> {
+        let mut p = vec![
+            "base-files",
+            "netbase",
+            "tzdata",
+            "media-types",
+            "ca-certificates",
+        ];
+        if self != Profile::Static {
+            p.push("libc6");
+        }
+        if matches!(self, Profile::Base | Profile::Cc) {
+            p.push(match release {
+                Release::Bookworm => "libssl3",
+                Release::Trixie => "libssl3t64",
+            });
+        }
+        if self == Profile::Cc {
+            p.extend(["libgcc-s1", "libgomp1", "libstdc++6"]);
+            p.push(match release {
+                Release::Bookworm => "gcc-12-base",
+                Release::Trixie => "gcc-14-base",
+            });
+        }
+        p
+    }
+}
+
+/// `/usr/lib/os-release`: `ID`, `VERSION_ID` and `VERSION` exactly as Debian's (scanners
+/// pick advisories by them), Plinth's own `PRETTY_NAME`.
+pub fn os_release(profile: Profile, release: Release) -> String {
+    let (v, c) = (release.version_id(), release.codename());
+    format!(
+        "PRETTY_NAME=\"Plinth {profile} (Debian GNU/Linux {v})\"\n\
+         NAME=\"Debian GNU/Linux\"\n\
+         ID=\"debian\"\n\
+         VERSION_ID=\"{v}\"\n\
+         VERSION=\"Debian GNU/Linux {v} ({c})\"\n\
+         VERSION_CODENAME={c}\n"
+    )
+}
+
+/// distroless's `/etc/nsswitch.conf`.
+pub const NSSWITCH: &str = "\
+passwd:         compat
+group:          compat
+shadow:         compat
+gshadow:        files
+
+hosts:          files dns
+networks:       files
+
+protocols:      db files
+services:       db files
+ethers:         db files
+rpc:            db files
+
+netgroup:       nis
+";
+
+/// Where the CA bundle lives, and the environment that points OpenSSL at it.
+pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+pub const SSL_CERT_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Builds the CA bundle the way `update-ca-certificates` would, without running it:
+/// every `.crt` under `usr/share/ca-certificates/`, in path order, then `extra`
+/// certificates (PEM) from the spec. Each certificate ends with a newline.
+pub fn ca_bundle<'a>(
+    package_files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    extra: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut certs: Vec<(&str, &[u8])> = package_files
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("usr/share/ca-certificates/") && p.ends_with(".crt"))
+        .collect();
+    certs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::new();
+    for data in certs
+        .iter()
+        .map(|(_, d)| *d)
+        .chain(extra.iter().map(|e| &e[..]))
+    {
+        out.extend_from_slice(data);
+        if !data.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Of the `ca-certificates` package only the bundle and its copyright are installed, as
+/// distroless does: no per-certificate files or hash links.
+pub fn keep_ca_certificates_path(path: &str) -> bool {
+    path == "usr/share/doc/ca-certificates/copyright"
+        || path == "usr"
+        || path == "usr/share"
+        || path == "usr/share/doc"
+        || path == "usr/share/doc/ca-certificates"
+}
+
+/// `/var/lib/dpkg/status.d/<name>`: the package's control paragraph, ending in one
+/// newline. Scanners (syft, trivy, grype) read this layout.
+pub fn status_d_entry(control: &str) -> String {
+    let mut s = control.trim_end_matches('\n').to_string();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_sets_match_distroless() {
+        let b = Release::Bookworm;
+        assert_eq!(
+            Profile::Static.packages(b),
+            [
+                "base-files",
+                "netbase",
+                "tzdata",
+                "media-types",
+                "ca-certificates"
+            ]
+        );
+        assert!(Profile::BaseNossl.packages(b).contains(&"libc6"));
+        assert!(!Profile::BaseNossl.packages(b).contains(&"libssl3"));
+        assert!(Profile::Base.packages(b).contains(&"libssl3"));
+        let cc = Profile::Cc.packages(b);
+        for p in [
+            "libgcc-s1",
+            "libgomp1",
+            "libstdc++6",
+            "gcc-12-base",
+            "libssl3",
+            "libc6",
+        ] {
+            assert!(cc.contains(&p), "{p}");
+        }
+        assert!(
+            Profile::Base
+                .packages(Release::Trixie)
+                .contains(&"libssl3t64")
+        );
+    }
+
+    #[test]
+    fn os_release_keeps_debian_identity() {
+        let s = os_release(Profile::Base, Release::Bookworm);
+        assert!(s.contains("\nID=\"debian\"\n"));
+        assert!(s.contains("\nVERSION_ID=\"12\"\n"));
+        assert!(s.contains("\nVERSION=\"Debian GNU/Linux 12 (bookworm)\"\n"));
+    }
+
+    #[test]
+    fn ca_bundle_is_sorted_and_newline_terminated() {
+        let files = [
+            ("usr/share/ca-certificates/mozilla/B.crt", &b"B"[..]),
+            ("usr/share/ca-certificates/mozilla/A.crt", &b"A\n"[..]),
+            ("usr/share/doc/ca-certificates/copyright", &b"(c)"[..]),
+        ];
+        assert_eq!(ca_bundle(files, &[b"TEST-CA".to_vec()]), b"A\nB\nTEST-CA\n");
+    }
+}
