@@ -282,8 +282,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_input() {
-        assert_eq!(p(" orphan\n"), Err(ControlError::OrphanContinuation { line: 1 }));
-        assert_eq!(p("A: 1\nnocolon\n"), Err(ControlError::MissingColon { line: 2 }));
+        assert_eq!(
+            p(" orphan\n"),
+            Err(ControlError::OrphanContinuation { line: 1 })
+        );
+        assert_eq!(
+            p("A: 1\nnocolon\n"),
+            Err(ControlError::MissingColon { line: 2 })
+        );
         assert_eq!(p(": x\n"), Err(ControlError::BadFieldName { line: 1 }));
         assert!(matches!(
             p("A: 1\na: 2\n"),

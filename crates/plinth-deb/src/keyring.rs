@@ -50,7 +50,9 @@ impl Keyring {
             source,
         };
         let mut keys = Vec::new();
-        let text = std::str::from_utf8(data).ok().filter(|t| t.contains(ARMOR_BEGIN));
+        let text = std::str::from_utf8(data)
+            .ok()
+            .filter(|t| t.contains(ARMOR_BEGIN));
         if let Some(text) = text {
             for block in text.split(ARMOR_BEGIN).skip(1) {
                 let block = format!("{ARMOR_BEGIN}{block}");
@@ -126,7 +128,11 @@ impl Keyring {
             .collect();
         self.keys.retain(|k| {
             std::iter::once(format!("{:X}", k.fingerprint()))
-                .chain(k.public_subkeys.iter().map(|s| format!("{:X}", s.key.fingerprint())))
+                .chain(
+                    k.public_subkeys
+                        .iter()
+                        .map(|s| format!("{:X}", s.key.fingerprint())),
+                )
                 .any(|f| wanted.contains(&f))
         });
     }
@@ -214,7 +220,8 @@ mod tests {
             Keyring::from_bytes(b"\x99\x01\xffnot a key", "junk"),
             Err(KeyringError::Empty { .. } | KeyringError::Parse { .. })
         ));
-        let armored = format!("{ARMOR_BEGIN}\n\nnot base64!!\n-----END PGP PUBLIC KEY BLOCK-----\n");
+        let armored =
+            format!("{ARMOR_BEGIN}\n\nnot base64!!\n-----END PGP PUBLIC KEY BLOCK-----\n");
         assert!(Keyring::from_bytes(armored.as_bytes(), "junk").is_err());
         let err = Keyring::load(Path::new("/nonexistent/keyring.gpg")).unwrap_err();
         assert!(err.to_string().contains("cannot read keyring"));

@@ -2,8 +2,12 @@
 //! Debian version ordering and dependency resolution. See the crate README for a tour.
 
 pub mod control;
+pub mod debfile;
+pub mod deps;
 pub mod keyring;
+pub mod packages;
 pub mod release;
+pub mod resolve;
 pub mod sources;
 pub mod version;
 

@@ -204,12 +204,13 @@ pub fn parse_one_line(text: &str, origin: &Path) -> Result<Vec<SourceEntry>, Sou
 
 /// Parses the deb822 format of `*.sources` files.
 pub fn parse_deb822(text: &str, origin: &Path) -> Result<Vec<SourceEntry>, SourcesError> {
-    let paras = control::parse(text.as_bytes(), control::Options::with_comments()).map_err(
-        |source| SourcesError::Control {
-            path: origin.to_path_buf(),
-            source,
-        },
-    )?;
+    let paras =
+        control::parse(text.as_bytes(), control::Options::with_comments()).map_err(|source| {
+            SourcesError::Control {
+                path: origin.to_path_buf(),
+                source,
+            }
+        })?;
     let mut entries = Vec::new();
     for para in paras {
         let invalid = |reason: &str| SourcesError::Invalid {
@@ -298,7 +299,10 @@ mod tests {
             })
         );
         assert!(!e[1].is_binary());
-        assert_eq!(e[2].dist_url("./", "InRelease"), "http://flat.example/repo/./InRelease");
+        assert_eq!(
+            e[2].dist_url("./", "InRelease"),
+            "http://flat.example/repo/./InRelease"
+        );
     }
 
     #[test]
@@ -343,9 +347,13 @@ mod tests {
             e[0].dist_url("stable", "InRelease"),
             "http://mirror.example/debian/dists/stable/InRelease"
         );
-        assert!(matches!(&e[0].signed_by, Some(SignedBy::Keys { keyrings, .. }) if keyrings == &[PathBuf::from(KEY)]));
+        assert!(
+            matches!(&e[0].signed_by, Some(SignedBy::Keys { keyrings, .. }) if keyrings == &[PathBuf::from(KEY)])
+        );
         assert_eq!(e[2].uri, "http://other.example/repo");
-        assert!(matches!(&e[2].signed_by, Some(SignedBy::Keys { fingerprints, .. }) if fingerprints.len() == 1));
+        assert!(
+            matches!(&e[2].signed_by, Some(SignedBy::Keys { fingerprints, .. }) if fingerprints.len() == 1)
+        );
     }
 
     #[test]
@@ -366,28 +374,50 @@ mod tests {
     #[test]
     fn deb822_missing_fields_is_an_error() {
         let err = parse_deb822("Types: deb\nSuites: s\n", Path::new("b.sources")).unwrap_err();
-        assert!(err.to_string().contains("needs Types, URIs and Suites"), "{err}");
+        assert!(
+            err.to_string().contains("needs Types, URIs and Suites"),
+            "{err}"
+        );
         let err = parse_deb822("Types deb\n", Path::new("b.sources")).unwrap_err();
-        assert!(err.to_string().starts_with("cannot parse b.sources"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot parse b.sources"),
+            "{err}"
+        );
     }
 
     #[test]
     fn discover_reads_all_files_in_apt_order() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "etc/apt/sources.list", "deb http://a.example/debian stable main\n");
+        write(
+            root,
+            "etc/apt/sources.list",
+            "deb http://a.example/debian stable main\n",
+        );
         write(
             root,
             "etc/apt/sources.list.d/b.sources",
             "Types: deb\nURIs: http://b.example/debian\nSuites: stable\nComponents: main\n",
         );
-        write(root, "etc/apt/sources.list.d/a.list", "deb http://c.example/debian stable main\n");
-        write(root, "etc/apt/sources.list.d/z.list.disabled", "deb http://d.example/x s m\n");
+        write(
+            root,
+            "etc/apt/sources.list.d/a.list",
+            "deb http://c.example/debian stable main\n",
+        );
+        write(
+            root,
+            "etc/apt/sources.list.d/z.list.disabled",
+            "deb http://d.example/x s m\n",
+        );
         write(root, "etc/apt/sources.list.d/old.sources.bak", "garbage");
         let uris: Vec<String> = discover(root).unwrap().into_iter().map(|e| e.uri).collect();
         assert_eq!(
             uris,
-            ["http://a.example/debian", "http://c.example/debian", "http://b.example/debian"]
+            [
+                "http://a.example/debian",
+                "http://c.example/debian",
+                "http://b.example/debian"
+            ]
         );
         let empty = tempfile::tempdir().unwrap();
         assert!(discover(empty.path()).unwrap().is_empty());
@@ -395,13 +425,19 @@ mod tests {
 
     #[test]
     fn apt_list_names_match_apt() {
-        let e = &parse_one_line("deb http://user:pw@mirror.example/debian stable main", Path::new("x"))
-            .unwrap()[0];
+        let e = &parse_one_line(
+            "deb http://user:pw@mirror.example/debian stable main",
+            Path::new("x"),
+        )
+        .unwrap()[0];
         assert_eq!(
             e.apt_list_name("stable", "main/binary-amd64/Packages"),
             "mirror.example_debian_dists_stable_main_binary-amd64_Packages"
         );
-        assert_eq!(apt_list_name("https://m.example/a~b_c/"), "m.example_a%7eb%5fc_");
+        assert_eq!(
+            apt_list_name("https://m.example/a~b_c/"),
+            "m.example_a%7eb%5fc_"
+        );
     }
 
     #[test]

@@ -212,7 +212,10 @@ mod tests {
     #[test]
     fn parses_parts() {
         let x = v("2:1.2-3-4ubuntu1");
-        assert_eq!((x.epoch(), x.upstream(), x.revision()), (2, "1.2-3", "4ubuntu1"));
+        assert_eq!(
+            (x.epoch(), x.upstream(), x.revision()),
+            (2, "1.2-3", "4ubuntu1")
+        );
         let y = v(" 1.0 ");
         assert_eq!((y.epoch(), y.upstream(), y.revision()), (0, "1.0", ""));
         assert_eq!(y.as_str(), "1.0");
@@ -262,7 +265,12 @@ mod tests {
             assert!(v(a) < v(b), "{a} < {b}");
             assert!(v(b) > v(a), "{b} > {a}");
         }
-        let equal = [("1.0", "0:1.0"), ("1.0", "1.0-0"), ("1.0", "1.00"), ("1.01", "1.1")];
+        let equal = [
+            ("1.0", "0:1.0"),
+            ("1.0", "1.0-0"),
+            ("1.0", "1.00"),
+            ("1.01", "1.1"),
+        ];
         for (a, b) in equal {
             assert_eq!(v(a), v(b), "{a} == {b}");
         }

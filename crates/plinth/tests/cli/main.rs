@@ -4,3 +4,4 @@ mod bad_input;
 mod build;
 mod common;
 mod interop;
+mod reader;

@@ -1,0 +1,489 @@
+//! `Packages` indexes: decompression (plain, gzip, xz, lz4 as apt stores its lists),
+//! checking an index against its Release entry, and parsing into [`PackageRecord`]s.
+
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::control::{self, ControlError, Paragraph};
+use crate::deps::{self, DepError, DepGroup};
+use crate::release::Release;
+use crate::version::{Version, VersionError};
+
+/// Largest decompressed index accepted, in bytes.
+pub const MAX_INDEX: u64 = 1 << 30;
+
+/// Failure while reading a Packages index.
+#[derive(Debug, thiserror::Error)]
+pub enum PackagesError {
+    #[error("cannot read index")]
+    Io(#[from] std::io::Error),
+    #[error("cannot decompress {compression:?} index")]
+    Decompress {
+        compression: Compression,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("index decompresses to more than {MAX_INDEX} bytes")]
+    TooLarge,
+    #[error("index {path} is not listed in the release file")]
+    NotInRelease { path: String },
+    #[error("index {path} is {actual} bytes, the release file says {expected}")]
+    SizeMismatch {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("index {path} has sha256 {actual}, the release file says {expected}")]
+    HashMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot parse index")]
+    Control(#[from] ControlError),
+    #[error("index paragraph at line {line} lacks field {field}")]
+    MissingField { line: usize, field: &'static str },
+    #[error("package {package}: field {field} is invalid: {value:?}")]
+    BadField {
+        package: String,
+        field: &'static str,
+        value: String,
+    },
+    #[error("package {package}: invalid version")]
+    Version {
+        package: String,
+        #[source]
+        source: VersionError,
+    },
+    #[error("package {package}: invalid field {field}")]
+    Depends {
+        package: String,
+        field: &'static str,
+        #[source]
+        source: DepError,
+    },
+}
+
+/// How an index file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Xz,
+    Lz4,
+}
+
+impl Compression {
+    /// Guesses from a file name's extension (`Packages.xz`, `..._Packages.lz4`).
+    pub fn from_path(path: &str) -> Self {
+        match Path::new(path).extension().and_then(|e| e.to_str()) {
+            Some("gz") => Self::Gzip,
+            Some("xz") => Self::Xz,
+            Some("lz4") => Self::Lz4,
+            _ => Self::None,
+        }
+    }
+}
+
+/// Decompresses `data`, refusing output over [`MAX_INDEX`].
+pub fn decompress(data: &[u8], compression: Compression) -> Result<Vec<u8>, PackagesError> {
+    let reader: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(data),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(data)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
+    };
+    let mut out = Vec::new();
+    reader
+        .take(MAX_INDEX + 1)
+        .read_to_end(&mut out)
+        .map_err(|source| PackagesError::Decompress {
+            compression,
+            source,
+        })?;
+    if out.len() as u64 > MAX_INDEX {
+        return Err(PackagesError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Checks downloaded bytes (as fetched, before decompression) against the size and
+/// SHA-256 that `release` lists for `path` (relative to the release directory).
+pub fn verify_against_release(
+    data: &[u8],
+    release: &Release,
+    path: &str,
+) -> Result<(), PackagesError> {
+    let entry = release
+        .file(path)
+        .ok_or_else(|| PackagesError::NotInRelease {
+            path: path.to_string(),
+        })?;
+    if entry.size != data.len() as u64 {
+        return Err(PackagesError::SizeMismatch {
+            path: path.to_string(),
+            expected: entry.size,
+            actual: data.len() as u64,
+        });
+    }
+    let actual = hex::encode(Sha256::digest(data));
+    if actual != entry.sha256 {
+        return Err(PackagesError::HashMismatch {
+            path: path.to_string(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Value of `Multi-Arch`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MultiArch {
+    #[default]
+    No,
+    Same,
+    Foreign,
+    Allowed,
+}
+
+/// A `Source` field: the source package name and, if different, its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub name: String,
+    pub version: Option<Version>,
+}
+
+/// A virtual package a record provides, optionally at a version (`Provides: x (= 1)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provide {
+    pub name: String,
+    pub version: Option<Version>,
+}
+
+/// One binary package of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    pub package: String,
+    pub version: Version,
+    pub architecture: String,
+    pub multi_arch: MultiArch,
+    pub source: Option<SourceRef>,
+    pub depends: Vec<DepGroup>,
+    pub pre_depends: Vec<DepGroup>,
+    pub provides: Vec<Provide>,
+    pub essential: bool,
+    /// `required`, `important`, `standard`, `optional` or `extra`, as written.
+    pub priority: Option<String>,
+    pub filename: String,
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+    /// Kibibytes.
+    pub installed_size: Option<u64>,
+    pub maintainer: Option<String>,
+    /// Synopsis line only.
+    pub description: Option<String>,
+}
+
+impl PackageRecord {
+    /// Rank of `Priority` for choosing among providers: `required` is 0, unknown last.
+    pub fn priority_rank(&self) -> u8 {
+        match self.priority.as_deref() {
+            Some("required") => 0,
+            Some("important") => 1,
+            Some("standard") => 2,
+            Some("optional") => 3,
+            Some("extra") => 4,
+            _ => 5,
+        }
+    }
+
+    /// Builds a record from one index paragraph.
+    pub fn from_paragraph(para: &Paragraph) -> Result<Self, PackagesError> {
+        let need = |field: &'static str| {
+            para.get(field).ok_or(PackagesError::MissingField {
+                line: para.line,
+                field,
+            })
+        };
+        let package = need("Package")?.to_string();
+        let bad = |field: &'static str, value: &str| PackagesError::BadField {
+            package: package.clone(),
+            field,
+            value: value.to_string(),
+        };
+        let version =
+            Version::parse(need("Version")?).map_err(|source| PackagesError::Version {
+                package: package.clone(),
+                source,
+            })?;
+        let depends = |field: &'static str| -> Result<Vec<DepGroup>, PackagesError> {
+            deps::parse_field(para.get(field).unwrap_or_default()).map_err(|source| {
+                PackagesError::Depends {
+                    package: package.clone(),
+                    field,
+                    source,
+                }
+            })
+        };
+        let (depends_field, pre_depends) = (depends("Depends")?, depends("Pre-Depends")?);
+        let provides = depends("Provides")?
+            .into_iter()
+            .map(|g| match g.0.as_slice() {
+                [d] if d
+                    .version
+                    .as_ref()
+                    .is_none_or(|(r, _)| *r == deps::Relation::Eq) =>
+                {
+                    Ok(Provide {
+                        name: d.name.clone(),
+                        version: d.version.as_ref().map(|(_, v)| v.clone()),
+                    })
+                }
+                _ => Err(bad("Provides", &g.to_string())),
+            })
+            .collect::<Result<_, _>>()?;
+        let multi_arch = match para.get("Multi-Arch").unwrap_or("no") {
+            "no" => MultiArch::No,
+            "same" => MultiArch::Same,
+            "foreign" => MultiArch::Foreign,
+            "allowed" => MultiArch::Allowed,
+            other => return Err(bad("Multi-Arch", other)),
+        };
+        let source = match para.get("Source") {
+            None => None,
+            Some(s) => {
+                let (name, ver) = match s.split_once('(') {
+                    Some((n, v)) => {
+                        let v = v.strip_suffix(')').ok_or_else(|| bad("Source", s))?;
+                        (
+                            n.trim(),
+                            Some(Version::parse(v).map_err(|_| bad("Source", s))?),
+                        )
+                    }
+                    None => (s.trim(), None),
+                };
+                Some(SourceRef {
+                    name: name.to_string(),
+                    version: ver,
+                })
+            }
+        };
+        let number = |field: &'static str| -> Result<Option<u64>, PackagesError> {
+            para.get(field)
+                .map(|v| v.parse::<u64>().map_err(|_| bad(field, v)))
+                .transpose()
+        };
+        let sha256 = need("SHA256")?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("SHA256", sha256));
+        }
+        let filename = need("Filename")?;
+        if filename.starts_with('/') || filename.split('/').any(|c| c == "..") {
+            return Err(bad("Filename", filename));
+        }
+        Ok(Self {
+            version,
+            architecture: need("Architecture")?.to_string(),
+            multi_arch,
+            source,
+            depends: depends_field,
+            pre_depends,
+            provides,
+            essential: para.get("Essential") == Some("yes"),
+            priority: para.get("Priority").map(str::to_string),
+            filename: filename.to_string(),
+            size: number("Size")?.ok_or(PackagesError::MissingField {
+                line: para.line,
+                field: "Size",
+            })?,
+            sha256: sha256.to_ascii_lowercase(),
+            installed_size: number("Installed-Size")?,
+            maintainer: para.get("Maintainer").map(str::to_string),
+            description: para
+                .get("Description")
+                .map(|d| d.lines().next().unwrap_or_default().to_string()),
+            package,
+        })
+    }
+}
+
+/// Parses a decompressed Packages index.
+pub fn parse(data: &[u8]) -> Result<Vec<PackageRecord>, PackagesError> {
+    let opts = control::Options {
+        max_input: MAX_INDEX as usize,
+        ..control::Options::default()
+    };
+    control::paragraphs(data, opts)?
+        .map(|p| PackageRecord::from_paragraph(&p?))
+        .collect()
+}
+
+/// Reads, decompresses (by extension) and parses an index file.
+pub fn read_index(path: &Path) -> Result<Vec<PackageRecord>, PackagesError> {
+    let raw = fs_err::read(path)?;
+    let compression = Compression::from_path(&path.to_string_lossy());
+    parse(&decompress(&raw, compression)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const INDEX: &str = "Package: libc6\nSource: glibc\nVersion: 2.36-9+deb12u10\n\
+        Installed-Size: 12987\nMaintainer: GNU Libc Maintainers <libc@example.org>\n\
+        Architecture: amd64\nMulti-Arch: same\nReplaces: libc6-amd64\n\
+        Depends: libgcc-s1\nRecommends: libidn2-0 (>= 2.0.5~)\n\
+        Description: GNU C Library: Shared libraries\n Contains the standard libraries.\n\
+        Filename: pool/main/g/glibc/libc6_2.36-9+deb12u10_amd64.deb\nSize: 2757936\n\
+        SHA256: 0000000000000000000000000000000000000000000000000000000000000abc\n\n\
+        Package: mawk\nVersion: 1.3.4.20200120-3.1\nArchitecture: amd64\nMulti-Arch: foreign\n\
+        Priority: required\n\
+        Pre-Depends: libc6 (>= 2.34)\nProvides: awk\nFilename: pool/main/m/mawk/mawk.deb\n\
+        Size: 10\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n\n\
+        Package: libssl3\nSource: openssl (3.0.15-1~deb12u1)\nVersion: 3.0.15-1~deb12u1+b1\n\
+        Architecture: amd64\nEssential: yes\nProvides: libssl (= 3.0.15), ssl-any\n\
+        Depends: libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0\n\
+        Filename: pool/main/o/openssl/libssl3.deb\nSize: 20\n\
+        SHA256: 2222222222222222222222222222222222222222222222222222222222222222\n";
+
+    #[test]
+    fn parses_records() {
+        let recs = parse(INDEX.as_bytes()).unwrap();
+        assert_eq!(recs.len(), 3);
+        let libc = &recs[0];
+        assert_eq!(libc.package, "libc6");
+        assert_eq!(libc.version.as_str(), "2.36-9+deb12u10");
+        assert_eq!(libc.multi_arch, MultiArch::Same);
+        assert_eq!(libc.source.as_ref().unwrap().name, "glibc");
+        assert_eq!(libc.installed_size, Some(12987));
+        assert_eq!(libc.size, 2757936);
+        assert_eq!(
+            libc.description.as_deref(),
+            Some("GNU C Library: Shared libraries")
+        );
+        assert_eq!(libc.depends[0].0[0].name, "libgcc-s1");
+        let mawk = &recs[1];
+        assert_eq!(mawk.multi_arch, MultiArch::Foreign);
+        assert_eq!(mawk.pre_depends[0].to_string(), "libc6 (>= 2.34)");
+        assert_eq!(mawk.provides[0].name, "awk");
+        assert_eq!(
+            (mawk.priority.as_deref(), mawk.priority_rank()),
+            (Some("required"), 0)
+        );
+        assert_eq!(libc.priority_rank(), 5);
+        let ssl = &recs[2];
+        assert!(ssl.essential);
+        let src = ssl.source.as_ref().unwrap();
+        assert_eq!(
+            (src.name.as_str(), src.version.as_ref().unwrap().as_str()),
+            ("openssl", "3.0.15-1~deb12u1")
+        );
+        assert_eq!(ssl.provides[0].version.as_ref().unwrap().as_str(), "3.0.15");
+        assert_eq!(ssl.provides[1].version, None);
+        assert_eq!(ssl.depends[1].0.len(), 2);
+    }
+
+    #[test]
+    fn bad_records_name_the_package() {
+        let cases = [
+            (
+                "Version: 1\n",
+                "index paragraph at line 1 lacks field Package",
+            ),
+            ("Package: p\nVersion: x\n", "package p: invalid version"),
+            (
+                "Package: p\nVersion: 1\nArchitecture: all\nMulti-Arch: maybe\n",
+                "package p: field Multi-Arch is invalid: \"maybe\"",
+            ),
+            (
+                "Package: p\nVersion: 1\nDepends: a (>> )\n",
+                "package p: invalid field Depends",
+            ),
+            (
+                "Package: p\nVersion: 1\nArchitecture: all\nProvides: v (>= 1)\n",
+                "package p: field Provides is invalid: \"v (>= 1)\"",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text.as_bytes()).unwrap_err();
+            assert_eq!(err.to_string(), want);
+        }
+        let evil = INDEX.replace("pool/main/m/mawk/mawk.deb", "../../etc/passwd");
+        assert!(matches!(
+            parse(evil.as_bytes()),
+            Err(PackagesError::BadField {
+                field: "Filename",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn decompresses_every_format() {
+        let raw = INDEX.as_bytes();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(raw).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        xz.write_all(raw).unwrap();
+        let xz = xz.finish().unwrap();
+        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz4.write_all(raw).unwrap();
+        let lz4 = lz4.finish().unwrap();
+        for (data, name) in [
+            (raw.to_vec(), "Packages"),
+            (gz, "Packages.gz"),
+            (xz, "Packages.xz"),
+            (lz4, "x_Packages.lz4"),
+        ] {
+            let c = Compression::from_path(name);
+            assert_eq!(decompress(&data, c).unwrap(), raw, "{name}");
+        }
+        let err = decompress(b"not xz", Compression::Xz).unwrap_err();
+        assert_eq!(err.to_string(), "cannot decompress Xz index");
+        assert!(decompress(b"\x1f\x8b\x08garbage", Compression::Gzip).is_err());
+    }
+
+    #[test]
+    fn index_is_checked_against_release() {
+        let data = INDEX.as_bytes();
+        let hash = hex::encode(Sha256::digest(data));
+        let text = format!(
+            "Suite: s\nSHA256:\n {hash} {} main/binary-amd64/Packages\n",
+            data.len()
+        );
+        let release = Release::parse(text.as_bytes()).unwrap();
+        verify_against_release(data, &release, "main/binary-amd64/Packages").unwrap();
+        let err = verify_against_release(data, &release, "main/binary-arm64/Packages").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "index main/binary-arm64/Packages is not listed in the release file"
+        );
+        let mut tampered = data.to_vec();
+        tampered[0] = b'p';
+        let err =
+            verify_against_release(&tampered, &release, "main/binary-amd64/Packages").unwrap_err();
+        assert!(matches!(err, PackagesError::HashMismatch { .. }));
+        assert!(err.to_string().contains(&hash));
+        let err =
+            verify_against_release(&data[1..], &release, "main/binary-amd64/Packages").unwrap_err();
+        assert!(matches!(err, PackagesError::SizeMismatch { .. }));
+    }
+
+    #[test]
+    fn reads_index_files_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Packages.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(INDEX.as_bytes()).unwrap();
+        fs_err::write(&path, gz.finish().unwrap()).unwrap();
+        assert_eq!(read_index(&path).unwrap().len(), 3);
+        let err = read_index(&dir.path().join("missing")).unwrap_err();
+        assert!(format!("{:?}", err).contains("missing"));
+    }
+}

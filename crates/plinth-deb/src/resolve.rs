@@ -1,0 +1,556 @@
+//! Dependency resolution over parsed Packages indexes: the closure of the requested
+//! packages over `Pre-Depends` and `Depends`, with a "why" chain for every selection.
+//!
+//! The resolver is greedy and deterministic, like a first pass of apt: for each group of
+//! alternatives it keeps an already selected package that satisfies any alternative,
+//! otherwise takes the first alternative that has a candidate, the newest version that
+//! meets the relation (several suites may offer a package). Virtual packages resolve
+//! through `Provides` (a versioned dependency needs a versioned provide); among several
+//! providers the highest `Priority` wins, then the name, as apt picks `mawk` for `awk`. `Essential`
+//! packages are not added implicitly. Excluded names count as present: a dependency they
+//! would satisfy is met without selecting anything, and the hit is recorded.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use crate::deps::{self, DepError, DepGroup, Dependency};
+use crate::packages::{MultiArch, PackageRecord};
+
+/// Failure to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("invalid requested package {request:?}")]
+    BadRequest {
+        request: String,
+        #[source]
+        source: DepError,
+    },
+    /// `path` reads like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
+    #[error("cannot resolve {path}: no candidate")]
+    Unsatisfiable { path: String },
+    #[error("cannot resolve {path}: {selected} is already selected")]
+    Conflict { path: String, selected: String },
+}
+
+/// All packages the resolver may choose from, from one or more indexes.
+#[derive(Debug, Default, Clone)]
+pub struct Universe {
+    records: Vec<PackageRecord>,
+    by_name: HashMap<String, Vec<usize>>,
+    providers: HashMap<String, Vec<usize>>,
+}
+
+impl Universe {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the records of one index. A record identical in name, version and architecture
+    /// to one already present (the same package in two suites) is skipped.
+    pub fn add(&mut self, records: impl IntoIterator<Item = PackageRecord>) {
+        for rec in records {
+            let same = |i: &usize| {
+                let r = &self.records[*i];
+                r.version == rec.version && r.architecture == rec.architecture
+            };
+            if self
+                .by_name
+                .get(&rec.package)
+                .is_some_and(|v| v.iter().any(same))
+            {
+                continue;
+            }
+            let idx = self.records.len();
+            self.by_name
+                .entry(rec.package.clone())
+                .or_default()
+                .push(idx);
+            for p in &rec.provides {
+                self.providers.entry(p.name.clone()).or_default().push(idx);
+            }
+            self.records.push(rec);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+/// What to resolve.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Package names; `name=version`, `name:arch` and `name (>= v)` are also accepted.
+    pub packages: Vec<String>,
+    /// Names never selected and treated as present.
+    pub exclude: Vec<String>,
+    /// Target architecture, e.g. `amd64`.
+    pub arch: String,
+}
+
+/// The outcome: selected packages by name and the reasons they are there.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub selected: BTreeMap<String, PackageRecord>,
+    why: BTreeMap<String, Vec<String>>,
+    pulled_by: BTreeMap<String, BTreeSet<String>>,
+    /// Excluded names that some dependency would have pulled in, with the first chain.
+    pub excluded_hits: BTreeMap<String, Vec<String>>,
+}
+
+impl Resolution {
+    /// The chain from a requested package to `name` through the dependency that first
+    /// pulled it in, e.g. `["ca-certificates", "openssl", "libssl3"]`.
+    pub fn why(&self, name: &str) -> Option<&[String]> {
+        self.why.get(name).map(Vec::as_slice)
+    }
+
+    /// Every selected package with a dependency that `name` satisfies.
+    pub fn pulled_by(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.pulled_by
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+/// Whether candidate `c` may satisfy an alternative with arch qualifier `qual` for a
+/// depender of architecture `from` (dpkg's Multi-Arch rules).
+fn arch_ok(qual: Option<&str>, c: &PackageRecord, from: &str) -> bool {
+    let same = c.architecture == from || c.architecture == "all";
+    match qual {
+        _ if c.multi_arch == MultiArch::Foreign => true,
+        None | Some("native") => same,
+        Some("any") => c.multi_arch == MultiArch::Allowed,
+        Some(a) => c.architecture == a || (a == from && c.architecture == "all"),
+    }
+}
+
+struct Resolver<'a> {
+    u: &'a Universe,
+    req: &'a Request,
+    selected: BTreeMap<String, usize>,
+    out: Resolution,
+}
+
+impl Resolver<'_> {
+    /// Real packages and providers of `d` admissible from `from`, best first.
+    fn candidates(&self, d: &Dependency, from: &str) -> Vec<usize> {
+        let ok = |i: &&usize| arch_ok(d.arch_qualifier.as_deref(), &self.u.records[**i], from);
+        let mut real: Vec<usize> = self
+            .u
+            .by_name
+            .get(&d.name)
+            .into_iter()
+            .flatten()
+            .filter(ok)
+            .filter(|i| d.version_ok(&self.u.records[**i].version))
+            .copied()
+            .collect();
+        let r = &self.u.records;
+        real.sort_by(|a, b| {
+            (r[*b].version.cmp(&r[*a].version))
+                .then_with(|| (r[*b].architecture == from).cmp(&(r[*a].architecture == from)))
+        });
+        let mut virt: Vec<usize> = self
+            .u
+            .providers
+            .get(&d.name)
+            .into_iter()
+            .flatten()
+            .filter(ok)
+            .filter(|i| self.provide_ok(d, **i))
+            .copied()
+            .collect();
+        virt.sort_by(|a, b| {
+            (r[*a].priority_rank().cmp(&r[*b].priority_rank()))
+                .then_with(|| r[*a].package.cmp(&r[*b].package))
+                .then_with(|| r[*b].version.cmp(&r[*a].version))
+        });
+        real.extend(virt);
+        real.retain(|i| !self.req.exclude.contains(&r[*i].package));
+        real
+    }
+
+    fn provide_ok(&self, d: &Dependency, idx: usize) -> bool {
+        self.u.records[idx]
+            .provides
+            .iter()
+            .filter(|p| p.name == d.name)
+            .any(|p| match (&d.version, &p.version) {
+                (None, _) => true,
+                (Some((rel, want)), Some(have)) => rel.holds(have, want),
+                (Some(_), None) => false,
+            })
+    }
+
+    /// The selected package satisfying `d`, if any.
+    fn satisfied_by(&self, d: &Dependency, from: &str) -> Option<usize> {
+        let sel = |name: &str| self.selected.get(name).copied();
+        let q = d.arch_qualifier.as_deref();
+        if let Some(i) = sel(&d.name) {
+            let rec = &self.u.records[i];
+            if arch_ok(q, rec, from) && d.version_ok(&rec.version) {
+                return Some(i);
+            }
+        }
+        self.u
+            .providers
+            .get(&d.name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .find(|&i| {
+                let rec = &self.u.records[i];
+                sel(&rec.package) == Some(i) && arch_ok(q, rec, from) && self.provide_ok(d, i)
+            })
+    }
+
+    fn select(&mut self, idx: usize, chain: Vec<String>, queue: &mut VecDeque<usize>) {
+        let name = self.u.records[idx].package.clone();
+        self.selected.insert(name.clone(), idx);
+        self.out.why.insert(name, chain);
+        queue.push_back(idx);
+    }
+
+    fn resolve_group(
+        &mut self,
+        group: &DepGroup,
+        parent: Option<&str>,
+        from: &str,
+        queue: &mut VecDeque<usize>,
+    ) -> Result<(), ResolveError> {
+        let alts: Vec<&Dependency> = group.0.iter().filter(|d| d.applies_to(from)).collect();
+        if alts.is_empty() {
+            return Ok(());
+        }
+        let chain_to = |me: &Self, last: String| {
+            let mut c = parent
+                .and_then(|p| me.out.why.get(p).cloned())
+                .unwrap_or_default();
+            c.push(last);
+            c
+        };
+        let edge = |me: &mut Self, idx: usize| {
+            if let Some(p) = parent {
+                let name = me.u.records[idx].package.clone();
+                me.out
+                    .pulled_by
+                    .entry(name)
+                    .or_default()
+                    .insert(p.to_string());
+            }
+        };
+        if let Some(idx) = alts.iter().find_map(|d| self.satisfied_by(d, from)) {
+            edge(self, idx);
+            return Ok(());
+        }
+        if let Some(d) = alts.iter().find(|d| self.req.exclude.contains(&d.name)) {
+            let chain = chain_to(self, d.name.clone());
+            self.out
+                .excluded_hits
+                .entry(d.name.clone())
+                .or_insert(chain);
+            return Ok(());
+        }
+        for d in &alts {
+            let Some(&idx) = self.candidates(d, from).first() else {
+                continue;
+            };
+            let name = self.u.records[idx].package.clone();
+            if let Some(&other) = self.selected.get(&name) {
+                let o = &self.u.records[other];
+                return Err(ResolveError::Conflict {
+                    path: chain_to(self, group.to_string()).join(" -> "),
+                    selected: format!("{} {}", o.package, o.version),
+                });
+            }
+            let chain = chain_to(self, name.clone());
+            self.select(idx, chain, queue);
+            edge(self, idx);
+            return Ok(());
+        }
+        Err(ResolveError::Unsatisfiable {
+            path: chain_to(self, group.to_string()).join(" -> "),
+        })
+    }
+}
+
+/// Computes the closure of `req.packages` over `Pre-Depends` and `Depends`.
+pub fn resolve(universe: &Universe, req: &Request) -> Result<Resolution, ResolveError> {
+    let mut r = Resolver {
+        u: universe,
+        req,
+        selected: BTreeMap::new(),
+        out: Resolution::default(),
+    };
+    let mut queue = VecDeque::new();
+    for wanted in &req.packages {
+        let text = match wanted.split_once('=') {
+            Some((n, v)) if !n.contains('(') => format!("{n} (= {v})"),
+            _ => wanted.clone(),
+        };
+        let dep = deps::parse_one(&text).map_err(|source| ResolveError::BadRequest {
+            request: wanted.clone(),
+            source,
+        })?;
+        r.resolve_group(&DepGroup(vec![dep]), None, &req.arch, &mut queue)?;
+    }
+    while let Some(idx) = queue.pop_front() {
+        let rec = &universe.records[idx];
+        let from = if rec.architecture == "all" {
+            req.arch.as_str()
+        } else {
+            rec.architecture.as_str()
+        };
+        for group in rec.pre_depends.iter().chain(&rec.depends) {
+            r.resolve_group(group, Some(&rec.package), from, &mut queue)?;
+        }
+    }
+    r.out.selected = r
+        .selected
+        .into_iter()
+        .map(|(name, idx)| (name, universe.records[idx].clone()))
+        .collect();
+    Ok(r.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packages;
+
+    /// Builds an index from `name version arch [multi-arch]; field: value; ...` lines.
+    fn index(spec: &str) -> Vec<PackageRecord> {
+        let mut text = String::new();
+        for (i, line) in spec
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let mut parts = line.split(';').map(str::trim);
+            let head: Vec<&str> = parts.next().unwrap().split_whitespace().collect();
+            text.push_str(&format!(
+                "Package: {}\nVersion: {}\nArchitecture: {}\n",
+                head[0], head[1], head[2]
+            ));
+            if let Some(ma) = head.get(3) {
+                text.push_str(&format!("Multi-Arch: {ma}\n"));
+            }
+            for field in parts {
+                text.push_str(field);
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "Filename: pool/{i}.deb\nSize: 1\nSHA256: {}\n\n",
+                "0".repeat(64)
+            ));
+        }
+        packages::parse(text.as_bytes()).unwrap()
+    }
+
+    fn universe(spec: &str) -> Universe {
+        let mut u = Universe::new();
+        u.add(index(spec));
+        u
+    }
+
+    fn req(pkgs: &[&str], exclude: &[&str]) -> Request {
+        Request {
+            packages: pkgs.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            arch: "amd64".into(),
+        }
+    }
+
+    fn names(r: &Resolution) -> Vec<&str> {
+        r.selected.keys().map(String::as_str).collect()
+    }
+
+    const BASE: &str = "
+        base 1 all; Depends: libc6
+        libc6 2.36 amd64 same; Depends: libgcc-s1 (>= 3.0)
+        libgcc-s1 12 amd64 same; Pre-Depends: gcc-base (= 12)
+        gcc-base 12 amd64 same
+        bash 5.2 amd64 foreign; Essential: yes; Depends: base
+        dash 0.5 amd64 foreign; Essential: yes
+    ";
+
+    #[test]
+    fn closure_and_why_chains() {
+        let r = resolve(&universe(BASE), &req(&["base"], &[])).unwrap();
+        assert_eq!(names(&r), ["base", "gcc-base", "libc6", "libgcc-s1"]);
+        assert_eq!(
+            r.why("gcc-base").unwrap(),
+            ["base", "libc6", "libgcc-s1", "gcc-base"]
+        );
+        assert_eq!(r.why("base").unwrap(), ["base"]);
+        assert_eq!(r.pulled_by("libc6").collect::<Vec<_>>(), ["base"]);
+        assert!(
+            r.why("bash").is_none(),
+            "essential packages are not implicit"
+        );
+    }
+
+    #[test]
+    fn unsatisfiable_names_the_chain() {
+        let u = universe(&BASE.replace("libgcc-s1 12 amd64", "libgcc-s1 2 amd64"));
+        let err = resolve(&u, &req(&["base"], &[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot resolve base -> libc6 -> libgcc-s1 (>= 3.0): no candidate"
+        );
+        let err = resolve(&u, &req(&["nosuch"], &[])).unwrap_err();
+        assert_eq!(err.to_string(), "cannot resolve nosuch: no candidate");
+        assert!(matches!(
+            resolve(&u, &req(&["Bad Name"], &[])),
+            Err(ResolveError::BadRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn newest_version_across_indexes_wins_within_relations() {
+        let mut u = universe("app 1 amd64; Depends: lib (<< 3)\nlib 1 amd64\n");
+        u.add(index("lib 2 amd64\nlib 3 amd64\nlib 1 amd64\n"));
+        assert_eq!(u.len(), 4, "duplicate lib 1 skipped");
+        let r = resolve(&u, &req(&["app"], &[])).unwrap();
+        assert_eq!(r.selected["lib"].version.as_str(), "2");
+        let r = resolve(&u, &req(&["lib"], &[])).unwrap();
+        assert_eq!(r.selected["lib"].version.as_str(), "3");
+        let r = resolve(&u, &req(&["lib=1"], &[])).unwrap();
+        assert_eq!(r.selected["lib"].version.as_str(), "1");
+    }
+
+    #[test]
+    fn alternatives_prefer_selected_then_first_available() {
+        let u = universe(
+            "
+            a 1 all; Depends: missing | y, z
+            b 1 all; Depends: x | z
+            x 1 all
+            y 1 all
+            z 1 all
+        ",
+        );
+        let r = resolve(&u, &req(&["a"], &[])).unwrap();
+        assert_eq!(names(&r), ["a", "y", "z"]);
+        let r = resolve(&u, &req(&["a", "b"], &[])).unwrap();
+        assert_eq!(
+            names(&r),
+            ["a", "b", "y", "z"],
+            "z already selected, x not pulled"
+        );
+        let r = resolve(&u, &req(&["b"], &[])).unwrap();
+        assert_eq!(names(&r), ["b", "x"]);
+    }
+
+    #[test]
+    fn virtual_packages_and_versioned_provides() {
+        let u_spec = "
+            app 1 all; Depends: awk, libfoo-abi (>= 2)
+            mawk 1.3 amd64 foreign; Provides: awk; Priority: optional
+            gawk 5 amd64 foreign; Provides: awk; Priority: optional
+            busybox 1 amd64; Provides: awk; Priority: extra
+            foo-old 1 amd64; Provides: libfoo-abi (= 1)
+            foo-new 1 amd64; Provides: libfoo-abi (= 2)
+            foo-unv 1 amd64; Provides: libfoo-abi
+        ";
+        let u = universe(u_spec);
+        let r = resolve(&u, &req(&["app"], &[])).unwrap();
+        assert_eq!(names(&r), ["app", "foo-new", "gawk"]);
+        assert_eq!(r.why("gawk").unwrap(), ["app", "gawk"]);
+        let r = resolve(&u, &req(&["mawk", "app"], &[])).unwrap();
+        assert!(
+            !r.selected.contains_key("gawk"),
+            "selected provider preferred"
+        );
+        let u2 = universe(&[u_spec, "oawk 1 amd64; Provides: awk; Priority: required"].concat());
+        let r = resolve(&u2, &req(&["app"], &[])).unwrap();
+        assert!(
+            r.selected.contains_key("oawk"),
+            "required priority preferred"
+        );
+    }
+
+    #[test]
+    fn excluded_names_count_as_present() {
+        let u = universe(
+            "
+            tzdata 1 all; Depends: debconf (>= 0.5) | debconf-2.0
+            debconf 1.5 all; Pre-Depends: perl-base
+            perl-base 5.36 amd64; Essential: yes
+        ",
+        );
+        let r = resolve(&u, &req(&["tzdata"], &[])).unwrap();
+        assert_eq!(names(&r), ["debconf", "perl-base", "tzdata"]);
+        let r = resolve(&u, &req(&["tzdata"], &["debconf"])).unwrap();
+        assert_eq!(names(&r), ["tzdata"]);
+        assert_eq!(r.excluded_hits["debconf"], ["tzdata", "debconf"]);
+    }
+
+    #[test]
+    fn multi_arch_rules() {
+        let u = universe(
+            "
+            tool 1 amd64; Depends: python3:any, helper, libz
+            python3 3.11 arm64 allowed
+            helper 1 i386 foreign
+            libz 1 i386 same
+            libz 1 amd64 same
+            only-i386 1 i386 same
+            user 1 amd64; Depends: only-i386
+            user2 1 amd64; Depends: only-i386:i386
+            strict 1 amd64; Depends: plain:any
+            plain 1 amd64
+        ",
+        );
+        let r = resolve(&u, &req(&["tool"], &[])).unwrap();
+        assert_eq!(
+            r.selected["python3"].architecture, "arm64",
+            ":any takes allowed"
+        );
+        assert_eq!(
+            r.selected["helper"].architecture, "i386",
+            "foreign satisfies cross"
+        );
+        assert_eq!(r.selected["libz"].architecture, "amd64");
+        assert!(resolve(&u, &req(&["user"], &[])).is_err(), "same-arch only");
+        assert!(resolve(&u, &req(&["user2"], &[])).is_ok(), "explicit :i386");
+        assert!(
+            resolve(&u, &req(&["strict"], &[])).is_err(),
+            ":any needs allowed"
+        );
+    }
+
+    #[test]
+    fn conflicting_versions_are_reported() {
+        let u = universe(
+            "a 1 all; Depends: lib, b\nb 1 all; Depends: lib (<< 2)\nlib 2 all\nlib 1 all\n",
+        );
+        let err = resolve(&u, &req(&["a"], &[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot resolve a -> b -> lib (<< 2): lib 2 is already selected"
+        );
+    }
+
+    #[test]
+    fn arch_restricted_alternatives_are_skipped() {
+        let u = universe("a 1 amd64; Depends: winonly [i386], b [amd64]\nb 1 amd64\n");
+        let r = resolve(&u, &req(&["a"], &[])).unwrap();
+        assert_eq!(names(&r), ["a", "b"]);
+    }
+
+    #[test]
+    fn dependency_cycles_terminate() {
+        let u = universe("a 1 all; Depends: b\nb 1 all; Pre-Depends: a\n");
+        let r = resolve(&u, &req(&["a"], &[])).unwrap();
+        assert_eq!(names(&r), ["a", "b"]);
+        assert_eq!(r.pulled_by("a").collect::<Vec<_>>(), ["b"]);
+    }
+}
