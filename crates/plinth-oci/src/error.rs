@@ -43,6 +43,13 @@ pub enum Error {
         expected: u64,
         found: u64,
     },
+    #[error("archive {} is truncated inside `{entry}`: {expected} bytes declared, {found} present", path.display())]
+    TruncatedArchive {
+        path: PathBuf,
+        entry: String,
+        expected: u64,
+        found: u64,
+    },
     #[error("blob {digest} has the wrong size: expected {expected} bytes, found more")]
     Oversized { digest: String, expected: u64 },
     #[error("blob {expected} does not match its digest: content hashes to {actual}")]
@@ -77,7 +84,10 @@ impl Error {
     /// A suggestion the user can act on, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::DigestMismatch { .. } | Error::Truncated { .. } | Error::Oversized { .. } => {
+            Error::DigestMismatch { .. }
+            | Error::Truncated { .. }
+            | Error::Oversized { .. }
+            | Error::TruncatedArchive { .. } => {
                 Some("the image is corrupt or was modified; fetch or build it again".into())
             }
             Error::Clobber { .. } => {

@@ -90,7 +90,8 @@ impl ImageFs {
         };
         for (i, desc) in image.manifest.layers().iter().enumerate() {
             let r = src.open_layer(desc)?;
-            fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)?;
+            fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)
+                .map_err(|e| src.explain_layer_error(desc, e))?;
         }
         Ok(fs)
     }
@@ -135,7 +136,7 @@ impl ImageFs {
                 )));
             }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let Some(path) = self.normalize(&raw, &what) else {
+            let Some(path) = self.normalize(&raw, &raw, &what) else {
                 continue;
             };
             let h = entry.header();
@@ -171,7 +172,7 @@ impl ImageFs {
                 NodeKind::Symlink(link(&entry))
             } else if t.is_hard_link() {
                 let target = link(&entry);
-                match self.normalize(&target, &what) {
+                match self.normalize(&target, &path, &what) {
                     Some(t) => NodeKind::Hardlink(t),
                     None => continue,
                 }
@@ -233,15 +234,18 @@ impl ImageFs {
         Ok(())
     }
 
-    fn normalize(&mut self, raw: &str, what: &str) -> Option<String> {
+    /// Normalises `raw`; on `..`, records a warning naming `entry` (the skipped path).
+    fn normalize(&mut self, raw: &str, entry: &str, what: &str) -> Option<String> {
         let mut parts = Vec::new();
         for c in raw.split('/') {
             match c {
                 "" | "." => {}
                 ".." => {
-                    self.warnings.push(format!(
-                        "skipped `{raw}` in {what}: `..` would escape the image root"
-                    ));
+                    self.warnings.push(if raw == entry {
+                        format!("skipped `{raw}` in {what}: `..` would escape the image root")
+                    } else {
+                        format!("skipped `{entry}` in {what}: its link target `{raw}` would escape the image root")
+                    });
                     return None;
                 }
                 c => parts.push(c),

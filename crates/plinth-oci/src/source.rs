@@ -23,6 +23,10 @@ use crate::{MAX_JSON_BLOB, REF_NAME, canonical};
 pub const MAX_ARCHIVE_ENTRIES: usize = 100_000;
 /// Largest layer blob accepted.
 pub const MAX_LAYER_BLOB: u64 = 32 * 1024 * 1024 * 1024;
+/// Most manifests and indexes visited from one source's index.
+pub const MAX_DESCRIPTORS: usize = 10_000;
+/// Most uncompressed bytes in one layer.
+pub const MAX_UNCOMPRESSED_LAYER: u64 = 16 << 30;
 /// How deep indexes may nest.
 const MAX_INDEX_DEPTH: usize = 4;
 
@@ -110,11 +114,11 @@ impl dyn ImageSource + '_ {
                 None => Error::NotFound(format!("{} holds no image", self.name())),
             });
         }
-        let mut out = Vec::new();
+        let mut walk = Walk::default();
         for d in roots {
-            self.collect(d, ref_name(d).map(str::to_string), 0, &mut out)?;
+            self.collect(d, ref_name(d).map(str::to_string), 0, &mut walk)?;
         }
-        Ok(out)
+        Ok(walk.out)
     }
 
     fn collect(
@@ -122,18 +126,32 @@ impl dyn ImageSource + '_ {
         d: &Descriptor,
         tag: Option<String>,
         depth: usize,
-        out: &mut Vec<ResolvedImage>,
+        walk: &mut Walk,
     ) -> Result<()> {
+        walk.visited += 1;
+        if walk.visited > MAX_DESCRIPTORS {
+            return Err(Error::Limit(format!(
+                "more than {MAX_DESCRIPTORS} manifests and indexes reachable from {}",
+                self.name()
+            )));
+        }
+        // An index may name the same manifest many times (or nest to multiply it):
+        // each blob is read and each image reported once.
+        if !walk.seen.insert(d.digest().to_string()) {
+            return Ok(());
+        }
         if depth > MAX_INDEX_DEPTH {
             return Err(Error::Limit(format!(
                 "indexes nest deeper than {MAX_INDEX_DEPTH}"
             )));
         }
         match d.media_type() {
-            MediaType::ImageIndex => self.collect_index(d, tag, depth, out),
-            MediaType::Other(m) if m == DOCKER_LIST => self.collect_index(d, tag, depth, out),
-            MediaType::ImageManifest => self.collect_manifest(d, tag, out),
-            MediaType::Other(m) if m == DOCKER_MANIFEST => self.collect_manifest(d, tag, out),
+            MediaType::ImageIndex => self.collect_index(d, tag, depth, walk),
+            MediaType::Other(m) if m == DOCKER_LIST => self.collect_index(d, tag, depth, walk),
+            MediaType::ImageManifest => self.collect_manifest(d, tag, &mut walk.out),
+            MediaType::Other(m) if m == DOCKER_MANIFEST => {
+                self.collect_manifest(d, tag, &mut walk.out)
+            }
             // Artifacts (signatures, SBOMs) and unknown kinds are not images.
             _ => Ok(()),
         }
@@ -144,12 +162,12 @@ impl dyn ImageSource + '_ {
         d: &Descriptor,
         tag: Option<String>,
         depth: usize,
-        out: &mut Vec<ResolvedImage>,
+        walk: &mut Walk,
     ) -> Result<()> {
         let bytes = self.read_blob(d)?;
         let index: ImageIndex = parse_json(&bytes, &format!("image index {}", d.digest()))?;
         for m in index.manifests() {
-            self.collect(m, tag.clone(), depth + 1, out)?;
+            self.collect(m, tag.clone(), depth + 1, walk)?;
         }
         Ok(())
     }
@@ -192,6 +210,29 @@ impl dyn ImageSource + '_ {
         Ok(())
     }
 
+    /// Reads a blob to its end, checking its size and digest, without keeping it.
+    pub fn verify_blob(&self, desc: &Descriptor, limit: u64) -> Result<()> {
+        let mut r = self.open_blob(desc, limit)?;
+        io::copy(&mut r, &mut io::sink()).map_err(|e| r.error(e))?;
+        Ok(())
+    }
+
+    /// When reading a layer failed (a decompression error, say), the better explanation
+    /// is often that the blob does not match its digest: prefer that one when it holds.
+    pub fn explain_layer_error(&self, desc: &Descriptor, err: Error) -> Error {
+        match err {
+            Error::Read { .. } => match self.verify_blob(desc, MAX_LAYER_BLOB) {
+                Err(
+                    e @ (Error::DigestMismatch { .. }
+                    | Error::Truncated { .. }
+                    | Error::Oversized { .. }),
+                ) => e,
+                _ => err,
+            },
+            e => e,
+        }
+    }
+
     /// Opens a layer as an uncompressed, verified tar stream.
     pub fn open_layer(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
         let r = self.open_blob(desc, MAX_LAYER_BLOB)?;
@@ -225,6 +266,13 @@ fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<
         what: what.to_string(),
         source,
     })
+}
+
+#[derive(Default)]
+struct Walk {
+    out: Vec<ResolvedImage>,
+    seen: std::collections::HashSet<String>,
+    visited: usize,
 }
 
 /// One image (one platform) found in a source.
@@ -410,8 +458,27 @@ impl LayoutSource {
     }
 }
 
+/// Opens `path` only if it is a regular file: opening a FIFO would block forever, and a
+/// device could be read without end. (The type is checked again on the open handle.)
+fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidData, "not a regular file");
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(not_regular()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let f = std::fs::File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(Some(f))
+}
+
 fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let f = fs_err::File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = open_regular(path)
+        .and_then(|f| f.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file")))
+        .map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     if len > limit {
         return Err(Error::Limit(format!(
@@ -442,18 +509,16 @@ impl ImageSource for LayoutSource {
             .join("blobs")
             .join(digest.algorithm().as_ref())
             .join(digest.digest());
-        match std::fs::File::open(&path) {
-            Ok(f) => {
-                let m = f.metadata().map_err(|e| Error::io(&path, e))?;
-                if !m.is_file() {
-                    return Err(Error::invalid(
-                        path.display().to_string(),
-                        "not a regular file",
-                    ));
-                }
-                Ok(Some((Box::new(f), m.len())))
+        match open_regular(&path) {
+            Ok(Some(f)) => {
+                let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
+                Ok(Some((Box::new(f), len)))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::invalid(
+                format!("blob {digest} ({})", path.display()),
+                "not a regular file",
+            )),
             Err(e) => Err(Error::io(path, e)),
         }
     }
@@ -579,6 +644,7 @@ impl ArchiveSource {
         let what = format!("manifest.json in {}", self.path.display());
         let bytes = self.read_entry("manifest.json", MAX_JSON_BLOB)?;
         let entries: Vec<DockerManifestEntry> = parse_json(&bytes, &what)?;
+        let mut hashed: HashMap<String, (Digest, u64)> = HashMap::new();
         for e in entries {
             let config_name = normalize_archive_path(&e.config, &self.path)?;
             let (config_digest, config_size) = self.hash_entry(&config_name, MAX_JSON_BLOB)?;
@@ -587,7 +653,15 @@ impl ArchiveSource {
             let mut layers = Vec::new();
             for l in &e.layers {
                 let name = normalize_archive_path(l, &self.path)?;
-                let (digest, size) = self.hash_entry(&name, MAX_LAYER_BLOB)?;
+                // A manifest.json may name one file many times: hash each file once.
+                let (digest, size) = match hashed.get(&name) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = self.hash_entry(&name, MAX_LAYER_BLOB)?;
+                        hashed.insert(name.clone(), v.clone());
+                        v
+                    }
+                };
                 let mut head = [0u8; 4];
                 let n = {
                     let (mut r, _) = self.entry_reader(&name, MAX_LAYER_BLOB)?;
@@ -721,8 +795,9 @@ fn index_tar(
         let off = entry.raw_file_position();
         let size = entry.size();
         if off.checked_add(size).is_none_or(|end| end > len) {
-            return Err(Error::Truncated {
-                digest: format!("archive entry `{name}`"),
+            return Err(Error::TruncatedArchive {
+                path: path.to_path_buf(),
+                entry: name,
                 expected: size,
                 found: len.saturating_sub(off),
             });

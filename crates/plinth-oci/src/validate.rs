@@ -3,7 +3,9 @@
 
 use crate::digest::hash_reader;
 use crate::error::{Error, Result};
-use crate::source::{ImageSource, unwrap_io};
+use std::collections::HashSet;
+
+use crate::source::{ImageSource, MAX_LAYER_BLOB, MAX_UNCOMPRESSED_LAYER, unwrap_io};
 
 /// What [`validate`] checked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,6 +22,7 @@ pub fn validate(src: &dyn ImageSource) -> Result<ValidationReport> {
         images: images.len(),
         ..Default::default()
     };
+    let mut checked = HashSet::new();
     for img in &images {
         report.blobs += 2; // manifest and config were verified by `images`
         report.bytes += img.descriptor.size() + img.manifest.config().size();
@@ -29,9 +32,22 @@ pub fn validate(src: &dyn ImageSource) -> Result<ValidationReport> {
             .iter()
             .zip(img.config.rootfs().diff_ids())
         {
+            // Layers shared between platforms are checked once.
+            if !checked.insert((desc.digest().to_string(), diff_id.clone())) {
+                continue;
+            }
             let what = format!("layer {}", desc.digest());
+            // The compressed bytes first: a corrupt blob is a digest mismatch, whatever
+            // the decompressor would have said about it.
+            src.verify_blob(desc, MAX_LAYER_BLOB)?;
             let r = src.open_layer(desc)?;
-            let (actual, _) = hash_reader(r, u64::MAX).map_err(|e| unwrap_io(e, &what))?;
+            let (actual, n) = hash_reader(r, MAX_UNCOMPRESSED_LAYER + 1)
+                .map_err(|e| src.explain_layer_error(desc, unwrap_io(e, &what)))?;
+            if n > MAX_UNCOMPRESSED_LAYER {
+                return Err(Error::Limit(format!(
+                    "{what} holds more than {MAX_UNCOMPRESSED_LAYER} uncompressed bytes"
+                )));
+            }
             if actual.to_string() != *diff_id {
                 return Err(Error::invalid(
                     what,
