@@ -11,7 +11,6 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flate2::{Compression as GzLevel, GzBuilder};
 use oci_spec::image::{Digest, MediaType};
 use tar::{EntryType, Header};
 
@@ -304,10 +303,9 @@ impl LayerBuilder {
         let sink = Sha256Writer::new(Vec::new());
         let (data, digest, diff_id, uncompressed_size) = match compression {
             Compression::Gzip => {
-                let gz = GzBuilder::new().mtime(0).write(sink, GzLevel::new(6));
-                let (gz, diff_id, n) = self.write_tar(gz, mtime)?;
-                let sink = gz.finish().map_err(|e| self.werr(e))?;
-                let (data, digest, _) = sink.finish();
+                let (tar, diff_id, n) = self.write_tar(Vec::new(), mtime)?;
+                let data = crate::pgzip::gzip(&tar);
+                let digest = crate::digest::sha256_digest(&data);
                 (data, digest, diff_id, n)
             }
             Compression::Zstd => {

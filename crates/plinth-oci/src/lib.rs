@@ -12,6 +12,7 @@ mod error;
 pub mod fs;
 pub mod image;
 pub mod layer;
+mod pgzip;
 pub mod source;
 pub mod validate;
 pub mod write;
