@@ -1,47 +1,53 @@
-//! Reproducible parallel gzip, the way pigz does it.
+//! Reproducible parallel gzip.
 //!
-//! The input is cut into fixed 1 MiB chunks; each is compressed on its own as raw deflate
-//! (level 6) ending in a sync flush, the last one in a final block; the pieces are joined
-//! into one gzip member (header mtime 0, OS "unknown") with the CRC-32 and length of the
-//! whole. The bytes depend only on the input, the chunk size and the level, never on the
-//! number of threads or their timing, so layer digests stay reproducible while a build
-//! uses every core. Written by hand: the crates that parallelise gzip (gzp) write
-//! several gzip members or tie their output to the thread count.
+//! The input is cut into fixed 1 MiB chunks and each chunk becomes one gzip member
+//! (libdeflate, level 6, header mtime 0, OS "unknown"); the members are concatenated, which
+//! RFC 1952 allows and which every layer reader in use decodes (Go's `compress/gzip`
+//! behind containerd, docker, podman, skopeo and umoci; GNU gzip; zlib's `gzread`;
+//! flate2's `MultiGzDecoder`). A layer of up to 1 MiB is a single member. The bytes depend
+//! only on the input, the chunk size, the level and the libdeflate version, never on the
+//! number of threads or their timing, so digests stay reproducible while every core works.
 //!
-//! Deflate is `miniz_oxide`, called directly and pinned to an exact version, not flate2:
-//! flate2 switches backend when any crate in the build enables its `zlib-rs` feature
-//! (pgp does), and a backend switch would change every layer digest.
+//! Why libdeflate, pinned to an exact version: it compresses about four times faster than
+//! miniz_oxide at the same level, with slightly smaller output, and its output does not
+//! depend on the CPU's features. Why not flate2: flate2 switches backend when any crate in
+//! the build enables its `zlib-rs` feature (pgp does), and that would move every digest.
+//! Written by hand (40 lines) because the crates that parallelise gzip (gzp) tie their
+//! output to the thread count or to a backend we do not control.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use miniz_oxide::deflate::core::{
-    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
-};
+use libdeflater::{CompressionLvl, Compressor};
 
 const CHUNK: usize = 1 << 20;
 const LEVEL: i32 = 6;
 
-/// Compresses `data` into one gzip member.
+/// Compresses `data` into concatenated gzip members of `CHUNK` input bytes each.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let chunks: Vec<&[u8]> = if data.is_empty() {
         vec![data]
     } else {
         data.chunks(CHUNK).collect()
     };
-    let last = chunks.len() - 1;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(chunks.len());
     let parts: Vec<Mutex<Vec<u8>>> = chunks.iter().map(|_| Mutex::new(Vec::new())).collect();
     let next = AtomicUsize::new(0);
     let work = || {
+        let level = CompressionLvl::new(LEVEL).expect("6 is a valid level");
+        let mut c = Compressor::new(level);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= chunks.len() {
                 break;
             }
-            let out = deflate(chunks[i], i == last);
+            let mut out = vec![0u8; c.gzip_compress_bound(chunks[i].len())];
+            let n = c
+                .gzip_compress(chunks[i], &mut out)
+                .expect("the bound always fits");
+            out.truncate(n);
             *parts[i].lock().unwrap_or_else(|p| p.into_inner()) = out;
         }
     };
@@ -54,52 +60,10 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
             }
         });
     }
-    let body: usize = parts.iter().map(|p| p.lock().map_or(0, |v| v.len())).sum();
-    let mut out = Vec::with_capacity(body + 18);
-    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown): nothing about this machine.
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-    for p in parts {
-        out.extend_from_slice(&p.into_inner().unwrap_or_else(|p| p.into_inner()));
-    }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
-
-/// Raw deflate of one chunk: a sync flush (byte-aligned, so pieces concatenate), or the
-/// final block for the last chunk.
-fn deflate(input: &[u8], last: bool) -> Vec<u8> {
-    // window_bits 0: raw deflate, no zlib wrapper.
-    let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(LEVEL, 0, 0));
-    let flush = if last {
-        TDEFLFlush::Finish
-    } else {
-        TDEFLFlush::Sync
-    };
-    let mut out = vec![0u8; input.len() / 2 + 1024];
-    let (mut pos, mut rest) = (0, input);
-    loop {
-        let (status, used, written) = compress(&mut c, rest, &mut out[pos..], flush);
-        pos += written;
-        rest = &rest[used..];
-        match status {
-            TDEFLStatus::Done => break,
-            TDEFLStatus::Okay => {
-                // A sync flush is complete once all input is in and output room was left.
-                if !last && rest.is_empty() && pos < out.len() {
-                    break;
-                }
-                if out.len() - pos < 1024 {
-                    out.resize(out.len() * 2, 0);
-                }
-            }
-            status => unreachable!("deflate into memory failed: {status:?}"),
-        }
-    }
-    out.truncate(pos);
-    out
+    parts
+        .into_iter()
+        .flat_map(|p| p.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -109,7 +73,7 @@ mod tests {
 
     fn gunzip(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(data)
+        flate2::read::MultiGzDecoder::new(data)
             .read_to_end(&mut out)
             .unwrap();
         out
@@ -158,15 +122,19 @@ mod tests {
     #[test]
     fn output_does_not_depend_on_threads() {
         let data = sample(4 * CHUNK + 3);
-        let parallel = gzip(&data);
-        // The same pieces made one after another, on one thread.
-        let chunks: Vec<&[u8]> = data.chunks(CHUNK).collect();
-        let mut serial = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-        for (i, c) in chunks.iter().enumerate() {
-            serial.extend(deflate(c, i == chunks.len() - 1));
-        }
-        serial.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
-        serial.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        assert_eq!(parallel, serial);
+        let mut c = Compressor::new(CompressionLvl::new(LEVEL).unwrap());
+        let serial: Vec<u8> = data
+            .chunks(CHUNK)
+            .flat_map(|chunk| {
+                let mut out = vec![0u8; c.gzip_compress_bound(chunk.len())];
+                let n = c.gzip_compress(chunk, &mut out).unwrap();
+                out.truncate(n);
+                out
+            })
+            .collect();
+        assert_eq!(gzip(&data), serial);
+        // mtime 0 and OS "unknown" in every member header.
+        assert_eq!(&serial[4..8], &[0, 0, 0, 0]);
+        assert_eq!(serial[9], 255);
     }
 }

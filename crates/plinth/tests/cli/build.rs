@@ -9,11 +9,11 @@ use crate::common::*;
 const HELLO_BINARY_SHA256: &str =
     "f25c7959bcf813034c99d08ac064877054465b972b278720596ce574f671e82c";
 /// The example's manifest digest. Changing it means every user's image changes: do so
-/// only on purpose, and say why in the commit. It also pins the deflate backend: when the
-/// workspace's pgp dependency switched flate2 to zlib-rs, this digest moved, which is why
-/// layers are compressed by a pinned miniz_oxide (see plinth-oci's pgzip.rs).
+/// only on purpose, and say why in the commit. It also pins the deflate implementation:
+/// when the workspace's pgp dependency switched flate2 to zlib-rs, this digest moved,
+/// which is why layers are compressed by a pinned libdeflate (plinth-oci's pgzip.rs).
 const HELLO_DIGEST: &str =
-    "sha256:a9de213e7894d6aee32db5afa7f80f1c082b75e6a744b46138a04123bf4b289e";
+    "sha256:ecab14101628060c5c7584df5dc884a269e39b2c37ff02d5a50390f9bab2466f";
 
 fn sha256_file(p: &Path) -> String {
     use sha2::Digest;

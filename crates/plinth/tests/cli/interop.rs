@@ -220,3 +220,34 @@ fn images_written_by_skopeo_and_podman_are_readable() {
 fn inspect(image: &str) -> serde_json::Value {
     serde_json::from_str(&ok(plinth().args(["inspect", image, "--format", "json"]))).unwrap()
 }
+
+/// Layers over 1 MiB are gzip members concatenated (compressed in parallel): the Go
+/// readers behind umoci and podman must take them, digest and diff_id included.
+#[test]
+fn multi_member_gzip_layers_are_accepted_by_umoci_and_podman() {
+    if !have_tool("umoci") || !have_tool("podman") || !have_tool("runc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = vec![0u8; 5 << 20];
+    let mut x: u32 = 7;
+    for (i, b) in data.iter_mut().enumerate() {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = if i % 2 == 0 { (x >> 24) as u8 } else { b'p' };
+    }
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nname = \"multi\"\n[[files]]\nsrc = \"hello\"\ndst = \"/hello\"\nmode = \"0755\"\n\
+         [[files]]\nsrc = \"data.bin\"\ndst = \"/data.bin\"\n[config]\nentrypoint = [\"/hello\"]\n",
+        &[("data.bin", &data)],
+    );
+    std::fs::copy(hello_example().join("hello"), tmp.path().join("hello")).unwrap();
+    let out = tmp.path().join("img");
+    build(&spec, &out, &[]);
+    let bundle = tmp.path().join("bundle");
+    ok(Command::new("umoci").arg("unpack").arg("--image").arg(format!("{}:latest", out.display())).arg(&bundle));
+    assert_eq!(std::fs::read(bundle.join("rootfs/data.bin")).unwrap(), data);
+    let store = tempfile::tempdir().unwrap();
+    let run = ok(podman(store.path()).current_dir(tmp.path()).args(RUN_FLAGS).arg("oci:img:latest"));
+    assert_eq!(run, "hello from plinth: uid=65532 gid=65532\n");
+}
