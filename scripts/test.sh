@@ -10,7 +10,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Debian packages: the real tools the tests check Plinth against, and the C toolchain
 # for the example's static binary.
-PACKAGES=(gcc make libc6-dev skopeo umoci podman runc buildah)
+PACKAGES=(gcc g++ make libc6-dev libssl-dev openssl debian-archive-keyring
+          skopeo umoci podman runc buildah)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The plinth-deb system tests verify the InRelease files of apt's own lists.
+if ! ls /var/lib/apt/lists/*InRelease >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  say "apt-get update (the tests read apt's signed lists)"
+  $SUDO apt-get update -q
 fi
 
 # Python tools (validators, peers), kept in a virtualenv beside the checkout.

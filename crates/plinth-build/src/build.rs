@@ -12,21 +12,104 @@ use std::time::{Duration, UNIX_EPOCH};
 use plinth_oci::spec::{Arch, ConfigBuilder, Os};
 use plinth_oci::{Content, Entry, ImageArtifact, ImageBuilder, LayerBuilder, PlatformImage};
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use plinth_deb::cache::Cache;
+use plinth_deb::lock::Lock;
+use plinth_deb::progress::{NoReporter, Reporter};
+
+use crate::debian;
 use crate::error::BuildError;
 use crate::spec::{Platform, Spec};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct BuildOptions {
     /// Seconds since the epoch for every mtime and `created` (`SOURCE_DATE_EPOCH`).
     pub source_date_epoch: u64,
     /// Build only these of the spec's platforms.
     pub only_platforms: Option<Vec<Platform>>,
+    /// A Debian mirror overriding the spec's and the apt sources'.
+    pub mirror: Option<String>,
+    /// The package cache (default: [`Cache::default_root`]).
+    pub cache: Option<PathBuf>,
+    pub lock: LockMode,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            source_date_epoch: 0,
+            only_platforms: None,
+            mirror: None,
+            cache: None,
+            lock: LockMode::UseOrCreate,
+            reporter: Arc::new(NoReporter),
+        }
+    }
+}
+
+/// What to do with `plinth.lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Use the lock; write one when there is none. A stale lock is an error.
+    UseOrCreate,
+    /// Resolve again and rewrite the lock.
+    Update,
+}
+
+/// What happened to the lock.
+#[derive(Debug, Clone)]
+pub enum LockOutcome {
+    Used,
+    Created,
+    Updated { changes: Vec<String> },
 }
 
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
     pub artifact: ImageArtifact,
     pub platforms: Vec<Platform>,
+    /// Set for Debian-based images.
+    pub lock: Option<(Lock, LockOutcome)>,
+}
+
+/// `plinth.lock` beside the spec.
+pub fn lock_path(spec: &Spec) -> PathBuf {
+    spec.path.with_file_name("plinth.lock")
+}
+
+/// Reads, writes or refreshes the spec's lock as `opts.lock` says.
+pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcome), BuildError> {
+    let d = spec.debian.as_ref().ok_or_else(|| BuildError::Debian {
+        message: format!(
+            "{} names no Debian profile or packages: there is nothing to lock",
+            spec.path.display()
+        ),
+        source: None,
+    })?;
+    let path = lock_path(spec);
+    let existing = Lock::load(&path)?;
+    let inputs = debian::inputs_digest(spec, d);
+    if opts.lock == LockMode::UseOrCreate
+        && let Some(lock) = existing.as_ref()
+    {
+        if lock.inputs != inputs {
+            return Err(BuildError::StaleLock { path });
+        }
+        return Ok((lock.clone(), LockOutcome::Used));
+    }
+    let cfg = debian::repo_config(spec, d, opts.mirror.as_deref())?;
+    let lock = debian::resolve_lock(spec, d, &cfg, opts.reporter.as_ref())?;
+    lock.save(&path)?;
+    let outcome = match existing {
+        Some(old) => LockOutcome::Updated {
+            changes: lock.diff(&old),
+        },
+        None => LockOutcome::Created,
+    };
+    Ok((lock, outcome))
 }
 
 /// Builds `spec`. Reads local files; writes nothing.
@@ -60,13 +143,38 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(opts.source_date_epoch))
             .to_string();
     let config = image_config(spec)?;
+    let lock = match &spec.debian {
+        Some(_) => Some(ensure_lock(spec, opts)?),
+        None => None,
+    };
+    let cache = Cache::new(opts.cache.clone().unwrap_or_else(Cache::default_root));
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
-        let base = accounts_layer(spec)?;
+        let mut base = accounts_layer(spec)?;
+        if let (Some(d), Some((lock, _))) = (&spec.debian, &lock) {
+            let locked =
+                lock.platform(&platform.to_string())
+                    .ok_or_else(|| BuildError::StaleLock {
+                        path: lock_path(spec),
+                    })?;
+            let pkgs = debian::fetch_packages(lock, locked, &cache, opts.reporter.as_ref())?;
+            layers.extend(debian::package_layers(
+                &pkgs,
+                d.layering,
+                spec.compression,
+                opts.source_date_epoch,
+            )?);
+            debian::system_files(&mut base, d, &pkgs)?;
+        }
+        let comment = if spec.debian.is_some() {
+            "system"
+        } else {
+            "accounts"
+        };
         layers.push((
             base.finish(spec.compression, opts.source_date_epoch)?,
-            "accounts".to_string(),
+            comment.to_string(),
         ));
         let files = files_layer(spec, platform)?;
         if !files.is_empty() {
@@ -90,6 +198,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
     Ok(BuiltImage {
         artifact,
         platforms,
+        lock,
     })
 }
 
@@ -249,7 +358,7 @@ mod tests {
             &spec,
             &BuildOptions {
                 source_date_epoch: 42,
-                only_platforms: None,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -31,6 +31,16 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Oci(#[from] plinth_oci::Error),
+    #[error("{message}")]
+    Debian {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("{} was written for another version of the spec (its packages, profile, release or platforms changed)", path.display())]
+    StaleLock { path: PathBuf },
+    #[error(transparent)]
+    Lock(#[from] plinth_deb::lock::LockError),
 }
 
 impl BuildError {
@@ -41,6 +51,9 @@ impl BuildError {
                 Some("`src` paths are relative to the directory holding the spec file".to_string())
             }
             BuildError::Oci(e) => e.hint(),
+            BuildError::StaleLock { .. } => {
+                Some("run `plinth lock --update SPEC` to resolve it again".to_string())
+            }
             _ => None,
         }
     }

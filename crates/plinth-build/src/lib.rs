@@ -3,10 +3,11 @@
 
 pub mod accounts;
 mod build;
+pub mod debian;
 mod error;
 pub mod profile;
 pub mod spec;
 
-pub use build::{BuildOptions, BuiltImage, build};
+pub use build::{BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_lock, lock_path};
 pub use error::{BuildError, SpecError};
 pub use spec::{Platform, Spec};

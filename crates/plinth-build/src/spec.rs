@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::accounts::{Accounts, RawAccounts};
 use crate::error::{BuildError, SpecError};
+use crate::profile::{Profile, Release};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -30,7 +31,64 @@ struct RawSpec {
     dirs: Vec<RawDir>,
     #[serde(default)]
     symlinks: Vec<RawSymlink>,
+    debian: Option<RawDebian>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDebian {
+    #[serde(default = "default_release")]
+    release: Release,
+    #[serde(default)]
+    packages: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    layers: Layering,
+    mirror: Option<Spanned<String>>,
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    ca_certificates: Vec<Spanned<String>>,
+}
+
+fn default_release() -> Release {
+    Release::Bookworm
+}
+
+/// How Debian packages are laid out in layers.
+#[derive(Deserialize, Default, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layering {
+    /// One layer per package (as distroless): layers are shared between images.
+    #[default]
+    PerPackage,
+    /// All packages in one layer.
+    Single,
+}
+
+/// The Debian part of a spec: a profile and/or packages, from one release.
+#[derive(Debug, Clone)]
+pub struct DebianSpec {
+    pub profile: Option<Profile>,
+    pub release: Release,
+    /// Requested packages: the profile's, then the spec's own.
+    pub packages: Vec<String>,
+    /// Never installed (and treated as present when resolving).
+    pub exclude: Vec<String>,
+    pub layering: Layering,
+    /// A mirror base URI overriding the machine's apt sources.
+    pub mirror: Option<String>,
+    /// Extra OpenPGP keys (files, relative to the spec) trusted for the mirror.
+    pub keys: Vec<PathBuf>,
+    /// Extra CA certificates (PEM files) appended to the CA bundle.
+    pub ca_certificates: Vec<PathBuf>,
+}
+
+/// Packages that only maintainer scripts need (Plinth runs none): never installed by a
+/// profile, as distroless does. `base-files` pre-depends on awk, `ca-certificates` on
+/// openssl and debconf, `tzdata` on debconf.
+pub const SCRIPT_ONLY: &[&str] = &["debconf", "debconf-2.0", "openssl", "awk", "mawk"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -43,6 +101,7 @@ struct RawImage {
     #[serde(default)]
     compression: RawCompression,
     run_as: Option<Spanned<String>>,
+    profile: Option<Spanned<Profile>>,
 }
 
 /// What the image starts from. Only `scratch` today; Debian profiles come next.
@@ -194,6 +253,8 @@ pub struct Spec {
     pub files: Vec<FileSpec>,
     pub dirs: Vec<DirSpec>,
     pub symlinks: Vec<(String, String)>,
+    /// Debian packages, when the spec names a profile or a `[debian]` table.
+    pub debian: Option<DebianSpec>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -511,7 +572,14 @@ impl Spec {
             }
             symlinks.push((path, t.clone()));
         }
-        let config = check_config(&ctx, raw.config)?;
+        let mut config = check_config(&ctx, raw.config)?;
+        let debian = check_debian(&ctx, &dir, raw.image.profile.as_ref(), raw.debian.as_ref())?;
+        if debian.is_some() {
+            config
+                .env
+                .entry("SSL_CERT_FILE".into())
+                .or_insert_with(|| crate::profile::SSL_CERT_FILE.into());
+        }
         Ok(Spec {
             path: path.to_path_buf(),
             name,
@@ -526,8 +594,116 @@ impl Spec {
             files,
             dirs,
             symlinks,
+            debian,
         })
     }
+}
+
+fn check_debian(
+    ctx: &Ctx,
+    dir: &Path,
+    profile: Option<&Spanned<Profile>>,
+    raw: Option<&RawDebian>,
+) -> Result<Option<DebianSpec>, BuildError> {
+    if profile.is_none() && raw.is_none() {
+        return Ok(None);
+    }
+    let release = raw.map_or(Release::Bookworm, |r| r.release);
+    let profile = profile.map(|p| *p.get_ref());
+    let mut packages: Vec<String> = profile
+        .map(|p| p.packages(release))
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut exclude: Vec<String> = SCRIPT_ONLY.iter().map(|s| s.to_string()).collect();
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.:=<>() ~".contains(&b))
+    };
+    if let Some(r) = raw {
+        for p in &r.packages {
+            if !valid(p.get_ref()) {
+                return Err(ctx.err(
+                    Some(p.span()),
+                    format!("`{}` is not a Debian package name", p.get_ref()),
+                ));
+            }
+            if !packages.contains(p.get_ref()) {
+                packages.push(p.get_ref().clone());
+            }
+        }
+        for x in &r.exclude {
+            if !valid(x.get_ref()) {
+                return Err(ctx.err(
+                    Some(x.span()),
+                    format!("`{}` is not a Debian package name", x.get_ref()),
+                ));
+            }
+            if packages.contains(x.get_ref()) {
+                return Err(ctx.err(
+                    Some(x.span()),
+                    format!("`{}` is both requested and excluded", x.get_ref()),
+                ));
+            }
+            exclude.push(x.get_ref().clone());
+        }
+        if let Some(m) = &r.mirror {
+            let u = m.get_ref();
+            if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))
+            {
+                return Err(ctx.err_hint(
+                    Some(m.span()),
+                    format!("mirror `{u}` is not an http, https or file URI"),
+                    Some("write the mirror's base URI, the directory holding dists/ and pool/"),
+                ));
+            }
+        }
+    }
+    if packages.is_empty() {
+        return Err(ctx.err_hint(
+            None,
+            "[debian] names no package and the spec no profile",
+            Some("set image.profile (static, base-nossl, base, cc) or debian.packages"),
+        ));
+    }
+    exclude.sort();
+    exclude.dedup();
+    let files =
+        |list: Option<&Vec<Spanned<String>>>, key: &str| -> Result<Vec<PathBuf>, BuildError> {
+            let mut out = Vec::new();
+            for f in list.into_iter().flatten() {
+                let p = dir.join(f.get_ref());
+                if !p.is_file() {
+                    return Err(ctx.err(
+                        Some(f.span()),
+                        format!(
+                            "`{key}` file `{}` does not exist ({})",
+                            f.get_ref(),
+                            p.display()
+                        ),
+                    ));
+                }
+                out.push(p);
+            }
+            Ok(out)
+        };
+    Ok(Some(DebianSpec {
+        profile,
+        release,
+        packages,
+        exclude,
+        layering: raw.map(|r| r.layers).unwrap_or_default(),
+        mirror: raw.and_then(|r| {
+            r.mirror
+                .as_ref()
+                .map(|m| m.get_ref().trim_end_matches('/').to_string())
+        }),
+        keys: files(raw.map(|r| &r.keys), "debian.keys")?,
+        ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
+    }))
 }
 
 fn platforms_contains(raw: &RawSpec, p: &Platform) -> bool {

@@ -4,6 +4,7 @@
 //! Exit codes: 0 ok; 1 a check found something; 2 usage or input error; 3 internal error.
 
 mod commands;
+mod progress;
 mod render;
 
 use std::process::ExitCode;
@@ -30,6 +31,10 @@ enum Command {
     Build(commands::build::Args),
     /// Show an image's manifest, config, layers and files
     Inspect(commands::inspect::Args),
+    /// Resolve a Debian-based spec's packages into plinth.lock
+    Lock(commands::lock::Args),
+    /// Show why a Debian package is in the image
+    Why(commands::why::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(a) => commands::build::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Lock(a) => commands::lock::run(a),
+        Command::Why(a) => commands::why::run(a),
     };
     match result {
         Ok(code) => code,

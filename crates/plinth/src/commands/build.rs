@@ -30,6 +30,19 @@ pub struct Args {
     /// Print nothing on stderr
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    debian: DebianArgs,
+}
+
+/// Where Debian packages come from.
+#[derive(clap::Args, Clone, Default)]
+pub struct DebianArgs {
+    /// Debian mirror base URI (default: the spec's, else the machine's apt sources)
+    #[arg(long, value_name = "URI")]
+    pub mirror: Option<String>,
+    /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -61,8 +74,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &BuildOptions {
             source_date_epoch: args.source_date_epoch,
             only_platforms,
+            mirror: args.debian.mirror.clone(),
+            cache: args.debian.cache_dir.clone(),
+            reporter: crate::progress::reporter(args.quiet),
+            ..Default::default()
         },
     )?;
+    if !args.quiet
+        && let Some((_, outcome)) = &built.lock
+    {
+        crate::commands::lock::report(&plinth_build::lock_path(&spec), outcome);
+    }
     let is_tar = args
         .output
         .as_ref()

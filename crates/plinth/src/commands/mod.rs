@@ -1,2 +1,4 @@
 pub mod build;
 pub mod inspect;
+pub mod lock;
+pub mod why;

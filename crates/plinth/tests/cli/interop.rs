@@ -245,9 +245,16 @@ fn multi_member_gzip_layers_are_accepted_by_umoci_and_podman() {
     let out = tmp.path().join("img");
     build(&spec, &out, &[]);
     let bundle = tmp.path().join("bundle");
-    ok(Command::new("umoci").arg("unpack").arg("--image").arg(format!("{}:latest", out.display())).arg(&bundle));
+    ok(Command::new("umoci")
+        .arg("unpack")
+        .arg("--image")
+        .arg(format!("{}:latest", out.display()))
+        .arg(&bundle));
     assert_eq!(std::fs::read(bundle.join("rootfs/data.bin")).unwrap(), data);
     let store = tempfile::tempdir().unwrap();
-    let run = ok(podman(store.path()).current_dir(tmp.path()).args(RUN_FLAGS).arg("oci:img:latest"));
+    let run = ok(podman(store.path())
+        .current_dir(tmp.path())
+        .args(RUN_FLAGS)
+        .arg("oci:img:latest"));
     assert_eq!(run, "hello from plinth: uid=65532 gid=65532\n");
 }

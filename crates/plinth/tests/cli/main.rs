@@ -3,5 +3,6 @@
 mod bad_input;
 mod build;
 mod common;
+mod debian;
 mod interop;
 mod reader;

@@ -1,0 +1,364 @@
+//! Debian-based images: resolve the spec's packages to a lock, fetch the verified
+//! `.deb`s into the shared cache, and turn them into layers with the dpkg metadata
+//! (`/var/lib/dpkg/status.d/`) that scanners read. No maintainer script ever runs; the
+//! one result of a script that images need, the CA bundle, is built here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use plinth_deb::cache::{Cache, Download};
+use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
+use plinth_deb::keyring::Keyring;
+use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
+use plinth_deb::progress::Reporter;
+use plinth_deb::repo::{RepoConfig, config_from_apt, fetch_index};
+use plinth_deb::resolve::{Request, Universe, resolve};
+use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+
+use crate::error::BuildError;
+use crate::profile;
+use crate::spec::{DebianSpec, Layering, Platform, Spec};
+
+/// The Debian architecture of a platform.
+pub fn debian_arch(p: &Platform) -> Option<&'static str> {
+    Some(match (p.arch.as_str(), p.variant.as_deref()) {
+        ("amd64", _) => "amd64",
+        ("arm64", _) => "arm64",
+        ("arm", Some("v7")) => "armhf",
+        ("arm", Some("v5")) => "armel",
+        ("386", _) => "i386",
+        ("ppc64le", _) => "ppc64el",
+        ("s390x", _) => "s390x",
+        ("riscv64", _) => "riscv64",
+        ("mips64le", _) => "mips64el",
+        ("loong64", _) => "loong64",
+        _ => return None,
+    })
+}
+
+fn deb_err(message: impl Into<String>) -> BuildError {
+    BuildError::Debian {
+        message: message.into(),
+        source: None,
+    }
+}
+
+fn deb_src(
+    message: impl Into<String>,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> BuildError {
+    BuildError::Debian {
+        message: message.into(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// What the lock's `inputs` digest covers: everything the resolution depends on.
+pub fn inputs_digest(spec: &Spec, d: &DebianSpec) -> String {
+    let mut packages = d.packages.clone();
+    packages.sort();
+    let platforms: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
+    let text = format!(
+        "release={}\npackages={}\nexclude={}\nplatforms={}\n",
+        d.release.codename(),
+        packages.join(","),
+        d.exclude.join(","),
+        platforms.join(",")
+    );
+    plinth_oci::sha256_digest(text.as_bytes()).to_string()
+}
+
+/// Where the mirror and its keys come from: the spec, `--mirror`, or the apt sources.
+pub fn repo_config(
+    spec: &Spec,
+    d: &DebianSpec,
+    mirror: Option<&str>,
+) -> Result<RepoConfig, BuildError> {
+    let now = SystemTime::now();
+    let mut cfg = match mirror.or(d.mirror.as_deref()) {
+        Some(m) => RepoConfig {
+            mirror: m.trim_end_matches('/').to_string(),
+            suites: d.release.suites().to_vec(),
+            components: vec!["main".into()],
+            keyring: if d.keys.is_empty() {
+                Keyring::load(Path::new(plinth_deb::keyring::DEFAULT_KEYRING))
+                    .map_err(|e| deb_src("cannot load the Debian archive keyring", e))?
+            } else {
+                Keyring::default()
+            },
+            now,
+            suite_mirrors: BTreeMap::new(),
+        },
+        None => config_from_apt(Path::new("/"), d.release.codename(), now).map_err(|e| {
+            deb_src(
+                format!(
+                    "cannot find a mirror for {} in the apt sources",
+                    d.release.codename()
+                ),
+                e,
+            )
+        })?,
+    };
+    for k in &d.keys {
+        let ring =
+            Keyring::load(k).map_err(|e| deb_src(format!("cannot load key {}", k.display()), e))?;
+        cfg.keyring.merge(ring);
+    }
+    let _ = spec;
+    Ok(cfg)
+}
+
+/// Resolves the spec's packages for every platform and returns a new lock.
+pub fn resolve_lock(
+    spec: &Spec,
+    d: &DebianSpec,
+    cfg: &RepoConfig,
+    reporter: &dyn Reporter,
+) -> Result<Lock, BuildError> {
+    let mut suites: BTreeMap<String, LockedSuite> = BTreeMap::new();
+    let mut platforms = Vec::new();
+    for p in &spec.platforms {
+        let arch = debian_arch(p)
+            .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
+        let index = fetch_index(cfg, arch, reporter)
+            .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
+        for s in &index.suites {
+            suites
+                .entry(s.suite.clone())
+                .or_insert_with(|| LockedSuite {
+                    name: s.suite.clone(),
+                    mirror: s.base_uri.clone(),
+                    inrelease_sha256: s.inrelease_sha256.clone(),
+                });
+        }
+        let mut universe = Universe::new();
+        universe.add(index.packages.iter().cloned());
+        let req = Request {
+            packages: d.packages.clone(),
+            exclude: d.exclude.clone(),
+            arch: arch.to_string(),
+        };
+        let res = resolve(&universe, &req)
+            .map_err(|e| deb_src(format!("cannot resolve the packages for {p}"), e))?;
+        let mut packages = Vec::new();
+        for (name, rec) in &res.selected {
+            let i = index
+                .packages
+                .iter()
+                .position(|r| r.package == rec.package && r.sha256 == rec.sha256)
+                .ok_or_else(|| {
+                    deb_err(format!(
+                        "{name} is missing from the index it was resolved from"
+                    ))
+                })?;
+            packages.push(LockedPackage {
+                name: rec.package.clone(),
+                version: rec.version.as_str().to_string(),
+                architecture: rec.architecture.clone(),
+                filename: rec.filename.clone(),
+                size: rec.size,
+                sha256: rec.sha256.clone(),
+                suite: index.suite_of(i).suite.clone(),
+                source: rec
+                    .source
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .filter(|s| s != &rec.package),
+                why: res
+                    .why(name)
+                    .map(|w| w.to_vec())
+                    .unwrap_or_else(|| vec![name.clone()]),
+            });
+        }
+        platforms.push(LockedPlatform {
+            platform: p.to_string(),
+            arch: arch.to_string(),
+            packages,
+        });
+    }
+    Ok(Lock {
+        version: LOCK_VERSION,
+        inputs: inputs_digest(spec, d),
+        release: d.release.codename().to_string(),
+        suites: suites.into_values().collect(),
+        platforms,
+    })
+}
+
+/// Fetches (or takes from the cache) and reads every `.deb` a platform's lock names.
+pub fn fetch_packages(
+    lock: &Lock,
+    platform: &LockedPlatform,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(LockedPackage, DebPackage)>, BuildError> {
+    let downloads: Vec<Download> = platform
+        .packages
+        .iter()
+        .map(|p| {
+            let base = lock
+                .suites
+                .iter()
+                .find(|s| s.name == p.suite)
+                .map_or("", |s| s.mirror.as_str());
+            Download {
+                url: format!("{}/{}", base.trim_end_matches('/'), p.filename),
+                sha256: p.sha256.clone(),
+                size: p.size,
+                name: p
+                    .filename
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&p.filename)
+                    .to_string(),
+            }
+        })
+        .collect();
+    let paths = cache
+        .fetch_all(&downloads, 4, reporter)
+        .map_err(|e| deb_src("cannot fetch the packages", e))?;
+    let mut out = Vec::new();
+    for (p, path) in platform.packages.iter().zip(paths) {
+        let bytes = fs_err::read(&path)
+            .map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
+        let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
+        let deb = read_deb(&bytes, &name, &DebLimits::default())
+            .map_err(|e| deb_src(format!("cannot unpack {name}"), e))?;
+        out.push((p.clone(), deb));
+    }
+    Ok(out)
+}
+
+/// Adds one package's files and its `status.d` entries to `l`.
+fn add_package(
+    l: &mut LayerBuilder,
+    lp: &LockedPackage,
+    deb: &DebPackage,
+    single: bool,
+) -> Result<(), BuildError> {
+    let keep =
+        |path: &str| lp.name != "ca-certificates" || profile::keep_ca_certificates_path(path);
+    for e in deb.entries.iter().filter(|e| keep(&e.path)) {
+        let entry = Entry {
+            kind: match &e.kind {
+                DebEntryKind::Dir => EntryKind::Dir,
+                DebEntryKind::File(b) => EntryKind::File(Content::Bytes(Arc::from(&b[..]))),
+                DebEntryKind::Symlink(t) => EntryKind::Symlink(t.clone()),
+                DebEntryKind::Hardlink(t) => EntryKind::Hardlink(t.clone()),
+            },
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+        };
+        if matches!(entry.kind, EntryKind::Dir) && single {
+            // Many packages ship /usr, /usr/share: the first one's mode and owner stand.
+            l.ensure_dir(&e.path, entry)?;
+        } else {
+            l.add(&e.path, entry)?;
+        }
+    }
+    let status = format!("var/lib/dpkg/status.d/{}", lp.name);
+    l.add(
+        &status,
+        Entry::bytes(profile::status_d_entry(&deb.control).into_bytes(), 0o644),
+    )?;
+    if let Some(md5) = &deb.md5sums {
+        let md5 = if lp.name == "ca-certificates" {
+            md5.lines()
+                .filter(|line| line.split_once("  ").is_some_and(|(_, p)| keep(p)))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        } else {
+            md5.clone()
+        };
+        l.add(
+            &format!("{status}.md5sums"),
+            Entry::bytes(md5.into_bytes(), 0o644),
+        )?;
+    }
+    Ok(())
+}
+
+/// The package layers of one platform, bottom first, each with its history comment.
+pub fn package_layers(
+    pkgs: &[(LockedPackage, DebPackage)],
+    layering: Layering,
+    compression: Compression,
+    mtime: u64,
+) -> Result<Vec<(LayerBlob, String)>, BuildError> {
+    match layering {
+        Layering::PerPackage => pkgs
+            .iter()
+            .map(|(lp, deb)| {
+                let mut l = LayerBuilder::new(format!("package {}", lp.name));
+                add_package(&mut l, lp, deb, false)?;
+                Ok((
+                    l.finish(compression, mtime)?,
+                    format!("{} {}", lp.name, lp.version),
+                ))
+            })
+            .collect(),
+        Layering::Single => {
+            let mut l = LayerBuilder::new("packages");
+            for (lp, deb) in pkgs {
+                add_package(&mut l, lp, deb, true)?;
+            }
+            let names: Vec<&str> = pkgs.iter().map(|(p, _)| p.name.as_str()).collect();
+            Ok(vec![(
+                l.finish(compression, mtime)?,
+                format!("packages: {}", names.join(" ")),
+            )])
+        }
+    }
+}
+
+/// Files from no package: os-release, nsswitch.conf and the CA bundle.
+pub fn system_files(
+    l: &mut LayerBuilder,
+    d: &DebianSpec,
+    pkgs: &[(LockedPackage, DebPackage)],
+) -> Result<(), BuildError> {
+    let release_text = match d.profile {
+        Some(p) => profile::os_release(p, d.release),
+        None => profile::os_release(profile::Profile::Static, d.release).replacen(
+            "Plinth static",
+            "Plinth",
+            1,
+        ),
+    };
+    l.add(
+        "/usr/lib/os-release",
+        Entry::bytes(release_text.into_bytes(), 0o644),
+    )?;
+    l.add("/etc/os-release", Entry::symlink("../usr/lib/os-release"))?;
+    l.add(
+        "/etc/nsswitch.conf",
+        Entry::bytes(profile::NSSWITCH.as_bytes().to_vec(), 0o644),
+    )?;
+    if let Some((_, ca)) = pkgs.iter().find(|(p, _)| p.name == "ca-certificates") {
+        let files = ca.entries.iter().filter_map(|e| match &e.kind {
+            DebEntryKind::File(b) => Some((e.path.as_str(), &b[..])),
+            _ => None,
+        });
+        let extra = d
+            .ca_certificates
+            .iter()
+            .map(|p| {
+                fs_err::read(p)
+                    .map_err(|e| deb_src(format!("cannot read CA certificate {}", p.display()), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        l.add("/etc/ssl/certs", Entry::dir(0o755, 0, 0))?;
+        l.add(
+            profile::CA_BUNDLE,
+            Entry::bytes(profile::ca_bundle(files, &extra), 0o644),
+        )?;
+    } else if !d.ca_certificates.is_empty() {
+        return Err(deb_err(
+            "debian.ca-certificates needs the ca-certificates package (any profile has it)",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The content-addressed package cache shared by all builds: `blobs/sha256/<hex>` under
+//! a root directory. A blob lands there only after its size and SHA-256 checked while it
+//! streamed into `tmp/`; reading it back re-checks the hash.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::http::{self, VerifyError};
+use crate::progress::Reporter;
+
+/// Failure of the package cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{name}: invalid sha256 {sha256:?}")]
+    BadDigest { name: String, sha256: String },
+    #[error("cannot download {name}")]
+    Download {
+        name: String,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("cannot write to the cache at {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One file to fetch into the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    pub url: String,
+    /// Hex SHA-256 the content must have.
+    pub sha256: String,
+    /// Exact size in bytes; no more than this is read.
+    pub size: u64,
+    /// For messages and progress, e.g. `libc6_2.36-9+deb12u14_amd64.deb`.
+    pub name: String,
+}
+
+/// A content-addressed store of verified files.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Cache {
+        Cache { root: root.into() }
+    }
+
+    /// `$PLINTH_CACHE`, else `$XDG_CACHE_HOME/plinth`, else `~/.cache/plinth`.
+    pub fn default_root() -> PathBuf {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(dir) = var("PLINTH_CACHE") {
+            return PathBuf::from(dir);
+        }
+        if let Some(dir) = var("XDG_CACHE_HOME").map(PathBuf::from)
+            && dir.is_absolute()
+        {
+            return dir.join("plinth");
+        }
+        match var("HOME") {
+            Some(home) => PathBuf::from(home).join(".cache/plinth"),
+            None => std::env::temp_dir().join("plinth-cache"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this hash lives (whether or not it is present).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root
+            .join("blobs/sha256")
+            .join(sha256.to_ascii_lowercase())
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Path of a verified blob, if present and its content still hashes to `sha256`. A
+    /// corrupted entry is deleted (with a warning) and `None` returned.
+    pub fn get(&self, sha256: &str, reporter: &dyn Reporter) -> Option<PathBuf> {
+        if !http::is_sha256_hex(sha256) {
+            return None;
+        }
+        let path = self.blob_path(sha256);
+        let actual = match hash_file(&path) {
+            Ok(h) => h,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                reporter.warn(&format!(
+                    "cannot read cache entry {}: {e}; fetching it again",
+                    path.display()
+                ));
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        };
+        if actual.eq_ignore_ascii_case(sha256) {
+            return Some(path);
+        }
+        reporter.warn(&format!(
+            "cache entry {} is corrupt (its sha256 is {actual}); removed it",
+            path.display()
+        ));
+        let _ = std::fs::remove_file(&path);
+        None
+    }
+
+    /// Downloads each item with `jobs` worker threads, verifying size and SHA-256 while
+    /// streaming into a temporary file and renaming it into place only once verified.
+    /// Items already cached (and still verified) are not downloaded. Returns the cached
+    /// paths in input order, or the error of the first failing item (in input order);
+    /// a failed download leaves nothing behind.
+    pub fn fetch_all(
+        &self,
+        items: &[Download],
+        jobs: usize,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<PathBuf>, CacheError> {
+        for item in items {
+            if !http::is_sha256_hex(&item.sha256) {
+                return Err(CacheError::BadDigest {
+                    name: item.name.clone(),
+                    sha256: item.sha256.clone(),
+                });
+            }
+        }
+        // Fetch each distinct blob once.
+        let mut unique: Vec<usize> = Vec::new();
+        let mut slot_of = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let pos = unique
+                .iter()
+                .position(|&u| items[u].sha256.eq_ignore_ascii_case(&item.sha256));
+            slot_of.push(pos.unwrap_or_else(|| {
+                unique.push(i);
+                unique.len() - 1
+            }));
+        }
+        let results: Mutex<Vec<Option<Result<PathBuf, CacheError>>>> =
+            Mutex::new((0..unique.len()).map(|_| None).collect());
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let workers = jobs.clamp(1, unique.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let slot = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&index) = unique.get(slot) else {
+                            break;
+                        };
+                        let result = self.fetch_one(&items[index], reporter);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        results.lock().unwrap_or_else(|e| e.into_inner())[slot] = Some(result);
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The first error in input order wins.
+        for &slot in &slot_of {
+            if let Some(Err(_)) = &results[slot]
+                && let Some(Err(e)) = results[slot].take()
+            {
+                return Err(e);
+            }
+        }
+        // No error: every worker ran to the end of the queue, so every slot is filled.
+        Ok(slot_of
+            .iter()
+            .map(|&slot| match &results[slot] {
+                Some(Ok(path)) => path.clone(),
+                _ => unreachable!("download slot {slot} left empty without an error"),
+            })
+            .collect())
+    }
+
+    fn fetch_one(&self, item: &Download, reporter: &dyn Reporter) -> Result<PathBuf, CacheError> {
+        if let Some(path) = self.get(&item.sha256, reporter) {
+            return Ok(path);
+        }
+        let target = self.blob_path(&item.sha256);
+        let tmp_dir = self.tmp_dir();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(&tmp_dir)
+            .map_err(io(&tmp_dir))?;
+        reporter.start(&item.name, Some(item.size));
+        let result = (|| {
+            let mut sink = BufWriter::new(tmp.as_file());
+            http::fetch_verified(
+                &item.url,
+                item.size,
+                &item.sha256,
+                &mut sink,
+                reporter,
+                &item.name,
+            )
+            .map_err(|source| CacheError::Download {
+                name: item.name.clone(),
+                source,
+            })?;
+            sink.flush().map_err(io(tmp.path()))
+        })();
+        reporter.finish(&item.name);
+        // On error `tmp` is dropped here, which deletes the partial file.
+        result?;
+        tmp.persist(&target).map_err(|e| CacheError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+        Ok(target)
+    }
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoReporter;
+
+    fn item(dir: &Path, name: &str, data: &[u8]) -> Download {
+        let path = dir.join(name);
+        fs_err::write(&path, data).unwrap();
+        Download {
+            url: format!("file://{}", path.display()),
+            sha256: hex::encode(Sha256::digest(data)),
+            size: data.len() as u64,
+            name: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn fetches_dedups_and_verifies_local_files() {
+        let src = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let a = item(src.path(), "a.deb", b"aaa");
+        let b = item(src.path(), "b.deb", b"bbbb");
+        let paths = cache
+            .fetch_all(&[a.clone(), b.clone(), a.clone()], 4, &NoReporter)
+            .unwrap();
+        assert_eq!(paths.len(), 3);
+        assert_eq!(fs_err::read(&paths[0]).unwrap(), b"aaa");
+        assert_eq!(fs_err::read(&paths[1]).unwrap(), b"bbbb");
+        assert_eq!(paths[0], paths[2]);
+        assert_eq!(cache.get(&a.sha256, &NoReporter), Some(paths[0].clone()));
+        let bad = Download {
+            sha256: "../../etc".into(),
+            ..a.clone()
+        };
+        assert!(matches!(
+            cache.fetch_all(&[bad], 1, &NoReporter),
+            Err(CacheError::BadDigest { .. })
+        ));
+        assert_eq!(cache.get("../x", &NoReporter), None);
+        assert!(cache.fetch_all(&[], 4, &NoReporter).unwrap().is_empty());
+    }
+
+    #[test]
+    fn default_root_honours_environment_order() {
+        // Only checks the shape: the environment is shared with other tests.
+        let root = Cache::default_root();
+        assert!(!root.as_os_str().is_empty());
+    }
+}

@@ -1,0 +1,289 @@
+//! `plinth.lock`: the exact packages an image is built from, per platform.
+//!
+//! TOML, written in a stable order (platforms as in the spec, packages by name) so that
+//! it diffs well and the same resolution always gives the same bytes. It records, per
+//! package, the version, architecture, pool filename, size and SHA-256 (the `.deb` is
+//! checked against it when fetched), the suite it came from and why it is there; per suite,
+//! the SHA-256 of the signed `InRelease` it was resolved from. `inputs` is a digest of
+//! what the resolution depends on (profile, release, packages, excludes, platforms):
+//! a spec whose inputs changed no longer matches its lock.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub const LOCK_VERSION: u32 = 1;
+const HEADER: &str = "# plinth.lock: written by `plinth lock`; do not edit by hand.\n\
+                      # `plinth lock --update SPEC` re-resolves to the newest versions.\n";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lock {
+    pub version: u32,
+    /// Digest of the spec's resolution inputs.
+    pub inputs: String,
+    /// The Debian release codename.
+    pub release: String,
+    #[serde(default, rename = "suite")]
+    pub suites: Vec<LockedSuite>,
+    #[serde(default, rename = "platform")]
+    pub platforms: Vec<LockedPlatform>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedSuite {
+    pub name: String,
+    /// Where it was fetched from (the mirror's base URI).
+    pub mirror: String,
+    /// SHA-256 (hex) of the `InRelease` the packages were resolved from.
+    pub inrelease_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedPlatform {
+    /// `linux/amd64`.
+    pub platform: String,
+    /// Debian architecture (`amd64`, `arm64`).
+    pub arch: String,
+    #[serde(default, rename = "package")]
+    pub packages: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// Path under the mirror (`pool/main/g/glibc/libc6_2.36-9+deb12u14_amd64.deb`).
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Suite it was resolved from.
+    pub suite: String,
+    /// Source package, when it differs from the binary's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Chain from a requested package to this one (`["base", "libc6", "libgcc-s1"]`);
+    /// a requested package's chain is just itself.
+    pub why: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("failed to read lock {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lock {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("lock {path} has version {found}, this plinth reads version {LOCK_VERSION}")]
+    Version { path: String, found: u32 },
+    #[error("failed to write lock {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Lock {
+    /// Reads a lock; `Ok(None)` when there is none.
+    pub fn load(path: &Path) -> Result<Option<Lock>, LockError> {
+        let p = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(LockError::Read { path: p, source }),
+        };
+        let lock: Lock = toml::from_str(&text).map_err(|e| LockError::Parse {
+            path: p.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Version {
+                path: p,
+                found: lock.version,
+            });
+        }
+        for plat in &lock.platforms {
+            for pkg in &plat.packages {
+                let ok =
+                    pkg.sha256.len() == 64 && pkg.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+                let clean = !pkg.filename.split('/').any(|c| c == ".." || c.is_empty());
+                if !ok || !clean {
+                    return Err(LockError::Parse {
+                        path: p,
+                        message: format!("package {} has a bad sha256 or filename", pkg.name),
+                    });
+                }
+            }
+        }
+        Ok(Some(lock))
+    }
+
+    /// The lock as TOML, in its stable order.
+    pub fn to_toml(&self) -> String {
+        let mut sorted = self.clone();
+        sorted.suites.sort_by(|a, b| a.name.cmp(&b.name));
+        for p in &mut sorted.platforms {
+            p.packages
+                .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+        }
+        let body = toml::to_string(&sorted).expect("a lock always serialises");
+        format!("{HEADER}{body}")
+    }
+
+    /// Writes the lock atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), LockError> {
+        let p = path.display().to_string();
+        let err = |source| LockError::Write {
+            path: p.clone(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".plinth-lock-{}.tmp", std::process::id()));
+        std::fs::write(&tmp, self.to_toml()).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
+        })
+    }
+
+    pub fn platform(&self, platform: &str) -> Option<&LockedPlatform> {
+        self.platforms.iter().find(|p| p.platform == platform)
+    }
+
+    /// What changed from `old` to `self`, one line per package and platform:
+    /// `+ name version`, `- name version`, `~ name old -> new`.
+    pub fn diff(&self, old: &Lock) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.platforms {
+            let before: BTreeMap<&str, &str> = old
+                .platform(&p.platform)
+                .map(|o| {
+                    o.packages
+                        .iter()
+                        .map(|x| (x.name.as_str(), x.version.as_str()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let after: BTreeMap<&str, &str> = p
+                .packages
+                .iter()
+                .map(|x| (x.name.as_str(), x.version.as_str()))
+                .collect();
+            for (name, v) in &after {
+                match before.get(name) {
+                    None => out.push(format!("{}: + {name} {v}", p.platform)),
+                    Some(ov) if ov != v => {
+                        out.push(format!("{}: ~ {name} {ov} -> {v}", p.platform))
+                    }
+                    _ => {}
+                }
+            }
+            for (name, v) in &before {
+                if !after.contains_key(name) {
+                    out.push(format!("{}: - {name} {v}", p.platform));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            filename: format!("pool/main/{}/{name}/{name}_{version}_amd64.deb", &name[..1]),
+            size: 10,
+            sha256: "a".repeat(64),
+            suite: "bookworm".into(),
+            source: None,
+            why: vec![name.into()],
+        }
+    }
+
+    fn lock(pkgs: Vec<LockedPackage>) -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            inputs: "sha256:00".into(),
+            release: "bookworm".into(),
+            suites: vec![LockedSuite {
+                name: "bookworm".into(),
+                mirror: "http://mirror.example/debian".into(),
+                inrelease_sha256: "b".repeat(64),
+            }],
+            platforms: vec![LockedPlatform {
+                platform: "linux/amd64".into(),
+                arch: "amd64".into(),
+                packages: pkgs,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_in_a_stable_order() {
+        let a = lock(vec![pkg("zlib1g", "1"), pkg("libc6", "2")]);
+        let b = lock(vec![pkg("libc6", "2"), pkg("zlib1g", "1")]);
+        assert_eq!(a.to_toml(), b.to_toml());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plinth.lock");
+        a.save(&p).unwrap();
+        let back = Lock::load(&p).unwrap().unwrap();
+        assert_eq!(back.to_toml(), a.to_toml());
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .starts_with("# plinth.lock")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plinth.lock");
+        let mut bad = lock(vec![pkg("libc6", "2")]);
+        bad.platforms[0].packages[0].filename = "pool/../../etc/passwd".into();
+        std::fs::write(&p, bad.to_toml()).unwrap();
+        assert!(
+            Lock::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("bad sha256 or filename")
+        );
+        std::fs::write(&p, "version = 99\ninputs = \"\"\nrelease = \"x\"\n").unwrap();
+        assert!(matches!(Lock::load(&p), Err(LockError::Version { .. })));
+        std::fs::write(&p, "garbage = [").unwrap();
+        assert!(matches!(Lock::load(&p), Err(LockError::Parse { .. })));
+        assert!(Lock::load(&dir.path().join("none")).unwrap().is_none());
+    }
+
+    #[test]
+    fn diff_lists_changes() {
+        let old = lock(vec![pkg("libc6", "1"), pkg("gone", "1")]);
+        let new = lock(vec![pkg("libc6", "2"), pkg("added", "1")]);
+        assert_eq!(
+            new.diff(&old),
+            [
+                "linux/amd64: + added 1",
+                "linux/amd64: ~ libc6 1 -> 2",
+                "linux/amd64: - gone 1"
+            ]
+        );
+    }
+}

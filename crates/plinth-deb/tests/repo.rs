@@ -1,0 +1,666 @@
+//! Fetching a signed repository and its packages into the cache, against a test
+//! repository generated on the fly (served over HTTP from 127.0.0.1, and as `file://`),
+//! plus one system test against the machine's configured mirror.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use plinth_deb::cache::{Cache, CacheError, Download};
+use plinth_deb::http::VerifyError;
+use plinth_deb::progress::NoReporter;
+use plinth_deb::release::ReleaseError;
+use plinth_deb::repo::{self, RepoConfig, RepoError, RepoIndex};
+use support::*;
+
+const SUITE: &str = "bookworm";
+const UPDATES: &str = "bookworm-updates";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    key: pgp::composed::SignedSecretKey,
+    debs: Vec<TestDeb>,
+    updates: Vec<TestDeb>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(11);
+    let mut hello = TestDeb::new("hello", "1.0-1", "amd64");
+    hello.depends = Some("libc6 (>= 2.36)".into());
+    let debs = vec![
+        TestDeb::new("libc6", "2.36-9", "amd64"),
+        hello,
+        TestDeb::new("tzdata", "2024a-0", "all"),
+    ];
+    let updates = vec![TestDeb::new("tzdata", "2025b-0", "all")];
+    write_suite(dir.path(), &key, &SuiteSpec::new(SUITE, debs.clone()));
+    write_suite(dir.path(), &key, &SuiteSpec::new(UPDATES, updates.clone()));
+    Fixture {
+        dir,
+        key,
+        debs,
+        updates,
+    }
+}
+
+fn config(mirror: String, key: &pgp::composed::SignedSecretKey, suites: &[&str]) -> RepoConfig {
+    RepoConfig {
+        mirror,
+        suites: suites.iter().map(|s| s.to_string()).collect(),
+        components: vec!["main".into()],
+        keyring: keyring(key),
+        now: now(),
+        suite_mirrors: BTreeMap::new(),
+    }
+}
+
+fn downloads(index: &RepoIndex) -> Vec<Download> {
+    (0..index.packages.len())
+        .map(|i| index.download(i))
+        .collect()
+}
+
+fn find(index: &RepoIndex, name: &str, version: &str) -> usize {
+    index
+        .packages
+        .iter()
+        .position(|p| p.package == name && p.version.as_str() == version)
+        .unwrap_or_else(|| panic!("{name} {version} not in index"))
+}
+
+/// Checks a fetched index against the fixture, then fetches every package into a fresh
+/// cache twice. Returns the cache dir for further checks.
+fn check_happy_path(f: &Fixture, index: &RepoIndex) {
+    assert_eq!(index.suites.len(), 2);
+    assert_eq!(index.packages.len(), 4);
+    assert_eq!(index.origin, [0, 0, 0, 1]);
+    let s = &index.suites[0];
+    assert_eq!(s.suite, SUITE);
+    assert_eq!(s.signer, fingerprint(&f.key));
+    let inrelease = fs_err::read(f.dir.path().join("dists/bookworm/InRelease")).unwrap();
+    assert_eq!(s.inrelease_sha256, sha256(&inrelease));
+    assert_eq!(s.date.as_deref(), Some(DATE));
+    assert_eq!(s.valid_until.as_deref(), Some(VALID_UNTIL));
+    assert_eq!(s.release.codename.as_deref(), Some(SUITE));
+    let hello = &index.packages[find(index, "hello", "1.0-1")];
+    assert_eq!(hello.depends[0].to_string(), "libc6 (>= 2.36)");
+    let tz = find(index, "tzdata", "2025b-0");
+    assert_eq!(index.suite_of(tz).suite, UPDATES);
+    assert!(
+        index
+            .url_of(tz)
+            .ends_with("/pool/main/t/tzdata/tzdata_2025b-0_all.deb")
+    );
+    assert_eq!(index.download(tz).name, "tzdata_2025b-0_all.deb");
+    assert_eq!(index.download(tz).sha256, sha256(&f.updates[0].bytes));
+}
+
+#[test]
+fn http_index_is_verified_and_debs_are_cached_once() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let rec = Recorder::default();
+    let index = repo::fetch_index(
+        &config(server.url(), &f.key, &[SUITE, UPDATES]),
+        "amd64",
+        &rec,
+    )
+    .unwrap();
+    check_happy_path(&f, &index);
+    assert!(rec.warnings().is_empty(), "{:?}", rec.warnings());
+    assert_eq!(
+        server.requests(),
+        [
+            "/dists/bookworm/InRelease",
+            "/dists/bookworm/main/binary-amd64/Packages.xz",
+            "/dists/bookworm-updates/InRelease",
+            "/dists/bookworm-updates/main/binary-amd64/Packages.xz",
+        ]
+    );
+
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    let items = downloads(&index);
+    let before = server.count();
+    let paths = cache.fetch_all(&items, 3, &rec).unwrap();
+    assert_eq!(server.count() - before, 4);
+    for (path, item) in paths.iter().zip(&items) {
+        assert_eq!(sha256(&fs_err::read(path).unwrap()), item.sha256);
+        assert_eq!(cache.get(&item.sha256, &NoReporter).as_ref(), Some(path));
+    }
+    let hello = find(&index, "hello", "1.0-1");
+    assert_eq!(fs_err::read(&paths[hello]).unwrap(), f.debs[1].bytes);
+    // The debs really are debs.
+    let deb = plinth_deb::debfile::read_deb(
+        &fs_err::read(&paths[hello]).unwrap(),
+        "hello.deb",
+        &plinth_deb::debfile::DebLimits::default(),
+    )
+    .unwrap();
+    assert!(deb.control.contains("Package: hello"));
+
+    // Second run: everything from the cache, no request at all.
+    let before = server.count();
+    let again = cache.fetch_all(&items, 3, &rec).unwrap();
+    assert_eq!(again, paths);
+    assert_eq!(server.count(), before);
+    assert!(rec.warnings().is_empty(), "{:?}", rec.warnings());
+    assert_eq!(
+        files_under(&cache_dir.path().join("tmp")),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn file_url_index_and_downloads() {
+    let f = fixture();
+    let mirror = format!("file://{}", f.dir.path().display());
+    let index = repo::fetch_index(
+        &config(mirror, &f.key, &[SUITE, UPDATES]),
+        "amd64",
+        &NoReporter,
+    )
+    .unwrap();
+    check_happy_path(&f, &index);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let paths = Cache::new(cache_dir.path())
+        .fetch_all(&downloads(&index), 2, &NoReporter)
+        .unwrap();
+    assert_eq!(paths.len(), 4);
+    assert_eq!(files_under(cache_dir.path()).len(), 4);
+}
+
+fn fetch_err(f: &Fixture, cfg: &RepoConfig) -> RepoError {
+    let server = Server::start(f.dir.path());
+    let cfg = RepoConfig {
+        mirror: server.url(),
+        ..cfg.clone()
+    };
+    repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap_err()
+}
+
+#[test]
+fn release_signed_by_unknown_key_is_refused() {
+    let f = fixture();
+    let mut cfg = config(String::new(), &f.key, &[SUITE]);
+    cfg.keyring = keyring(&key(99));
+    let err = fetch_err(&f, &cfg);
+    assert!(
+        matches!(
+            &err,
+            RepoError::Verify { source, .. } if matches!(**source, ReleaseError::BadSignature { keys: 1 })
+        ),
+        "{err:?}"
+    );
+    let msg = chain(&err);
+    assert!(
+        msg.starts_with("InRelease of suite bookworm at http://127.0.0.1:"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("/dists/bookworm/InRelease is not trusted: no signature on release file verifies against the keyring (1 keys)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn modified_inrelease_is_refused() {
+    let f = fixture();
+    let path = f.dir.path().join("dists/bookworm/InRelease");
+    let text = fs_err::read_to_string(&path).unwrap();
+    // Change one hex digit of the first SHA256 line.
+    let line_start = text.find("SHA256:\n ").unwrap() + "SHA256:\n ".len();
+    let mut bytes = text.into_bytes();
+    bytes[line_start] = if bytes[line_start] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
+    fs_err::write(&path, &bytes).unwrap();
+    let err = fetch_err(&f, &config(String::new(), &f.key, &[SUITE]));
+    assert!(
+        matches!(
+            &err,
+            RepoError::Verify { source, .. } if matches!(**source, ReleaseError::BadSignature { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn expired_valid_until_is_refused() {
+    let f = fixture();
+    let mut cfg = config(String::new(), &f.key, &[SUITE]);
+    cfg.now = now() + Duration::from_secs(30 * 86400);
+    let err = fetch_err(&f, &cfg);
+    assert!(
+        matches!(
+            &err,
+            RepoError::Verify { source, .. } if matches!(**source, ReleaseError::Expired { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(chain(&err).contains("release file expired at"), "{err}");
+}
+
+#[test]
+fn packages_index_not_matching_release_is_refused() {
+    let f = fixture();
+    let path = f
+        .dir
+        .path()
+        .join("dists/bookworm/main/binary-amd64/Packages.xz");
+    let mut data = fs_err::read(&path).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    fs_err::write(&path, &data).unwrap();
+    let err = fetch_err(&f, &config(String::new(), &f.key, &[SUITE]));
+    let RepoError::FetchIndex {
+        suite,
+        path,
+        source:
+            VerifyError::Hash {
+                url,
+                expected,
+                actual,
+            },
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (suite.as_str(), path.as_str()),
+        (SUITE, "main/binary-amd64/Packages.xz")
+    );
+    assert!(url.ends_with("/dists/bookworm/main/binary-amd64/Packages.xz"));
+    assert_eq!(actual, &sha256(&data));
+    assert_ne!(expected, actual);
+    assert!(
+        chain(&err).starts_with(
+            "cannot fetch index main/binary-amd64/Packages.xz of suite bookworm: http://127.0.0.1:"
+        ),
+        "{}",
+        chain(&err)
+    );
+
+    // A longer file is cut off at the size the release lists.
+    data.extend_from_slice(b"trailing");
+    fs_err::write(
+        f.dir
+            .path()
+            .join("dists/bookworm/main/binary-amd64/Packages.xz"),
+        &data,
+    )
+    .unwrap();
+    let err = fetch_err(&f, &config(String::new(), &f.key, &[SUITE]));
+    assert!(
+        matches!(
+            &err,
+            RepoError::FetchIndex {
+                source: VerifyError::TooLarge { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+fn fetched_index(f: &Fixture, server: &Server) -> RepoIndex {
+    repo::fetch_index(
+        &config(server.url(), &f.key, &[SUITE]),
+        "amd64",
+        &NoReporter,
+    )
+    .unwrap()
+}
+
+#[test]
+fn deb_not_matching_index_is_refused_and_nothing_is_cached() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let index = fetched_index(&f, &server);
+    let hello = find(&index, "hello", "1.0-1");
+    let pool = f.dir.path().join(f.debs[1].pool_path());
+    let mut data = fs_err::read(&pool).unwrap();
+    data[10] ^= 1;
+    fs_err::write(&pool, &data).unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let err = Cache::new(cache_dir.path())
+        .fetch_all(&downloads(&index), 1, &NoReporter)
+        .unwrap_err();
+    let CacheError::Download {
+        name,
+        source:
+            VerifyError::Hash {
+                url,
+                expected,
+                actual,
+            },
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(name, "hello_1.0-1_amd64.deb");
+    assert_eq!(url, &index.url_of(hello));
+    assert_eq!(expected, &index.packages[hello].sha256);
+    assert_eq!(actual, &sha256(&data));
+    assert_eq!(
+        chain(&err),
+        format!(
+            "cannot download hello_1.0-1_amd64.deb: {url} has sha256 {actual}, expected {expected}"
+        )
+    );
+    // libc6 came first and was cached with 1 job; the bad one left nothing behind.
+    let libc = &index.packages[find(&index, "libc6", "2.36-9")];
+    assert_eq!(
+        files_under(cache_dir.path()),
+        [Path::new("blobs/sha256").join(&libc.sha256)]
+    );
+}
+
+#[test]
+fn corrupted_cache_entry_is_detected_and_fetched_again() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let index = fetched_index(&f, &server);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    let items = downloads(&index);
+    let paths = cache.fetch_all(&items, 2, &NoReporter).unwrap();
+    fs_err::write(&paths[1], b"bit rot").unwrap();
+
+    let rec = Recorder::default();
+    assert_eq!(cache.get(&items[1].sha256, &rec), None);
+    assert!(!paths[1].exists());
+    assert_eq!(rec.warnings().len(), 1);
+    assert!(
+        rec.warnings()[0].contains("is corrupt"),
+        "{:?}",
+        rec.warnings()
+    );
+
+    fs_err::write(&paths[0], b"bit rot").unwrap();
+    let before = server.count();
+    let rec = Recorder::default();
+    let again = cache.fetch_all(&items, 2, &rec).unwrap();
+    assert_eq!(again, paths);
+    assert_eq!(server.count() - before, 2, "{:?}", server.requests());
+    assert_eq!(rec.warnings().len(), 1, "{:?}", rec.warnings());
+    for (path, item) in again.iter().zip(&items) {
+        assert_eq!(sha256(&fs_err::read(path).unwrap()), item.sha256);
+    }
+}
+
+#[test]
+fn missing_optional_suite_is_skipped_with_a_warning() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let rec = Recorder::default();
+    let cfg = config(
+        server.url(),
+        &f.key,
+        &[SUITE, "bookworm-backports", UPDATES],
+    );
+    let index = repo::fetch_index(&cfg, "amd64", &rec).unwrap();
+    let suites: Vec<&str> = index.suites.iter().map(|s| s.suite.as_str()).collect();
+    assert_eq!(suites, [SUITE, UPDATES]);
+    assert_eq!(index.origin, [0, 0, 0, 1]);
+    let warnings = rec.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("suite bookworm-backports is not on the mirror"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn missing_first_suite_is_an_error() {
+    let f = fixture();
+    let err = fetch_err(&f, &config(String::new(), &f.key, &["trixie", SUITE]));
+    assert!(
+        matches!(&err, RepoError::MissingSuite { suite, .. } if suite == "trixie"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "suite trixie is not on the mirror: no InRelease or Release at http://127.0.0.1:"
+        ),
+        "{err}"
+    );
+    // A server error is not mistaken for a missing suite.
+    let server = Server::start(f.dir.path());
+    server.set("/dists/bookworm-updates/InRelease", Override::Status(500));
+    let err = repo::fetch_index(
+        &config(server.url(), &f.key, &[SUITE, UPDATES]),
+        "amd64",
+        &NoReporter,
+    )
+    .unwrap_err();
+    assert!(
+        chain(&err).contains("answered with http status 500"),
+        "{}",
+        chain(&err)
+    );
+}
+
+#[test]
+fn huge_bodies_are_cut_off_at_the_expected_size() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let index = fetched_index(&f, &server);
+    let hello = find(&index, "hello", "1.0-1");
+    let libc = find(&index, "libc6", "2.36-9");
+    let path = |i: usize| format!("/{}", index.packages[i].filename);
+    server.set(&path(hello), Override::HugeChunked);
+    server.set(&path(libc), Override::HugeWithLength);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    for i in [hello, libc] {
+        let rec = Recorder::default();
+        let err = cache.fetch_all(&[index.download(i)], 1, &rec).unwrap_err();
+        assert!(
+            matches!(&err, CacheError::Download { source: VerifyError::TooLarge { expected, .. }, .. }
+                if *expected == index.packages[i].size),
+            "{err:?}"
+        );
+        assert!(
+            chain(&err).ends_with(&format!(
+                "is larger than the expected {} bytes",
+                index.packages[i].size
+            )),
+            "{}",
+            chain(&err)
+        );
+        // Read at most one byte past the expected size.
+        let read = rec.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(read <= index.packages[i].size, "read {read} bytes");
+    }
+    assert_eq!(
+        files_under(cache_dir.path()),
+        Vec::<std::path::PathBuf>::new()
+    );
+
+    // Same for an index: bounded by the size in the signed release.
+    server.set(
+        "/dists/bookworm/main/binary-amd64/Packages.xz",
+        Override::HugeChunked,
+    );
+    let err = repo::fetch_index(
+        &config(server.url(), &f.key, &[SUITE]),
+        "amd64",
+        &NoReporter,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RepoError::FetchIndex {
+                source: VerifyError::TooLarge { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // And an InRelease: bounded by the release size limit.
+    server.set("/dists/bookworm/InRelease", Override::HugeChunked);
+    let err = repo::fetch_index(
+        &config(server.url(), &f.key, &[SUITE]),
+        "amd64",
+        &NoReporter,
+    )
+    .unwrap_err();
+    assert!(chain(&err).contains("is larger than"), "{}", chain(&err));
+}
+
+#[test]
+fn detached_release_signature_and_gz_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(12);
+    let mut spec = SuiteSpec::new(SUITE, vec![TestDeb::new("libc6", "2.36-9", "amd64")]);
+    spec.detached = true;
+    spec.compression = "gz";
+    spec.valid_until = None;
+    let release = write_suite(dir.path(), &key, &spec);
+    let server = Server::start(dir.path());
+    let index =
+        repo::fetch_index(&config(server.url(), &key, &[SUITE]), "amd64", &NoReporter).unwrap();
+    assert_eq!(index.packages.len(), 1);
+    assert_eq!(index.suites[0].inrelease_sha256, sha256(&release));
+    assert_eq!(index.suites[0].valid_until, None);
+    assert!(
+        server
+            .requests()
+            .contains(&"/dists/bookworm/main/binary-amd64/Packages.gz".to_string())
+    );
+    // A tampered Release fails against its detached signature.
+    let path = dir.path().join("dists/bookworm/Release");
+    let text = fs_err::read_to_string(&path)
+        .unwrap()
+        .replace("Plinth Test", "Plinth Evil");
+    fs_err::write(&path, text).unwrap();
+    let err =
+        repo::fetch_index(&config(server.url(), &key, &[SUITE]), "amd64", &NoReporter).unwrap_err();
+    assert!(
+        chain(&err).starts_with("Release of suite bookworm at http://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn binary_all_index_is_fetched_unless_folded_into_arch_indexes() {
+    let key = key(13);
+    // (No-Support-for-Architecture-all: Packages, Architectures, binary-all fetched)
+    for (no_support_all, archs, fetched) in [
+        (false, "all amd64", true),
+        (true, "all amd64", false),
+        // Like the security archive: binary-all listed, but `all` not offered.
+        (false, "amd64", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = SuiteSpec::new(SUITE, vec![TestDeb::new("libc6", "2.36-9", "amd64")]);
+        spec.all_debs = vec![TestDeb::new("tzdata", "2024a-0", "all")];
+        spec.no_support_all = no_support_all;
+        spec.architectures = Some(archs);
+        write_suite(dir.path(), &key, &spec);
+        let mirror = format!("file://{}", dir.path().display());
+        let index =
+            repo::fetch_index(&config(mirror, &key, &[SUITE]), "amd64", &NoReporter).unwrap();
+        let names: Vec<&str> = index.packages.iter().map(|p| p.package.as_str()).collect();
+        let want: &[&str] = if fetched {
+            &["libc6", "tzdata"]
+        } else {
+            &["libc6"]
+        };
+        assert_eq!(names, want, "{no_support_all} {archs}");
+    }
+}
+
+#[test]
+fn unsupported_architecture_is_an_error() {
+    let f = fixture();
+    let mirror = format!("file://{}", f.dir.path().display());
+    let err =
+        repo::fetch_index(&config(mirror, &f.key, &[SUITE]), "riscv64", &NoReporter).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "suite bookworm does not offer architecture riscv64"
+    );
+}
+
+#[test]
+fn suite_mirror_override_is_used() {
+    let f = fixture();
+    // The updates suite lives under a second "archive" on another server.
+    let other = tempfile::tempdir().unwrap();
+    write_suite(
+        other.path(),
+        &f.key,
+        &SuiteSpec::new(UPDATES, f.updates.clone()),
+    );
+    fs_err::remove_dir_all(f.dir.path().join("dists").join(UPDATES)).unwrap();
+    let main = Server::start(f.dir.path());
+    let security = Server::start(other.path());
+    let mut cfg = config(main.url(), &f.key, &[SUITE, UPDATES]);
+    cfg.suite_mirrors
+        .insert(UPDATES.into(), format!("{}/", security.url()));
+    let index = repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap();
+    assert_eq!(index.suites.len(), 2);
+    assert_eq!(index.suites[1].base_uri, security.url());
+    let tz = find(&index, "tzdata", "2025b-0");
+    assert!(index.url_of(tz).starts_with(&security.url()));
+    assert_eq!(security.count(), 2);
+}
+
+// ---- system test ------------------------------------------------------------------
+
+fn skip(what: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true and {what}"
+    );
+    eprintln!("notice: skipping: {what}");
+}
+
+#[test]
+fn real_mirror_index_and_base_files_download() {
+    let cfg = match repo::config_from_apt(Path::new("/"), "bookworm", SystemTime::now()) {
+        Ok(cfg) => cfg,
+        Err(e) => return skip(&format!("no apt source for bookworm: {}", chain(&e))),
+    };
+    let rec = Recorder::default();
+    let index = match repo::fetch_index(&cfg, "amd64", &rec) {
+        Ok(index) => index,
+        Err(e @ RepoError::FetchRelease { .. }) => {
+            return skip(&format!("mirror unreachable: {}", chain(&e)));
+        }
+        Err(e) => panic!("{}", chain(&e)),
+    };
+    for w in rec.warnings() {
+        eprintln!("warning: {w}");
+    }
+    assert_eq!(index.suites[0].suite, "bookworm");
+    assert_eq!(index.suites[0].signer.len(), 40);
+    assert!(index.packages.iter().any(|p| p.package == "libc6"));
+    let base_files = index
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.package == "base-files")
+        .max_by(|a, b| a.1.version.cmp(&b.1.version))
+        .map(|(i, _)| i)
+        .expect("base-files in the index");
+    let cache_dir = tempfile::tempdir().unwrap();
+    let paths = Cache::new(cache_dir.path())
+        .fetch_all(&[index.download(base_files)], 1, &NoReporter)
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let deb = plinth_deb::debfile::read_deb(
+        &fs_err::read(&paths[0]).unwrap(),
+        "base-files.deb",
+        &plinth_deb::debfile::DebLimits::default(),
+    )
+    .unwrap();
+    assert!(deb.control.contains("Package: base-files"));
+}

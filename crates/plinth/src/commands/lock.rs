@@ -1,0 +1,69 @@
+//! `plinth lock SPEC`: resolve a Debian-based spec's packages and write `plinth.lock`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use plinth_build::{BuildOptions, LockMode, LockOutcome, Spec, ensure_lock, lock_path};
+
+use crate::commands::build::DebianArgs;
+use crate::render::{CliError, stdout};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The image spec (plinth.toml)
+    spec: PathBuf,
+    /// Resolve again to the newest versions and show what changed
+    #[arg(long)]
+    update: bool,
+    #[command(flatten)]
+    debian: DebianArgs,
+    /// Print nothing on stderr
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let spec = Spec::load(&args.spec)?;
+    let opts = BuildOptions {
+        mirror: args.debian.mirror.clone(),
+        cache: args.debian.cache_dir.clone(),
+        lock: if args.update {
+            LockMode::Update
+        } else {
+            LockMode::UseOrCreate
+        },
+        reporter: crate::progress::reporter(args.quiet),
+        ..Default::default()
+    };
+    let (lock, outcome) = ensure_lock(&spec, &opts)?;
+    if !args.quiet {
+        report(&lock_path(&spec), &outcome);
+    }
+    let mut out = String::new();
+    for p in &lock.platforms {
+        for pkg in &p.packages {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\n",
+                p.platform, pkg.name, pkg.version, pkg.architecture
+            ));
+        }
+    }
+    stdout(&out)
+}
+
+/// Says on stderr what happened to the lock.
+pub fn report(path: &Path, outcome: &LockOutcome) {
+    match outcome {
+        LockOutcome::Used => eprintln!("Using {}", path.display()),
+        LockOutcome::Created => eprintln!("Wrote {}", path.display()),
+        LockOutcome::Updated { changes } if changes.is_empty() => {
+            eprintln!("Updated {}: no package changed", path.display())
+        }
+        LockOutcome::Updated { changes } => {
+            eprintln!("Updated {}:", path.display());
+            for c in changes {
+                eprintln!("  {c}");
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Debian-based images from the machine's configured mirror: every line of the
+//! distroless checklist (`shared/reference/distroless-debian.md`) against each profile,
+//! and proof with podman that the images work.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use crate::common::*;
+
+fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache")
+}
+
+struct Built {
+    tmp: tempfile::TempDir,
+    out: PathBuf,
+    spec: PathBuf,
+}
+
+impl Built {
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Unpacks the image with umoci (which checks every digest) and returns the rootfs.
+    fn rootfs(&self) -> PathBuf {
+        let bundle = self.dir().join("bundle");
+        if !bundle.exists() {
+            ok(Command::new("umoci")
+                .arg("unpack")
+                .arg("--image")
+                .arg(format!("{}:latest", self.out.display()))
+                .arg(&bundle));
+        }
+        bundle.join("rootfs")
+    }
+
+    fn inspect(&self) -> serde_json::Value {
+        serde_json::from_str(&ok(plinth()
+            .arg("inspect")
+            .arg(&self.out)
+            .args(["--format", "json"])))
+        .unwrap()
+    }
+}
+
+/// Builds a spec for `profile` (plus `extra` TOML and files). `None` when the Debian
+/// mirror cannot be reached and this is not CI.
+fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Option<Built> {
+    if !have_tool("umoci") {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        &format!("[image]\nname = \"{profile}\"\nprofile = \"{profile}\"\n{extra}"),
+        files,
+    );
+    let out = tmp.path().join("out");
+    let o = run(plinth()
+        .arg("build")
+        .arg(&spec)
+        .arg("-q")
+        .arg("-o")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(cache_dir()));
+    if !o.status.success() {
+        let err = stderr(&o);
+        let offline = err.contains("cannot read the package index") || err.contains("cannot fetch");
+        if offline && std::env::var("CI").as_deref() != Ok("true") {
+            eprintln!("SKIPPED: the Debian mirror of the apt sources cannot be reached:\n{err}");
+            return None;
+        }
+        panic!("plinth build of profile {profile} failed:\n{err}");
+    }
+    Some(Built { tmp, out, spec })
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .mode()
+        & 0o7777
+}
+
+fn owner(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap();
+    (m.uid(), m.gid())
+}
+
+fn read(root: &Path, p: &str) -> String {
+    std::fs::read_to_string(root.join(p.trim_start_matches('/')))
+        .unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// Every point of the distroless reference, for one profile.
+fn checklist(profile: &str, expected: &[&str], forbidden: &[&str]) {
+    let Some(b) = build_profile(profile, "", &[]) else {
+        return;
+    };
+    let root = b.rootfs();
+    // Packages: each has its status.d entry and md5sums; nothing else stands in for dpkg.
+    for pkg in expected {
+        let status = read(&root, &format!("var/lib/dpkg/status.d/{pkg}"));
+        assert!(
+            status.starts_with(&format!("Package: {pkg}\n")),
+            "{profile}: {pkg}"
+        );
+        assert!(
+            status.contains("\nVersion: ") && status.contains("\nArchitecture: "),
+            "{profile}: {pkg}"
+        );
+        assert!(
+            root.join(format!("var/lib/dpkg/status.d/{pkg}.md5sums"))
+                .is_file(),
+            "{profile}: {pkg}.md5sums"
+        );
+    }
+    for pkg in forbidden {
+        assert!(
+            !root.join(format!("var/lib/dpkg/status.d/{pkg}")).exists(),
+            "{profile} must not hold {pkg}"
+        );
+    }
+    assert!(!root.join("var/lib/dpkg/status").exists());
+    // Accounts, exactly.
+    assert_eq!(
+        read(&root, "/etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+    );
+    assert_eq!(
+        read(&root, "/etc/group"),
+        "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n"
+    );
+    assert_eq!(mode(&root.join("etc/passwd")), 0o644);
+    assert_eq!(mode(&root.join("etc/group")), 0o644);
+    assert!(!root.join("etc/shadow").exists());
+    assert!(!root.join("sbin/nologin").exists());
+    // Directories.
+    assert_eq!(
+        (mode(&root.join("root")), owner(&root.join("root"))),
+        (0o700, (0, 0))
+    );
+    assert_eq!(mode(&root.join("home")), 0o755);
+    assert_eq!(
+        (
+            mode(&root.join("home/nonroot")),
+            owner(&root.join("home/nonroot"))
+        ),
+        (0o700, (65532, 65532))
+    );
+    assert_eq!(
+        (mode(&root.join("tmp")), owner(&root.join("tmp"))),
+        (0o1777, (0, 0))
+    );
+    // nsswitch.conf.
+    let ns = read(&root, "/etc/nsswitch.conf");
+    for line in [
+        "passwd:         compat",
+        "group:          compat",
+        "shadow:         compat",
+        "gshadow:        files",
+        "hosts:          files dns",
+        "networks:       files",
+        "protocols:      db files",
+        "services:       db files",
+        "ethers:         db files",
+        "rpc:            db files",
+        "netgroup:       nis",
+    ] {
+        assert!(
+            ns.lines().any(|l| l == line),
+            "nsswitch.conf lacks `{line}`"
+        );
+    }
+    // os-release: Debian's identity exactly, Plinth's own name.
+    let os = read(&root, "/usr/lib/os-release");
+    for line in [
+        "ID=\"debian\"",
+        "VERSION_ID=\"12\"",
+        "VERSION=\"Debian GNU/Linux 12 (bookworm)\"",
+        "NAME=\"Debian GNU/Linux\"",
+    ] {
+        assert!(
+            os.lines().any(|l| l == line),
+            "os-release lacks `{line}`:\n{os}"
+        );
+    }
+    assert!(os.contains("PRETTY_NAME=\"Plinth"), "{os}");
+    assert_eq!(
+        std::fs::read_link(root.join("etc/os-release")).unwrap(),
+        Path::new("../usr/lib/os-release")
+    );
+    // The CA bundle is derived, not installed.
+    let bundle = root.join("etc/ssl/certs/ca-certificates.crt");
+    assert_eq!(mode(&bundle), 0o644);
+    let pem = std::fs::read_to_string(&bundle).unwrap();
+    assert!(
+        pem.matches("-----BEGIN CERTIFICATE-----").count() > 100,
+        "bundle holds the Mozilla roots"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.join("etc/ssl/certs"))
+            .unwrap()
+            .count(),
+        1,
+        "no per-certificate links"
+    );
+    assert!(
+        root.join("usr/share/doc/ca-certificates/copyright")
+            .is_file()
+    );
+    assert!(!root.join("usr/share/ca-certificates").exists());
+    // What upstream's own tests assert.
+    for p in [
+        "etc/services",
+        "usr/share/doc/tzdata/copyright",
+        "usr/share/zoneinfo/UTC",
+    ] {
+        assert!(root.join(p).exists(), "{profile}: /{p}");
+    }
+    // No shell, no package manager.
+    for p in [
+        "bin/sh",
+        "bin/bash",
+        "bin/dash",
+        "usr/bin/dpkg",
+        "usr/bin/apt",
+    ] {
+        assert!(!root.join(p).exists(), "{profile} must not have /{p}");
+    }
+    // Config.
+    let j = b.inspect();
+    let cfg = &j["images"][0]["config"]["config"];
+    assert_eq!(cfg["User"], "65532:65532");
+    let env: Vec<&str> = cfg["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+    assert!(env.contains(&"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"));
+    // One layer per package, plus the system layer.
+    let layers = j["images"][0]["layers"].as_array().unwrap().len();
+    assert!(
+        layers > expected.len(),
+        "{layers} layers for {} packages",
+        expected.len()
+    );
+    // The lock pins every package with its hash.
+    let lock = std::fs::read_to_string(b.spec.with_file_name("plinth.lock")).unwrap();
+    for pkg in expected {
+        assert!(
+            lock.contains(&format!("name = \"{pkg}\"")),
+            "lock lacks {pkg}"
+        );
+    }
+}
+
+const STATIC: &[&str] = &[
+    "base-files",
+    "netbase",
+    "tzdata",
+    "media-types",
+    "ca-certificates",
+];
+
+#[test]
+fn profile_static_matches_distroless() {
+    checklist(
+        "static",
+        STATIC,
+        &["libc6", "libssl3", "openssl", "debconf", "mawk"],
+    );
+}
+
+#[test]
+fn profile_base_nossl_matches_distroless() {
+    checklist(
+        "base-nossl",
+        &[STATIC, &["libc6"]].concat(),
+        &["libssl3", "openssl"],
+    );
+}
+
+#[test]
+fn profile_base_matches_distroless() {
+    checklist(
+        "base",
+        &[STATIC, &["libc6", "libssl3"]].concat(),
+        &["openssl", "libstdc++6"],
+    );
+}
+
+#[test]
+fn profile_cc_matches_distroless() {
+    checklist(
+        "cc",
+        &[
+            STATIC,
+            &[
+                "libc6",
+                "libssl3",
+                "libgcc-s1",
+                "libgomp1",
+                "libstdc++6",
+                "gcc-12-base",
+            ],
+        ]
+        .concat(),
+        &["openssl"],
+    );
+}
+
+/// Runs `openssl s_server` for `localhost` on a free loopback port until dropped.
+struct TlsServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn openssl(dir: &Path, args: &str) {
+    ok(Command::new("sh")
+        .arg("-c")
+        .arg(format!("openssl {args}"))
+        .current_dir(dir));
+}
+
+/// A throwaway CA and a server certificate for `localhost` signed by it.
+fn test_ca(dir: &Path) {
+    openssl(
+        dir,
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Plinth Test CA' 2>/dev/null",
+    );
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost' 2>/dev/null",
+    );
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        "x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext 2>/dev/null",
+    );
+}
+
+fn tls_server(dir: &Path) -> TlsServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            "srv.pem",
+            "-key",
+            "srv.key",
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    TlsServer { child, port }
+}
+
+fn compile(dir: &Path, cmd: &str) {
+    ok(Command::new("sh").arg("-c").arg(cmd).current_dir(dir));
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/programs")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// A C program linked against glibc and OpenSSL runs in `base`, read-only, with no
+/// capabilities, as 65532, and verifies a local TLS server with the image's CA bundle
+/// (holding a test CA added through the spec). Without that CA, verification fails.
+#[test]
+fn base_runs_a_tls_client_verified_by_the_image_ca_bundle() {
+    if !have_tool("podman") || !have_tool("openssl") || !have_tool("gcc") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("tls_client.c"), fixture("tls_client.c")).unwrap();
+    compile(
+        work.path(),
+        "gcc -O2 -o tls_client tls_client.c -lssl -lcrypto",
+    );
+    test_ca(work.path());
+    let client = std::fs::read(work.path().join("tls_client")).unwrap();
+    let ca = std::fs::read(work.path().join("ca.pem")).unwrap();
+    let server = tls_server(work.path());
+    let files = "[[files]]\nsrc = \"tls_client\"\ndst = \"/usr/local/bin/tls_client\"\nmode = \"0755\"\n\
+                 [config]\nentrypoint = [\"/usr/local/bin/tls_client\"]\n";
+    let run_in = |b: &Built| {
+        let store = b.dir().join("podman");
+        let mut c = podman(&store);
+        c.current_dir(b.dir()).args([
+            "run",
+            "--rm",
+            "--read-only",
+            "--cap-drop=ALL",
+            "--network",
+            "host",
+        ]);
+        c.args([
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "oci:out:latest",
+        ]);
+        run(c.arg(server.port.to_string()))
+    };
+    let Some(with_ca) = build_profile(
+        "base",
+        &format!("{files}[debian]\nca-certificates = [\"ca.pem\"]\n"),
+        &[("tls_client", &client), ("ca.pem", &ca)],
+    ) else {
+        return;
+    };
+    let o = run_in(&with_ca);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("uid=65532 gid=65532\nverified TLSv1.3"),
+        "{out}"
+    );
+    let Some(without) = build_profile("base", files, &[("tls_client", &client)]) else {
+        return;
+    };
+    let o = run_in(&without);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("handshake failed: unable to get local issuer certificate"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn cc_runs_a_cpp_program() {
+    if !have_tool("podman") || !have_tool("g++") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("hello_cc.cpp"), fixture("hello_cc.cpp")).unwrap();
+    compile(work.path(), "g++ -O2 -o hello_cc hello_cc.cpp");
+    let bin = std::fs::read(work.path().join("hello_cc")).unwrap();
+    let files = "[[files]]\nsrc = \"hello_cc\"\ndst = \"/hello_cc\"\nmode = \"0755\"\n[config]\nentrypoint = [\"/hello_cc\"]\n";
+    let Some(b) = build_profile("cc", files, &[("hello_cc", &bin)]) else {
+        return;
+    };
+    let store = b.dir().join("podman");
+    let out = ok(podman(&store)
+        .current_dir(b.dir())
+        .args(RUN_FLAGS)
+        .arg("oci:out:latest"));
+    assert_eq!(out, "hello from c++\nexceptions work\n");
+}
+
+#[test]
+fn static_runs_a_static_binary_and_has_no_libc() {
+    if !have_tool("podman") {
+        return;
+    }
+    let bin = std::fs::read(hello_example().join("hello")).unwrap();
+    let files = "[[files]]\nsrc = \"hello\"\ndst = \"/hello\"\nmode = \"0755\"\n[config]\nentrypoint = [\"/hello\"]\n";
+    let Some(b) = build_profile("static", files, &[("hello", &bin)]) else {
+        return;
+    };
+    let store = b.dir().join("podman");
+    let out = ok(podman(&store)
+        .current_dir(b.dir())
+        .args(RUN_FLAGS)
+        .arg("oci:out:latest"));
+    assert_eq!(out, "hello from plinth: uid=65532 gid=65532\n");
+    let root = b.rootfs();
+    assert!(!root.join("var/lib/dpkg/status.d/libc6").exists());
+    let libc = [
+        "lib/x86_64-linux-gnu/libc.so.6",
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+        "lib64/ld-linux-x86-64.so.2",
+    ];
+    assert!(libc.iter().all(|p| !root.join(p).exists()));
+}
