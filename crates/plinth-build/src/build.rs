@@ -161,7 +161,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
             let pkgs = debian::fetch_packages(lock, locked, &cache, opts.reporter.as_ref())?;
             layers.extend(debian::package_layers(
                 &pkgs,
-                d.layering,
+                d,
                 spec.compression,
                 opts.source_date_epoch,
             )?);

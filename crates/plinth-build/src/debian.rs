@@ -4,7 +4,7 @@
 //! one result of a script that images need, the CA bundle, is built here.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -219,15 +219,18 @@ pub fn fetch_packages(
     let paths = cache
         .fetch_all(&downloads, 4, reporter)
         .map_err(|e| deb_src("cannot fetch the packages", e))?;
-    let mut out = Vec::new();
-    for (p, path) in platform.packages.iter().zip(paths) {
-        let bytes = fs_err::read(&path)
+    let jobs: Vec<(&LockedPackage, PathBuf)> = platform.packages.iter().zip(paths).collect();
+    // xz decompression dominates: read the packages in parallel.
+    let out = par_map(&jobs, |(p, path)| {
+        let bytes = fs_err::read(path)
             .map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
         let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
         let deb = read_deb(&bytes, &name, &DebLimits::default())
             .map_err(|e| deb_src(format!("cannot unpack {name}"), e))?;
-        out.push((p.clone(), deb));
-    }
+        Ok(((*p).clone(), deb))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, BuildError>>()?;
     Ok(out)
 }
 
@@ -237,9 +240,12 @@ fn add_package(
     lp: &LockedPackage,
     deb: &DebPackage,
     single: bool,
+    keep_docs: bool,
 ) -> Result<(), BuildError> {
-    let keep =
-        |path: &str| lp.name != "ca-certificates" || profile::keep_ca_certificates_path(path);
+    let keep = |path: &str| {
+        (lp.name != "ca-certificates" || profile::keep_ca_certificates_path(path))
+            && (keep_docs || !profile::is_droppable_doc(path))
+    };
     for e in deb.entries.iter().filter(|e| keep(&e.path)) {
         let entry = Entry {
             kind: match &e.kind {
@@ -265,14 +271,12 @@ fn add_package(
         Entry::bytes(profile::status_d_entry(&deb.control).into_bytes(), 0o644),
     )?;
     if let Some(md5) = &deb.md5sums {
-        let md5 = if lp.name == "ca-certificates" {
-            md5.lines()
-                .filter(|line| line.split_once("  ").is_some_and(|(_, p)| keep(p)))
-                .map(|l| format!("{l}\n"))
-                .collect()
-        } else {
-            md5.clone()
-        };
+        // md5sums lists exactly the files installed.
+        let md5: String = md5
+            .lines()
+            .filter(|line| line.split_once("  ").is_some_and(|(_, p)| keep(p)))
+            .map(|l| format!("{l}\n"))
+            .collect();
         l.add(
             &format!("{status}.md5sums"),
             Entry::bytes(md5.into_bytes(), 0o644),
@@ -281,29 +285,64 @@ fn add_package(
     Ok(())
 }
 
+/// Runs `f` over `items` on every core, keeping the order of the results.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(f(item));
+        }
+    };
+    if threads <= 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(&work);
+            }
+        });
+    }
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every item ran")
+        })
+        .collect()
+}
+
 /// The package layers of one platform, bottom first, each with its history comment.
+/// Per-package layers are unpacked and compressed in parallel.
 pub fn package_layers(
     pkgs: &[(LockedPackage, DebPackage)],
-    layering: Layering,
+    d: &DebianSpec,
     compression: Compression,
     mtime: u64,
 ) -> Result<Vec<(LayerBlob, String)>, BuildError> {
-    match layering {
-        Layering::PerPackage => pkgs
-            .iter()
-            .map(|(lp, deb)| {
-                let mut l = LayerBuilder::new(format!("package {}", lp.name));
-                add_package(&mut l, lp, deb, false)?;
-                Ok((
-                    l.finish(compression, mtime)?,
-                    format!("{} {}", lp.name, lp.version),
-                ))
-            })
-            .collect(),
+    match d.layering {
+        Layering::PerPackage => par_map(pkgs, |(lp, deb)| {
+            let mut l = LayerBuilder::new(format!("package {}", lp.name));
+            add_package(&mut l, lp, deb, false, d.keep_docs)?;
+            Ok((
+                l.finish(compression, mtime)?,
+                format!("{} {}", lp.name, lp.version),
+            ))
+        })
+        .into_iter()
+        .collect(),
         Layering::Single => {
             let mut l = LayerBuilder::new("packages");
             for (lp, deb) in pkgs {
-                add_package(&mut l, lp, deb, true)?;
+                add_package(&mut l, lp, deb, true, d.keep_docs)?;
             }
             let names: Vec<&str> = pkgs.iter().map(|(p, _)| p.name.as_str()).collect();
             Ok(vec![(

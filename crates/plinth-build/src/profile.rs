@@ -167,6 +167,31 @@ pub fn keep_ca_certificates_path(path: &str) -> bool {
         || path == "usr/share/doc/ca-certificates"
 }
 
+/// Documentation dropped unless the spec keeps it, as Debian's own `-slim` images do
+/// with dpkg path excludes: manuals, info pages, lintian overrides, bug-report scripts and
+/// everything under `/usr/share/doc` but each package's `copyright` (its licence terms).
+pub fn is_droppable_doc(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("usr/share/doc/") {
+        // Keep the package's directory and its copyright file.
+        return rest.contains('/') && !rest.ends_with("/copyright");
+    }
+    [
+        "usr/share/man/",
+        "usr/share/info/",
+        "usr/share/lintian/",
+        "usr/share/bug/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+        || [
+            "usr/share/man",
+            "usr/share/info",
+            "usr/share/lintian",
+            "usr/share/bug",
+        ]
+        .contains(&path)
+}
+
 /// `/var/lib/dpkg/status.d/<name>`: the package's control paragraph, ending in one
 /// newline. Scanners (syft, trivy, grype) read this layout.
 pub fn status_d_entry(control: &str) -> String {
@@ -219,6 +244,17 @@ mod tests {
         assert!(s.contains("\nID=\"debian\"\n"));
         assert!(s.contains("\nVERSION_ID=\"12\"\n"));
         assert!(s.contains("\nVERSION=\"Debian GNU/Linux 12 (bookworm)\"\n"));
+    }
+
+    #[test]
+    fn docs_are_dropped_but_copyright_stays() {
+        assert!(is_droppable_doc("usr/share/doc/libc6/changelog.Debian.gz"));
+        assert!(is_droppable_doc("usr/share/man/man1/x.1.gz"));
+        assert!(is_droppable_doc("usr/share/lintian/overrides/libc6"));
+        assert!(!is_droppable_doc("usr/share/doc/libc6/copyright"));
+        assert!(!is_droppable_doc("usr/share/doc/libc6"));
+        assert!(!is_droppable_doc("usr/share/zoneinfo/UTC"));
+        assert!(!is_droppable_doc("usr/share/doc-base"));
     }
 
     #[test]

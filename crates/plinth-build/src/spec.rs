@@ -50,6 +50,8 @@ struct RawDebian {
     keys: Vec<Spanned<String>>,
     #[serde(default)]
     ca_certificates: Vec<Spanned<String>>,
+    #[serde(default)]
+    keep_docs: bool,
 }
 
 fn default_release() -> Release {
@@ -83,6 +85,8 @@ pub struct DebianSpec {
     pub keys: Vec<PathBuf>,
     /// Extra CA certificates (PEM files) appended to the CA bundle.
     pub ca_certificates: Vec<PathBuf>,
+    /// Keep manuals and documentation other than `copyright` files.
+    pub keep_docs: bool,
 }
 
 /// Packages that only maintainer scripts need (Plinth runs none): never installed by a
@@ -703,6 +707,7 @@ fn check_debian(
         }),
         keys: files(raw.map(|r| &r.keys), "debian.keys")?,
         ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
+        keep_docs: raw.is_some_and(|r| r.keep_docs),
     }))
 }
 

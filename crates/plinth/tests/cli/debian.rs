@@ -510,3 +510,140 @@ fn static_runs_a_static_binary_and_has_no_libc() {
     ];
     assert!(libc.iter().all(|p| !root.join(p).exists()));
 }
+
+/// amd64 and arm64 from one spec into one index: packages fetched per architecture,
+/// nothing executed. Then `why`, a stale lock, and `lock --update`.
+#[test]
+fn multi_arch_index_lock_why_and_stale_lock() {
+    let Some(b) = build_profile(
+        "base-nossl",
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+        &[],
+    ) else {
+        return;
+    };
+    let j = b.inspect();
+    let plats: Vec<&str> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
+    let files = |i: usize| -> Vec<String> {
+        j["images"][i]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        files(0)
+            .iter()
+            .any(|p| p == "/lib/x86_64-linux-gnu/libc.so.6")
+    );
+    assert!(
+        files(1)
+            .iter()
+            .any(|p| p == "/lib/aarch64-linux-gnu/libc.so.6")
+    );
+    // Architecture-independent packages give the very same layer on both platforms.
+    let layer = |i: usize, name: &str| -> String {
+        let ls = j["images"][i]["layers"].as_array().unwrap();
+        ls.iter()
+            .find(|l| l["comment"].as_str().unwrap().starts_with(name))
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(layer(0, "tzdata "), layer(1, "tzdata "));
+    assert_ne!(layer(0, "libc6 "), layer(1, "libc6 "));
+
+    let why = ok(plinth().args(["why", "libgcc-s1"]).arg(&b.spec));
+    assert!(
+        why.contains("linux/amd64: libgcc-s1 ") && why.contains(": libc6 -> libgcc-s1"),
+        "{why}"
+    );
+    let why = ok(plinth().args(["why", "libc6"]).arg(&b.spec));
+    assert!(why.contains("requested by the spec"), "{why}");
+    let err = fails(plinth().args(["why", "bash"]).arg(&b.spec), 2);
+    assert!(err.contains("bash is not in the image"), "{err}");
+
+    // The spec changes: the lock no longer matches, and the build says what to do.
+    let text = std::fs::read_to_string(&b.spec).unwrap();
+    std::fs::write(
+        &b.spec,
+        text.replace("profile = \"base-nossl\"", "profile = \"base\""),
+    )
+    .unwrap();
+    let out2 = b.dir().join("out2");
+    let err = fails(
+        plinth()
+            .arg("build")
+            .arg(&b.spec)
+            .arg("-o")
+            .arg(&out2)
+            .arg("--cache-dir")
+            .arg(cache_dir()),
+        2,
+    );
+    assert!(
+        err.contains("was written for another version of the spec")
+            && err.contains("plinth lock --update"),
+        "{err}"
+    );
+    assert!(!out2.exists());
+    let o = run(plinth()
+        .args(["lock", "--update"])
+        .arg(&b.spec)
+        .arg("--cache-dir")
+        .arg(cache_dir()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("linux/amd64: + libssl3"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with("linux/arm64\tlibssl3\t")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_package_that_does_not_exist_is_a_clear_error_and_writes_nothing() {
+    if !have_tool("umoci") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nname = \"x\"\n[debian]\npackages = [\"libc6\", \"plinth-no-such-package\"]\n",
+        &[],
+    );
+    let out = tmp.path().join("out");
+    let o = run(plinth()
+        .arg("build")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(cache_dir()));
+    let err = stderr(&o);
+    if err.contains("cannot read the package index") && std::env::var("CI").as_deref() != Ok("true")
+    {
+        eprintln!("SKIPPED: the Debian mirror cannot be reached");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot resolve the packages") && err.contains("plinth-no-such-package"),
+        "{err}"
+    );
+    assert!(!out.exists() && !tmp.path().join("plinth.lock").exists());
+}
