@@ -212,7 +212,7 @@ fn image_config(spec: &Spec) -> Result<plinth_oci::spec::Config, BuildError> {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>(),
         )
-        .working_dir(c.workdir.clone().unwrap_or_else(|| "/".into()));
+        .working_dir(c.workdir.clone().unwrap_or_else(|| default_workdir(spec)));
     if let Some(e) = &c.entrypoint {
         b = b.entrypoint(e.clone());
     }
@@ -237,6 +237,20 @@ fn image_config(spec: &Spec) -> Result<plinth_oci::spec::Config, BuildError> {
             reason: e.to_string(),
         })
     })
+}
+
+/// distroless's rule for Debian images: the `:nonroot` variant starts in the user's home,
+/// root in `/`. Scratch images start in `/`.
+fn default_workdir(spec: &Spec) -> String {
+    let home = spec
+        .accounts
+        .users
+        .iter()
+        .find(|u| u.uid == spec.run_as.0 && u.home_mode.is_some());
+    match home {
+        Some(u) if spec.debian.is_some() && spec.run_as.0 != 0 => u.home.clone(),
+        _ => "/".into(),
+    }
 }
 
 fn accounts_layer(spec: &Spec) -> Result<LayerBuilder, BuildError> {

@@ -15,11 +15,11 @@ use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, Locked
 use plinth_deb::progress::Reporter;
 use plinth_deb::repo::{RepoConfig, config_from_apt, fetch_index};
 use plinth_deb::resolve::{Request, Universe, resolve};
-use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder, par_map};
 
 use crate::error::BuildError;
 use crate::profile;
-use crate::spec::{DebianSpec, Layering, Platform, Spec};
+use crate::spec::{DebianSpec, KeySource, Layering, Platform, Spec};
 
 /// The Debian architecture of a platform.
 pub fn debian_arch(p: &Platform) -> Option<&'static str> {
@@ -102,8 +102,12 @@ pub fn repo_config(
         })?,
     };
     for k in &d.keys {
-        let ring =
-            Keyring::load(k).map_err(|e| deb_src(format!("cannot load key {}", k.display()), e))?;
+        let ring = match k {
+            KeySource::File(p) => Keyring::load(p)
+                .map_err(|e| deb_src(format!("cannot load key {}", p.display()), e))?,
+            KeySource::Inline(text) => Keyring::from_bytes(text.as_bytes(), "a key in the spec")
+                .map_err(|e| deb_src("cannot read the armoured key written in the spec", e))?,
+        };
         cfg.keyring.merge(ring);
     }
     let _ = spec;
@@ -283,41 +287,6 @@ fn add_package(
         )?;
     }
     Ok(())
-}
-
-/// Runs `f` over `items` on every core, keeping the order of the results.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(i) else { break };
-            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(f(item));
-        }
-    };
-    if threads <= 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-    }
-    results
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every item ran")
-        })
-        .collect()
 }
 
 /// The package layers of one platform, bottom first, each with its history comment.

@@ -81,12 +81,19 @@ pub struct DebianSpec {
     pub layering: Layering,
     /// A mirror base URI overriding the machine's apt sources.
     pub mirror: Option<String>,
-    /// Extra OpenPGP keys (files, relative to the spec) trusted for the mirror.
-    pub keys: Vec<PathBuf>,
+    /// Extra OpenPGP keys trusted for the mirror: files (relative to the spec) or
+    /// armoured blocks written in the spec.
+    pub keys: Vec<KeySource>,
     /// Extra CA certificates (PEM files) appended to the CA bundle.
     pub ca_certificates: Vec<PathBuf>,
     /// Keep manuals and documentation other than `copyright` files.
     pub keep_docs: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    File(PathBuf),
+    Inline(String),
 }
 
 /// Packages that only maintainer scripts need (Plinth runs none): never installed by a
@@ -705,7 +712,23 @@ fn check_debian(
                 .as_ref()
                 .map(|m| m.get_ref().trim_end_matches('/').to_string())
         }),
-        keys: files(raw.map(|r| &r.keys), "debian.keys")?,
+        keys: {
+            let (inline, paths): (Vec<_>, Vec<_>) = raw
+                .map(|r| r.keys.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|k| k.get_ref().trim_start().starts_with("-----BEGIN PGP"));
+            let mut keys: Vec<KeySource> = files(Some(&paths), "debian.keys")?
+                .into_iter()
+                .map(KeySource::File)
+                .collect();
+            keys.extend(
+                inline
+                    .into_iter()
+                    .map(|k| KeySource::Inline(k.into_inner())),
+            );
+            keys
+        },
         ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
         keep_docs: raw.is_some_and(|r| r.keep_docs),
     }))

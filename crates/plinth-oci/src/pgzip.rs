@@ -15,9 +15,6 @@
 //! Written by hand (40 lines) because the crates that parallelise gzip (gzp) tie their
 //! output to the thread count or to a backend we do not control.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use libdeflater::{CompressionLvl, Compressor};
 
 const CHUNK: usize = 1 << 20;
@@ -30,40 +27,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     } else {
         data.chunks(CHUNK).collect()
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(chunks.len());
-    let parts: Vec<Mutex<Vec<u8>>> = chunks.iter().map(|_| Mutex::new(Vec::new())).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let level = CompressionLvl::new(LEVEL).expect("6 is a valid level");
-        let mut c = Compressor::new(level);
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= chunks.len() {
-                break;
-            }
-            let mut out = vec![0u8; c.gzip_compress_bound(chunks[i].len())];
-            let n = c
-                .gzip_compress(chunks[i], &mut out)
-                .expect("the bound always fits");
-            out.truncate(n);
-            *parts[i].lock().unwrap_or_else(|p| p.into_inner()) = out;
-        }
-    };
-    if threads <= 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-    }
-    parts
-        .into_iter()
-        .flat_map(|p| p.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect()
+    crate::par_map(&chunks, |chunk| member(chunk)).concat()
+}
+
+/// One gzip member.
+fn member(chunk: &[u8]) -> Vec<u8> {
+    let mut c = Compressor::new(CompressionLvl::new(LEVEL).expect("6 is a valid level"));
+    let mut out = vec![0u8; c.gzip_compress_bound(chunk.len())];
+    let n = c
+        .gzip_compress(chunk, &mut out)
+        .expect("the bound always fits");
+    out.truncate(n);
+    out
 }
 
 #[cfg(test)]

@@ -236,6 +236,10 @@ fn checklist(profile: &str, expected: &[&str], forbidden: &[&str]) {
     let j = b.inspect();
     let cfg = &j["images"][0]["config"]["config"];
     assert_eq!(cfg["User"], "65532:65532");
+    assert_eq!(
+        cfg["WorkingDir"], "/home/nonroot",
+        "as distroless's :nonroot variant"
+    );
     let env: Vec<&str> = cfg["Env"]
         .as_array()
         .unwrap()
@@ -646,4 +650,40 @@ fn a_package_that_does_not_exist_is_a_clear_error_and_writes_nothing() {
         "{err}"
     );
     assert!(!out.exists() && !tmp.path().join("plinth.lock").exists());
+}
+
+/// distroless's default (root) variant: `run-as = "root"` gives User 0 and WorkingDir /.
+#[test]
+fn root_variant_matches_distroless_default() {
+    let Some(b) = build_profile("static", "run-as = \"root\"\n", &[]) else {
+        return;
+    };
+    let cfg = b.inspect()["images"][0]["config"]["config"].clone();
+    assert_eq!(
+        (cfg["User"].as_str(), cfg["WorkingDir"].as_str()),
+        (Some("0:0"), Some("/"))
+    );
+}
+
+#[test]
+fn an_armoured_key_in_the_spec_that_is_not_a_key_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nprofile = \"static\"\n[debian]\nkeys = [\"\"\"\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----\n\"\"\"]\n",
+        &[],
+    );
+    let err = fails(
+        plinth()
+            .arg("lock")
+            .arg(&spec)
+            .arg("--cache-dir")
+            .arg(cache_dir()),
+        2,
+    );
+    assert!(
+        err.contains("cannot read the armoured key written in the spec"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("plinth.lock").exists());
 }
