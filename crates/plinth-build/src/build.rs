@@ -158,7 +158,14 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
                     .ok_or_else(|| BuildError::StaleLock {
                         path: lock_path(spec),
                     })?;
-            let pkgs = debian::fetch_packages(lock, locked, &cache, opts.reporter.as_ref())?;
+            let pkgs = debian::fetch_packages(
+                spec,
+                d,
+                opts.mirror.as_deref(),
+                locked,
+                &cache,
+                opts.reporter.as_ref(),
+            )?;
             layers.extend(debian::package_layers(
                 &pkgs,
                 d,

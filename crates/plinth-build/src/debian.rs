@@ -133,7 +133,6 @@ pub fn resolve_lock(
                 .entry(s.suite.clone())
                 .or_insert_with(|| LockedSuite {
                     name: s.suite.clone(),
-                    mirror: s.base_uri.clone(),
                     inrelease_sha256: s.inrelease_sha256.clone(),
                 });
         }
@@ -192,21 +191,31 @@ pub fn resolve_lock(
 }
 
 /// Fetches (or takes from the cache) and reads every `.deb` a platform's lock names.
+///
+/// The mirror is looked up (spec, `--mirror`, apt sources) only when some package is not
+/// in the cache yet: a warm build needs neither network nor apt sources.
 pub fn fetch_packages(
-    lock: &Lock,
+    spec: &Spec,
+    d: &DebianSpec,
+    mirror: Option<&str>,
     platform: &LockedPlatform,
     cache: &Cache,
     reporter: &dyn Reporter,
 ) -> Result<Vec<(LockedPackage, DebPackage)>, BuildError> {
+    let all_cached = platform
+        .packages
+        .iter()
+        .all(|p| cache.blob_path(&p.sha256).is_file());
+    let cfg = if all_cached {
+        None
+    } else {
+        Some(repo_config(spec, d, mirror)?)
+    };
     let downloads: Vec<Download> = platform
         .packages
         .iter()
         .map(|p| {
-            let base = lock
-                .suites
-                .iter()
-                .find(|s| s.name == p.suite)
-                .map_or("", |s| s.mirror.as_str());
+            let base = cfg.as_ref().map_or("", |c| c.mirror_for(&p.suite));
             Download {
                 url: format!("{}/{}", base.trim_end_matches('/'), p.filename),
                 sha256: p.sha256.clone(),

@@ -4,7 +4,9 @@
 //! it diffs well and the same resolution always gives the same bytes. It records, per
 //! package, the version, architecture, pool filename, size and SHA-256 (the `.deb` is
 //! checked against it when fetched), the suite it came from and why it is there; per suite,
-//! the SHA-256 of the signed `InRelease` it was resolved from. `inputs` is a digest of
+//! the SHA-256 of the signed `InRelease` it was resolved from. It names no mirror: where
+//! packages come from is the machine's business (apt sources, the spec, `--mirror`), and
+//! the hashes make any mirror as good as another. `inputs` is a digest of
 //! what the resolution depends on (profile, release, packages, excludes, platforms):
 //! a spec whose inputs changed no longer matches its lock.
 
@@ -35,8 +37,6 @@ pub struct Lock {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedSuite {
     pub name: String,
-    /// Where it was fetched from (the mirror's base URI).
-    pub mirror: String,
     /// SHA-256 (hex) of the `InRelease` the packages were resolved from.
     pub inrelease_sha256: String,
 }
@@ -225,7 +225,6 @@ mod tests {
             release: "bookworm".into(),
             suites: vec![LockedSuite {
                 name: "bookworm".into(),
-                mirror: "http://mirror.example/debian".into(),
                 inrelease_sha256: "b".repeat(64),
             }],
             platforms: vec![LockedPlatform {

@@ -565,6 +565,30 @@ fn multi_arch_index_lock_why_and_stale_lock() {
     assert_eq!(layer(0, "tzdata "), layer(1, "tzdata "));
     assert_ne!(layer(0, "libc6 "), layer(1, "libc6 "));
 
+    // With the lock and a warm cache, no index and no network are needed: the same image
+    // comes out with a mirror that does not answer.
+    let offline = b.dir().join("offline");
+    let d = ok(plinth()
+        .arg("build")
+        .arg(&b.spec)
+        .arg("-q")
+        .arg("-o")
+        .arg(&offline)
+        .args(["--mirror", "http://127.0.0.1:9/unreachable", "--cache-dir"])
+        .arg(cache_dir()));
+    assert_eq!(
+        d.trim(),
+        j["images"]
+            .as_array()
+            .map(|_| index_digest(&b.out))
+            .unwrap()
+    );
+    assert!(
+        !std::fs::read_to_string(b.spec.with_file_name("plinth.lock"))
+            .unwrap()
+            .contains("mirror")
+    );
+
     let why = ok(plinth().args(["why", "libgcc-s1"]).arg(&b.spec));
     assert!(
         why.contains("linux/amd64: libgcc-s1 ") && why.contains(": libc6 -> libgcc-s1"),
@@ -686,4 +710,14 @@ fn an_armoured_key_in_the_spec_that_is_not_a_key_is_a_clear_error() {
         "{err}"
     );
     assert!(!tmp.path().join("plinth.lock").exists());
+}
+
+/// The digest of the image an OCI layout's index.json points at.
+fn index_digest(layout: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
