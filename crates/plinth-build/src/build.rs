@@ -100,7 +100,7 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
         }
         return Ok((lock.clone(), LockOutcome::Used));
     }
-    let cfg = debian::repo_config(spec, d, opts.mirror.as_deref())?;
+    let cfg = debian::repo_config(d, opts.mirror.as_deref())?;
     let lock = debian::resolve_lock(spec, d, &cfg, opts.reporter.as_ref())?;
     lock.save(&path)?;
     let outcome = match existing {
@@ -159,7 +159,6 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
                         path: lock_path(spec),
                     })?;
             let pkgs = debian::fetch_packages(
-                spec,
                 d,
                 opts.mirror.as_deref(),
                 locked,

@@ -71,11 +71,7 @@ pub fn inputs_digest(spec: &Spec, d: &DebianSpec) -> String {
 }
 
 /// Where the mirror and its keys come from: the spec, `--mirror`, or the apt sources.
-pub fn repo_config(
-    spec: &Spec,
-    d: &DebianSpec,
-    mirror: Option<&str>,
-) -> Result<RepoConfig, BuildError> {
+pub fn repo_config(d: &DebianSpec, mirror: Option<&str>) -> Result<RepoConfig, BuildError> {
     let now = SystemTime::now();
     let mut cfg = match mirror.or(d.mirror.as_deref()) {
         Some(m) => RepoConfig {
@@ -110,7 +106,6 @@ pub fn repo_config(
         };
         cfg.keyring.merge(ring);
     }
-    let _ = spec;
     Ok(cfg)
 }
 
@@ -195,7 +190,6 @@ pub fn resolve_lock(
 /// The mirror is looked up (spec, `--mirror`, apt sources) only when some package is not
 /// in the cache yet: a warm build needs neither network nor apt sources.
 pub fn fetch_packages(
-    spec: &Spec,
     d: &DebianSpec,
     mirror: Option<&str>,
     platform: &LockedPlatform,
@@ -209,7 +203,7 @@ pub fn fetch_packages(
     let cfg = if all_cached {
         None
     } else {
-        Some(repo_config(spec, d, mirror)?)
+        Some(repo_config(d, mirror)?)
     };
     let downloads: Vec<Download> = platform
         .packages

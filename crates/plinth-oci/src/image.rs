@@ -4,9 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use oci_spec::image::{
-    Config, Descriptor, DescriptorBuilder, Digest, HistoryBuilder, ImageConfiguration,
-    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Platform,
-    RootFsBuilder,
+    Config, Descriptor, Digest, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
+    ImageIndexBuilder, ImageManifestBuilder, MediaType, Platform, RootFsBuilder,
 };
 
 use crate::canonical;
@@ -176,16 +175,6 @@ impl ImageArtifact {
         )])));
         d
     }
-}
-
-/// A descriptor builder for callers that need more than `Descriptor::new`.
-pub fn descriptor(media_type: MediaType, digest: Digest, size: u64) -> Result<Descriptor> {
-    DescriptorBuilder::default()
-        .media_type(media_type)
-        .digest(digest)
-        .size(size)
-        .build()
-        .map_err(spec_err("descriptor"))
 }
 
 /// An [`ImageArtifact`] read back through [`crate::ImageSource`], so that a build can be

@@ -2,7 +2,7 @@
 //! docker-archive. Every output is written under a temporary name beside its target and
 //! renamed into place, so a failed or interrupted write leaves nothing half-written.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -281,14 +281,4 @@ pub fn write_file_atomically(
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
-}
-
-/// Reads all of `r` (used by tests and small helpers).
-pub fn read_all(mut r: impl Read, what: &str) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    r.read_to_end(&mut v).map_err(|source| Error::Read {
-        what: what.to_string(),
-        source,
-    })?;
-    Ok(v)
 }

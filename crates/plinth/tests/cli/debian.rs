@@ -576,13 +576,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
         .arg(&offline)
         .args(["--mirror", "http://127.0.0.1:9/unreachable", "--cache-dir"])
         .arg(cache_dir()));
-    assert_eq!(
-        d.trim(),
-        j["images"]
-            .as_array()
-            .map(|_| index_digest(&b.out))
-            .unwrap()
-    );
+    assert_eq!(d.trim(), index_digest(&b.out));
     assert!(
         !std::fs::read_to_string(b.spec.with_file_name("plinth.lock"))
             .unwrap()
