@@ -50,6 +50,12 @@ pub struct ImageFsOptions {
     pub max_entries: usize,
     /// Most uncompressed bytes read across all layers.
     pub max_uncompressed: u64,
+    /// When set, only files for which `keep(path, mode)` is true are kept (path without
+    /// a leading `/`).
+    pub keep: Option<fn(&str, u32) -> bool>,
+    /// When set, kept bytes are dropped again unless `retain(path, mode, bytes)` is true
+    /// (e.g. executables that turn out not to be ELF).
+    pub retain: Option<fn(&str, u32, &[u8]) -> bool>,
 }
 
 impl Default for ImageFsOptions {
@@ -59,6 +65,8 @@ impl Default for ImageFsOptions {
             max_kept_bytes: 2 << 30,
             max_entries: 1_000_000,
             max_uncompressed: 16 << 30,
+            keep: None,
+            retain: None,
         }
     }
 }
@@ -92,6 +100,103 @@ impl ImageFs {
             let r = src.open_layer(desc)?;
             fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)
                 .map_err(|e| src.explain_layer_error(desc, e))?;
+        }
+        Ok(fs)
+    }
+
+    /// Reads a plain root filesystem directory as a one-layer image. Symlinks are
+    /// recorded, never followed; sockets are skipped; the same limits apply as to layers.
+    pub fn from_dir(root: &std::path::Path, opts: &ImageFsOptions) -> Result<Self> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let mut fs = ImageFs::default();
+        let mut budget = Budget {
+            entries: 0,
+            kept: 0,
+            read: 0,
+        };
+        let io = |path: &std::path::Path, source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut stack = vec![(root.to_path_buf(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let rd = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
+            let mut entries: Vec<_> = rd
+                .collect::<std::io::Result<_>>()
+                .map_err(|e| io(&dir, e))?;
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let path = e.path();
+                let Some(name) = e.file_name().to_str().map(String::from) else {
+                    fs.warnings.push(format!(
+                        "skipped `{}`: its name is not UTF-8",
+                        path.display()
+                    ));
+                    continue;
+                };
+                let relpath = join(&rel, &name);
+                budget.entries += 1;
+                if budget.entries > opts.max_entries {
+                    return Err(Error::Limit(format!(
+                        "more than {} entries under {}",
+                        opts.max_entries,
+                        root.display()
+                    )));
+                }
+                let md = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
+                let ft = md.file_type();
+                let mut content = None;
+                let kind = if ft.is_dir() {
+                    stack.push((path.clone(), relpath.clone()));
+                    NodeKind::Dir
+                } else if ft.is_symlink() {
+                    let t = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
+                    NodeKind::Symlink(t.to_string_lossy().into_owned())
+                } else if ft.is_file() {
+                    let size = md.len();
+                    let mode = md.mode() & 0o7777;
+                    if size <= opts.keep_files_up_to
+                        && budget.kept + size <= opts.max_kept_bytes
+                        && opts.keep.is_none_or(|keep| keep(&relpath, mode))
+                    {
+                        let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
+                        std::fs::File::open(&path)
+                            .and_then(|f| f.take(size).read_to_end(&mut buf))
+                            .map_err(|e| io(&path, e))?;
+                        if opts
+                            .retain
+                            .is_none_or(|retain| retain(&relpath, mode, &buf))
+                        {
+                            budget.kept += buf.len() as u64;
+                            content = Some(Arc::from(buf));
+                        }
+                    }
+                    NodeKind::File
+                } else if ft.is_char_device() {
+                    NodeKind::CharDevice
+                } else if ft.is_block_device() {
+                    NodeKind::BlockDevice
+                } else if ft.is_fifo() {
+                    NodeKind::Fifo
+                } else {
+                    fs.warnings
+                        .push(format!("skipped `{}`: a socket", path.display()));
+                    continue;
+                };
+                fs.nodes.insert(
+                    relpath,
+                    Node {
+                        size: if kind == NodeKind::File { md.len() } else { 0 },
+                        kind,
+                        mode: md.mode() & 0o7777,
+                        uid: md.uid().into(),
+                        gid: md.gid().into(),
+                        mtime: md.mtime().max(0) as u64,
+                        layer: 0,
+                        content,
+                    },
+                );
+            }
         }
         Ok(fs)
     }
@@ -195,14 +300,17 @@ impl ImageFs {
             if kind == NodeKind::File
                 && size <= opts.keep_files_up_to
                 && budget.kept + size <= opts.max_kept_bytes
+                && opts.keep.is_none_or(|keep| keep(&path, mode))
             {
-                let mut buf = Vec::with_capacity(size as usize);
+                let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
                 (&mut entry)
                     .take(size)
                     .read_to_end(&mut buf)
                     .map_err(read_err)?;
-                budget.kept += buf.len() as u64;
-                content = Some(Arc::from(buf));
+                if opts.retain.is_none_or(|retain| retain(&path, mode, &buf)) {
+                    budget.kept += buf.len() as u64;
+                    content = Some(Arc::from(buf));
+                }
             }
             pending.push(Pending {
                 path,

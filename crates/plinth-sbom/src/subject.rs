@@ -1,0 +1,239 @@
+//! Opening what the user names: an image (layout, oci-archive, docker-archive) or a
+//! plain root filesystem (a directory, or a tarball, optionally compressed).
+
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use plinth_oci::source::ArchiveSource;
+use plinth_oci::{ImageFs, ImageFsOptions, ResolvedImage};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// What kind of thing a subject was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectKind {
+    OciLayout,
+    OciArchive,
+    DockerArchive,
+    RootfsDir,
+    RootfsTar,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::OciLayout => "oci-layout",
+            SubjectKind::OciArchive => "oci-archive",
+            SubjectKind::DockerArchive => "docker-archive",
+            SubjectKind::RootfsDir => "rootfs-dir",
+            SubjectKind::RootfsTar => "rootfs-tar",
+        }
+    }
+}
+
+/// One layer of an image subject.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// An opened image or root filesystem, squashed.
+#[derive(Debug)]
+pub struct Subject {
+    /// What the user typed.
+    pub reference: String,
+    pub kind: SubjectKind,
+    /// The image (manifest, config), when the subject is one.
+    pub image: Option<ResolvedImage>,
+    /// Every platform the source holds, `os/arch[/variant]` (empty for a rootfs).
+    pub platforms: Vec<String>,
+    pub layers: Vec<LayerInfo>,
+    /// Bytes as stored: layer blobs for images, the file for a rootfs tarball.
+    pub stored_size: Option<u64>,
+    pub fs: ImageFs,
+}
+
+impl Subject {
+    /// The manifest digest of an image subject.
+    pub fn digest(&self) -> Option<String> {
+        self.image
+            .as_ref()
+            .map(|i| i.descriptor.digest().to_string())
+    }
+
+    pub fn platform(&self) -> Option<String> {
+        self.image.as_ref().map(|i| i.platform_string())
+    }
+}
+
+/// The reader options that keep what the catalogers and facts need.
+pub fn fs_options() -> ImageFsOptions {
+    ImageFsOptions {
+        keep_files_up_to: 512 << 20,
+        keep: Some(crate::catalog::wants_file),
+        retain: Some(crate::catalog::retain_file),
+        ..ImageFsOptions::default()
+    }
+}
+
+/// Opens `reference`; `platform` picks one image of a multi-platform index (default: the
+/// host's architecture, else the first).
+pub fn open(reference: &str, platform: Option<&str>) -> Result<Subject> {
+    open_with(reference, platform, &fs_options())
+}
+
+pub fn open_with(
+    reference: &str,
+    platform: Option<&str>,
+    opts: &ImageFsOptions,
+) -> Result<Subject> {
+    let bare = Path::new(reference);
+    let has_prefix = ["oci:", "oci-archive:", "docker-archive:"]
+        .iter()
+        .any(|p| reference.starts_with(p));
+    if !has_prefix && bare.is_dir() && !is_layout(bare) {
+        let fs = ImageFs::from_dir(bare, opts)?;
+        return Ok(Subject {
+            reference: reference.to_string(),
+            kind: SubjectKind::RootfsDir,
+            image: None,
+            platforms: Vec::new(),
+            layers: Vec::new(),
+            stored_size: None,
+            fs,
+        });
+    }
+    if !has_prefix && bare.is_file() && is_rootfs_tarball(bare)? {
+        let file = std::fs::File::open(bare).map_err(|e| io(bare, e))?;
+        let size = file.metadata().map_err(|e| io(bare, e))?.len();
+        let r = plinth_oci::source::decompress(
+            &plinth_oci::spec::MediaType::Other("application/octet-stream".into()),
+            Box::new(std::io::BufReader::new(file)),
+        )?;
+        let mut fs = ImageFs::default();
+        fs.apply_tar(0, r, &format!("root filesystem {reference}"), opts)?;
+        return Ok(Subject {
+            reference: reference.to_string(),
+            kind: SubjectKind::RootfsTar,
+            image: None,
+            platforms: Vec::new(),
+            layers: Vec::new(),
+            stored_size: Some(size),
+            fs,
+        });
+    }
+    let (src, tag) = plinth_oci::open_image(reference)?;
+    let kind = match src.name() {
+        n if n.starts_with("oci-archive") => SubjectKind::OciArchive,
+        n if n.starts_with("docker-archive") => SubjectKind::DockerArchive,
+        _ => SubjectKind::OciLayout,
+    };
+    let images = src.images(tag.as_deref())?;
+    let platforms: Vec<String> = images.iter().map(|i| i.platform_string()).collect();
+    let image = pick(images, platform, reference)?;
+    let fs = ImageFs::open(src.as_ref(), &image, opts)?;
+    let layers: Vec<LayerInfo> = image
+        .manifest
+        .layers()
+        .iter()
+        .map(|d| LayerInfo {
+            digest: d.digest().to_string(),
+            size: d.size(),
+            media_type: d.media_type().to_string(),
+        })
+        .collect();
+    Ok(Subject {
+        reference: reference.to_string(),
+        kind,
+        stored_size: Some(layers.iter().map(|l| l.size).sum()),
+        image: Some(image),
+        platforms,
+        layers,
+        fs,
+    })
+}
+
+fn pick(
+    mut images: Vec<ResolvedImage>,
+    platform: Option<&str>,
+    reference: &str,
+) -> Result<ResolvedImage> {
+    let all = images
+        .iter()
+        .map(|i| i.platform_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let matches = |i: &ResolvedImage, want: &str| {
+        let p = i.platform_string();
+        p == want || p.split('/').nth(1) == Some(want) || p.starts_with(&format!("{want}/"))
+    };
+    if let Some(want) = platform {
+        return match images.iter().position(|i| matches(i, want)) {
+            Some(n) => Ok(images.swap_remove(n)),
+            None => Err(Error::Input {
+                what: reference.to_string(),
+                reason: format!("no image for platform {want} (it has: {all})"),
+            }),
+        };
+    }
+    if images.is_empty() {
+        return Err(Error::Input {
+            what: reference.to_string(),
+            reason: "holds no image".into(),
+        });
+    }
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "linux/amd64",
+        "aarch64" => "linux/arm64",
+        other => other,
+    };
+    let n = images.iter().position(|i| matches(i, host)).unwrap_or(0);
+    Ok(images.swap_remove(n))
+}
+
+fn is_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file() || dir.join("index.json").is_file()
+}
+
+/// A file is a root filesystem tarball when it is compressed (image archives are plain
+/// tar), or a plain tar holding no `index.json`, `manifest.json` or `oci-layout` at its top.
+fn is_rootfs_tarball(path: &Path) -> Result<bool> {
+    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut magic = [0u8; 6];
+    let n = f.read(&mut magic).map_err(|e| io(path, e))?;
+    let m = &magic[..n];
+    if m.starts_with(&[0x1f, 0x8b]) || m.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Ok(true);
+    }
+    f.rewind().map_err(|e| io(path, e))?;
+    if ArchiveSource::open(path).is_ok() {
+        return Ok(false);
+    }
+    let mut ar = tar::Archive::new(f);
+    let Ok(entries) = ar.entries_with_seek() else {
+        return Ok(false);
+    };
+    let mut any = false;
+    for e in entries.take(100_000) {
+        let Ok(e) = e else { return Ok(false) };
+        any = true;
+        let p = e.path_bytes();
+        let p = String::from_utf8_lossy(&p);
+        let p = p.trim_start_matches("./");
+        if matches!(p, "index.json" | "manifest.json" | "oci-layout") {
+            return Ok(false);
+        }
+    }
+    Ok(any)
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
