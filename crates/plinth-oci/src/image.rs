@@ -32,6 +32,9 @@ pub struct ImageArtifact {
     pub root: Descriptor,
     /// One manifest descriptor per platform, in spec order.
     pub manifests: Vec<Descriptor>,
+    /// Artifacts attached to the image (SBOMs), listed untagged in a layout's
+    /// `index.json` after the image; each points at its image through `subject`.
+    pub referrers: Vec<Descriptor>,
 }
 
 /// Assembles [`PlatformImage`]s into an [`ImageArtifact`].
@@ -157,11 +160,56 @@ impl ImageBuilder {
             blobs,
             root,
             manifests,
+            referrers: Vec::new(),
         })
     }
 }
 
+/// The empty config of OCI 1.1 artifacts (`{}`).
+pub const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
 impl ImageArtifact {
+    /// Attaches `payload` to the platform manifest `subject` as an OCI 1.1 artifact
+    /// (`artifactType` = `media_type`, an empty config, one layer, `subject` set), the
+    /// way `oras attach` does. Returns the artifact manifest's descriptor.
+    pub fn attach(
+        &mut self,
+        subject: &Descriptor,
+        media_type: &str,
+        payload: Vec<u8>,
+        annotations: BTreeMap<String, String>,
+    ) -> Result<Descriptor> {
+        let empty = desc(MediaType::Other(EMPTY_CONFIG_MEDIA_TYPE.into()), b"{}");
+        self.blobs
+            .insert(empty.digest().to_string(), Arc::from(&b"{}"[..]));
+        let layer = desc(MediaType::Other(media_type.into()), &payload);
+        self.blobs
+            .insert(layer.digest().to_string(), Arc::from(payload));
+        let mut subject = subject.clone();
+        subject.set_annotations(None);
+        subject.set_platform(None);
+        let mut b = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .artifact_type(MediaType::Other(media_type.into()))
+            .config(empty)
+            .layers(vec![layer])
+            .subject(subject);
+        if !annotations.is_empty() {
+            b = b.annotations(annotations.clone().into_iter().collect::<HashMap<_, _>>());
+        }
+        let manifest = b.build().map_err(spec_err("artifact manifest"))?;
+        let bytes = canonical::to_vec(&manifest).map_err(json_err("artifact manifest"))?;
+        let mut d = desc(MediaType::ImageManifest, &bytes);
+        d.set_artifact_type(Some(MediaType::Other(media_type.into())));
+        if !annotations.is_empty() {
+            d.set_annotations(Some(annotations.into_iter().collect()));
+        }
+        self.blobs.insert(d.digest().to_string(), Arc::from(bytes));
+        self.referrers.push(d.clone());
+        Ok(d)
+    }
+
     pub fn blob(&self, digest: &Digest) -> Option<&[u8]> {
         self.blobs.get(&digest.to_string()).map(|b| &b[..])
     }

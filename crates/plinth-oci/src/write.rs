@@ -79,7 +79,11 @@ pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, 
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(vec![artifact.tagged_root(tag)])
+        .manifests(
+            std::iter::once(artifact.tagged_root(tag))
+                .chain(artifact.referrers.iter().cloned())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .map_err(|e| Error::invalid("index.json", e.to_string()))?;
     let index = canonical::to_vec(&index).map_err(|source| Error::Json {
