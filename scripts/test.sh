@@ -11,7 +11,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Debian packages: the real tools the tests check Plinth against, and the C toolchain
 # for the example's static binary.
 PACKAGES=(gcc g++ make libc6-dev libssl-dev openssl debian-archive-keyring
-          skopeo umoci podman runc buildah)
+          skopeo umoci podman runc buildah
+          golang-go python3-apt chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,6 +42,13 @@ if [ -s scripts/test-requirements.txt ]; then
     cp scripts/test-requirements.txt .venv-tools/.requirements
   fi
   export PATH="$PWD/.venv-tools/bin:$PATH"
+fi
+
+# cargo-auditable builds the Rust binaries whose embedded dependency lists the SBOM
+# tests read.
+if ! command -v cargo-auditable >/dev/null 2>&1; then
+  say "installing cargo-auditable"
+  cargo install -q --locked cargo-auditable
 fi
 
 say "building the example's static binary"

@@ -39,6 +39,9 @@ pub struct Node {
     pub content: Option<Arc<[u8]>>,
 }
 
+/// Decides, from a file's path, mode and bytes, whether kept bytes stay kept.
+pub type RetainFn = fn(&str, u32, &[u8]) -> bool;
+
 /// Bounds on what reading an image may cost.
 #[derive(Clone, Debug)]
 pub struct ImageFsOptions {
@@ -55,7 +58,7 @@ pub struct ImageFsOptions {
     pub keep: Option<fn(&str, u32) -> bool>,
     /// When set, kept bytes are dropped again unless `retain(path, mode, bytes)` is true
     /// (e.g. executables that turn out not to be ELF).
-    pub retain: Option<fn(&str, u32, &[u8]) -> bool>,
+    pub retain: Option<RetainFn>,
 }
 
 impl Default for ImageFsOptions {

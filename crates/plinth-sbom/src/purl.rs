@@ -77,7 +77,7 @@ mod tests {
         );
         assert_eq!(
             purl("golang", Some("github.com/google"), "uuid", "v1.6.0", &[]),
-            "pkg:golang/github.com/google/uuid/uuid@v1.6.0"
+            "pkg:golang/github.com/google/uuid@v1.6.0"
         );
         assert_eq!(
             purl("npm", Some("@babel"), "core", "7.0.0", &[]),

@@ -5,7 +5,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use plinth_oci::source::ArchiveSource;
-use plinth_oci::{ImageFs, ImageFsOptions, ResolvedImage};
+use plinth_oci::{ImageFs, ImageFsOptions, ImageSource, ResolvedImage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -152,6 +152,35 @@ pub fn open_with(
         stored_size: Some(layers.iter().map(|l| l.size).sum()),
         image: Some(image),
         platforms,
+        layers,
+        fs,
+    })
+}
+
+/// A subject for an image already resolved from `src` (e.g. one just built).
+pub fn from_image(
+    src: &dyn ImageSource,
+    image: ResolvedImage,
+    reference: &str,
+    kind: SubjectKind,
+) -> Result<Subject> {
+    let fs = ImageFs::open(src, &image, &fs_options())?;
+    let layers: Vec<LayerInfo> = image
+        .manifest
+        .layers()
+        .iter()
+        .map(|d| LayerInfo {
+            digest: d.digest().to_string(),
+            size: d.size(),
+            media_type: d.media_type().to_string(),
+        })
+        .collect();
+    Ok(Subject {
+        reference: reference.to_string(),
+        kind,
+        stored_size: Some(layers.iter().map(|l| l.size).sum()),
+        platforms: vec![image.platform_string()],
+        image: Some(image),
         layers,
         fs,
     })

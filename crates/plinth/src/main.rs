@@ -35,6 +35,12 @@ enum Command {
     Lock(commands::lock::Args),
     /// Show why a Debian package is in the image
     Why(commands::why::Args),
+    /// List what is inside an image or root filesystem (SPDX, CycloneDX, table, JSON)
+    Sbom(commands::sbom::Args),
+    /// Compare images side by side: size, packages, shell, package manager, user, …
+    Compare(commands::compare::Args),
+    /// Check an image against a hardening policy; exit 1 when a rule fails
+    Check(commands::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,9 @@ fn main() -> ExitCode {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Lock(a) => commands::lock::run(a),
         Command::Why(a) => commands::why::run(a),
+        Command::Sbom(a) => commands::sbom::run(a),
+        Command::Compare(a) => commands::compare::run(a),
+        Command::Check(a) => commands::check::run(a),
     };
     match result {
         Ok(code) => code,

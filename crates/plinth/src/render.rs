@@ -109,3 +109,29 @@ pub fn stdout(s: &str) -> Result<std::process::ExitCode, CliError> {
         }),
     }
 }
+
+impl From<plinth_sbom::Error> for CliError {
+    fn from(e: plinth_sbom::Error) -> Self {
+        let hint = e.hint();
+        CliError::input(e, hint)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
+/// so a reader never sees half a file and a failure keeps the previous one.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let fail =
+        |e: std::io::Error| CliError::input(format!("cannot write {}: {e}", path.display()), None);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".plinth-tmp-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}

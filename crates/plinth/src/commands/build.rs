@@ -30,6 +30,9 @@ pub struct Args {
     /// Print nothing on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// The SBOM written beside the image and attached to it in the layout
+    #[arg(long, value_enum, default_value_t = SbomFormat::SpdxJson)]
+    sbom: SbomFormat,
     #[command(flatten)]
     debian: DebianArgs,
 }
@@ -43,6 +46,13 @@ pub struct DebianArgs {
     /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SbomFormat {
+    SpdxJson,
+    CyclonedxJson,
+    None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,8 +125,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             ),
         ));
     }
+    let mut artifact = built.artifact;
+    let sboms = match args.sbom {
+        SbomFormat::None => Vec::new(),
+        f => attach_sboms(&mut artifact, &spec, f, args.source_date_epoch)?,
+    };
     write_image(
-        &built.artifact,
+        &artifact,
         &output,
         &WriteOptions {
             format,
@@ -125,8 +140,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             mtime: args.source_date_epoch,
         },
     )?;
+    let many = sboms.len() > 1;
+    for (platform, ext, bytes) in &sboms {
+        let stem = output
+            .file_name()
+            .map(|n| n.to_string_lossy().trim_end_matches(".tar").to_string())
+            .unwrap_or_default();
+        let name = if many {
+            format!("{stem}.{}.{ext}", platform.replace('/', "-"))
+        } else {
+            format!("{stem}.{ext}")
+        };
+        crate::render::write_atomically(&output.with_file_name(name), bytes)?;
+    }
     if !args.quiet {
-        let bytes: u64 = built.artifact.blobs.values().map(|b| b.len() as u64).sum();
+        let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
         let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(
             "Built {}:{} ({}) into {} [{}] in {:.2}s",
@@ -138,5 +166,59 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             start.elapsed().as_secs_f64()
         );
     }
-    stdout(&format!("{}\n", built.artifact.root.digest()))
+    stdout(&format!("{}\n", artifact.root.digest()))
+}
+
+/// An SBOM to write beside the output: platform, file extension, bytes.
+type SbomFile = (String, &'static str, Vec<u8>);
+
+/// Catalogues each platform's image, attaches the SBOM to it as an OCI artifact and
+/// returns (platform, file extension, bytes) for the copies written beside the output.
+fn attach_sboms(
+    artifact: &mut plinth_oci::ImageArtifact,
+    spec: &Spec,
+    format: SbomFormat,
+    epoch: u64,
+) -> Result<Vec<SbomFile>, CliError> {
+    use plinth_sbom::format::{Format as F, WriteOptions, write};
+    let (f, media_type, ext) = match format {
+        SbomFormat::CyclonedxJson => (
+            F::CycloneDxJson,
+            "application/vnd.cyclonedx+json",
+            "cdx.json",
+        ),
+        _ => (F::SpdxJson, "application/spdx+json", "spdx.json"),
+    };
+    let reference = format!("{}:{}", spec.name, spec.tag);
+    let images = {
+        let src = plinth_oci::ArtifactSource::new(artifact, &spec.tag);
+        let src: &dyn plinth_oci::ImageSource = &src;
+        let mut out = Vec::new();
+        for image in src.images(None)? {
+            let subject = plinth_sbom::subject::from_image(
+                src,
+                image,
+                &reference,
+                plinth_sbom::SubjectKind::OciLayout,
+            )?;
+            let sbom = plinth_sbom::catalog(&subject);
+            let bytes = write(
+                &sbom,
+                f,
+                &WriteOptions {
+                    created: Some(epoch as i64),
+                    tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                },
+            );
+            let image = subject.image.expect("an image subject");
+            out.push((image.descriptor.clone(), image.platform_string(), bytes));
+        }
+        out
+    };
+    let mut files = Vec::new();
+    for (subject, platform, bytes) in images {
+        artifact.attach(&subject, media_type, bytes.clone(), Default::default())?;
+        files.push((platform, ext, bytes));
+    }
+    Ok(files)
 }

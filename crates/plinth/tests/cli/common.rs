@@ -172,3 +172,28 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A tool from the Python virtualenv that `./scripts/test.sh` prepares (`.venv-tools`),
+/// or from `PATH`. Missing: fails under `CI=true`, else skips with a notice.
+pub fn venv_tool(tool: &str) -> Option<PathBuf> {
+    let in_venv = repo_root().join(".venv-tools/bin").join(tool);
+    if in_venv.exists() {
+        return Some(in_venv);
+    }
+    have_tool(tool).then(|| PathBuf::from(tool))
+}
+
+/// A file of the real public data in `../shared/data` (see its README). Missing: fails
+/// under `CI=true`, else skips with a notice.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let p = repo_root().join("../shared/data").join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    let msg = format!("{} is missing (the shared test data)", p.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}

@@ -11,9 +11,9 @@ fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache")
 }
 
-struct Built {
-    tmp: tempfile::TempDir,
-    out: PathBuf,
+pub struct Built {
+    pub tmp: tempfile::TempDir,
+    pub out: PathBuf,
     spec: PathBuf,
 }
 
@@ -23,7 +23,7 @@ impl Built {
     }
 
     /// Unpacks the image with umoci (which checks every digest) and returns the rootfs.
-    fn rootfs(&self) -> PathBuf {
+    pub fn rootfs(&self) -> PathBuf {
         let bundle = self.dir().join("bundle");
         if !bundle.exists() {
             ok(Command::new("umoci")
@@ -46,7 +46,7 @@ impl Built {
 
 /// Builds a spec for `profile` (plus `extra` TOML and files). `None` when the Debian
 /// mirror cannot be reached and this is not CI.
-fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Option<Built> {
+pub fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Option<Built> {
     if !have_tool("umoci") {
         return None;
     }

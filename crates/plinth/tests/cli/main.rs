@@ -6,3 +6,4 @@ mod common;
 mod debian;
 mod interop;
 mod reader;
+mod sbom;

@@ -145,7 +145,7 @@ fn escapees(dir: &Path) -> BTreeSet<String> {
 
 /// Runs `cmd` with stdin closed; `None` if it was still running after `timeout` (it is
 /// killed then).
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> {
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -192,7 +192,7 @@ fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap()
 }
 
-fn gzip(b: &[u8]) -> Vec<u8> {
+pub fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(b).unwrap();
     e.finish().unwrap()
@@ -206,7 +206,7 @@ fn gunzip(b: &[u8]) -> Vec<u8> {
 
 /// A GNU tar header with `name` and `link` written byte for byte: `tar::Builder`
 /// refuses `..` and absolute names, which is what these tests need.
-fn raw_header(name: &str, kind: tar::EntryType, link: &str, size: u64) -> tar::Header {
+pub fn raw_header(name: &str, kind: tar::EntryType, link: &str, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     let g = h.as_gnu_mut().unwrap();
     g.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -235,7 +235,7 @@ fn tar_entries(bytes: &[u8]) -> Vec<(tar::Header, Vec<u8>)> {
 }
 
 /// Writes entries back as a tar, headers verbatim.
-fn tar_bytes(entries: &[(tar::Header, Vec<u8>)]) -> Vec<u8> {
+pub fn tar_bytes(entries: &[(tar::Header, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, data) in entries {
         out.extend_from_slice(h.as_bytes());

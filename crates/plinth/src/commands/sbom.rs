@@ -1,0 +1,75 @@
+//! `plinth sbom IMAGE`: what is inside any image, as SPDX, CycloneDX, a table or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use plinth_sbom::format::{Format, WriteOptions, write};
+
+use crate::render::{CliError, stdout, warn, write_atomically};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An OCI layout dir (DIR or DIR:TAG), an oci-archive, a docker-archive, or a root
+    /// filesystem (a directory or a tarball, optionally gzip or zstd compressed)
+    image: String,
+    /// Output format: spdx-json, cyclonedx-json, table or plinth-json
+    #[arg(long, short = 'f', default_value = "table")]
+    format: Format,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The image of a multi-platform index to read, e.g. linux/arm64 (default: this machine's)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// Do not print warnings about skipped files
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Timestamps in SBOMs come only from SOURCE_DATE_EPOCH, so the same image gives the same bytes.
+pub fn write_options() -> Result<WriteOptions, CliError> {
+    let created = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+            CliError::input(
+                format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"),
+                None,
+            )
+        })?),
+        _ => None,
+    };
+    Ok(WriteOptions {
+        created,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let opts = write_options()?;
+    let subject = plinth_sbom::subject::open(&args.image, args.platform.as_deref())?;
+    let sbom = plinth_sbom::catalog(&subject);
+    if !args.quiet {
+        print_warnings(&sbom.warnings);
+    }
+    if sbom.distro.is_none() && sbom.packages.iter().any(|p| p.kind().is_os()) {
+        warn("no OS release found (no /etc/os-release): package identifiers carry no distro");
+    }
+    let bytes = write(&sbom, args.format, &opts);
+    match args.output {
+        Some(path) => {
+            write_atomically(&path, &bytes)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => stdout(&String::from_utf8_lossy(&bytes)),
+    }
+}
+
+/// Prints the first warnings and a count of the rest.
+pub fn print_warnings(warnings: &[String]) {
+    const MAX: usize = 20;
+    for w in warnings.iter().take(MAX) {
+        warn(w);
+    }
+    if warnings.len() > MAX {
+        warn(&format!("… and {} more warnings", warnings.len() - MAX));
+    }
+}
