@@ -188,6 +188,16 @@ pub fn sanitize_idstring(s: &str) -> String {
     if out.is_empty() { "-".into() } else { out }
 }
 
+/// The `LicenseRef-` id for a licence text that is no SPDX id: `LicenseRef-` and the
+/// text sanitised, `+` spelt `-plus` (`GPL2+` → `LicenseRef-GPL2-plus`). Writers make it
+/// unique when two texts sanitise alike.
+pub fn license_ref_id(text: &str) -> String {
+    format!(
+        "LicenseRef-{}",
+        sanitize_idstring(&text.replace('+', "-plus"))
+    )
+}
+
 /// One piece of a normalised expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Part {
@@ -394,10 +404,7 @@ mod tests {
 
     fn norm(s: &str) -> (String, bool) {
         let e = Expression::parse(s);
-        (
-            e.render(|u| format!("LicenseRef-{}", sanitize_idstring(u))),
-            e.parsed,
-        )
+        (e.render(license_ref_id), e.parsed)
     }
 
     #[test]
@@ -444,10 +451,10 @@ mod tests {
             norm("MIT AND Public-Domain"),
             ("MIT AND LicenseRef-Public-Domain".into(), true)
         );
-        assert_eq!(norm("GPL2+"), ("LicenseRef-GPL2-".into(), true));
+        assert_eq!(norm("GPL2+"), ("LicenseRef-GPL2-plus".into(), true));
         // `+` only as part of the deprecated ids that have it: pyspdxtools rejects
         // `MPL-2.0+`.
-        assert_eq!(norm("MPL-2.0+"), ("LicenseRef-MPL-2.0-".into(), true));
+        assert_eq!(norm("MPL-2.0+"), ("LicenseRef-MPL-2.0-plus".into(), true));
         assert_eq!(
             norm("Apache License 2.0"),
             ("LicenseRef-Apache-License-2.0".into(), false)

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::license::{Expression, sanitize_idstring};
+use super::license::{Expression, license_ref_id, sanitize_idstring};
 use super::{WriteOptions, content_uuid, rfc3339, sha256_hex, to_json, tool_name};
 use crate::{Package, Sbom};
 
@@ -138,7 +138,7 @@ impl LicenseRefs {
         let base = if text.starts_with("LicenseRef-") {
             text.to_string()
         } else {
-            format!("LicenseRef-{}", sanitize_idstring(text))
+            license_ref_id(text)
         };
         let id = unique(&mut self.used, base);
         self.by_text.insert(text.to_string(), id.clone());
@@ -373,9 +373,10 @@ mod tests {
     fn license_refs_are_unique_per_text() {
         let mut r = LicenseRefs::default();
         assert_eq!(r.id("Foo Bar"), "LicenseRef-Foo-Bar");
-        assert_eq!(r.id("Foo+Bar"), "LicenseRef-Foo-Bar-2");
+        assert_eq!(r.id("Foo,Bar"), "LicenseRef-Foo-Bar-2");
+        assert_eq!(r.id("Foo+"), "LicenseRef-Foo-plus");
         assert_eq!(r.id("Foo Bar"), "LicenseRef-Foo-Bar");
         assert_eq!(r.id("LicenseRef-x"), "LicenseRef-x");
-        assert_eq!(r.order.len(), 3);
+        assert_eq!(r.order.len(), 4);
     }
 }

@@ -1,6 +1,6 @@
 //! A plain-text table for people: a header naming the image and distro, one row per
 //! package (`NAME VERSION TYPE SOURCE`), and a count. No colour; columns as wide as
-//! their widest cell (in characters).
+//! their widest cell (in terminal columns: CJK characters count two).
 
 use std::fmt::Write as _;
 
@@ -19,6 +19,35 @@ fn cell(s: &str) -> String {
         }
     }
     out
+}
+
+/// Columns a terminal gives `c`: 2 for East Asian wide and fullwidth characters (and
+/// most emoji), 0 for combining marks, else 1. An approximation of Unicode's
+/// East_Asian_Width without the tables.
+fn char_width(c: char) -> usize {
+    match u32::from(c) {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+/// The display width of `s`, in terminal columns.
+pub(crate) fn width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
 }
 
 fn source(p: &Package) -> String {
@@ -73,10 +102,10 @@ pub(crate) fn write(sbom: &Sbom, opts: &WriteOptions) -> Vec<u8> {
     if rows.is_empty() {
         out.push_str("No packages found.\n");
     } else {
-        let mut widths = header.map(|h| h.chars().count());
+        let mut widths = header.map(width);
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
+                *w = (*w).max(width(c));
             }
         }
         let mut line = |cells: [&str; 4]| {
@@ -84,7 +113,7 @@ pub(crate) fn write(sbom: &Sbom, opts: &WriteOptions) -> Vec<u8> {
             for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
                 l.push_str(c);
                 if i + 1 < cells.len() {
-                    let pad = w - c.chars().count() + 2;
+                    let pad = w - width(c) + 2;
                     l.extend(std::iter::repeat_n(' ', pad));
                 }
             }
@@ -172,6 +201,37 @@ mod tests {
              libfoo\\n                1+b1            deb   foo 1\n\
              \n\
              3 packages (2 deb, 1 go)\n"
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        assert_eq!(width("日本語"), 6);
+        assert_eq!(width("ünï"), 3);
+        assert_eq!(width("e\u{301}"), 1);
+        let sbom = Sbom {
+            packages: vec![
+                Package {
+                    kind: Some(PackageKind::Npm),
+                    name: "日本語".into(),
+                    version: "1".into(),
+                    ..Package::default()
+                },
+                Package {
+                    kind: Some(PackageKind::Npm),
+                    name: "abc".into(),
+                    version: "2".into(),
+                    ..Package::default()
+                },
+            ],
+            ..Sbom::default()
+        };
+        let out = String::from_utf8(write(&sbom, &WriteOptions::default())).unwrap();
+        assert!(
+            out.contains(
+                "NAME    VERSION  TYPE  SOURCE\n日本語  1        npm\nabc     2        npm\n"
+            ),
+            "{out}"
         );
     }
 
