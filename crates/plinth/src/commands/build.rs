@@ -128,7 +128,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut artifact = built.artifact;
     let sboms = match args.sbom {
         SbomFormat::None => Vec::new(),
-        f => attach_sboms(&mut artifact, &spec, f, args.source_date_epoch)?,
+        // Only layouts get the artifact: with a second manifest in index.json, skopeo
+        // and podman refuse an untagged `oci-archive:FILE` ("more than one image").
+        f => attach_sboms(
+            &mut artifact,
+            &spec,
+            f,
+            args.source_date_epoch,
+            format == OutputFormat::Layout,
+        )?,
     };
     write_image(
         &artifact,
@@ -179,6 +187,7 @@ fn attach_sboms(
     spec: &Spec,
     format: SbomFormat,
     epoch: u64,
+    attach: bool,
 ) -> Result<Vec<SbomFile>, CliError> {
     use plinth_sbom::format::{Format as F, WriteOptions, write};
     let (f, media_type, ext) = match format {
@@ -217,7 +226,9 @@ fn attach_sboms(
     };
     let mut files = Vec::new();
     for (subject, platform, bytes) in images {
-        artifact.attach(&subject, media_type, bytes.clone(), Default::default())?;
+        if attach {
+            artifact.attach(&subject, media_type, bytes.clone(), Default::default())?;
+        }
         files.push((platform, ext, bytes));
     }
     Ok(files)
