@@ -136,16 +136,7 @@ pub fn open_with(
     let platforms: Vec<String> = images.iter().map(|i| i.platform_string()).collect();
     let image = pick(images, platform, reference)?;
     let fs = ImageFs::open(src.as_ref(), &image, opts)?;
-    let layers: Vec<LayerInfo> = image
-        .manifest
-        .layers()
-        .iter()
-        .map(|d| LayerInfo {
-            digest: d.digest().to_string(),
-            size: d.size(),
-            media_type: d.media_type().to_string(),
-        })
-        .collect();
+    let layers = layer_infos(&image);
     Ok(Subject {
         reference: reference.to_string(),
         kind,
@@ -165,16 +156,7 @@ pub fn from_image(
     kind: SubjectKind,
 ) -> Result<Subject> {
     let fs = ImageFs::open(src, &image, &fs_options())?;
-    let layers: Vec<LayerInfo> = image
-        .manifest
-        .layers()
-        .iter()
-        .map(|d| LayerInfo {
-            digest: d.digest().to_string(),
-            size: d.size(),
-            media_type: d.media_type().to_string(),
-        })
-        .collect();
+    let layers = layer_infos(&image);
     Ok(Subject {
         reference: reference.to_string(),
         kind,
@@ -222,6 +204,19 @@ fn pick(
     };
     let n = images.iter().position(|i| matches(i, host)).unwrap_or(0);
     Ok(images.swap_remove(n))
+}
+
+fn layer_infos(image: &ResolvedImage) -> Vec<LayerInfo> {
+    image
+        .manifest
+        .layers()
+        .iter()
+        .map(|d| LayerInfo {
+            digest: d.digest().to_string(),
+            size: d.size(),
+            media_type: d.media_type().to_string(),
+        })
+        .collect()
 }
 
 fn is_layout(dir: &Path) -> bool {
