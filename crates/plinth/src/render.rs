@@ -121,17 +121,11 @@ impl From<plinth_sbom::Error> for CliError {
 /// so a reader never sees half a file and a failure keeps the previous one.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let fail =
-        |e: std::io::Error| CliError::input(format!("cannot write {}: {e}", path.display()), None);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".plinth-tmp-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
+    plinth_oci::write::write_file_atomically(path, |w| {
+        w.write_all(bytes).map_err(|source| plinth_oci::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
     Ok(())
 }

@@ -59,9 +59,8 @@ pub fn language_catalogers() -> Vec<Box<dyn Cataloger>> {
     ]
 }
 
-/// Whether the image reader should keep the bytes of the file at `path` (no leading
-/// `/`) with `mode`: the catalogers' inputs and executables (for Go and Rust binaries).
-pub fn wants_file(path: &str, mode: u32) -> bool {
+/// Whether a cataloger (or the facts) reads the file at `path` (no leading `/`).
+fn read_by_name(path: &str) -> bool {
     os::wants(path)
         || dpkg::wants(path)
         || apk::wants(path)
@@ -69,20 +68,16 @@ pub fn wants_file(path: &str, mode: u32) -> bool {
         || python::wants(path)
         || npm::wants(path)
         || crate::facts::wants(path)
-        || (mode & 0o111 != 0 && !path.ends_with(".sh"))
 }
 
-/// Whether kept bytes are worth holding on to: executables only when they are ELF.
-pub fn retain_file(_path: &str, mode: u32, bytes: &[u8]) -> bool {
-    mode & 0o111 == 0 || bytes.starts_with(b"\x7fELF") || !looks_binary_only(_path)
+/// Whether the image reader should keep the bytes of the file at `path` (no leading
+/// `/`) with `mode`: the catalogers' inputs and executables (for Go and Rust binaries).
+pub fn wants_file(path: &str, mode: u32) -> bool {
+    read_by_name(path) || (mode & 0o111 != 0 && !path.ends_with(".sh"))
 }
 
-fn looks_binary_only(path: &str) -> bool {
-    !(os::wants(path)
-        || dpkg::wants(path)
-        || apk::wants(path)
-        || rpm::wants(path)
-        || python::wants(path)
-        || npm::wants(path)
-        || crate::facts::wants(path))
+/// Whether kept bytes are worth holding on to: executables kept only for being
+/// executable stay when they are ELF.
+pub fn retain_file(path: &str, mode: u32, bytes: &[u8]) -> bool {
+    mode & 0o111 == 0 || bytes.starts_with(b"\x7fELF") || read_by_name(path)
 }
