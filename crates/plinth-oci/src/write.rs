@@ -273,6 +273,7 @@ pub fn write_file_atomically(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&tmp_prefix())
         .tempfile_in(&parent)

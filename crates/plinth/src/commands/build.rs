@@ -138,16 +138,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             format == OutputFormat::Layout,
         )?,
     };
-    write_image(
-        &artifact,
-        &output,
-        &WriteOptions {
-            format,
-            name: &spec.name,
-            tag: &spec.tag,
-            mtime: args.source_date_epoch,
-        },
-    )?;
+    // The SBOM files first and the image last: the image's rename is the build's
+    // commit point, so a build killed before it leaves no image at the target.
     let many = sboms.len() > 1;
     for (platform, ext, bytes) in &sboms {
         let stem = output
@@ -161,6 +153,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         crate::render::write_atomically(&output.with_file_name(name), bytes)?;
     }
+    write_image(
+        &artifact,
+        &output,
+        &WriteOptions {
+            format,
+            name: &spec.name,
+            tag: &spec.tag,
+            mtime: args.source_date_epoch,
+        },
+    )?;
     if !args.quiet {
         let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
         let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
