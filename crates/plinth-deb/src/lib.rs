@@ -1,7 +1,9 @@
 //! Debian side of Plinth: apt sources discovery, signed Release files, Packages indexes,
 //! Debian version ordering and dependency resolution. See the crate README for a tour.
 
+pub mod archive;
 pub mod cache;
+pub mod changelog;
 pub mod control;
 pub mod debfile;
 pub mod deps;

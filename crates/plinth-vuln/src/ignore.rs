@@ -1,0 +1,212 @@
+//! The ignore file: findings a team has looked at and accepted, with a reason, for a
+//! while.
+//!
+//! ```toml
+//! [[ignore]]
+//! id = "CVE-2023-45853"          # the finding's ID or one of its aliases
+//! package = "zlib"               # optional: source package or any binary it covers
+//! reason = "minizip is not built in Debian's zlib"   # required
+//! expires = "2026-12-31"         # optional: no effect from the next day on
+//! ```
+//!
+//! Applied after matching; what it removes is kept in [`ScanResult::suppressed`] with
+//! its reason and counted. An expired entry has no effect and gives a warning; so does
+//! an entry that matched nothing.
+
+use serde::Deserialize;
+
+use crate::matcher::{Finding, ScanResult};
+
+/// Why an ignore file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum IgnoreError {
+    #[error("ignore file: {0}")]
+    Toml(String),
+    #[error("ignore file entry {index} ({id}): {problem}")]
+    Entry {
+        index: usize,
+        id: String,
+        problem: String,
+    },
+}
+
+/// One `[[ignore]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreRule {
+    pub id: String,
+    #[serde(default)]
+    pub package: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    ignore: Vec<IgnoreRule>,
+}
+
+/// A parsed, checked ignore file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IgnoreFile {
+    pub rules: Vec<IgnoreRule>,
+}
+
+impl IgnoreFile {
+    /// Parses and checks: every entry needs an `id` and a non-empty `reason`, and
+    /// `expires` must be a `YYYY-MM-DD` date.
+    pub fn parse(text: &str) -> Result<Self, IgnoreError> {
+        let file: File = toml::from_str(text).map_err(|e| IgnoreError::Toml(e.to_string()))?;
+        for (i, r) in file.ignore.iter().enumerate() {
+            let err = |problem: &str| IgnoreError::Entry {
+                index: i + 1,
+                id: r.id.clone(),
+                problem: problem.to_string(),
+            };
+            if r.id.trim().is_empty() {
+                return Err(err("`id` is empty"));
+            }
+            if r.reason.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                return Err(err("`reason` is required: say why it is safe to ignore"));
+            }
+            if let Some(e) = &r.expires
+                && parse_date(e).is_none()
+            {
+                return Err(err("`expires` must be a date written YYYY-MM-DD"));
+            }
+        }
+        Ok(IgnoreFile { rules: file.ignore })
+    }
+
+    /// Applies the rules as of today (UTC).
+    pub fn apply(&self, result: &mut ScanResult) -> usize {
+        self.apply_on(result, today_utc())
+    }
+
+    /// Applies the rules as of `today` (`YYYY-MM-DD`); returns how many findings were
+    /// suppressed.
+    pub fn apply_on(&self, result: &mut ScanResult, today: (i32, u32, u32)) -> usize {
+        let mut active = Vec::new();
+        for r in &self.rules {
+            match r.expires.as_deref().and_then(parse_date) {
+                Some(exp) if exp < today => result.warnings.push(format!(
+                    "ignore rule for {} expired on {}: it no longer applies",
+                    r.id,
+                    r.expires.as_deref().unwrap_or_default()
+                )),
+                _ => active.push(r),
+            }
+        }
+        let mut used = vec![false; active.len()];
+        let moved = result.suppress(|f| {
+            let i = active.iter().position(|r| rule_matches(r, f))?;
+            used[i] = true;
+            let r = active[i];
+            let mut reason = r.reason.clone().unwrap_or_default();
+            if let Some(e) = &r.expires {
+                reason.push_str(&format!(" (until {e})"));
+            }
+            Some(("ignore-file".to_string(), reason))
+        });
+        for (r, used) in active.iter().zip(used) {
+            if !used {
+                result.warnings.push(format!(
+                    "ignore rule for {}{} matched no finding",
+                    r.id,
+                    r.package
+                        .as_deref()
+                        .map(|p| format!(" in {p}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        moved
+    }
+}
+
+fn rule_matches(r: &IgnoreRule, f: &Finding) -> bool {
+    f.is_known_as(r.id.trim())
+        && r.package.as_deref().is_none_or(|p| {
+            f.source_package == p || f.packages.iter().any(|b| b.name == p || b.purl == p)
+        })
+}
+
+/// `YYYY-MM-DD` as (year, month, day).
+pub fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
+    let mut it = s.trim().splitn(3, '-');
+    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&d).then_some((y, m, d))
+}
+
+/// Today's date in UTC.
+pub fn today_utc() -> (i32, u32, u32) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    civil_from_days(secs.div_euclid(86_400))
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    ((y + i64::from(m <= 2)) as i32, m as u32, d as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2026-12-31"), Some((2026, 12, 31)));
+        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("26-1-1"), None);
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn reason_is_required() {
+        let e = IgnoreFile::parse("[[ignore]]\nid = \"CVE-2023-45853\"\n").unwrap_err();
+        assert!(e.to_string().contains("reason"), "{e}");
+        let e = IgnoreFile::parse("[[ignore]]\nid = \"CVE-1\"\nreason = \"  \"\n").unwrap_err();
+        assert!(e.to_string().contains("reason"), "{e}");
+        let e =
+            IgnoreFile::parse("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"soon\"\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
+        let e = IgnoreFile::parse("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nvuln = \"y\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("vuln"), "{e}");
+        assert!(IgnoreFile::parse("").unwrap().rules.is_empty());
+    }
+}

@@ -1,0 +1,416 @@
+//! OpenVEX input: statements by an image's authors that a vulnerability does not affect
+//! it (`not_affected`, with a justification) or was fixed in it (`fixed`) take the
+//! matching findings out, keeping them listed as suppressed with the justification;
+//! `affected` and `under_investigation` keep the finding and are noted on it.
+//!
+//! A statement applies to a finding when its vulnerability (`name` or `aliases`) is the
+//! finding's ID or an alias, and one of its products or subcomponents names one of the
+//! finding's packages by PURL (a PURL without version matches every version; one
+//! without qualifiers matches whatever qualifiers the package has; qualifiers it has
+//! must be equal). A product naming the scanned image itself (`pkg:oci/…@sha256:…` with
+//! the image digest) without subcomponents applies to every package. When several
+//! statements apply, the latest (by timestamp, a statement's own or its document's)
+//! wins, as OpenVEX says statements are a sequence each overriding the ones before.
+//! When a statement covers only some of a finding's binary packages, the finding is
+//! split: the covered ones are suppressed, the rest stay.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::matcher::{ScanResult, Suppressed};
+use crate::sbomin::Purl;
+
+/// Why a VEX document was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum VexError {
+    #[error("OpenVEX document: {0}")]
+    Invalid(String),
+}
+
+/// A statement's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VexStatus {
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+}
+
+impl VexStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VexStatus::NotAffected => "not_affected",
+            VexStatus::Affected => "affected",
+            VexStatus::Fixed => "fixed",
+            VexStatus::UnderInvestigation => "under_investigation",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "not_affected" => VexStatus::NotAffected,
+            "affected" => VexStatus::Affected,
+            "fixed" => VexStatus::Fixed,
+            "under_investigation" => VexStatus::UnderInvestigation,
+            _ => return None,
+        })
+    }
+}
+
+/// One statement, flattened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    /// The vulnerability's name and aliases.
+    pub vulnerabilities: Vec<String>,
+    /// Products as written (`@id` and `identifiers.purl`).
+    pub products: Vec<String>,
+    /// Subcomponents of those products.
+    pub subcomponents: Vec<String>,
+    pub status: VexStatus,
+    pub justification: Option<String>,
+    pub impact_statement: Option<String>,
+    pub action_statement: Option<String>,
+    /// Seconds since the epoch (the statement's, else the document's timestamp).
+    pub time: Option<i64>,
+}
+
+/// A parsed OpenVEX document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VexDocument {
+    pub id: String,
+    pub author: Option<String>,
+    pub statements: Vec<Statement>,
+    /// Statements skipped as invalid, with why.
+    pub warnings: Vec<String>,
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+}
+
+/// The identifiers of a product or subcomponent: its `@id` and `identifiers.purl`, or
+/// the string itself (documents before v0.2.0).
+fn ids(v: &Value) -> Vec<String> {
+    if let Some(t) = v.as_str() {
+        return vec![t.to_string()];
+    }
+    let mut out: Vec<String> = s(v, "@id").into_iter().collect();
+    if let Some(p) = v.get("identifiers").and_then(|i| s(i, "purl")) {
+        out.push(p);
+    }
+    out
+}
+
+/// Parses an OpenVEX JSON document (v0.2.0; the older string forms of `vulnerability`
+/// and `products` are read too).
+pub fn parse(bytes: &[u8]) -> Result<VexDocument, VexError> {
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| VexError::Invalid(format!("not JSON: {e}")))?;
+    let context = s(&doc, "@context").unwrap_or_default();
+    if !context.starts_with("https://openvex.dev/ns") {
+        return Err(VexError::Invalid(format!(
+            "@context is {context:?}, not an OpenVEX context (https://openvex.dev/ns/…)"
+        )));
+    }
+    let id = s(&doc, "@id").unwrap_or_default();
+    let doc_time = s(&doc, "timestamp").and_then(|t| rfc3339(&t));
+    let statements = doc
+        .get("statements")
+        .and_then(Value::as_array)
+        .ok_or_else(|| VexError::Invalid("no statements".into()))?;
+    let mut out = VexDocument {
+        id: id.clone(),
+        author: s(&doc, "author"),
+        statements: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for (i, st) in statements.iter().enumerate() {
+        let n = i + 1;
+        let vuln = st.get("vulnerability");
+        let mut vulnerabilities: Vec<String> = Vec::new();
+        match vuln {
+            Some(Value::String(name)) => vulnerabilities.push(name.clone()),
+            Some(v) => {
+                vulnerabilities.extend(s(v, "name"));
+                for a in v
+                    .get("aliases")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    vulnerabilities.extend(a.as_str().map(str::to_string));
+                }
+            }
+            None => {}
+        }
+        if vulnerabilities.is_empty() {
+            out.warnings.push(format!(
+                "{id}: statement {n} names no vulnerability; skipped"
+            ));
+            continue;
+        }
+        let Some(status) = s(st, "status").as_deref().and_then(VexStatus::parse) else {
+            out.warnings.push(format!(
+                "{id}: statement {n} ({}) has no valid status; skipped",
+                vulnerabilities[0]
+            ));
+            continue;
+        };
+        let mut products = Vec::new();
+        let mut subcomponents = Vec::new();
+        for p in st
+            .get("products")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            products.extend(ids(p));
+            for sc in p
+                .get("subcomponents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                subcomponents.extend(ids(sc));
+            }
+        }
+        let statement = Statement {
+            vulnerabilities,
+            products,
+            subcomponents,
+            status,
+            justification: s(st, "justification"),
+            impact_statement: s(st, "impact_statement"),
+            action_statement: s(st, "action_statement"),
+            time: s(st, "timestamp").and_then(|t| rfc3339(&t)).or(doc_time),
+        };
+        if status == VexStatus::NotAffected
+            && statement.justification.is_none()
+            && statement.impact_statement.is_none()
+        {
+            out.warnings.push(format!(
+                "{id}: statement {n} says {} is not_affected without a justification or \
+                 impact_statement, which OpenVEX requires; skipped",
+                statement.vulnerabilities[0]
+            ));
+            continue;
+        }
+        if statement.products.is_empty() && statement.subcomponents.is_empty() {
+            out.warnings.push(format!(
+                "{id}: statement {n} ({}) names no product; skipped",
+                statement.vulnerabilities[0]
+            ));
+            continue;
+        }
+        out.statements.push(statement);
+    }
+    Ok(out)
+}
+
+/// Whether a statement applies to a package of the scanned image.
+fn applies(st: &Statement, pkg_purl: &str, result: &ScanResult) -> bool {
+    let Some(pkg) = Purl::parse(pkg_purl) else {
+        return st
+            .products
+            .iter()
+            .chain(&st.subcomponents)
+            .any(|p| p == pkg_purl);
+    };
+    let names = |list: &[String]| {
+        list.iter()
+            .any(|p| Purl::parse(p).is_some_and(|vp| vp.covers(&pkg)))
+    };
+    if names(&st.subcomponents) || names(&st.products) {
+        return true;
+    }
+    // The image itself as the product, with no subcomponents: every package.
+    st.subcomponents.is_empty() && st.products.iter().any(|p| is_subject(p, result))
+}
+
+/// Whether `product` names the scanned image: its name, or a `pkg:oci` PURL whose
+/// version is the image digest.
+fn is_subject(product: &str, result: &ScanResult) -> bool {
+    if !result.subject.is_empty() && product == result.subject {
+        return true;
+    }
+    match (Purl::parse(product), &result.digest) {
+        (Some(p), Some(digest)) if p.ty == "oci" => p.version.as_deref() == Some(digest.as_str()),
+        _ => false,
+    }
+}
+
+/// Applies `docs` to `result`, in order (later documents win ties); returns how many
+/// findings (or parts of findings) were suppressed.
+pub fn apply(docs: &[VexDocument], result: &mut ScanResult) -> usize {
+    for d in docs {
+        result
+            .warnings
+            .extend(d.warnings.iter().map(|w| format!("vex: {w}")));
+    }
+    // Every statement with its document, ordered by time then position.
+    let mut all: Vec<(usize, usize, &VexDocument, &Statement)> = Vec::new();
+    for (di, d) in docs.iter().enumerate() {
+        for (si, st) in d.statements.iter().enumerate() {
+            all.push((di, si, d, st));
+        }
+    }
+    all.sort_by_key(|(di, si, _, st)| (st.time.unwrap_or(i64::MIN), *di, *si));
+
+    let mut moved = 0;
+    let mut kept = Vec::new();
+    let findings = std::mem::take(&mut result.findings);
+    for mut f in findings {
+        // The latest applicable statement, per package of the finding.
+        let latest: Vec<Option<(&VexDocument, &Statement)>> = f
+            .packages
+            .iter()
+            .map(|p| {
+                all.iter()
+                    .rev()
+                    .find(|(_, _, _, st)| {
+                        st.vulnerabilities.iter().any(|v| f.is_known_as(v))
+                            && applies(st, &p.purl, result)
+                    })
+                    .map(|(_, _, d, st)| (*d, *st))
+            })
+            .collect();
+        let suppressing = |x: &Option<(&VexDocument, &Statement)>| matches!(x, Some((_, st)) if matches!(st.status, VexStatus::NotAffected | VexStatus::Fixed));
+        let (mut out_pkgs, mut in_pkgs) = (Vec::new(), Vec::new());
+        let mut reasons = BTreeSet::new();
+        let mut states = BTreeSet::new();
+        let mut justifications = BTreeSet::new();
+        let mut notes = BTreeSet::new();
+        for (p, l) in f.packages.iter().zip(&latest) {
+            if suppressing(l) {
+                let (d, st) = l.expect("checked");
+                reasons.insert(reason(d, st));
+                states.insert(st.status.as_str());
+                justifications.extend(st.justification.clone());
+                out_pkgs.push(p.clone());
+            } else {
+                if let Some((_, st)) = l {
+                    notes.insert(st.status.as_str());
+                }
+                in_pkgs.push(p.clone());
+            }
+        }
+        if !notes.is_empty() {
+            f.vex_status = Some(notes.into_iter().collect::<Vec<_>>().join(", "));
+        }
+        if out_pkgs.is_empty() {
+            kept.push(f);
+            continue;
+        }
+        moved += 1;
+        let mut gone = f.clone();
+        gone.packages = out_pkgs;
+        gone.vex_status = None;
+        result.suppressed.push(Suppressed {
+            by: "openvex".into(),
+            reason: reasons.into_iter().collect::<Vec<_>>().join("; "),
+            vex_status: Some(states.into_iter().collect::<Vec<_>>().join(", ")),
+            justification: (!justifications.is_empty())
+                .then(|| justifications.into_iter().collect::<Vec<_>>().join(", ")),
+            finding: gone,
+        });
+        if !in_pkgs.is_empty() {
+            f.packages = in_pkgs;
+            kept.push(f);
+        }
+    }
+    result.findings = kept;
+    result.finish();
+    moved
+}
+
+fn reason(d: &VexDocument, st: &Statement) -> String {
+    let mut r = st.status.as_str().to_string();
+    if let Some(j) = &st.justification {
+        r.push_str(&format!(": {j}"));
+    }
+    if let Some(i) = &st.impact_statement {
+        r.push_str(&format!(" ({i})"));
+    }
+    if !d.id.is_empty() {
+        r.push_str(&format!(" [{}]", d.id));
+    }
+    r
+}
+
+/// The OpenVEX justification as CycloneDX's `analysis.justification`.
+pub fn cyclonedx_justification(openvex: &str) -> Option<&'static str> {
+    Some(match openvex {
+        "component_not_present" | "vulnerable_code_not_present" => "code_not_present",
+        "vulnerable_code_not_in_execute_path" => "code_not_reachable",
+        "vulnerable_code_cannot_be_controlled_by_adversary" => "requires_environment",
+        "inline_mitigations_already_exist" => "protected_by_mitigating_control",
+        _ => return None,
+    })
+}
+
+/// Seconds since the epoch of an RFC 3339 timestamp (fractions ignored).
+pub fn rfc3339(t: &str) -> Option<i64> {
+    let t = t.trim();
+    let date = crate::ignore::parse_date(t.get(..10)?)?;
+    let rest = t.get(10..)?;
+    let rest = rest
+        .strip_prefix('T')
+        .or_else(|| rest.strip_prefix('t'))
+        .or_else(|| rest.strip_prefix(' '))?;
+    let hms = rest.get(..8)?;
+    let mut it = hms.split(':');
+    let (h, m, sec): (i64, i64, i64) = (
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    );
+    let mut tz = &rest[8..];
+    if let Some(frac) = tz.strip_prefix('.') {
+        tz = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match tz {
+        "Z" | "z" | "" => 0,
+        _ => {
+            let sign = match tz.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = tz[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let days = days_from_civil(date.0 as i64, date.1 as i64, date.2 as i64);
+    Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339("2023-01-08T18:02:03.647787998-06:00"),
+            Some(1_673_222_523)
+        );
+        assert_eq!(rfc3339("2023-01-09T00:02:03Z"), Some(1_673_222_523));
+        assert_eq!(rfc3339("yesterday"), None);
+    }
+}
