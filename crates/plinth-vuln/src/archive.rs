@@ -150,6 +150,10 @@ pub struct ArchiveFixes {
     /// Source packages the archive does not have (built locally, removed, or from
     /// another release).
     pub not_in_archive: Vec<String>,
+    /// Binaries of source `linux` without kernel code (`linux-libc-dev`, headers):
+    /// the kernel's CVEs are not theirs, so they are not looked at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernel_headers: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -168,7 +172,7 @@ impl ArchiveFixes {
 }
 
 /// Orders CVE ids by year, then number (`CVE-2024-9143` before `CVE-2024-13176`).
-fn cve_order(id: &str) -> (u32, u64, &str) {
+pub(crate) fn cve_order(id: &str) -> (u32, u64, &str) {
     let mut parts = id.splitn(3, '-').skip(1);
     let mut num = || {
         parts
@@ -328,12 +332,19 @@ pub fn fixes_with_index(
     reporter: &dyn Reporter,
 ) -> ArchiveFixes {
     let mut warnings = Vec::new();
+    let mut kernel_headers = Vec::new();
     let mut installed: BTreeMap<&str, Installed> = BTreeMap::new();
     for p in sbom
         .packages
         .iter()
         .filter(|p| p.kind() == PackageKind::Deb)
     {
+        // The kernel trap: linux-libc-dev and friends hold no kernel code, so the
+        // kernel's CVEs in the `linux` changelog do not apply to them.
+        if p.source_or_name() == "linux" && crate::matcher::kernel_headers_only(&p.name) {
+            kernel_headers.push(p.name.clone());
+            continue;
+        }
         let text = p.source_version_or_version();
         let version = match Version::parse(text) {
             Ok(v) => v,
@@ -385,6 +396,7 @@ pub fn fixes_with_index(
         updates,
         up_to_date,
         not_in_archive,
+        kernel_headers,
         warnings,
     }
 }

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::matcher::{AdvisoryLookup, DatabaseInfo};
 use crate::model::{Advisory, Range, Severity, SourceInfo, Status};
 
 /// `PRAGMA user_version` of the schema this code reads and writes.
@@ -387,6 +388,56 @@ impl Db {
             .query_row("SELECT min(imported_at) FROM sources", [], |r| r.get(0))
             .map_err(self.sql())?;
         Ok(oldest.map(|t| Duration::from_secs(now_secs().saturating_sub(t).max(0) as u64)))
+    }
+}
+
+/// A database as the matcher's [`AdvisoryLookup`]: the ecosystem list is read once, so
+/// a failure there is an error here rather than a silent "release not covered".
+#[derive(Debug)]
+pub struct DbLookup<'a> {
+    db: &'a Db,
+    ecosystems: Vec<String>,
+}
+
+impl Db {
+    /// This database as an advisory source for [`crate::matcher::scan`].
+    pub fn lookup(&self) -> Result<DbLookup<'_>> {
+        let ecosystems = self.ecosystems()?.into_iter().map(|(e, _)| e).collect();
+        Ok(DbLookup {
+            db: self,
+            ecosystems,
+        })
+    }
+
+    /// What a scan report says about this database.
+    pub fn info(&self) -> Result<DatabaseInfo> {
+        let sources = self.sources()?;
+        Ok(DatabaseInfo {
+            path: self.path.display().to_string(),
+            advisories: self.count()?,
+            oldest_import: sources
+                .iter()
+                .map(|s| s.imported_at)
+                .min()
+                .map(plinth_sbom::format::rfc3339),
+            sources,
+        })
+    }
+}
+
+impl AdvisoryLookup for DbLookup<'_> {
+    fn advisories(
+        &self,
+        ecosystem: &str,
+        package: &str,
+    ) -> std::result::Result<Vec<Advisory>, String> {
+        self.db
+            .advisories(ecosystem, package)
+            .map_err(|e| e.to_string())
+    }
+
+    fn ecosystems(&self) -> Vec<String> {
+        self.ecosystems.clone()
     }
 }
 

@@ -233,10 +233,19 @@ impl Finding {
         }
     }
 
-    fn sort_key(&self) -> (std::cmp::Reverse<Severity>, &str, &str, &str, &str) {
+    #[allow(clippy::type_complexity)]
+    fn sort_key(
+        &self,
+    ) -> (
+        std::cmp::Reverse<Severity>,
+        (u32, u64, &str),
+        &str,
+        &str,
+        &str,
+    ) {
         (
             std::cmp::Reverse(self.severity),
-            &self.id,
+            crate::archive::cve_order(&self.id),
             &self.source_package,
             &self.installed_version,
             &self.ecosystem,
@@ -287,6 +296,17 @@ pub struct Hidden {
     pub not_fixed: usize,
 }
 
+/// Which data a scan used, so every report can say how old it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatabaseInfo {
+    pub path: String,
+    pub advisories: u64,
+    /// When the stalest source was imported (RFC 3339): the data is at least this old.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_import: Option<String>,
+    pub sources: Vec<crate::model::SourceInfo>,
+}
+
 /// The outcome of [`scan`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ScanResult {
@@ -303,6 +323,9 @@ pub struct ScanResult {
     /// Why the release was not matched, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_note: Option<String>,
+    /// The database the advisories came from (set by the caller that opened it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
     pub counts: Counts,
     pub hidden: Hidden,
     /// Sorted by severity (highest first), then ID, then package.
@@ -435,6 +458,7 @@ pub fn scan(
         ecosystem: None,
         release_status: ReleaseStatus::NoOs,
         release_note: None,
+        database: None,
         counts: Counts::default(),
         hidden: Hidden::default(),
         findings: Vec::new(),

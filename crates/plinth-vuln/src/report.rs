@@ -151,6 +151,15 @@ fn table(r: &ScanResult, opts: &ReportOptions) -> String {
         let _ = write!(o, " ({d})");
     }
     o.push('\n');
+    if let Some(db) = &r.database {
+        let _ = writeln!(
+            o,
+            "Database: {} advisories from {} sources, oldest imported {}",
+            db.advisories,
+            db.sources.len(),
+            db.oldest_import.as_deref().unwrap_or("never")
+        );
+    }
     let os = match (&r.distro, &r.ecosystem) {
         (Some(d), Some(e)) => format!(
             "{} [{e}]",
@@ -451,6 +460,9 @@ fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
     if let Some(n) = &r.release_note {
         props["releaseNote"] = json!(n);
     }
+    if let Some(db) = &r.database {
+        props["database"] = json!(db);
+    }
     run["properties"] = props;
     json!({
         "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
@@ -677,6 +689,14 @@ fn cyclonedx(r: &ScanResult, opts: &ReportOptions) -> Value {
         vec![json!({"name": "plinth:scan:release-status", "value": r.release_status.as_str()})];
     if let Some(e) = &r.ecosystem {
         props.push(json!({"name": "plinth:scan:ecosystem", "value": e}));
+    }
+    if let Some(db) = &r.database {
+        props.push(
+            json!({"name": "plinth:scan:database:advisories", "value": db.advisories.to_string()}),
+        );
+        if let Some(t) = &db.oldest_import {
+            props.push(json!({"name": "plinth:scan:database:oldest-import", "value": t}));
+        }
     }
     metadata["properties"] = json!(props);
     json!({

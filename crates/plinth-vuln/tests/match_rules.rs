@@ -644,15 +644,16 @@ fn alpine_by_origin_with_apk_versions() {
     assert_eq!(
         got,
         [
-            ("CVE-2024-58251", "busybox", Some("1.36.1-r31"), 3),
+            // Numeric order: 9143 before 58251.
             ("CVE-2024-9143", "openssl", Some("3.3.2-r1"), 2),
+            ("CVE-2024-58251", "busybox", Some("1.36.1-r31"), 3),
             ("CVE-2025-26519", "musl", Some("1.2.5-r1"), 2),
         ]
     );
     assert!(r.findings.iter().all(|f| f.severity == Severity::Unknown));
     assert_eq!(
         r.findings[0].data_source,
-        "https://security.alpinelinux.org/vuln/CVE-2024-58251"
+        "https://security.alpinelinux.org/vuln/CVE-2024-9143"
     );
 
     // Alpine 3.16 is older than any release held: end-of-life.
@@ -866,13 +867,14 @@ fn crates_pypi_npm_ranges_versions_and_last_affected() {
                 &Status::Fixed,
                 Severity::Critical
             ),
+            // Ids with a year and number first, by year and number; others after.
+            ("PYSEC-2024-60", "3.6", &Status::Open, Severity::Unknown),
             (
                 "GHSA-2p57-rm9w-gvfp",
                 "2.0.1",
                 &Status::Open,
                 Severity::Unknown
             ),
-            ("PYSEC-2024-60", "3.6", &Status::Open, Severity::Unknown),
         ],
         "{:#?}",
         r.findings

@@ -41,6 +41,10 @@ enum Command {
     Compare(commands::compare::Args),
     /// Check an image against a hardening policy; exit 1 when a rule fails
     Check(commands::check::Args),
+    /// Find known vulnerabilities in an image or SBOM; exit 1 with --fail-on
+    Scan(commands::scan::Args),
+    /// Manage the vulnerability database: update, import, status
+    Db(commands::db::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Sbom(a) => commands::sbom::run(a),
         Command::Compare(a) => commands::compare::run(a),
         Command::Check(a) => commands::check::run(a),
+        Command::Scan(a) => commands::scan::run(a),
+        Command::Db(a) => commands::db::run(a),
     };
     match result {
         Ok(code) => code,

@@ -161,7 +161,7 @@ pub(crate) fn content_uuid(domain: &str, sbom: &Sbom, opts: &WriteOptions) -> St
 
 /// Unix seconds as RFC 3339 UTC with a `Z`: `2024-05-01T12:00:00Z`. Years outside
 /// 0..=9999 are clamped to the range's ends.
-pub(crate) fn rfc3339(unix: i64) -> String {
+pub fn rfc3339(unix: i64) -> String {
     // Howard Hinnant's days-from-civil, inverted.
     const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
     const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z

@@ -25,6 +25,11 @@ pub struct Args {
     /// The image of a multi-platform index to read (default: this machine's)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
+    #[command(flatten)]
+    db: crate::commands::db::DbPath,
+    /// Leave out the CVE counts even when a vulnerability database exists
+    #[arg(long)]
+    no_cves: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -42,9 +47,31 @@ pub struct Column {
     /// Vulnerabilities by severity, when a database is available.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cves: Option<BTreeMap<String, usize>>,
+    /// Why the counts are missing or incomplete (unknown or end-of-life release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cves_note: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let db = if args.no_cves {
+        None
+    } else {
+        match plinth_vuln::Db::open(&args.db.resolve()) {
+            Ok(db) => Some(db),
+            Err(plinth_vuln::Error::Missing { path }) => {
+                warn(&format!(
+                    "no vulnerability database at {}: CVE counts left out (run `plinth db update` or `plinth db import`)",
+                    path.display()
+                ));
+                None
+            }
+            Err(e) => return Err(crate::commands::db::vuln_error(e)),
+        }
+    };
+    let lookup = match &db {
+        Some(db) => Some(db.lookup().map_err(crate::commands::db::vuln_error)?),
+        None => None,
+    };
     let mut columns = Vec::new();
     for image in &args.images {
         let subject = plinth_sbom::subject::open(image, args.platform.as_deref())?;
@@ -52,9 +79,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         for w in sbom.warnings.iter().take(5) {
             warn(&format!("{image}: {w}"));
         }
+        let (cves, cves_note) = match &lookup {
+            None => (None, None),
+            Some(l) => cve_counts(&sbom, l)?,
+        };
         columns.push(Column {
             facts: facts(&subject, &sbom),
-            cves: None,
+            cves,
+            cves_note,
         });
     }
     if let Some(path) = &args.html {
@@ -66,6 +98,49 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Format::Markdown => table(&rows(&columns), true),
     };
     stdout(&out)
+}
+
+/// Findings per severity.
+type Counts = BTreeMap<String, usize>;
+
+/// Findings per severity with the default rules, and why they may be incomplete.
+fn cve_counts(
+    sbom: &plinth_sbom::Sbom,
+    lookup: &dyn plinth_vuln::matcher::AdvisoryLookup,
+) -> Result<(Option<Counts>, Option<String>), CliError> {
+    use plinth_vuln::matcher::{MatchError, ReleaseStatus, scan};
+    let r = match scan(sbom, lookup, &Default::default()) {
+        Ok(r) => r,
+        Err(e @ MatchError::UnknownRelease { .. }) => {
+            warn(&format!("{}: {e}", sbom.name));
+            return Ok((None, Some("unknown OS release".into())));
+        }
+        Err(e) => return Err(CliError::input(e, None)),
+    };
+    let c = &r.counts;
+    let counts = [
+        ("critical", c.critical),
+        ("high", c.high),
+        ("medium", c.medium),
+        ("low", c.low),
+        ("negligible", c.negligible),
+        ("unknown", c.unknown),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let note = match r.release_status {
+        ReleaseStatus::EndOfLife => Some(format!(
+            "{} end-of-life: OS packages not checked",
+            r.ecosystem.as_deref().unwrap_or("release")
+        )),
+        ReleaseStatus::Unsupported => Some(format!(
+            "{} not in the database: OS packages not checked",
+            r.ecosystem.as_deref().unwrap_or("release")
+        )),
+        _ => None,
+    };
+    Ok((Some(counts), note))
 }
 
 fn yes_no(list: &[String]) -> String {
@@ -137,9 +212,10 @@ pub fn rows(cols: &[Column]) -> Vec<(String, Vec<String>)> {
         }
     });
     if cols.iter().any(|c| c.cves.is_some()) {
-        row("cves", &|c| match &c.cves {
-            None => "-".into(),
-            Some(m) => {
+        row("cves", &|c| match (&c.cves, &c.cves_note) {
+            (_, Some(note)) => format!("n/a ({note})"),
+            (None, None) => "-".into(),
+            (Some(m), None) => {
                 let total: usize = m.values().sum();
                 let parts: Vec<String> =
                     ["critical", "high", "medium", "low", "negligible", "unknown"]

@@ -1,7 +1,9 @@
 pub mod build;
 pub mod check;
 pub mod compare;
+pub mod db;
 pub mod inspect;
 pub mod lock;
 pub mod sbom;
+pub mod scan;
 pub mod why;

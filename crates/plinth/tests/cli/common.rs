@@ -14,7 +14,11 @@ pub fn repo_root() -> PathBuf {
 /// A `plinth` command with a clean, fixed environment.
 pub fn plinth() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_plinth"));
-    c.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    c.env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("PLINTH_MAX_DB_AGE")
+        .env("NO_COLOR", "1")
+        // No test reads the user's vulnerability database by accident.
+        .env("PLINTH_DB", "/nonexistent/plinth-test/vuln.db");
     c
 }
 

