@@ -12,7 +12,11 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # for the example's static binary.
 PACKAGES=(gcc g++ make libc6-dev libssl-dev openssl debian-archive-keyring
           skopeo umoci podman runc buildah
-          golang-go python3-apt chromium fonts-dejavu-core)
+          golang-go python3-apt chromium fonts-dejavu-core
+          rpm python3-packaging)
+# (rpm and python3-packaging are the oracles of the rpm and PEP 440 version orderings;
+# apk-tools is not in Debian 12, so apk ordering is checked against apk-tools' own test
+# vectors in crates/plinth-vuln/src/version/apk_vectors.txt.)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

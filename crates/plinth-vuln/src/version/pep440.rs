@@ -369,6 +369,9 @@ mod tests {
                 return Some(answers);
             }
         }
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI needs python3 with `packaging` (apt-get install python3-packaging)");
+        }
         eprintln!("notice: no python3 with `packaging`, skipping the PEP 440 oracle comparison");
         None
     }
