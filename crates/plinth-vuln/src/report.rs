@@ -105,6 +105,24 @@ pub fn only_fixed(result: &mut ScanResult) {
     result.finish();
 }
 
+/// `3 days`, `5 hours`, `2 minutes`, `10 seconds`.
+pub fn ago(secs: u64) -> String {
+    let (n, unit) = match secs {
+        0..60 => (secs, "second"),
+        60..3600 => (secs / 60, "minute"),
+        3600..86_400 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// How a status reads in the table and in messages.
 pub fn status_label(s: &Status) -> &'static str {
     match s {
@@ -154,10 +172,16 @@ fn table(r: &ScanResult, opts: &ReportOptions) -> String {
     if let Some(db) = &r.database {
         let _ = writeln!(
             o,
-            "Database: {} advisories from {} sources, oldest imported {}",
+            "Database: {} advisories from {} sources, oldest imported {}{}",
             db.advisories,
             db.sources.len(),
-            db.oldest_import.as_deref().unwrap_or("never")
+            db.oldest_import.as_deref().unwrap_or("never"),
+            db.sources
+                .iter()
+                .map(|s| s.imported_at)
+                .min()
+                .map(|t| format!(" ({} ago)", ago(now_secs().saturating_sub(t).max(0) as u64)))
+                .unwrap_or_default()
         );
     }
     let os = match (&r.distro, &r.ecosystem) {

@@ -97,6 +97,46 @@ pub fn scheme_for(ecosystem: &str) -> Scheme {
     }
 }
 
+/// The laws every version ordering obeys, as property tests over a strategy of version
+/// strings; each scheme's test module instantiates them for its own `compare`.
+#[cfg(test)]
+macro_rules! ordering_laws {
+    ($strategy:expr) => {
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig {
+                cases: 512,
+                ..proptest::prelude::ProptestConfig::default()
+            })]
+
+            #[test]
+            fn antisymmetric(a in $strategy, b in $strategy) {
+                proptest::prop_assert_eq!(
+                    compare(&a, &b).unwrap(),
+                    compare(&b, &a).unwrap().reverse()
+                );
+                proptest::prop_assert_eq!(compare(&a, &a), Some(std::cmp::Ordering::Equal));
+            }
+
+            #[test]
+            fn transitive(a in $strategy, b in $strategy, c in $strategy) {
+                let le = |x: &str, y: &str| compare(x, y).unwrap() != std::cmp::Ordering::Greater;
+                for (x, y, z) in [(&a, &b, &c), (&a, &c, &b), (&b, &a, &c), (&b, &c, &a), (&c, &a, &b), (&c, &b, &a)] {
+                    if le(x, y) && le(y, z) {
+                        proptest::prop_assert!(le(x, z), "{} <= {} <= {} but not {} <= {}", x, y, z, x, z);
+                    }
+                }
+            }
+
+            #[test]
+            fn never_panics(s in "\\PC{0,16}") {
+                let _ = compare(&s, "1.0");
+            }
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use ordering_laws;
+
 #[cfg(test)]
 mod tests {
     use super::*;

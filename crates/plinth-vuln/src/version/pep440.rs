@@ -398,28 +398,5 @@ mod tests {
         assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
-        #[test]
-        fn antisymmetric(a in version_strategy(), b in version_strategy()) {
-            prop_assert_eq!(compare(&a, &b).unwrap(), compare(&b, &a).unwrap().reverse());
-            prop_assert_eq!(compare(&a, &a), Some(Equal));
-        }
-
-        #[test]
-        fn transitive(a in version_strategy(), b in version_strategy(), c in version_strategy()) {
-            let le = |x: &str, y: &str| compare(x, y).unwrap() != Greater;
-            for (x, y, z) in [(&a, &b, &c), (&a, &c, &b), (&b, &a, &c), (&b, &c, &a), (&c, &a, &b), (&c, &b, &a)] {
-                if le(x, y) && le(y, z) {
-                    prop_assert!(le(x, z), "{} <= {} <= {} but not {} <= {}", x, y, z, x, z);
-                }
-            }
-        }
-
-        #[test]
-        fn never_panics(s in "\\PC{0,16}") {
-            let _ = compare(&s, "1.0");
-        }
-    }
+    crate::version::ordering_laws!(version_strategy());
 }

@@ -373,14 +373,7 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     stdout(&o)
 }
 
-/// `3 days`, `5 hours`, `2 minutes`, `10 seconds`.
+/// `3 days`, `5 hours`, …
 pub fn ago(d: Duration) -> String {
-    let s = d.as_secs();
-    let (n, unit) = match s {
-        0..60 => (s, "second"),
-        60..3600 => (s / 60, "minute"),
-        3600..86_400 => (s / 3600, "hour"),
-        _ => (s / 86_400, "day"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    plinth_vuln::report::ago(d.as_secs())
 }
