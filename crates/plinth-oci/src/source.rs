@@ -925,6 +925,12 @@ pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<Strin
     };
     let src: Box<dyn ImageSource> = if path.is_dir() {
         Box::new(LayoutSource::open(&path)?)
+    } else if !path.is_file() {
+        // A FIFO or a device would block the read forever, or never end.
+        return Err(Error::Invalid {
+            what: path.display().to_string(),
+            reason: "not a regular file or directory".into(),
+        });
     } else {
         Box::new(ArchiveSource::open(&path)?)
     };

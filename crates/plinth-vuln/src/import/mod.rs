@@ -439,6 +439,13 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
     let mut units = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(&input.path).map_err(Error::io(&input.path))?;
+        if !meta.is_dir() && !meta.is_file() {
+            // A FIFO or a device would block the import forever, or never end.
+            return Err(Error::Parse {
+                path: input.path.clone(),
+                detail: "not a regular file or directory".into(),
+            });
+        }
         if !meta.is_dir() {
             let format = match input.format {
                 Some(f) => f,
@@ -480,6 +487,7 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "dir".into());
         let mut ignored = 0;
+        let before = units.len();
         for file in files {
             let lower = file.to_string_lossy().to_ascii_lowercase();
             if ![".json", ".yaml", ".yml", ".zip"]
@@ -508,6 +516,14 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
                 format,
                 name: input.name.clone(),
                 group,
+            });
+        }
+        if units.len() == before {
+            return Err(Error::Parse {
+                path: input.path.clone(),
+                detail: format!(
+                    "no feed data in this directory ({ignored} other file(s)): expected tracker JSON, OSV .json/.zip or secdb .yaml/.json files"
+                ),
             });
         }
         if ignored > 0 {

@@ -904,3 +904,58 @@ fn compare_shows_cves_per_severity() {
     );
     assert!(!stdout(&o).lines().any(|l| l.starts_with("cves")));
 }
+
+/// Things that are not feeds or images: a FIFO (which would block a read forever) and a
+/// directory without feed files are exit-2 errors naming them, within seconds.
+#[test]
+fn fifos_and_empty_directories_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("feed.json");
+    ok(Command::new("mkfifo").arg(&fifo));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let db = tmp.path().join("vuln.db");
+    let limit = std::time::Duration::from_secs(30);
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (
+            vec![
+                "db".into(),
+                "import".into(),
+                "--db".into(),
+                db.clone().into(),
+                fifo.clone().into(),
+            ],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "db".into(),
+                "import".into(),
+                "--db".into(),
+                db.clone().into(),
+                empty.clone().into(),
+            ],
+            "no feed data",
+        ),
+        (
+            vec![
+                "scan".into(),
+                "--db".into(),
+                db.clone().into(),
+                fifo.clone().into(),
+            ],
+            "not a regular file",
+        ),
+        (
+            vec!["sbom".into(), fifo.clone().into()],
+            "not a regular file",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = crate::reader::run_with_timeout(plinth().args(&args), limit)
+            .unwrap_or_else(|| panic!("plinth {args:?} did not finish in {limit:?}"));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!db.exists(), "a failed first import left a database behind");
+}
