@@ -64,6 +64,18 @@ fn ids(v: &Value) -> BTreeSet<String> {
     rows(v).into_iter().map(|r| r.0).collect()
 }
 
+/// The real Debian records: the tracker sample and vuln-list-debian's CVE-2025-8058.
+fn debian_db(dir: &Path) -> Option<PathBuf> {
+    db_with(
+        dir,
+        &[
+            "debian/tracker-sample.json",
+            "debian/vuln-list-debian-CVE-2025-8058.json",
+            "debian/vuln-list-debian-distributions.json",
+        ],
+    )
+}
+
 fn alpine_db(dir: &Path) -> Option<PathBuf> {
     db_with(
         dir,
@@ -222,14 +234,7 @@ fn scanning_an_sbom_gives_the_same_findings_as_the_image() {
 #[test]
 fn base_image_against_the_tracker_sample() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(
-        tmp.path(),
-        &[
-            "debian/tracker-sample.json",
-            "debian/vuln-list-debian-CVE-2025-8058.json",
-            "debian/vuln-list-debian-distributions.json",
-        ],
-    ) else {
+    let Some(db) = debian_db(tmp.path()) else {
         return;
     };
     let Some(built) = crate::debian::build_profile("base", "", &[]) else {
@@ -277,14 +282,7 @@ fn base_image_against_the_tracker_sample() {
 #[test]
 fn debian_release_detection_is_loud() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(
-        tmp.path(),
-        &[
-            "debian/tracker-sample.json",
-            "debian/vuln-list-debian-CVE-2025-8058.json",
-            "debian/vuln-list-debian-distributions.json",
-        ],
-    ) else {
+    let Some(db) = debian_db(tmp.path()) else {
         return;
     };
     // A distroless-style status.d entry for libc6 older than the fix, no os-release.
