@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plinth_oci::ImageFs;
 use plinth_sbom::catalog::{self, Cataloger, Context, Findings};
@@ -429,27 +429,6 @@ fn huge_declared_section_size_is_an_error() {
 // ---------------------------------------------------------------------------------------
 // Catalogers over a root filesystem
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p =
-            std::env::temp_dir().join(format!("plinth-lang-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn put(root: &Path, rel: &str, data: &[u8], mode: u32) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -470,8 +449,8 @@ fn run(fs: &ImageFs, owned: &HashSet<String>, c: &dyn Cataloger) -> Findings {
 
 #[test]
 fn catalogers_over_a_root_filesystem() {
-    let t = TempDir::new("rootfs");
-    let r = &t.0;
+    let t = tempfile::tempdir().unwrap();
+    let r = &t.path();
     put(r, "usr/local/bin/goapp", &go_elf_inline(), 0o755);
     put(r, "usr/bin/debian-go", &go_elf_inline(), 0o755);
     put(r, "usr/local/bin/rustapp", &rust_elf(), 0o755);

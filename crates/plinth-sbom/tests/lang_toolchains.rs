@@ -8,33 +8,12 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use plinth_oci::ImageFs;
 use plinth_sbom::Package;
 use plinth_sbom::catalog::{self, Cataloger, Context, Findings};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p =
-            std::env::temp_dir().join(format!("plinth-lang-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Whether to go on without `tool`: false (after a notice) outside CI, a panic in CI.
 fn missing(tool: &str, install: &str) -> bool {
@@ -63,12 +42,12 @@ fn check(cmd: &mut Command) -> String {
 
 /// Runs `c` over a root filesystem holding `binary` at `at` (mode 0755).
 fn catalog_binary(binary: &Path, at: &str, c: &dyn Cataloger) -> Findings {
-    let root = TempDir::new("root");
-    let dest = root.0.join(at);
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join(at);
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     std::fs::copy(binary, &dest).unwrap();
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let fs = ImageFs::from_dir(&root.0, &plinth_sbom::subject::fs_options()).unwrap();
+    let fs = ImageFs::from_dir(root.path(), &plinth_sbom::subject::fs_options()).unwrap();
     let owned = HashSet::new();
     let cx = Context {
         fs: &fs,
@@ -98,8 +77,8 @@ fn go_binary_with_a_local_replacement() {
     {
         return;
     }
-    let t = TempDir::new("go");
-    let d = &t.0;
+    let t = tempfile::tempdir().unwrap();
+    let d = &t.path();
     write(
         &d.join("greet/go.mod"),
         "module example.com/greet\n\ngo 1.18\n",
@@ -191,8 +170,8 @@ fn cargo_auditable_binary() {
     if !available && !missing("cargo auditable", "cargo install cargo-auditable --locked") {
         return;
     }
-    let t = TempDir::new("cargo");
-    let d = &t.0;
+    let t = tempfile::tempdir().unwrap();
+    let d = &t.path();
     write(
         &d.join("Cargo.toml"),
         "[package]\nname = \"plinth-lang-probe\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n\

@@ -157,11 +157,7 @@ pub fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
 
 /// Today's date in UTC.
 pub fn today_utc() -> (i32, u32, u32) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let stamp = plinth_sbom::format::rfc3339(secs);
+    let stamp = plinth_sbom::format::rfc3339(crate::db::now_secs());
     parse_date(&stamp[..10]).unwrap_or((1970, 1, 1))
 }
 

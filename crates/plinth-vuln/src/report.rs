@@ -116,13 +116,6 @@ pub fn ago(secs: u64) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// How a status reads in the table and in messages.
 pub fn status_label(s: &Status) -> &'static str {
     match s {
@@ -180,7 +173,10 @@ fn table(r: &ScanResult, opts: &ReportOptions) -> String {
                 .iter()
                 .map(|s| s.imported_at)
                 .min()
-                .map(|t| format!(" ({} ago)", ago(now_secs().saturating_sub(t).max(0) as u64)))
+                .map(|t| format!(
+                    " ({} ago)",
+                    ago(crate::db::now_secs().saturating_sub(t).max(0) as u64)
+                ))
                 .unwrap_or_default()
         );
     }
