@@ -535,13 +535,8 @@ fn layer_declaring_one_tib_fails_fast_as_too_large() {
     let mut m = l.manifest();
     m["layers"][1]["size"] = json!(1u64 << 40);
     l.set_manifest(&m);
-    let start = Instant::now();
+    // `inspect_fails` calls anything slower than TIMEOUT a hang.
     let err = sb.inspect_fails(&l.0);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
-    );
     assert!(
         err.contains(&format!(
             "blob {layer} declares 1099511627776 bytes, more than the limit"
@@ -560,13 +555,8 @@ fn layer_declaring_more_than_stored_fails_fast_as_truncated() {
     let mut m = l.manifest();
     m["layers"][1]["size"] = json!(16u64 << 30);
     l.set_manifest(&m);
-    let start = Instant::now();
+    // `inspect_fails` calls anything slower than TIMEOUT a hang.
     let err = sb.inspect_fails(&l.0);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
-    );
     assert!(
         err.contains(&format!(
             "blob {layer} is truncated: expected 17179869184 bytes"
