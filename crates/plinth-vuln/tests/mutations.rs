@@ -264,3 +264,50 @@ fn yaml_alias_bomb_is_not_expanded() {
         .to_string();
     assert!(err.contains("bomb.yaml"), "{err}");
 }
+
+/// The SBOMs `plinth scan` reads (syft's and trivy's, SPDX and CycloneDX), mutated the
+/// same way: a package list or an error, never a panic.
+mod sbom {
+    use super::*;
+    use plinth_vuln::sbomin::read_sbom;
+
+    const SBOMS: [&str; 6] = [
+        include_str!("fixtures/sbom/syft-alpine.cdx.json"),
+        include_str!("fixtures/sbom/syft-debian.spdx.json"),
+        include_str!("fixtures/sbom/syft-lang.cdx.json"),
+        include_str!("fixtures/sbom/trivy-alpine.spdx.json"),
+        include_str!("fixtures/sbom/trivy-debian.cdx.json"),
+        include_str!("fixtures/sbom/trivy-lang.spdx.json"),
+    ];
+
+    #[test]
+    fn fixtures_are_read() {
+        for doc in SBOMS {
+            let sbom = read_sbom(doc.as_bytes()).unwrap();
+            assert!(!plinth_vuln::sbomin::package_set(&sbom).is_empty());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases() / 4))]
+
+        #[test]
+        fn mutated_sboms_never_panic(
+            doc in prop::sample::select(SBOMS.to_vec()),
+            mutations in prop::collection::vec(mutation(), 1..6),
+        ) {
+            let mut bytes = doc.as_bytes().to_vec();
+            for m in &mutations {
+                apply(&mut bytes, m);
+            }
+            if let Ok(sbom) = read_sbom(&bytes) {
+                let _ = plinth_vuln::sbomin::package_set(&sbom);
+            }
+        }
+
+        #[test]
+        fn purl_decoding_never_panics(s in ".*%.*") {
+            let _ = plinth_vuln::sbomin::decode(&s);
+        }
+    }
+}
