@@ -48,7 +48,9 @@ pub enum Error {
         "{path}: cannot tell its format (expected Debian tracker JSON, vuln-list-debian JSON, OSV JSON or zip, or Alpine secdb YAML/JSON)"
     )]
     UnknownFormat { path: PathBuf },
-    #[error("cannot download {url}")]
+    // The source names the URL already: saying it twice made the chain read
+    // "cannot download U: cannot fetch U: …".
+    #[error("download failed")]
     Fetch {
         url: String,
         #[source]
