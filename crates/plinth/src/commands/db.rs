@@ -164,7 +164,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// Database errors are about the user's files (a missing or damaged database, a
 /// malformed feed): exit 2; the messages carry the hint to re-import.
 pub fn vuln_error(e: plinth_vuln::Error) -> CliError {
-    CliError::input(e, None)
+    let hint = match &e {
+        plinth_vuln::Error::UpdateFailed { .. } => Some(
+            "where the feeds cannot be reached, fetch their files elsewhere and run \
+             `plinth db import FILE...`, or point --debian-tracker-url, --osv-url and \
+             --alpine-secdb-url at a mirror (`plinth db update --list` shows the URLs)"
+                .into(),
+        ),
+        _ => None,
+    };
+    CliError::input(e, hint)
 }
 
 fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {

@@ -660,6 +660,48 @@ fn database_lifecycle_and_bad_files() {
     assert!(stderr(&o).contains("replaced"), "{}", stderr(&o));
 }
 
+/// When no feed can be reached (here: a closed port on 127.0.0.1), `db update` exits 2
+/// naming each URL once, says how to import offline, and leaves no database behind.
+#[test]
+fn db_update_with_no_reachable_feed_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    // Bind and drop a listener: its port is closed now, so connecting is refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/osv");
+    let o = plinth()
+        .args([
+            "db",
+            "update",
+            "-q",
+            "--only",
+            "osv:Go",
+            "--osv-url",
+            &url,
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no feed could be downloaded"), "{err}");
+    assert_eq!(
+        err.matches(&format!("{url}/Go/all.zip")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("plinth db import"),
+        "{err}"
+    );
+    assert!(!db.exists());
+}
+
 /// `db update` downloads every feed by URL, here from a server on 127.0.0.1 holding the
 /// shared files, and records each feed's URL as its origin.
 #[test]
