@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
 
 use plinth_oci::spec::{Arch, ConfigBuilder, Os};
 use plinth_oci::{Content, Entry, ImageArtifact, ImageBuilder, LayerBuilder, PlatformImage};
@@ -15,9 +14,9 @@ use plinth_oci::{Content, Entry, ImageArtifact, ImageBuilder, LayerBuilder, Plat
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use plinth_core::progress::{NoReporter, Reporter};
 use plinth_deb::cache::Cache;
 use plinth_deb::lock::Lock;
-use plinth_deb::progress::{NoReporter, Reporter};
 
 use crate::debian;
 use crate::error::BuildError;
@@ -31,7 +30,7 @@ pub struct BuildOptions {
     pub only_platforms: Option<Vec<Platform>>,
     /// A Debian mirror overriding the spec's and the apt sources'.
     pub mirror: Option<String>,
-    /// The package cache (default: [`Cache::default_root`]).
+    /// The package cache (default: [`plinth_core::dirs::cache_root`]).
     pub cache: Option<PathBuf>,
     pub lock: LockMode,
     pub reporter: Arc<dyn Reporter>,
@@ -139,15 +138,19 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
                 .collect()
         }
     };
-    let created =
-        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(opts.source_date_epoch))
-            .to_string();
+    let created = plinth_core::date::format_rfc3339(
+        i64::try_from(opts.source_date_epoch).unwrap_or(i64::MAX),
+    );
     let config = image_config(spec)?;
     let lock = match &spec.debian {
         Some(_) => Some(ensure_lock(spec, opts)?),
         None => None,
     };
-    let cache = Cache::new(opts.cache.clone().unwrap_or_else(Cache::default_root));
+    let cache = Cache::new(
+        opts.cache
+            .clone()
+            .unwrap_or_else(plinth_core::dirs::cache_root),
+    );
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();

@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use plinth_core::par::par_map;
+use plinth_core::progress::Reporter;
 use plinth_deb::cache::{Cache, Download};
 use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
 use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
-use plinth_deb::progress::Reporter;
 use plinth_deb::repo::{RepoConfig, config_from_apt, fetch_index};
 use plinth_deb::resolve::{Request, Universe, resolve};
-use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder, par_map};
+use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 
 use crate::error::BuildError;
 use crate::profile;

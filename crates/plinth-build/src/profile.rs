@@ -40,6 +40,7 @@ impl fmt::Display for Profile {
 }
 
 impl Release {
+    /// `bookworm`.
     pub fn codename(self) -> &'static str {
         match self {
             Release::Bookworm => "bookworm",
@@ -47,11 +48,9 @@ impl Release {
         }
     }
 
+    /// `12`, from Debian's release table (every variant is in it: a test holds that).
     pub fn version_id(self) -> &'static str {
-        match self {
-            Release::Bookworm => "12",
-            Release::Trixie => "13",
-        }
+        plinth_dpkg::releases::by_codename(self.codename()).map_or("", |r| r.number)
     }
 
     /// The suites searched by default, newest version winning.
@@ -236,6 +235,12 @@ mod tests {
                 .packages(Release::Trixie)
                 .contains(&"libssl3t64")
         );
+    }
+
+    #[test]
+    fn every_release_is_in_debian_s_table() {
+        assert_eq!(Release::Bookworm.version_id(), "12");
+        assert_eq!(Release::Trixie.version_id(), "13");
     }
 
     #[test]

@@ -14,9 +14,9 @@ use crate::cache::{Cache, CacheError};
 use crate::changelog::{self, ChangelogEntry, ChangelogError};
 use crate::debfile::{DebEntryKind, DebError, DebLimits, DebPackage, read_deb};
 use crate::packages::PackageRecord;
-use crate::progress::Reporter;
 use crate::repo::RepoIndex;
-use crate::version::Version;
+use plinth_core::progress::Reporter;
+use plinth_dpkg::version::Version;
 
 /// Failure while reading a package's changelog from the archive.
 #[derive(Debug, thiserror::Error)]
@@ -431,9 +431,9 @@ mod tests {
     use super::*;
     use crate::debfile::tests::{T, deb};
     use crate::packages::SourceRef;
-    use crate::progress::NoReporter;
     use crate::release::Release;
     use crate::repo::SuiteIndex;
+    use plinth_core::progress::NoReporter;
     use sha2::{Digest, Sha256};
     use std::path::Path;
 

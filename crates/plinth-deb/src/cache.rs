@@ -4,13 +4,11 @@
 
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::http::{self, VerifyError};
-use crate::progress::Reporter;
+use plinth_core::http::{self, VerifyError};
+use plinth_core::progress::Reporter;
 
 /// Failure of the package cache.
 #[derive(Debug, thiserror::Error)]
@@ -52,23 +50,6 @@ pub struct Cache {
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Cache {
         Cache { root: root.into() }
-    }
-
-    /// `$PLINTH_CACHE`, else `$XDG_CACHE_HOME/plinth`, else `~/.cache/plinth`.
-    pub fn default_root() -> PathBuf {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        if let Some(dir) = var("PLINTH_CACHE") {
-            return PathBuf::from(dir);
-        }
-        if let Some(dir) = var("XDG_CACHE_HOME").map(PathBuf::from)
-            && dir.is_absolute()
-        {
-            return dir.join("plinth");
-        }
-        match var("HOME") {
-            Some(home) => PathBuf::from(home).join(".cache/plinth"),
-            None => std::env::temp_dir().join("plinth-cache"),
-        }
     }
 
     pub fn root(&self) -> &Path {
@@ -119,8 +100,9 @@ impl Cache {
     /// Downloads each item with `jobs` worker threads, verifying size and SHA-256 while
     /// streaming into a temporary file and renaming it into place only once verified.
     /// Items already cached (and still verified) are not downloaded. Returns the cached
-    /// paths in input order, or the error of the first failing item (in input order);
-    /// a failed download leaves nothing behind.
+    /// paths in input order, or the error of the first failing item (in input order,
+    /// among those that ran: after a failure no new download starts); a failed download
+    /// leaves nothing behind.
     pub fn fetch_all(
         &self,
         items: &[Download],
@@ -147,48 +129,10 @@ impl Cache {
                 unique.len() - 1
             }));
         }
-        let results: Mutex<Vec<Option<Result<PathBuf, CacheError>>>> =
-            Mutex::new((0..unique.len()).map(|_| None).collect());
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let workers = jobs.clamp(1, unique.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        if failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let slot = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&index) = unique.get(slot) else {
-                            break;
-                        };
-                        let result = self.fetch_one(&items[index], reporter);
-                        if result.is_err() {
-                            failed.store(true, Ordering::Relaxed);
-                        }
-                        results.lock().unwrap_or_else(|e| e.into_inner())[slot] = Some(result);
-                    }
-                });
-            }
-        });
-        let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-        // The first error in input order wins.
-        for &slot in &slot_of {
-            if let Some(Err(_)) = &results[slot]
-                && let Some(Err(e)) = results[slot].take()
-            {
-                return Err(e);
-            }
-        }
-        // No error: every worker ran to the end of the queue, so every slot is filled.
-        Ok(slot_of
-            .iter()
-            .map(|&slot| match &results[slot] {
-                Some(Ok(path)) => path.clone(),
-                _ => unreachable!("download slot {slot} left empty without an error"),
-            })
-            .collect())
+        let fetched = plinth_core::par::try_par_map_threads(jobs, &unique, |&index| {
+            self.fetch_one(&items[index], reporter)
+        })?;
+        Ok(slot_of.iter().map(|&slot| fetched[slot].clone()).collect())
     }
 
     fn fetch_one(&self, item: &Download, reporter: &dyn Reporter) -> Result<PathBuf, CacheError> {
@@ -254,7 +198,7 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::NoReporter;
+    use plinth_core::progress::NoReporter;
 
     fn item(dir: &Path, name: &str, data: &[u8]) -> Download {
         let path = dir.join(name);
@@ -292,12 +236,5 @@ mod tests {
         ));
         assert_eq!(cache.get("../x", &NoReporter), None);
         assert!(cache.fetch_all(&[], 4, &NoReporter).unwrap().is_empty());
-    }
-
-    #[test]
-    fn default_root_honours_environment_order() {
-        // Only checks the shape: the environment is shared with other tests.
-        let root = Cache::default_root();
-        assert!(!root.as_os_str().is_empty());
     }
 }

@@ -18,7 +18,7 @@
 
 use std::io::Read;
 
-use crate::version::Version;
+use plinth_dpkg::version::Version;
 
 /// Most decompressed bytes a changelog may have.
 pub const MAX_CHANGELOG: u64 = 16 << 20;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::version::{Version, VersionError};
+use plinth_dpkg::version::{Version, VersionError};
 
 /// Why a dependency field was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::control::{self, ControlError, Paragraph};
 use crate::deps::{self, DepError, DepGroup};
 use crate::release::Release;
-use crate::version::{Version, VersionError};
+use plinth_dpkg::control::{self, ControlError, Paragraph};
+use plinth_dpkg::version::{Version, VersionError};
 
 /// Largest decompressed index accepted, in bytes.
 pub const MAX_INDEX: u64 = 1 << 30;

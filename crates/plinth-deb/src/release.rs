@@ -3,9 +3,9 @@
 //! [`verify`], re-exported as [`verify_inrelease`] and [`verify_detached`].
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use crate::control::{self, ControlError};
+use plinth_dpkg::control::{self, ControlError};
 
 mod verify;
 
@@ -160,75 +160,19 @@ impl Release {
     }
 }
 
-pub(crate) fn unix_secs(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
-}
+pub(crate) use plinth_core::date::unix_secs;
 
 /// Parses an RFC 2822 date as Release files write it (`Sat, 21 Nov 2026 00:53:02 UTC`,
 /// also `+hhmm` offsets) into unix seconds.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let s = s.split_once(',').map_or(s, |(_, rest)| rest);
-    let w: Vec<&str> = s.split_whitespace().collect();
-    let [day, month, year, time, zone] = w.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let month = MONTHS.iter().position(|m| month.eq_ignore_ascii_case(m))?;
-    let day: u32 = day.parse().ok()?;
-    let year: i64 = year.parse().ok()?;
-    let t: Vec<u32> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let (h, mi, sec) = match t.as_slice() {
-        [h, m] => (*h, *m, 0),
-        [h, m, s] => (*h, *m, *s),
-        _ => return None,
-    };
-    if !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 || !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let offset = match *zone {
-        "UTC" | "GMT" | "Z" | "UT" => 0,
-        z if z.len() == 5
-            && (z.starts_with('+') || z.starts_with('-'))
-            && z[1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            let n: i64 = z[1..].parse().ok()?;
-            if n % 100 > 59 {
-                return None;
-            }
-            let secs = (n / 100) * 3600 + (n % 100) * 60;
-            if z.starts_with('-') { -secs } else { secs }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month as i64 + 1, i64::from(day));
-    Some(days * 86400 + i64::from(h * 3600 + mi * 60 + sec) - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+    plinth_core::date::parse_rfc2822(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     pub(super) const RELEASE: &str = "Origin: Example\nLabel: Example\nSuite: stable\nVersion: 12.5\n\
         Codename: bookworm\nDate: Sat, 21 Nov 2026 00:53:02 UTC\n\

@@ -12,13 +12,13 @@ use pgp::composed::CleartextSignedMessage;
 use sha2::{Digest, Sha256};
 
 use crate::cache::Download;
-use crate::control;
-use crate::http::{self, FetchError, VerifyError};
 use crate::keyring::{Keyring, KeyringError};
 use crate::packages::{self, Compression, PackageRecord, PackagesError};
-use crate::progress::Reporter;
 use crate::release::{self, FileHash, MAX_RELEASE, Release, ReleaseError};
 use crate::sources::{self, SourceEntry, SourcesError};
+use plinth_core::http::{self, FetchError, VerifyError};
+use plinth_core::progress::Reporter;
+use plinth_dpkg::control;
 
 /// Failure while fetching or checking a repository.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::control::{self, ControlError};
+use plinth_dpkg::control::{self, ControlError};
 
 /// Failure while reading apt sources.
 #[derive(Debug, thiserror::Error)]

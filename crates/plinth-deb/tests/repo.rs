@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use plinth_core::http::VerifyError;
+use plinth_core::progress::NoReporter;
 use plinth_deb::cache::{Cache, CacheError, Download};
-use plinth_deb::http::VerifyError;
-use plinth_deb::progress::NoReporter;
 use plinth_deb::release::ReleaseError;
 use plinth_deb::repo::{self, RepoConfig, RepoError, RepoIndex};
 use support::*;

@@ -101,15 +101,7 @@ fn real_mirror_inrelease_verifies_now() {
     }
     let keyring = Keyring::for_source(&entry, Path::new("/")).expect("source keyring loads");
     let url = entry.dist_url(suite, "InRelease");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let data = match agent
-        .get(&url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_to_vec())
-    {
+    let data = match plinth_core::http::fetch_bytes(&url, 64 << 20) {
         Ok(d) => d,
         Err(e) => return skip(&format!("cannot fetch {url}: {e}")),
     };

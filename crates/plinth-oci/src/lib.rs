@@ -23,7 +23,6 @@ pub use error::{Error, Result};
 pub use fs::{ImageFs, ImageFsOptions, Node, NodeKind};
 pub use image::{ArtifactSource, ImageArtifact, ImageBuilder, PlatformImage};
 pub use layer::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
-pub use par::par_map;
 pub use source::{ImageSource, ResolvedImage, open_image};
 pub use validate::{ValidationReport, validate};
 pub use write::{OutputFormat, write_image};

@@ -27,7 +27,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     } else {
         data.chunks(CHUNK).collect()
     };
-    crate::par_map(&chunks, |chunk| member(chunk)).concat()
+    plinth_core::par::par_map(&chunks, |chunk| member(chunk)).concat()
 }
 
 /// One gzip member.

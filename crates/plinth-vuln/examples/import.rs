@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use plinth_deb::progress::NoReporter;
+use plinth_core::progress::NoReporter;
 use plinth_vuln::import::{Input, import};
 
 fn main() {

@@ -17,13 +17,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use plinth_deb::Version;
+use plinth_core::progress::Reporter;
 use plinth_deb::archive::{Changelog, NewestVersions, fetch_source_changelog, newest_versions};
 use plinth_deb::cache::Cache;
 use plinth_deb::changelog::entries_between;
 use plinth_deb::keyring::Keyring;
-use plinth_deb::progress::Reporter;
 use plinth_deb::repo::{RepoConfig, RepoError, RepoIndex, config_from_apt, fetch_index};
+use plinth_dpkg::Version;
 use plinth_sbom::{Distro, PackageKind, Sbom};
 use serde::Serialize;
 
@@ -203,13 +203,7 @@ pub fn debian_codename(distro: Option<&Distro>) -> Result<String, ArchiveFixesEr
         .as_deref()
         .map(|v| v.trim().split(['.', '/']).next().unwrap_or_default());
     let codename = match major {
-        Some("9") => "stretch",
-        Some("10") => "buster",
-        Some("11") => "bullseye",
-        Some("12") => "bookworm",
-        Some("13") => "trixie",
-        Some("14") => "forky",
-        Some("15") => "duke",
+        Some(n) if let Some(r) = plinth_dpkg::releases::by_number(n) => r.codename,
         // `/etc/debian_version` of testing says `trixie/sid`.
         Some(word) if !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase()) => word,
         _ => {
@@ -378,7 +372,7 @@ pub fn fixes_with_index(
             Some(_) => outdated.push((source, inst)),
         }
     }
-    let updates = plinth_oci::par_map(&outdated, |(source, inst)| {
+    let updates = plinth_core::par::par_map(&outdated, |(source, inst)| {
         update(index, &newest, source, inst, cache, reporter)
     });
     ArchiveFixes {

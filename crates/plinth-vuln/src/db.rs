@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,7 @@ pub const FILE_NAME: &str = "vuln.db";
 /// `<cache dir>/vuln.db`, with the cache directory of the package cache
 /// (`$PLINTH_CACHE`, else `$XDG_CACHE_HOME/plinth`, else `~/.cache/plinth`).
 pub fn default_path() -> PathBuf {
-    plinth_deb::cache::Cache::default_root().join(FILE_NAME)
+    plinth_core::dirs::cache_root().join(FILE_NAME)
 }
 
 /// An open vulnerability database.
@@ -192,12 +192,7 @@ pub(crate) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use plinth_core::date::now_secs;
 
 impl Db {
     /// Opens an existing database read-only: [`Error::Missing`] when there is none,
@@ -419,7 +414,7 @@ impl Db {
                 .iter()
                 .map(|s| s.imported_at)
                 .min()
-                .map(plinth_sbom::format::rfc3339),
+                .map(plinth_core::date::format_rfc3339),
             sources,
         })
     }
@@ -520,7 +515,7 @@ mod tests {
         assert!(default_path().ends_with("vuln.db"));
         assert_eq!(
             default_path().parent().unwrap(),
-            plinth_deb::cache::Cache::default_root()
+            plinth_core::dirs::cache_root()
         );
     }
 }

@@ -54,7 +54,7 @@ pub enum Error {
     Fetch {
         url: String,
         #[source]
-        source: plinth_deb::http::FetchError,
+        source: plinth_core::http::FetchError,
     },
     #[error("no feed could be downloaded: {}", failures.join("; "))]
     UpdateFailed { failures: Vec<String> },

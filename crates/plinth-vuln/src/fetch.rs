@@ -8,8 +8,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use plinth_deb::http::{self, FetchError};
-use plinth_deb::progress::Reporter;
+use plinth_core::http::{self, FetchError};
+use plinth_core::progress::Reporter;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -219,7 +219,7 @@ mod tests {
     use super::*;
     use crate::db::Db;
     use crate::model::Status;
-    use plinth_deb::progress::NoReporter;
+    use plinth_core::progress::NoReporter;
     use std::collections::HashMap;
     use std::io::BufRead;
     use std::net::TcpListener;

@@ -13,6 +13,7 @@
 //! its reason and counted. An expired entry has no effect and gives a warning; so does
 //! an entry that matched nothing.
 
+use plinth_core::date::{Date, parse_ymd as parse_date, today_utc};
 use serde::Deserialize;
 
 use crate::matcher::{Finding, ScanResult};
@@ -88,9 +89,8 @@ impl IgnoreFile {
         self.apply_on(result, today_utc())
     }
 
-    /// Applies the rules as of `today` (`YYYY-MM-DD`); returns how many findings were
-    /// suppressed.
-    pub fn apply_on(&self, result: &mut ScanResult, today: (i32, u32, u32)) -> usize {
+    /// Applies the rules as of `today`; returns how many findings were suppressed.
+    pub fn apply_on(&self, result: &mut ScanResult, today: Date) -> usize {
         let mut active = Vec::new();
         for r in &self.rules {
             match r.expires.as_deref().and_then(parse_date) {
@@ -136,44 +136,9 @@ fn rule_matches(r: &IgnoreRule, f: &Finding) -> bool {
         })
 }
 
-/// `YYYY-MM-DD` as (year, month, day).
-pub fn parse_date(s: &str) -> Option<(i32, u32, u32)> {
-    let mut it = s.trim().splitn(3, '-');
-    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days).contains(&d).then_some((y, m, d))
-}
-
-/// Today's date in UTC.
-pub fn today_utc() -> (i32, u32, u32) {
-    let stamp = plinth_sbom::format::rfc3339(crate::db::now_secs());
-    parse_date(&stamp[..10]).unwrap_or((1970, 1, 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_date("2026-12-31"), Some((2026, 12, 31)));
-        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
-        assert_eq!(parse_date("2023-02-29"), None);
-        assert_eq!(parse_date("2026-13-01"), None);
-        assert_eq!(parse_date("26-1-1"), None);
-        assert!(today_utc().0 >= 2024);
-    }
 
     #[test]
     fn reason_is_required() {

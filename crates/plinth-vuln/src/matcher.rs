@@ -404,7 +404,7 @@ pub fn release_key(distro: &Distro) -> Option<String> {
                 .as_deref()
                 .or_else(|| (!version.is_empty()).then_some(version))
                 .map(|c| c.split('/').next().unwrap_or(c).to_ascii_lowercase())?;
-            debian_codename_number(&codename).map(|n| format!("debian:{n}"))
+            plinth_dpkg::releases::codename_number(&codename).map(|n| format!("debian:{n}"))
         }
         "alpine" => {
             let mut parts = version.split('.');
@@ -424,23 +424,6 @@ pub fn release_key(distro: &Distro) -> Option<String> {
         _ if !id.is_empty() && !version.is_empty() => Some(format!("{id}:{version}")),
         _ => None,
     }
-}
-
-/// Debian's release number for a codename (`sid` and `unstable` as `sid`).
-pub fn debian_codename_number(codename: &str) -> Option<&'static str> {
-    Some(match codename {
-        "wheezy" => "7",
-        "jessie" => "8",
-        "stretch" => "9",
-        "buster" => "10",
-        "bullseye" => "11",
-        "bookworm" => "12",
-        "trixie" => "13",
-        "forky" => "14",
-        "duke" => "15",
-        "sid" | "unstable" => "sid",
-        _ => return None,
-    })
 }
 
 /// Matches every package of `sbom`; see the module documentation for the rules.

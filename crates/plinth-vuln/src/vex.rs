@@ -118,7 +118,7 @@ pub fn parse(bytes: &[u8]) -> Result<VexDocument, VexError> {
         )));
     }
     let id = s(&doc, "@id").unwrap_or_default();
-    let doc_time = s(&doc, "timestamp").and_then(|t| rfc3339(&t));
+    let doc_time = s(&doc, "timestamp").and_then(|t| plinth_core::date::parse_rfc3339(&t));
     let statements = doc
         .get("statements")
         .and_then(Value::as_array)
@@ -187,7 +187,9 @@ pub fn parse(bytes: &[u8]) -> Result<VexDocument, VexError> {
             justification: s(st, "justification"),
             impact_statement: s(st, "impact_statement"),
             action_statement: s(st, "action_statement"),
-            time: s(st, "timestamp").and_then(|t| rfc3339(&t)).or(doc_time),
+            time: s(st, "timestamp")
+                .and_then(|t| plinth_core::date::parse_rfc3339(&t))
+                .or(doc_time),
         };
         if status == VexStatus::NotAffected
             && statement.justification.is_none()
@@ -351,66 +353,4 @@ pub fn cyclonedx_justification(openvex: &str) -> Option<&'static str> {
         "inline_mitigations_already_exist" => "protected_by_mitigating_control",
         _ => return None,
     })
-}
-
-/// Seconds since the epoch of an RFC 3339 timestamp (fractions ignored).
-pub fn rfc3339(t: &str) -> Option<i64> {
-    let t = t.trim();
-    let date = crate::ignore::parse_date(t.get(..10)?)?;
-    let rest = t.get(10..)?;
-    let rest = rest
-        .strip_prefix('T')
-        .or_else(|| rest.strip_prefix('t'))
-        .or_else(|| rest.strip_prefix(' '))?;
-    let hms = rest.get(..8)?;
-    let mut it = hms.split(':');
-    let (h, m, sec): (i64, i64, i64) = (
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-    );
-    let mut tz = &rest[8..];
-    if let Some(frac) = tz.strip_prefix('.') {
-        tz = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match tz {
-        "Z" | "z" | "" => 0,
-        _ => {
-            let sign = match tz.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (oh, om) = tz[1..].split_once(':')?;
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
-        }
-    };
-    let days = days_from_civil(date.0 as i64, date.1 as i64, date.2 as i64);
-    Some(days * 86_400 + h * 3600 + m * 60 + sec - offset)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            rfc3339("2023-01-08T18:02:03.647787998-06:00"),
-            Some(1_673_222_523)
-        );
-        assert_eq!(rfc3339("2023-01-09T00:02:03Z"), Some(1_673_222_523));
-        assert_eq!(rfc3339("yesterday"), None);
-    }
 }

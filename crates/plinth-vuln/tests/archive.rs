@@ -6,12 +6,12 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use plinth_deb::Version;
+use plinth_core::progress::NoReporter;
 use plinth_deb::cache::Cache;
 use plinth_deb::packages::{PackageRecord, SourceRef};
-use plinth_deb::progress::NoReporter;
 use plinth_deb::release::Release;
 use plinth_deb::repo::{RepoIndex, SuiteIndex};
+use plinth_dpkg::Version;
 use plinth_sbom::{Distro, Package, PackageKind, Sbom};
 use plinth_vuln::archive::{
     ArchiveFixesError, ArchiveOptions, ArchiveSource, fixes_from_archive, fixes_with_index,

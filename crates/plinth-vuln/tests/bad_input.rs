@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use plinth_deb::progress::NoReporter;
+use plinth_core::progress::NoReporter;
 use plinth_vuln::import::{Format, Input, SkipReason, import};
 use plinth_vuln::{Db, Error, Status};
 

@@ -92,7 +92,7 @@ reason = "wrong package: must not match openssl"
         ids(&r),
         ["CVE-2024-2398", "CVE-2025-8058", "CVE-2024-13176"]
     );
-    let moved = file.apply_on(&mut r, (2026, 11, 22));
+    let moved = file.apply_on(&mut r, jiff::civil::date(2026, 11, 22));
     assert_eq!(moved, 1);
     assert_eq!(ids(&r), ["CVE-2024-2398", "CVE-2024-13176"]);
     assert_eq!(r.counts.suppressed, 1);
@@ -122,7 +122,7 @@ reason = "wrong package: must not match openssl"
 
     // The last day of an entry still counts.
     let mut r = result();
-    file.apply_on(&mut r, (2026, 1, 31));
+    file.apply_on(&mut r, jiff::civil::date(2026, 1, 31));
     assert_eq!(ids(&r), ["CVE-2024-13176"]);
 
     // Suppressed findings are in the JSON with their reason.
@@ -149,7 +149,7 @@ fn ignore_matches_aliases_and_binary_names() {
         "[[ignore]]\nid = \"ghsa-97jv-xxxx-yyyy\"\nreason = \"alias\"\n\n[[ignore]]\nid = \"CVE-2024-13176\"\npackage = \"libssl3\"\nreason = \"binary name\"\n",
     )
     .unwrap();
-    assert_eq!(file.apply_on(&mut r, (2026, 1, 1)), 2);
+    assert_eq!(file.apply_on(&mut r, jiff::civil::date(2026, 1, 1)), 2);
     assert_eq!(ids(&r), ["CVE-2025-8058"]);
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plinth_deb::progress::NoReporter;
+use plinth_core::progress::NoReporter;
 use plinth_vuln::import::{Input, SkipReason, import};
 use plinth_vuln::{Db, Error, Severity, Status};
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use plinth_deb::progress::{NoReporter, Reporter};
+use plinth_core::progress::{NoReporter, Reporter};
 
 struct Bars {
     multi: MultiProgress,

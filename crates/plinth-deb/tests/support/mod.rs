@@ -19,8 +19,8 @@ use pgp::composed::{
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
 use pgp::types::Password;
+use plinth_core::progress::Reporter;
 use plinth_deb::keyring::Keyring;
-use plinth_deb::progress::Reporter;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use sha2::{Digest, Sha256};

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use plinth_deb::control::{self, ControlError};
+use plinth_dpkg::control::{self, ControlError};
 
 use super::os::{Problems, owned_files, read_db};
 use super::{Cataloger, Context, Findings};

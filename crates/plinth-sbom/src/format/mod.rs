@@ -159,31 +159,7 @@ pub(crate) fn content_uuid(domain: &str, sbom: &Sbom, opts: &WriteOptions) -> St
     )
 }
 
-/// Unix seconds as RFC 3339 UTC with a `Z`: `2024-05-01T12:00:00Z`. Years outside
-/// 0..=9999 are clamped to the range's ends.
-pub fn rfc3339(unix: i64) -> String {
-    // Howard Hinnant's days-from-civil, inverted.
-    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
-    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-    let t = unix.clamp(MIN, MAX);
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
+pub(crate) use plinth_core::date::format_rfc3339 as rfc3339;
 
 /// The hex of a `sha256:` digest, when it is one.
 pub(crate) fn sha256_hex(digest: &str) -> Option<&str> {
@@ -215,18 +191,6 @@ mod tests {
             e.to_string(),
             "unknown SBOM format `spdx` (expected one of: spdx-json, cyclonedx-json, table, plinth-json)"
         );
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-        assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
-        assert_eq!(rfc3339(i64::MIN), "0000-01-01T00:00:00Z");
-        assert_eq!(rfc3339(i64::MAX), "9999-12-31T23:59:59Z");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use plinth_deb::progress::Reporter;
+use plinth_core::progress::Reporter;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 

@@ -17,7 +17,7 @@ use super::{MAX_DOCUMENT_BYTES, MAX_ZIP_ENTRIES, Sink, SkipReason};
 use crate::error::{Error, Result};
 use crate::model::{Advisory, Range, Severity, Status};
 use crate::version::{self, Scheme};
-use plinth_deb::progress::Reporter;
+use plinth_core::progress::Reporter;
 
 /// The feed name on OSV advisories.
 pub const FEED: &str = "osv";

@@ -45,7 +45,7 @@ impl Scheme {
     /// Whether `version` parses in this scheme.
     pub fn is_valid(self, version: &str) -> bool {
         match self {
-            Scheme::Dpkg => plinth_deb::version::Version::parse(version).is_ok(),
+            Scheme::Dpkg => plinth_dpkg::version::Version::parse(version).is_ok(),
             Scheme::Apk => apk::is_valid(version),
             Scheme::Semver => semver::is_valid(version, false),
             Scheme::Go => semver::is_valid(version, true),
@@ -65,8 +65,8 @@ impl std::fmt::Display for Scheme {
 pub fn compare(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
     match scheme {
         Scheme::Dpkg => {
-            let a = plinth_deb::version::Version::parse(a).ok()?;
-            let b = plinth_deb::version::Version::parse(b).ok()?;
+            let a = plinth_dpkg::version::Version::parse(a).ok()?;
+            let b = plinth_dpkg::version::Version::parse(b).ok()?;
             Some(a.cmp(&b))
         }
         Scheme::Apk => apk::compare(a, b),

@@ -314,7 +314,7 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     for s in info.sources {
         let skipped_reasons = db.skipped_reasons(&s.name).map_err(vuln_error)?;
         sources.push(SourceStatus {
-            imported: plinth_sbom::format::rfc3339(s.imported_at),
+            imported: plinth_core::date::format_rfc3339(s.imported_at),
             info: s,
             skipped_reasons,
         });

@@ -241,7 +241,7 @@ fn parse_distro(s: &str) -> Result<Distro, CliError> {
         (Some(version.to_string()), None)
     } else {
         let number = (id == "debian")
-            .then(|| plinth_vuln::matcher::debian_codename_number(version))
+            .then(|| plinth_dpkg::releases::codename_number(version))
             .flatten();
         (
             number.map(str::to_string),
@@ -325,7 +325,7 @@ fn suppress(args: &Args, result: &mut ScanResult) -> Result<(), CliError> {
 fn report_options() -> Result<ReportOptions, CliError> {
     let created = crate::commands::sbom::write_options()?.created;
     Ok(ReportOptions {
-        timestamp: created.map(plinth_sbom::format::rfc3339),
+        timestamp: created.map(plinth_core::date::format_rfc3339),
         ..ReportOptions::default()
     })
 }
@@ -353,7 +353,7 @@ fn archive(args: &Args, sbom: &Sbom) -> Result<ExitCode, CliError> {
     };
     let cache = match &args.debian.cache_dir {
         Some(d) => plinth_deb::cache::Cache::new(d.clone()),
-        None => plinth_deb::cache::Cache::new(plinth_deb::cache::Cache::default_root()),
+        None => plinth_deb::cache::Cache::new(plinth_core::dirs::cache_root()),
     };
     let opts = ArchiveOptions {
         source,

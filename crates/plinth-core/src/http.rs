@@ -18,50 +18,63 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// the transfer counts as stalled.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Failure while fetching a URL.
+/// Failure while fetching a URL. Every variant names the URL.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the fields are the URL and what the message shows of it
 pub enum FetchError {
+    /// The server (or the file system) has nothing at the URL: 404 or 410.
     #[error("{url} was not found")]
     NotFound { url: String },
+    /// Any other status than 200.
     #[error("{url} answered with http status {status}")]
     Status { url: String, status: u16 },
+    /// The request failed: connection, TLS, timeout, protocol.
     #[error("cannot fetch {url}")]
     Http {
         url: String,
         #[source]
         source: Box<ureq::Error>,
     },
+    /// Reading the body (or the local file) failed.
     #[error("cannot read {url}")]
     Io {
         url: String,
         #[source]
         source: std::io::Error,
     },
+    /// The body is larger than the caller's limit.
     #[error("{url} is larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
+    /// Not `http`, `https` or `file`.
     #[error("unsupported url {url}: only http, https and file are supported")]
     Scheme { url: String },
 }
 
 /// Failure of a download checked against an expected size and SHA-256.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the fields are the URL and the figures the message shows
 pub enum VerifyError {
+    /// The download itself failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// More bytes arrived than expected (reading stopped one byte past the size).
     #[error("{url} is larger than the expected {expected} bytes")]
     TooLarge { url: String, expected: u64 },
+    /// The body ended before the expected size.
     #[error("{url} is {actual} bytes, expected {expected}")]
     Size {
         url: String,
         expected: u64,
         actual: u64,
     },
+    /// The bytes do not hash to the expected SHA-256.
     #[error("{url} has sha256 {actual}, expected {expected}")]
     Hash {
         url: String,
         expected: String,
         actual: String,
     },
+    /// The sink refused the bytes.
     #[error("cannot write the download of {url}")]
     Write {
         url: String,

@@ -1,0 +1,14 @@
+//! What every Plinth crate needs and that is about no domain: progress reporting
+//! ([`progress`]), the bounded HTTP client (`http`, with the feature of that name), cache directories ([`dirs`]),
+//! dates ([`date`]) and parallel maps ([`par`]). This crate is the leaf of the graph: it
+//! knows no image, package or vulnerability.
+#![deny(missing_docs)]
+
+pub mod date;
+pub mod dirs;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod par;
+pub mod progress;
+
+pub use progress::{NoReporter, Reporter};
