@@ -220,17 +220,42 @@ pub fn cve_ids(text: &str) -> Vec<String> {
     out
 }
 
-/// The entries with `installed < version <= newest`: what updating from `installed` to
-/// `newest` brings. Order is kept (newest first).
-pub fn entries_between<'a>(
-    entries: &'a [ChangelogEntry],
-    installed: &Version,
-    newest: &Version,
-) -> Vec<&'a ChangelogEntry> {
-    entries
+/// What updating from an installed version brings, read from the newest changelog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChanges<'a> {
+    /// The entries above the installed version, newest first.
+    pub entries: Vec<&'a ChangelogEntry>,
+    /// The CVE ids those entries name, each once, in order of first mention, less the ids
+    /// an entry at or below the installed version already names (a later entry that
+    /// says `local-CVE-2023-4911.patch: upstreamed` does not fix CVE-2023-4911 again).
+    pub cve_ids: Vec<String>,
+}
+
+/// What updating from `installed` brings. A changelog is a history, not a set: walk it
+/// from the top and stop at the first entry that is the installed version or older.
+/// Version order alone would be wrong: a `~deb12u1` rebuild of an unstable upload lists
+/// that upload (`0.13.0-1.1`) below itself although it sorts above it, and its CVEs
+/// are part of the update.
+pub fn pending_since<'a>(entries: &'a [ChangelogEntry], installed: &Version) -> PendingChanges<'a> {
+    let split = entries
         .iter()
-        .filter(|e| &e.version > installed && &e.version <= newest)
-        .collect()
+        .position(|e| &e.version <= installed)
+        .unwrap_or(entries.len());
+    let (newer, older) = entries.split_at(split);
+    let known: std::collections::HashSet<&str> = older
+        .iter()
+        .flat_map(|e| e.cve_ids.iter().map(String::as_str))
+        .collect();
+    let mut cve_ids: Vec<String> = Vec::new();
+    for id in newer.iter().flat_map(|e| &e.cve_ids) {
+        if !known.contains(id.as_str()) && !cve_ids.contains(id) {
+            cve_ids.push(id.clone());
+        }
+    }
+    PendingChanges {
+        entries: newer.iter().collect(),
+        cve_ids,
+    }
 }
 
 #[cfg(test)]
@@ -369,24 +394,102 @@ openssl (3.0.7-2) unstable; urgency=medium
     }
 
     #[test]
-    fn entries_between_is_exclusive_below_inclusive_above() {
+    fn pending_since_stops_at_the_installed_version() {
         let entries = parse(OPENSSL);
-        let between = entries_between(&entries, &v("3.0.11-1~deb12u2"), &v("3.0.18-1~deb12u1"));
-        let versions: Vec<&str> = between.iter().map(|e| e.version.as_str()).collect();
+        let pending = pending_since(&entries, &v("3.0.11-1~deb12u2"));
+        let versions: Vec<&str> = pending.entries.iter().map(|e| e.version.as_str()).collect();
         assert_eq!(
             versions,
-            ["3.0.18-1~deb12u1", "3.0.16-1~deb12u1", "3.0.13-1~deb12u1"]
+            [
+                "3.0.18-1~deb12u2",
+                "3.0.18-1~deb12u1",
+                "3.0.16-1~deb12u1",
+                "3.0.13-1~deb12u1"
+            ]
         );
-        let cves: Vec<&String> = between.iter().flat_map(|e| &e.cve_ids).collect();
-        assert!(cves.iter().any(|c| *c == "CVE-2024-0727"));
-        assert!(!cves.iter().any(|c| *c == "CVE-2023-5363"));
-        // An installed version absent from the changelog still splits by ordering.
-        let between = entries_between(&entries, &v("3.0.17-1~deb12u3"), &v("3.0.18-1~deb12u2"));
-        assert_eq!(between.len(), 2);
-        assert!(
-            entries_between(&entries, &v("3.0.18-1~deb12u2"), &v("3.0.18-1~deb12u2")).is_empty()
+        assert!(pending.cve_ids.iter().any(|c| c == "CVE-2024-0727"));
+        assert!(!pending.cve_ids.iter().any(|c| c == "CVE-2023-5363"));
+        // An installed version absent from the changelog stops the walk at the first
+        // older entry.
+        assert_eq!(
+            pending_since(&entries, &v("3.0.17-1~deb12u3"))
+                .entries
+                .len(),
+            2
         );
-        assert!(entries_between(&entries, &v("9"), &v("1")).is_empty());
+        let none = pending_since(&entries, &v("3.0.18-1~deb12u2"));
+        assert!(none.entries.is_empty() && none.cve_ids.is_empty());
+        // Older than every entry: the whole history is pending.
+        assert_eq!(
+            pending_since(&entries, &v("0.1")).entries.len(),
+            entries.len()
+        );
+    }
+
+    /// python-xmltodict in bookworm: the `~deb12u1` rebuild lists the unstable upload it
+    /// carries below itself, though `0.13.0-1.1` sorts after `0.13.0-1.1~deb12u1`.
+    #[test]
+    fn fixes_carried_in_from_unstable_are_kept() {
+        let text = "\
+python-xmltodict (0.13.0-1.1~deb12u1) bookworm; urgency=medium
+
+  * Rebuild for bookworm.
+
+ -- Debian Maintainer <m@example.org>  Mon, 13 Oct 2025 10:00:00 +0200
+
+python-xmltodict (0.13.0-1.1) unstable; urgency=medium
+
+  * Non-maintainer upload.
+  * Validate XML element and attribute names (CVE-2025-9375) (Closes: #1114829)
+
+ -- Debian Maintainer <m@example.org>  Fri, 10 Oct 2025 10:00:00 +0200
+
+python-xmltodict (0.13.0-1) unstable; urgency=medium
+
+  * New upstream version.
+
+ -- Debian Maintainer <m@example.org>  Sat, 01 Oct 2022 10:00:00 +0200
+";
+        let entries = parse(text);
+        assert_eq!(entries.len(), 3);
+        let pending = pending_since(&entries, &v("0.13.0-1"));
+        assert_eq!(pending.entries.len(), 2);
+        assert_eq!(pending.cve_ids, ["CVE-2025-9375"]);
+    }
+
+    /// glibc's `2.36-9+deb12u5` entry says `local-CVE-2023-4911.patch: upstreamed`; the
+    /// fix itself came in `deb12u3`. An image at `deb12u4` has it already.
+    #[test]
+    fn cves_a_changelog_only_mentions_again_are_not_pending() {
+        let text = "\
+glibc (2.36-9+deb12u5) bookworm; urgency=medium
+
+  * debian/patches/git-updates.diff: update from upstream stable branch:
+    - Drop debian/patches/any/local-CVE-2023-4911.patch (upstreamed).
+    - Fix CVE-2024-2961 in iconv.
+
+ -- Aurelien Jarno <aurel32@debian.org>  Sat, 27 Apr 2024 10:00:00 +0200
+
+glibc (2.36-9+deb12u4) bookworm; urgency=medium
+
+  * Fix CVE-2023-6246, CVE-2023-6779 and CVE-2023-6780 in syslog.
+
+ -- Aurelien Jarno <aurel32@debian.org>  Tue, 30 Jan 2024 10:00:00 +0200
+
+glibc (2.36-9+deb12u3) bookworm-security; urgency=medium
+
+  * debian/patches/any/local-CVE-2023-4911.patch: fix a buffer overflow in the
+    GLIBC_TUNABLES handling of ld.so (CVE-2023-4911).
+
+ -- Aurelien Jarno <aurel32@debian.org>  Sun, 01 Oct 2023 10:00:00 +0200
+";
+        let entries = parse(text);
+        let pending = pending_since(&entries, &v("2.36-9+deb12u4"));
+        assert_eq!(pending.entries.len(), 1);
+        assert_eq!(pending.cve_ids, ["CVE-2024-2961"]);
+        // From deb12u2, CVE-2023-4911 is pending (named first in deb12u5's entry).
+        let pending = pending_since(&entries, &v("2.36-9+deb12u2"));
+        assert!(pending.cve_ids.iter().any(|c| c == "CVE-2023-4911"));
     }
 
     #[test]
@@ -483,17 +586,19 @@ old (0.1) unstable; urgency=low
         }
 
         #[test]
-        fn between_agrees_with_ordering(
-            a in "[0-9]{1,2}\\.[0-9]{1,2}(-[0-9]{1,2}(~deb12u[0-9])?)?",
-            b in "[0-9]{1,2}\\.[0-9]{1,2}(-[0-9]{1,2}(~deb12u[0-9])?)?",
-            c in "[0-9]{1,2}\\.[0-9]{1,2}(-[0-9]{1,2}(~deb12u[0-9])?)?",
+        fn pending_stops_at_the_first_entry_not_newer(
+            versions in proptest::collection::vec("[0-9]{1,2}\\.[0-9]{1,2}(-[0-9]{1,2}(~deb12u[0-9])?)?", 1..6),
+            installed in "[0-9]{1,2}\\.[0-9]{1,2}(-[0-9]{1,2}(~deb12u[0-9])?)?",
         ) {
-            let text = format!("p ({a}) unstable; urgency=low\n\n  * x\n\n -- M <m@x>  date\n");
+            let text: String = versions
+                .iter()
+                .map(|a| format!("p ({a}) unstable; urgency=low\n\n  * x\n\n -- M <m@x>  date\n\n"))
+                .collect();
             let entries = parse(&text);
-            prop_assert_eq!(entries.len(), 1);
-            let (lo, hi) = (v(&b), v(&c));
-            let inside = entries_between(&entries, &lo, &hi).len() == 1;
-            prop_assert_eq!(inside, v(&a) > lo && v(&a) <= hi);
+            prop_assert_eq!(entries.len(), versions.len());
+            let inst = v(&installed);
+            let expected = entries.iter().take_while(|e| e.version > inst).count();
+            prop_assert_eq!(pending_since(&entries, &inst).entries.len(), expected);
         }
     }
 }

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use plinth_core::progress::Reporter;
 use plinth_deb::archive::{Changelog, NewestVersions, fetch_source_changelog, newest_versions};
 use plinth_deb::cache::Cache;
-use plinth_deb::changelog::entries_between;
+use plinth_deb::changelog::pending_since;
 use plinth_deb::keyring::Keyring;
 use plinth_deb::repo::{RepoConfig, RepoError, RepoIndex, config_from_apt, fetch_index};
 use plinth_dpkg::Version;
@@ -423,12 +423,12 @@ fn update(
             path,
             entries,
         }) => {
-            let between = entries_between(&entries, &inst.version, &n.version);
-            let mut ids: Vec<String> = between.iter().flat_map(|e| e.cve_ids.clone()).collect();
+            let pending = pending_since(&entries, &inst.version);
+            let mut ids = pending.cve_ids;
             ids.sort_by(|a, b| cve_order(a).cmp(&cve_order(b)));
-            ids.dedup();
             out.cve_ids = ids;
-            out.entries = between
+            out.entries = pending
+                .entries
                 .into_iter()
                 .map(|e| UpdateEntry {
                     version: e.version.as_str().to_string(),
