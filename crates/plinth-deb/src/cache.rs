@@ -150,6 +150,7 @@ impl Cache {
         }
         let tmp = tempfile::Builder::new()
             .prefix(".download-")
+            .permissions(plinth_core::dirs::umask_mode(0o666))
             .tempfile_in(&tmp_dir)
             .map_err(io(&tmp_dir))?;
         reporter.start(&item.name, Some(item.size));

@@ -49,6 +49,7 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
             check_replaceable_dir(path)?;
             let tmp = tempfile::Builder::new()
                 .prefix(&tmp_prefix())
+                .permissions(plinth_core::dirs::umask_mode(0o777))
                 .tempdir_in(&parent)
                 .map_err(|e| Error::io(&parent, e))?;
             for (name, entry) in layout_files(artifact, opts.tag)? {
@@ -276,6 +277,7 @@ pub fn write_file_atomically(
     fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&tmp_prefix())
+        .permissions(plinth_core::dirs::umask_mode(0o666))
         .tempfile_in(&parent)
         .map_err(|e| Error::io(&parent, e))?;
     {

@@ -556,6 +556,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     let tmp = tempfile::Builder::new()
         .prefix(".vuln.db.import-")
+        .permissions(plinth_core::dirs::umask_mode(0o666))
         .tempfile_in(&dir)
         .map_err(Error::io(&dir))?;
     let tmp_path = tmp.path().to_path_buf();

@@ -6,6 +6,7 @@ mod build;
 mod common;
 mod debian;
 mod interop;
+mod modes;
 mod reader;
 mod sbom;
 mod scan;
