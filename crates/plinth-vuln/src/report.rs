@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use serde_sarif::sarif;
 
+use crate::import::cvss;
 use crate::matcher::{Finding, ScanResult};
 use crate::model::{Severity, Status};
 
@@ -317,8 +318,8 @@ fn sarif_level(s: Severity) -> sarif::ResultLevel {
 /// GitHub's `security-severity`: the CVSS score when there is one, else a score inside
 /// the severity's band.
 fn security_severity(f: &Finding) -> Option<String> {
-    if let Some(score) = f.cvss.as_deref().and_then(crate::matcher::cvss_score)
-        && crate::matcher::severity_from_score(score) == f.severity
+    if let Some(score) = f.cvss.as_deref().and_then(cvss::score)
+        && cvss::severity_of_score(score) == f.severity
     {
         return Some(format!("{score:.1}"));
     }
@@ -590,20 +591,20 @@ fn cdx_rating(f: &Finding) -> Value {
         "severity": cdx_severity(f.severity),
         "method": "other",
     });
-    if let Some(cvss) = &f.cvss {
-        let method = if cvss.starts_with("CVSS:3.1/") {
+    if let Some(vector) = &f.cvss {
+        let method = if vector.starts_with("CVSS:3.1/") {
             Some("CVSSv31")
-        } else if cvss.starts_with("CVSS:3.0/") {
+        } else if vector.starts_with("CVSS:3.0/") {
             Some("CVSSv3")
-        } else if cvss.starts_with("CVSS:4.0/") {
+        } else if vector.starts_with("CVSS:4.0/") {
             Some("CVSSv4")
         } else {
             None
         };
         if let Some(m) = method {
             rating["method"] = json!(m);
-            rating["vector"] = json!(cvss);
-            if let Some(score) = crate::matcher::cvss_score(cvss) {
+            rating["vector"] = json!(vector);
+            if let Some(score) = cvss::score(vector) {
                 rating["score"] = json!(score);
             }
         }

@@ -3,6 +3,16 @@
 
 use crate::model::Severity;
 
+/// A CVSS base score from a number in 0.0..=10.0 or a CVSS v3.x vector (v2 and v4
+/// vectors: `None`).
+pub fn score(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<f64>() {
+        return (0.0..=10.0).contains(&n).then_some(n);
+    }
+    base_score_v3(text)
+}
+
 /// The base score of a `CVSS:3.x/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_` vector (temporal
 /// and environmental metrics are ignored), scored by the `cvss` crate with each minor
 /// version's own rounding; `None` if a base metric is missing, repeated or unknown.
@@ -83,6 +93,19 @@ mod tests {
         ] {
             assert_eq!(base_score_v3(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn numbers_or_vectors() {
+        assert_eq!(score(" 7.5 "), Some(7.5));
+        assert_eq!(score("10"), Some(10.0));
+        assert_eq!(score("11"), None);
+        assert_eq!(score("-1"), None);
+        assert_eq!(
+            score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(score("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
     }
 
     #[test]
