@@ -9,6 +9,8 @@
 //! id becoming a `LicenseRef-`; one that does not parse (`GPL v2`, `Apache License
 //! 2.0`) becomes a single `LicenseRef-` carrying the original text, as syft does.
 
+// Ours, not the `spdx` crate (0.13.6): its ids are case-sensitive (`apache-2.0 or MIT` fails in every ParseMode) and it accepts `MPL-2.0+` and `UnRAR` (SPDX list 3.29), which pyspdxtools 0.8.5 rejects.
+
 /// Licence ids accepted as-is, in their canonical case. Every id here must be known to
 /// pyspdxtools (license-expression's SPDX index) and to CycloneDX's `spdx.schema.json`:
 /// the `formats` integration test validates a document that uses all of them.

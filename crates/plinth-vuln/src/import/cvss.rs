@@ -1,100 +1,37 @@
-//! CVSS v3.0/v3.1 base scores from vectors, and the qualitative rating of a score.
+//! CVSS v3.0/v3.1 base scores from vectors, and the qualitative rating of a score: the one
+//! place plinth scores CVSS (the matcher and the report writers call these).
 
 use crate::model::Severity;
 
-/// The base score of a `CVSS:3.x/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_` vector (extra
-/// temporal/environmental metrics are ignored); `None` if a base metric is missing or
-/// unknown.
-pub fn base_score_v3(vector: &str) -> Option<f64> {
-    let mut parts = vector.trim().split('/');
-    let version = parts.next()?;
-    if version != "CVSS:3.1" && version != "CVSS:3.0" {
-        return None;
+/// A CVSS base score from a number in 0.0..=10.0 or a CVSS v3.x vector (v2 and v4
+/// vectors: `None`).
+pub fn score(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<f64>() {
+        return (0.0..=10.0).contains(&n).then_some(n);
     }
-    let (mut av, mut ac, mut pr, mut ui, mut scope, mut c, mut i, mut a) =
-        (None, None, None, None, None, None, None, None);
-    for part in parts {
-        let (k, v) = part.split_once(':')?;
-        let cia = |v: &str| match v {
-            "H" => Some(0.56),
-            "L" => Some(0.22),
-            "N" => Some(0.0),
-            _ => None,
-        };
-        match k {
-            "AV" => {
-                av = Some(match v {
-                    "N" => 0.85,
-                    "A" => 0.62,
-                    "L" => 0.55,
-                    "P" => 0.2,
-                    _ => return None,
-                })
-            }
-            "AC" => {
-                ac = Some(match v {
-                    "L" => 0.77,
-                    "H" => 0.44,
-                    _ => return None,
-                })
-            }
-            "PR" => pr = Some(v.to_string()),
-            "UI" => {
-                ui = Some(match v {
-                    "N" => 0.85,
-                    "R" => 0.62,
-                    _ => return None,
-                })
-            }
-            "S" => {
-                scope = Some(match v {
-                    "U" => false,
-                    "C" => true,
-                    _ => return None,
-                })
-            }
-            "C" => c = Some(cia(v)?),
-            "I" => i = Some(cia(v)?),
-            "A" => a = Some(cia(v)?),
-            _ => {}
-        }
-    }
-    let changed = scope?;
-    let pr = match (pr?.as_str(), changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let iss = 1.0 - (1.0 - c?) * (1.0 - i?) * (1.0 - a?);
-    let impact = if changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02f64).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av? * ac? * pr * ui?;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Some(roundup(raw))
+    base_score_v3(text)
 }
 
-/// CVSS v3.1's `Roundup`: the smallest one-decimal number >= the input, computed on
-/// integers to avoid floating-point surprises.
-fn roundup(x: f64) -> f64 {
-    let int = (x * 100_000.0).round() as i64;
-    if int % 10_000 == 0 {
-        int as f64 / 100_000.0
-    } else {
-        ((int / 10_000) + 1) as f64 / 10.0
+/// The base score of a `CVSS:3.x/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_` vector (temporal
+/// and environmental metrics are ignored), scored by the `cvss` crate with each minor
+/// version's own rounding; `None` if a base metric is missing, repeated or unknown.
+pub fn base_score_v3(vector: &str) -> Option<f64> {
+    let vector = vector.trim();
+    if !vector.starts_with("CVSS:3.") {
+        return None;
     }
+    let v: cvss::v3::Vector = vector.parse().ok()?;
+    // The crate scores a missing base metric as 0; a vector without all eight is no score.
+    let complete = v.av.is_some()
+        && v.ac.is_some()
+        && v.pr.is_some()
+        && v.ui.is_some()
+        && v.s.is_some()
+        && v.c.is_some()
+        && v.i.is_some()
+        && v.a.is_some();
+    complete.then(|| v.base_score().value())
 }
 
 /// The CVSS qualitative rating: 0.0 none (reported as negligible), then low, medium,
@@ -150,11 +87,25 @@ mod tests {
             "CVSS:2.0/AV:N",
             "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
             "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:N/AV:L/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
             "",
         ] {
             assert_eq!(base_score_v3(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn numbers_or_vectors() {
+        assert_eq!(score(" 7.5 "), Some(7.5));
+        assert_eq!(score("10"), Some(10.0));
+        assert_eq!(score("11"), None);
+        assert_eq!(score("-1"), None);
+        assert_eq!(
+            score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(score("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
     }
 
     #[test]

@@ -1,213 +1,14 @@
-//! PEP 440 versions (PyPI), parsed with the spec's normalisation rules (case, `v`
-//! prefix, `alpha`/`c`/`pre`/`preview` spellings, `-`/`_`/`.` separators, implicit
-//! numbers, `1.0-1` as a post-release) and ordered like `packaging.version.Version`:
-//! epoch, release (trailing zeros ignored), then dev < pre < final < post, then local
-//! segments.
+//! PEP 440 versions (PyPI), parsed and ordered by `pep440_rs` (uv's implementation):
+//! the spec's normalisation rules (case, `v` prefix, `alpha`/`c`/`pre`/`preview`
+//! spellings, `-`/`_`/`.` separators, implicit numbers, `1.0-1` as a post-release) and
+//! `packaging.version.Version`'s order: epoch, release (trailing zeros ignored), then
+//! dev < pre < final < post, then local segments. One difference from `packaging`: a
+//! number above `u64::MAX` (`1.99999999999999999999999`) does not parse.
 
 use std::cmp::Ordering;
 
-/// A number of any length, stored without leading zeros.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Num(String);
-
-impl Num {
-    fn new(digits: &str) -> Num {
-        let t = digits.trim_start_matches('0');
-        Num(if t.is_empty() { "0".into() } else { t.into() })
-    }
-    fn zero() -> Num {
-        Num("0".into())
-    }
-    fn is_zero(&self) -> bool {
-        self.0 == "0"
-    }
-}
-
-impl Ord for Num {
-    fn cmp(&self, other: &Num) -> Ordering {
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.cmp(&other.0))
-    }
-}
-
-impl PartialOrd for Num {
-    fn partial_cmp(&self, other: &Num) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum LocalSeg {
-    /// Letters sort before numbers.
-    Str(String),
-    Int(Num),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Pep440 {
-    epoch: Num,
-    release: Vec<Num>,
-    /// `a` = 0, `b` = 1, `rc` = 2.
-    pre: Option<(u8, Num)>,
-    post: Option<Num>,
-    dev: Option<Num>,
-    local: Option<Vec<LocalSeg>>,
-}
-
-struct Cursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-    fn digits(&mut self) -> Option<Num> {
-        let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-        (self.i > start)
-            .then(|| Num::new(std::str::from_utf8(&self.s[start..self.i]).unwrap_or("0")))
-    }
-    fn sep(&mut self) -> bool {
-        if matches!(self.peek(), Some(b'-' | b'_' | b'.')) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn word(&mut self, words: &[&str]) -> Option<usize> {
-        let rest = &self.s[self.i..];
-        let (k, w) = words
-            .iter()
-            .enumerate()
-            .find(|(_, w)| rest.starts_with(w.as_bytes()))?;
-        self.i += w.len();
-        Some(k)
-    }
-    /// `[-_.]? word [-_.]? digits?`; rolls back when no word follows.
-    fn tagged(&mut self, words: &[&str]) -> Option<(usize, Num)> {
-        let start = self.i;
-        self.sep();
-        let Some(k) = self.word(words) else {
-            self.i = start;
-            return None;
-        };
-        let before = self.i;
-        let had_sep = self.sep();
-        let n = match self.digits() {
-            Some(n) => n,
-            None => {
-                if had_sep {
-                    self.i = before;
-                }
-                Num::zero()
-            }
-        };
-        Some((k, n))
-    }
-}
-
-fn parse(v: &str) -> Option<Pep440> {
-    let lower = v.trim().to_ascii_lowercase();
-    let s = lower.strip_prefix('v').unwrap_or(&lower);
-    let mut c = Cursor {
-        s: s.as_bytes(),
-        i: 0,
-    };
-    let first = c.digits()?;
-    let (epoch, first) = if c.peek() == Some(b'!') {
-        c.i += 1;
-        (first, c.digits()?)
-    } else {
-        (Num::zero(), first)
-    };
-    let mut release = vec![first];
-    while c.peek() == Some(b'.') && c.s.get(c.i + 1).is_some_and(|b| b.is_ascii_digit()) {
-        c.i += 1;
-        release.push(c.digits()?);
-    }
-    // Longer spellings first so that `alpha` is not read as `a` + garbage.
-    const PRE: [&str; 8] = ["alpha", "a", "beta", "b", "preview", "pre", "c", "rc"];
-    const PRE_RANK: [u8; 8] = [0, 0, 1, 1, 2, 2, 2, 2];
-    let pre = c.tagged(&PRE).map(|(k, n)| (PRE_RANK[k], n));
-    let post = if c.peek() == Some(b'-') && c.s.get(c.i + 1).is_some_and(|b| b.is_ascii_digit()) {
-        c.i += 1;
-        c.digits()
-    } else {
-        c.tagged(&["post", "rev", "r"]).map(|(_, n)| n)
-    };
-    let dev = c.tagged(&["dev"]).map(|(_, n)| n);
-    let local = if c.peek() == Some(b'+') {
-        c.i += 1;
-        let text = std::str::from_utf8(&c.s[c.i..]).ok()?;
-        c.i = c.s.len();
-        let mut segs = Vec::new();
-        for seg in text.split(['-', '_', '.']) {
-            if seg.is_empty() || !seg.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return None;
-            }
-            segs.push(if seg.bytes().all(|b| b.is_ascii_digit()) {
-                LocalSeg::Int(Num::new(seg))
-            } else {
-                LocalSeg::Str(seg.to_string())
-            });
-        }
-        Some(segs)
-    } else {
-        None
-    };
-    if c.i != c.s.len() {
-        return None;
-    }
-    while release.len() > 1 && release.last().is_some_and(Num::is_zero) {
-        release.pop();
-    }
-    Some(Pep440 {
-        epoch,
-        release,
-        pre,
-        post,
-        dev,
-        local,
-    })
-}
-
-/// Where a version stands among the releases of its release number: a dev-only
-/// release (`1.0.dev1`) sorts before every pre-release of it, the final release after
-/// them.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum PreKey<'a> {
-    DevOnly,
-    Pre(&'a (u8, Num)),
-    Final,
-}
-
-fn pre_key(v: &Pep440) -> PreKey<'_> {
-    match &v.pre {
-        Some(p) => PreKey::Pre(p),
-        None if v.post.is_none() && v.dev.is_some() => PreKey::DevOnly,
-        None => PreKey::Final,
-    }
-}
-
-/// `packaging`'s sort key, piece by piece: `None` plays -infinity or +infinity as the
-/// spec requires.
-fn cmp_parsed(a: &Pep440, b: &Pep440) -> Ordering {
-    // No dev part sorts after every dev part.
-    let dev = |v: &Pep440| (v.dev.is_none(), v.dev.clone());
-    a.epoch
-        .cmp(&b.epoch)
-        .then_with(|| a.release.cmp(&b.release))
-        .then_with(|| pre_key(a).cmp(&pre_key(b)))
-        .then_with(|| a.post.cmp(&b.post))
-        .then_with(|| dev(a).cmp(&dev(b)))
-        .then_with(|| a.local.cmp(&b.local))
+fn parse(v: &str) -> Option<pep440_rs::Version> {
+    v.trim().parse().ok()
 }
 
 /// Whether `v` is a PEP 440 version.
@@ -217,7 +18,7 @@ pub fn is_valid(v: &str) -> bool {
 
 /// PEP 440 ordering of `a` and `b`; `None` if either is not a PEP 440 version.
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
-    Some(cmp_parsed(&parse(a)?, &parse(b)?))
+    Some(parse(a)?.cmp(&parse(b)?))
 }
 
 #[cfg(test)]
@@ -300,6 +101,8 @@ mod tests {
             "1.0 1",
             "1.0.",
             "1.0-SNAPSHOT",
+            // pep440_rs stores numbers as u64; packaging would accept this one.
+            "1.99999999999999999999999",
         ] {
             assert!(!is_valid(bad), "{bad:?}");
         }
