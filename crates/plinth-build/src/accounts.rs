@@ -2,59 +2,8 @@
 //!
 //! With `defaults = true` (the default) an image gets distroless's accounts, byte for
 //! byte: root (0), nobody (65534) and nonroot (65532), and the groups root, nobody, tty,
-//! staff and nonroot. Declared accounts follow, in spec order.
-
-use serde::Deserialize;
-use toml::Spanned;
-
-use crate::error::BuildError;
-use crate::spec::{Ctx, RawMode, parse_mode};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(crate) struct RawAccounts {
-    #[serde(default = "yes")]
-    defaults: bool,
-    #[serde(default)]
-    users: Vec<RawUser>,
-    #[serde(default)]
-    groups: Vec<RawGroup>,
-}
-
-impl Default for RawAccounts {
-    fn default() -> Self {
-        RawAccounts {
-            defaults: true,
-            users: Vec::new(),
-            groups: Vec::new(),
-        }
-    }
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawUser {
-    name: Spanned<String>,
-    uid: u32,
-    gid: Option<u32>,
-    home: Option<String>,
-    shell: Option<String>,
-    gecos: Option<String>,
-    home_mode: Option<Spanned<RawMode>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawGroup {
-    name: Spanned<String>,
-    gid: u32,
-    #[serde(default)]
-    members: Vec<String>,
-}
+//! staff and nonroot. Declared accounts follow, in spec order (checked by the spec's
+//! `[accounts]` table).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -81,7 +30,7 @@ pub struct Accounts {
     pub groups: Vec<Group>,
 }
 
-const NOLOGIN: &str = "/sbin/nologin";
+pub(crate) const NOLOGIN: &str = "/sbin/nologin";
 
 fn user(name: &str, id: u32, home: &str, home_mode: Option<u32>) -> User {
     User {
@@ -103,7 +52,7 @@ fn group(name: &str, gid: u32) -> Group {
     }
 }
 
-fn valid_account_name(s: &str) -> bool {
+pub(crate) fn valid_account_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && !s.starts_with('-')
@@ -112,7 +61,7 @@ fn valid_account_name(s: &str) -> bool {
         && !s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn valid_field(s: &str) -> bool {
+pub(crate) fn valid_field(s: &str) -> bool {
     !s.contains([':', '\n', '\0'])
 }
 
@@ -133,111 +82,6 @@ impl Accounts {
                 group("nonroot", 65532),
             ],
         }
-    }
-
-    pub(crate) fn from_raw(ctx: &Ctx, raw: &RawAccounts) -> Result<Accounts, BuildError> {
-        let mut acc = if raw.defaults {
-            Accounts::distroless()
-        } else {
-            Accounts::default()
-        };
-        let builtin_users = acc.users.len();
-        for g in &raw.groups {
-            let name = g.name.get_ref();
-            if !valid_account_name(name) || g.members.iter().any(|m| !valid_account_name(m)) {
-                return Err(ctx.err(
-                    Some(g.name.span()),
-                    format!("`{name}` is not a valid group name or has an invalid member"),
-                ));
-            }
-            if let Some(i) = acc.groups.iter().position(|x| &x.name == name) {
-                if i >= 5 || !raw.defaults {
-                    return Err(ctx.err(
-                        Some(g.name.span()),
-                        format!("group `{name}` is declared twice"),
-                    ));
-                }
-                acc.groups.remove(i);
-            }
-            if acc.groups.iter().any(|x| x.gid == g.gid) {
-                return Err(ctx.err(
-                    Some(g.name.span()),
-                    format!("gid {} of group `{name}` is already used", g.gid),
-                ));
-            }
-            acc.groups.push(Group {
-                name: name.clone(),
-                gid: g.gid,
-                members: g.members.clone(),
-            });
-        }
-        for u in &raw.users {
-            let name = u.name.get_ref();
-            if !valid_account_name(name) {
-                return Err(ctx.err(
-                    Some(u.name.span()),
-                    format!("`{name}` is not a valid user name"),
-                ));
-            }
-            let fields = [u.home.as_deref(), u.shell.as_deref(), u.gecos.as_deref()];
-            if fields.iter().flatten().any(|f| !valid_field(f)) {
-                return Err(ctx.err(
-                    Some(u.name.span()),
-                    format!("user `{name}` has a field containing `:` or a newline"),
-                ));
-            }
-            if let Some(i) = acc.users.iter().position(|x| &x.name == name) {
-                if i >= builtin_users {
-                    return Err(ctx.err(
-                        Some(u.name.span()),
-                        format!("user `{name}` is declared twice"),
-                    ));
-                }
-                acc.users.remove(i);
-            }
-            if acc.users.iter().any(|x| x.uid == u.uid) {
-                return Err(ctx.err(
-                    Some(u.name.span()),
-                    format!("uid {} of user `{name}` is already used", u.uid),
-                ));
-            }
-            let gid = u.gid.unwrap_or(u.uid);
-            if !acc.groups.iter().any(|g| g.gid == gid) {
-                if acc.groups.iter().any(|g| &g.name == name) {
-                    return Err(ctx.err(
-                        Some(u.name.span()),
-                        format!("user `{name}` has gid {gid}, but group `{name}` has another gid"),
-                    ));
-                }
-                acc.groups.push(Group {
-                    name: name.clone(),
-                    gid,
-                    members: Vec::new(),
-                });
-            }
-            let home = u.home.clone().unwrap_or_else(|| format!("/home/{name}"));
-            if !home.starts_with('/') {
-                return Err(ctx.err(
-                    Some(u.name.span()),
-                    format!("home `{home}` of user `{name}` must be absolute"),
-                ));
-            }
-            let home_mode = match &u.home_mode {
-                Some(m) => Some(parse_mode(ctx, m, "accounts.users.home-mode")?),
-                None if home == "/nonexistent" => None,
-                None => Some(0o700),
-            };
-            acc.users.push(User {
-                name: name.clone(),
-                uid: u.uid,
-                gid,
-                gecos: u.gecos.clone().unwrap_or_else(|| name.clone()),
-                home,
-                shell: u.shell.clone().unwrap_or_else(|| NOLOGIN.into()),
-                home_mode,
-            });
-        }
-        Ok(acc)
     }
 
     /// Resolves `user`, `user:group`, `uid`, `uid:gid` (names or numbers) to numbers.

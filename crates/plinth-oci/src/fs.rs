@@ -10,7 +10,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::source::{ImageSource, ResolvedImage, unwrap_io};
+use crate::source::{ImageSource, ResolvedImage, RootfsSource, unwrap_io};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
@@ -118,6 +118,18 @@ impl ImageFs {
             )
         })?;
         Ok(fs)
+    }
+
+    /// Reads a plain root filesystem (a directory or a tarball) as a one-layer image.
+    pub fn from_rootfs(rootfs: &RootfsSource, opts: &ImageFsOptions) -> Result<Self> {
+        match rootfs.open_tar()? {
+            None => ImageFs::from_dir(rootfs.path(), opts),
+            Some(r) => {
+                let mut fs = ImageFs::default();
+                fs.apply_tar(0, r, &rootfs.name(), opts)?;
+                Ok(fs)
+            }
+        }
     }
 
     /// Reads a plain root filesystem directory as a one-layer image. Symlinks are
@@ -341,6 +353,20 @@ impl ImageFs {
                     content,
                 },
             });
+        }
+        // Read the stream to its end before applying anything: a blob's size and digest
+        // are checked at its end, past the tar's end-of-archive blocks and padding, so a
+        // layer that does not match its descriptor leaves the view untouched.
+        // (Bounded like the entries: a hostile stream may go on after its tar ends.)
+        let left = opts.max_uncompressed.saturating_sub(budget.read);
+        let mut rest = ar.into_inner();
+        let tail = std::io::copy(&mut (&mut rest).take(left + 1), &mut std::io::sink())
+            .map_err(read_err)?;
+        if tail > left {
+            return Err(Error::Limit(format!(
+                "the layers hold more than {} uncompressed bytes (after the end of {what})",
+                opts.max_uncompressed
+            )));
         }
         for dir in opaque {
             self.remove_children(&dir);

@@ -250,13 +250,10 @@ impl crate::ImageSource for ArtifactSource<'_> {
         &self.index
     }
 
-    fn open_raw(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<(Box<dyn std::io::Read + Send + '_>, u64)>> {
+    fn open_raw(&self, desc: &Descriptor) -> Result<Option<crate::RawBlob<'_>>> {
         Ok(self
             .artifact
-            .blob(digest)
-            .map(|b| (Box::new(b) as Box<dyn std::io::Read + Send>, b.len() as u64)))
+            .blob(desc.digest())
+            .map(|b| crate::RawBlob::new(b, b.len() as u64)))
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Everything that is hashed goes through [`canonical`] (JSON) or [`layer`] (tar), so
 //! the same inputs give the same digests on any machine. The read side opens images
-//! from layouts and archives behind [`ImageSource`], squashes their layers into an
-//! [`ImageFs`] and checks them with [`validate`]. This crate knows nothing about Debian,
+//! from layouts and archives behind [`ImageSource`] (and plain root filesystems beside
+//! them, see [`source::open`]), squashes their layers into an [`ImageFs`] and checks them
+//! with [`fn@validate`]. [`mod@platform`] and [`mod@reference`] hold how platforms, image names and
+//! tags are written. This crate knows nothing about Debian,
 //! SBOMs or the network.
 
 pub mod canonical;
@@ -14,6 +16,8 @@ pub mod image;
 pub mod layer;
 mod par;
 mod pgzip;
+pub mod platform;
+pub mod reference;
 pub mod source;
 pub mod validate;
 pub mod write;
@@ -23,7 +27,8 @@ pub use error::{Error, Result};
 pub use fs::{ImageFs, ImageFsOptions, Node, NodeKind};
 pub use image::{ArtifactSource, ImageArtifact, ImageBuilder, PlatformImage};
 pub use layer::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
-pub use source::{ImageSource, ResolvedImage, open_image};
+pub use platform::Platform;
+pub use source::{ImageSource, Opened, RawBlob, ResolvedImage, RootfsSource, open_image};
 pub use validate::{ValidationReport, validate};
 pub use write::{OutputFormat, write_image};
 

@@ -1,10 +1,10 @@
 //! Opening what the user names: an image (layout, oci-archive, docker-archive) or a
-//! plain root filesystem (a directory, or a tarball, optionally compressed).
+//! plain root filesystem (a directory, or a tarball, optionally compressed), both through
+//! [`plinth_oci::source::open`], squashed into an [`ImageFs`] with the options the
+//! catalogers need.
 
-use std::io::{Read, Seek};
-use std::path::Path;
-
-use plinth_oci::source::ArchiveSource;
+use plinth_oci::platform::host_platform;
+use plinth_oci::source::{Opened, RootfsKind};
 use plinth_oci::{ImageFs, ImageFsOptions, ImageSource, ResolvedImage};
 use serde::Serialize;
 
@@ -91,42 +91,24 @@ pub fn open_with(
     platform: Option<&str>,
     opts: &ImageFsOptions,
 ) -> Result<Subject> {
-    let bare = Path::new(reference);
-    let has_prefix = ["oci:", "oci-archive:", "docker-archive:"]
-        .iter()
-        .any(|p| reference.starts_with(p));
-    if !has_prefix && bare.is_dir() && !is_layout(bare) {
-        let fs = ImageFs::from_dir(bare, opts)?;
-        return Ok(Subject {
-            reference: reference.to_string(),
-            kind: SubjectKind::RootfsDir,
-            image: None,
-            platforms: Vec::new(),
-            layers: Vec::new(),
-            stored_size: None,
-            fs,
-        });
-    }
-    if !has_prefix && bare.is_file() && is_rootfs_tarball(bare)? {
-        let file = std::fs::File::open(bare).map_err(|e| io(bare, e))?;
-        let size = file.metadata().map_err(|e| io(bare, e))?.len();
-        let r = plinth_oci::source::decompress(
-            &plinth_oci::spec::MediaType::Other("application/octet-stream".into()),
-            Box::new(std::io::BufReader::new(file)),
-        )?;
-        let mut fs = ImageFs::default();
-        fs.apply_tar(0, r, &format!("root filesystem {reference}"), opts)?;
-        return Ok(Subject {
-            reference: reference.to_string(),
-            kind: SubjectKind::RootfsTar,
-            image: None,
-            platforms: Vec::new(),
-            layers: Vec::new(),
-            stored_size: Some(size),
-            fs,
-        });
-    }
-    let (src, tag) = plinth_oci::open_image(reference)?;
+    let (src, tag) = match plinth_oci::source::open(reference)? {
+        Opened::Rootfs(rootfs) => {
+            let fs = ImageFs::from_rootfs(&rootfs, opts)?;
+            return Ok(Subject {
+                reference: reference.to_string(),
+                kind: match rootfs.kind() {
+                    RootfsKind::Dir => SubjectKind::RootfsDir,
+                    RootfsKind::Tar => SubjectKind::RootfsTar,
+                },
+                image: None,
+                platforms: Vec::new(),
+                layers: Vec::new(),
+                stored_size: rootfs.stored_size(),
+                fs,
+            });
+        }
+        Opened::Image { source, tag } => (source, tag),
+    };
     let kind = match src.name() {
         n if n.starts_with("oci-archive") => SubjectKind::OciArchive,
         n if n.starts_with("docker-archive") => SubjectKind::DockerArchive,
@@ -178,12 +160,8 @@ fn pick(
         .map(|i| i.platform_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let matches = |i: &ResolvedImage, want: &str| {
-        let p = i.platform_string();
-        p == want || p.split('/').nth(1) == Some(want) || p.starts_with(&format!("{want}/"))
-    };
     if let Some(want) = platform {
-        return match images.iter().position(|i| matches(i, want)) {
+        return match images.iter().position(|i| i.matches_platform(want)) {
             Some(n) => Ok(images.swap_remove(n)),
             None => Err(Error::Input {
                 what: reference.to_string(),
@@ -197,12 +175,11 @@ fn pick(
             reason: "holds no image".into(),
         });
     }
-    let host = match std::env::consts::ARCH {
-        "x86_64" => "linux/amd64",
-        "aarch64" => "linux/arm64",
-        other => other,
-    };
-    let n = images.iter().position(|i| matches(i, host)).unwrap_or(0);
+    let host = host_platform();
+    let n = images
+        .iter()
+        .position(|i| i.matches_platform(host))
+        .unwrap_or(0);
     Ok(images.swap_remove(n))
 }
 
@@ -217,47 +194,4 @@ fn layer_infos(image: &ResolvedImage) -> Vec<LayerInfo> {
             media_type: d.media_type().to_string(),
         })
         .collect()
-}
-
-fn is_layout(dir: &Path) -> bool {
-    dir.join("oci-layout").is_file() || dir.join("index.json").is_file()
-}
-
-/// A file is a root filesystem tarball when it is compressed (image archives are plain
-/// tar), or a plain tar holding no `index.json`, `manifest.json` or `oci-layout` at its top.
-fn is_rootfs_tarball(path: &Path) -> Result<bool> {
-    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let mut magic = [0u8; 6];
-    let n = f.read(&mut magic).map_err(|e| io(path, e))?;
-    let m = &magic[..n];
-    if m.starts_with(&[0x1f, 0x8b]) || m.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Ok(true);
-    }
-    f.rewind().map_err(|e| io(path, e))?;
-    if ArchiveSource::open(path).is_ok() {
-        return Ok(false);
-    }
-    let mut ar = tar::Archive::new(f);
-    let Ok(entries) = ar.entries_with_seek() else {
-        return Ok(false);
-    };
-    let mut any = false;
-    for e in entries.take(100_000) {
-        let Ok(e) = e else { return Ok(false) };
-        any = true;
-        let p = e.path_bytes();
-        let p = String::from_utf8_lossy(&p);
-        let p = p.trim_start_matches("./");
-        if matches!(p, "index.json" | "manifest.json" | "oci-layout") {
-            return Ok(false);
-        }
-    }
-    Ok(any)
-}
-
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }

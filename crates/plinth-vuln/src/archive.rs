@@ -27,6 +27,8 @@ use plinth_dpkg::Version;
 use plinth_sbom::{Distro, PackageKind, Sbom};
 use serde::Serialize;
 
+use crate::matcher::{cve_order, kernel_headers_only};
+
 /// Why fixes from the archive could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveFixesError {
@@ -169,19 +171,6 @@ impl ArchiveFixes {
         all.dedup();
         all
     }
-}
-
-/// Orders CVE ids by year, then number (`CVE-2024-9143` before `CVE-2024-13176`).
-pub(crate) fn cve_order(id: &str) -> (u32, u64, &str) {
-    let mut parts = id.splitn(3, '-').skip(1);
-    let mut num = || {
-        parts
-            .next()
-            .and_then(|p| p.parse::<u64>().ok())
-            .unwrap_or(u64::MAX)
-    };
-    let year = num().min(u64::from(u32::MAX)) as u32;
-    (year, num(), id)
 }
 
 /// The Debian release codename of `distro`: `VERSION_CODENAME`, else from `VERSION_ID`
@@ -335,7 +324,7 @@ pub fn fixes_with_index(
     {
         // The kernel trap: linux-libc-dev and friends hold no kernel code, so the
         // kernel's CVEs in the `linux` changelog do not apply to them.
-        if p.source_or_name() == "linux" && crate::matcher::kernel_headers_only(&p.name) {
+        if p.source_or_name() == "linux" && kernel_headers_only(&p.name) {
             kernel_headers.push(p.name.clone());
             continue;
         }

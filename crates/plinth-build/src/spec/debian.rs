@@ -1,0 +1,136 @@
+//! The `[debian]` table and `image.profile`: which packages, from which release and
+//! mirror, trusting which keys.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::ctx::Ctx;
+use super::raw::RawDebian;
+use super::{DebianSpec, KeySource, SCRIPT_ONLY};
+use crate::error::BuildError;
+use crate::profile::{Profile, Release};
+
+pub(super) fn check_debian(
+    ctx: &Ctx,
+    dir: &Path,
+    profile: Option<&Spanned<Profile>>,
+    raw: Option<&RawDebian>,
+) -> Result<Option<DebianSpec>, BuildError> {
+    if profile.is_none() && raw.is_none() {
+        return Ok(None);
+    }
+    let release = raw.map_or(Release::Bookworm, |r| r.release);
+    let profile = profile.map(|p| *p.get_ref());
+    let mut packages: Vec<String> = profile
+        .map(|p| p.packages(release))
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut exclude: Vec<String> = SCRIPT_ONLY.iter().map(|s| s.to_string()).collect();
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.:=<>() ~".contains(&b))
+    };
+    if let Some(r) = raw {
+        for p in &r.packages {
+            if !valid(p.get_ref()) {
+                return Err(ctx.err(
+                    Some(p.span()),
+                    format!("`{}` is not a Debian package name", p.get_ref()),
+                ));
+            }
+            if !packages.contains(p.get_ref()) {
+                packages.push(p.get_ref().clone());
+            }
+        }
+        for x in &r.exclude {
+            if !valid(x.get_ref()) {
+                return Err(ctx.err(
+                    Some(x.span()),
+                    format!("`{}` is not a Debian package name", x.get_ref()),
+                ));
+            }
+            if packages.contains(x.get_ref()) {
+                return Err(ctx.err(
+                    Some(x.span()),
+                    format!("`{}` is both requested and excluded", x.get_ref()),
+                ));
+            }
+            exclude.push(x.get_ref().clone());
+        }
+        if let Some(m) = &r.mirror {
+            let u = m.get_ref();
+            if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))
+            {
+                return Err(ctx.err_hint(
+                    Some(m.span()),
+                    format!("mirror `{u}` is not an http, https or file URI"),
+                    Some("write the mirror's base URI, the directory holding dists/ and pool/"),
+                ));
+            }
+        }
+    }
+    if packages.is_empty() {
+        return Err(ctx.err_hint(
+            None,
+            "[debian] names no package and the spec no profile",
+            Some("set image.profile (static, base-nossl, base, cc) or debian.packages"),
+        ));
+    }
+    exclude.sort();
+    exclude.dedup();
+    let files =
+        |list: Option<&Vec<Spanned<String>>>, key: &str| -> Result<Vec<PathBuf>, BuildError> {
+            let mut out = Vec::new();
+            for f in list.into_iter().flatten() {
+                let p = dir.join(f.get_ref());
+                if !p.is_file() {
+                    return Err(ctx.err(
+                        Some(f.span()),
+                        format!(
+                            "`{key}` file `{}` does not exist ({})",
+                            f.get_ref(),
+                            p.display()
+                        ),
+                    ));
+                }
+                out.push(p);
+            }
+            Ok(out)
+        };
+    Ok(Some(DebianSpec {
+        profile,
+        release,
+        packages,
+        exclude,
+        layering: raw.map(|r| r.layers).unwrap_or_default(),
+        mirror: raw.and_then(|r| {
+            r.mirror
+                .as_ref()
+                .map(|m| m.get_ref().trim_end_matches('/').to_string())
+        }),
+        keys: {
+            let (inline, paths): (Vec<_>, Vec<_>) = raw
+                .map(|r| r.keys.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|k| k.get_ref().trim_start().starts_with("-----BEGIN PGP"));
+            let mut keys: Vec<KeySource> = files(Some(&paths), "debian.keys")?
+                .into_iter()
+                .map(KeySource::File)
+                .collect();
+            keys.extend(
+                inline
+                    .into_iter()
+                    .map(|k| KeySource::Inline(k.into_inner())),
+            );
+            keys
+        },
+        ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
+        keep_docs: raw.is_some_and(|r| r.keep_docs),
+    }))
+}

@@ -1,0 +1,61 @@
+//! Compression: what a stream's first bytes say it is ([`sniff_compression`]), and the
+//! decompressor a layer's media type (or, failing that, its first bytes) calls for.
+
+use std::io::{self, Read};
+
+use oci_spec::image::MediaType;
+
+use super::unwrap_io;
+use crate::error::{Error, Result};
+use crate::layer::Compression;
+
+/// What a stream's first bytes say it is: gzip, zstd, or neither (a plain tar, say).
+pub fn sniff_compression(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Wraps a layer stream in the decompressor its media type (or, failing that, its first
+/// bytes) calls for.
+pub fn decompress<'a>(
+    media_type: &MediaType,
+    mut r: Box<dyn io::BufRead + Send + 'a>,
+) -> Result<Box<dyn Read + Send + 'a>> {
+    let m = media_type.to_string();
+    let kind = if m.ends_with("gzip") {
+        Compression::Gzip
+    } else if m.ends_with("zstd") {
+        Compression::Zstd
+    } else if m.ends_with(".tar") || m.ends_with("diff.tar") {
+        Compression::None
+    } else {
+        let head = r.fill_buf().map_err(|e| Error::Read {
+            what: format!("layer of media type {m}"),
+            source: e,
+        })?;
+        sniff_compression(head)
+    };
+    Ok(match kind {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(
+            |e| Error::Read {
+                what: "zstd layer".into(),
+                source: e,
+            },
+        )?),
+        Compression::None => Box::new(r),
+    })
+}
+
+/// Decompresses a whole in-memory layer (used when writing docker-archives).
+pub(crate) fn decompress_all(media_type: &MediaType, data: &[u8], what: &str) -> Result<Vec<u8>> {
+    let mut r = decompress(media_type, Box::new(data))?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).map_err(|e| unwrap_io(e, what))?;
+    Ok(out)
+}

@@ -1,0 +1,102 @@
+//! OCI image layout directories: `oci-layout`, `index.json` and `blobs/`.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, ImageIndex};
+
+use super::{ImageSource, RawBlob, parse_json};
+use crate::MAX_JSON_BLOB;
+use crate::error::{Error, Result};
+
+/// An OCI image layout directory.
+pub struct LayoutSource {
+    root: PathBuf,
+    index: Vec<Descriptor>,
+}
+
+impl LayoutSource {
+    pub fn open(root: &Path) -> Result<Self> {
+        let layout = root.join("oci-layout");
+        if !layout.is_file() {
+            return Err(Error::NotFound(format!(
+                "{} is not an OCI image layout (no oci-layout file)",
+                root.display()
+            )));
+        }
+        let index_path = root.join("index.json");
+        let bytes = read_file_bounded(&index_path, MAX_JSON_BLOB)?;
+        let index: ImageIndex = parse_json(&bytes, &index_path.display().to_string())?;
+        Ok(LayoutSource {
+            root: root.to_path_buf(),
+            index: index.manifests().clone(),
+        })
+    }
+}
+
+/// Opens `path` only if it is a regular file: opening a FIFO would block forever, and a
+/// device could be read without end. (The type is checked again on the open handle.)
+pub(super) fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidData, "not a regular file");
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(not_regular()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let f = std::fs::File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(Some(f))
+}
+
+fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let f = open_regular(path)
+        .and_then(|f| f.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file")))
+        .map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len > limit {
+        return Err(Error::Limit(format!(
+            "{} is {len} bytes, more than the {limit} accepted",
+            path.display()
+        )));
+    }
+    let mut v = Vec::new();
+    f.take(limit)
+        .read_to_end(&mut v)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(v)
+}
+
+impl ImageSource for LayoutSource {
+    fn name(&self) -> String {
+        format!("OCI layout {}", self.root.display())
+    }
+
+    fn index(&self) -> &[Descriptor] {
+        &self.index
+    }
+
+    fn open_raw(&self, desc: &Descriptor) -> Result<Option<RawBlob<'_>>> {
+        let digest = desc.digest();
+        // The digest type only admits [a-zA-Z0-9=_-] in the encoded part: no path tricks.
+        let path = self
+            .root
+            .join("blobs")
+            .join(digest.algorithm().as_ref())
+            .join(digest.digest());
+        match open_regular(&path) {
+            Ok(Some(f)) => {
+                let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
+                Ok(Some(RawBlob::new(f, len)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::invalid(
+                format!("blob {digest} ({})", path.display()),
+                "not a regular file",
+            )),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}

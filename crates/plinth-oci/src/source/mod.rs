@@ -1,0 +1,204 @@
+//! The read side: one [`ImageSource`] trait over OCI layout directories, oci-archives
+//! and docker-archives (including the ones skopeo, podman and `docker save` write), and
+//! [`open`], which also recognises a plain root filesystem ([`RootfsSource`]).
+//!
+//! A source only hands over stored bytes ([`ImageSource::open_raw`]); everything else
+//! reads through `dyn ImageSource`'s methods, where every read is bounded by
+//! the size its descriptor declares and checked against its digest. Archive entries that
+//! would escape the archive root are rejected.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `blob` | verified blob and layer reads over any source |
+//! | `verify` | the reader that checks size and digest as bytes go by |
+//! | `walk` | finding the images behind an index (nested indexes, docker lists) |
+//! | `compress` | compression sniffing and layer decompression |
+//! | `layout` | OCI image layout directories |
+//! | `archive`, `tar_index`, `docker` | oci-archives and docker-archives, read in place |
+//! | `rootfs` | plain root filesystems (a directory or a tarball) |
+
+mod archive;
+mod blob;
+mod compress;
+mod docker;
+mod layout;
+mod rootfs;
+mod tar_index;
+mod verify;
+mod walk;
+
+use std::io::Read;
+
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest, Platform};
+use serde::Deserialize;
+
+use crate::REF_NAME;
+use crate::error::{Error, Result};
+use crate::reference::LocalReference;
+
+pub use archive::{ArchiveKind, ArchiveSource};
+pub(crate) use compress::decompress_all;
+pub use compress::{decompress, sniff_compression};
+pub use layout::LayoutSource;
+pub use rootfs::{RootfsKind, RootfsSource};
+pub use verify::VerifyingReader;
+pub(crate) use verify::unwrap_io;
+
+/// Most entries an image archive may hold (a real one holds a few hundred).
+pub const MAX_ARCHIVE_ENTRIES: usize = 100_000;
+/// Largest layer blob accepted.
+pub const MAX_LAYER_BLOB: u64 = 32 * 1024 * 1024 * 1024;
+/// Most manifests and indexes visited from one source's index.
+pub const MAX_DESCRIPTORS: usize = 10_000;
+/// Most uncompressed bytes in one layer.
+pub const MAX_UNCOMPRESSED_LAYER: u64 = 16 << 30;
+
+/// An image store that can be read: a layout dir, an oci-archive, a docker-archive (next,
+/// a registry).
+///
+/// A source is asked for bytes only when they are read, one blob at a time, so a remote
+/// source can be lazy: it resolves its index when opened and fetches a blob in
+/// [`open_raw`](ImageSource::open_raw), possibly from several threads at once (layers
+/// are read ahead). It checks nothing itself: readers go through `dyn ImageSource`'s
+/// `open_blob`, which bounds the bytes by the descriptor's size and
+/// fails unless they hash to its digest, and [`ImageFs`](crate::ImageFs) applies a layer
+/// only once its stream has been read to the end and so verified.
+pub trait ImageSource: Send + Sync {
+    /// Names the source in messages (`OCI layout ./out/hello`).
+    fn name(&self) -> String;
+    /// The top-level descriptors (a layout's `index.json`, or one per docker-archive image).
+    fn index(&self) -> &[Descriptor];
+    /// Opens the stored bytes of the blob `desc` names; `None` when the source does not
+    /// hold it. `desc` tells a lazy source what it fetches: its media type (a manifest or a
+    /// blob) and its declared size. Unchecked: read through `open_blob`, not this.
+    fn open_raw(&self, desc: &Descriptor) -> Result<Option<RawBlob<'_>>>;
+}
+
+/// A blob's stored bytes as a source hands them over, before any check.
+pub struct RawBlob<'a> {
+    pub reader: Box<dyn Read + Send + 'a>,
+    /// The stored length, when the source knows it before reading (a file's size, a
+    /// `Content-Length`); `None` when only reading tells (a chunked download). Known
+    /// lengths are checked before the first byte is read, unknown ones while reading.
+    pub len: Option<u64>,
+}
+
+impl<'a> RawBlob<'a> {
+    /// Stored bytes of a known length.
+    pub fn new(reader: impl Read + Send + 'a, len: u64) -> Self {
+        RawBlob {
+            reader: Box::new(reader),
+            len: Some(len),
+        }
+    }
+}
+
+/// One image (one platform) found in a source.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    pub descriptor: Descriptor,
+    pub tag: Option<String>,
+    pub manifest: ImageManifest,
+    pub config: ImageConfiguration,
+    pub config_raw: Vec<u8>,
+}
+
+impl ResolvedImage {
+    pub fn platform(&self) -> Platform {
+        let mut p = Platform::default();
+        p.set_architecture(self.config.architecture().clone());
+        p.set_os(self.config.os().clone());
+        p.set_variant(self.config.variant().clone());
+        p
+    }
+
+    /// `os/arch[/variant]`.
+    pub fn platform_string(&self) -> String {
+        let mut s = format!("{}/{}", self.config.os(), self.config.architecture());
+        if let Some(v) = self.config.variant() {
+            s.push('/');
+            s.push_str(v);
+        }
+        s
+    }
+
+    /// Whether this image is the platform a user asked for (`linux/arm64/v8`,
+    /// `linux/arm64`, `arm64`): see [`crate::platform::platform_matches`].
+    pub fn matches_platform(&self, want: &str) -> bool {
+        crate::platform::platform_matches(&self.platform_string(), want)
+    }
+}
+
+fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations().as_ref()?.get(REF_NAME).map(String::as_str)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| Error::Json {
+        what: what.to_string(),
+        source,
+    })
+}
+
+/// Opens an image named the way users name them: `DIR`, `DIR:TAG`, `FILE.tar`, with an
+/// optional skopeo-style transport prefix (`oci:`, `oci-archive:`, `docker-archive:`).
+/// Returns the source and the tag, if one was given.
+pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<String>)> {
+    let r = locate(reference)?;
+    Ok((open_store(&r.path)?, r.tag))
+}
+
+/// What [`open`] found.
+pub enum Opened {
+    /// An image store, and the tag the reference named.
+    Image {
+        source: Box<dyn ImageSource>,
+        tag: Option<String>,
+    },
+    /// A plain root filesystem, squashed by [`ImageFs::from_rootfs`](crate::ImageFs::from_rootfs).
+    Rootfs(RootfsSource),
+}
+
+/// Opens whatever `reference` names: an image (as [`open_image`]) or, when no transport
+/// is named, a plain root filesystem: a directory that is not an image layout, or a tarball
+/// (plain, gzip or zstd) that is not an image archive.
+pub fn open(reference: &str) -> Result<Opened> {
+    let r = locate(reference)?;
+    // A tag or a transport means an image.
+    if !r.transport
+        && r.tag.is_none()
+        && let Some(rootfs) = RootfsSource::detect(&r.path)?
+    {
+        return Ok(Opened::Rootfs(rootfs));
+    }
+    Ok(Opened::Image {
+        source: open_store(&r.path)?,
+        tag: r.tag,
+    })
+}
+
+fn locate(reference: &str) -> Result<LocalReference> {
+    LocalReference::parse(reference).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no image at `{reference}`: no such file or directory"
+        ))
+    })
+}
+
+/// Opens the layout directory or image archive at `path`.
+fn open_store(path: &std::path::Path) -> Result<Box<dyn ImageSource>> {
+    if path.is_dir() {
+        Ok(Box::new(LayoutSource::open(path)?))
+    } else if !path.is_file() {
+        // A FIFO or a device would block the read forever, or never end.
+        Err(Error::Invalid {
+            what: path.display().to_string(),
+            reason: "not a regular file or directory".into(),
+        })
+    } else {
+        Ok(Box::new(ArchiveSource::open(path)?))
+    }
+}
+
+#[cfg(test)]
+mod lazy_tests;
