@@ -37,11 +37,7 @@ pub fn severity_from_score(score: f64) -> Severity {
 
 /// A CVSS base score from a number or a CVSS v3.x vector (v2 and v4 vectors: `None`).
 pub fn cvss_score(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if let Ok(n) = text.parse::<f64>() {
-        return (0.0..=10.0).contains(&n).then_some(n);
-    }
-    crate::import::cvss::base_score_v3(text)
+    crate::import::cvss::score(text)
 }
 
 #[cfg(test)]
