@@ -6,5 +6,6 @@ mod common;
 mod debian;
 mod interop;
 mod reader;
+mod readme;
 mod sbom;
 mod scan;
