@@ -1,6 +1,6 @@
 //! The matcher's rules and the false-positive traps of
 //! `shared/reference/vulnerability-matching.md`, each on realistic records: values
-//! copied from the Debian tracker (`shared/data/vuln/debian/`), the Alpine secdb subset
+//! copied from the Debian tracker (`tests/data/vuln/debian/`), the Alpine secdb subset
 //! and the Go and RustSec OSV dumps.
 
 mod match_support;

@@ -10,7 +10,7 @@ use plinth_vuln::import::{Format, check_document};
 use proptest::prelude::*;
 
 /// A valid document of each format, in the shape of the real feeds (trimmed from
-/// `../shared/data/vuln`), with a record of each status the importers handle.
+/// `tests/data/vuln`), with a record of each status the importers handle.
 const SEEDS: [(Format, &str); 5] = [
     (
         Format::DebianTracker,

@@ -1,27 +1,16 @@
-//! Imports the real feed data in `../shared/data/vuln` (skipped with a notice when it is
-//! absent, a failure when `CI=true`) and checks counts and specific records.
+//! Imports the real feed data in `tests/data/vuln` at the repository root and checks
+//! counts and specific records.
 
-use std::path::{Path, PathBuf};
+mod match_support;
+
+use std::path::PathBuf;
 
 use plinth_core::progress::NoReporter;
 use plinth_vuln::import::{Input, SkipReason, import};
 use plinth_vuln::{Db, Error, Severity, Status};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/vuln");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing (CI=true)",
-        dir.display()
-    );
-    eprintln!(
-        "notice: {} is missing, skipping the real-data test",
-        dir.display()
-    );
-    None
+fn data_dir() -> PathBuf {
+    match_support::test_data().join("vuln")
 }
 
 fn skipped(report: &plinth_vuln::SourceReport, reason: SkipReason) -> u64 {
@@ -30,7 +19,7 @@ fn skipped(report: &plinth_vuln::SourceReport, reason: SkipReason) -> u64 {
 
 #[test]
 fn go_osv_dump() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(
@@ -40,13 +29,14 @@ fn go_osv_dump() {
     )
     .unwrap();
     let go = report.source("osv:Go").unwrap();
-    // 4,291 records: 17 withdrawn; the other 4,274 name 6,041 (record, module) pairs.
-    assert_eq!(go.records, 6041, "{go:?}");
+    // 322 records (the subset of tests/data/README.md): 17 withdrawn; the other 305
+    // name 321 (record, module) pairs.
+    assert_eq!(go.records, 321, "{go:?}");
     assert_eq!(skipped(go, SkipReason::Withdrawn), 17, "{go:?}");
     assert_eq!(go.skipped_total(), 17, "{go:?}");
 
     let db = Db::open(&db_path).unwrap();
-    assert_eq!(db.ecosystems().unwrap(), vec![("go".to_string(), 6041)]);
+    assert_eq!(db.ecosystems().unwrap(), vec![("go".to_string(), 321)]);
     let stdlib = db.advisories("go", "stdlib").unwrap();
     let a = stdlib.iter().find(|a| a.id == "GO-2023-1840").unwrap();
     assert_eq!(a.aliases, vec!["CVE-2023-29403"]);
@@ -70,14 +60,14 @@ fn go_osv_dump() {
     let sources = db.sources().unwrap();
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0].name, "osv:Go");
-    assert_eq!(sources[0].records, 6041);
+    assert_eq!(sources[0].records, 321);
     assert_eq!(sources[0].skipped, 17);
     assert!(db.age().unwrap().unwrap().as_secs() < 600);
 }
 
 #[test]
 fn rustsec_osv_dump() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(
@@ -117,7 +107,7 @@ fn rustsec_osv_dump() {
 
 #[test]
 fn debian_tracker_sample() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(
@@ -167,7 +157,7 @@ fn debian_tracker_sample() {
 
 #[test]
 fn vuln_list_debian() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(
@@ -198,7 +188,7 @@ fn vuln_list_debian() {
 
 #[test]
 fn alpine_secdb() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(
@@ -260,7 +250,7 @@ fn alpine_secdb() {
 
 #[test]
 fn everything_at_once_then_a_failed_import_changes_nothing() {
-    let Some(data) = data_dir() else { return };
+    let data = data_dir();
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
     let report = import(&db_path, &[Input::new(&data)], &NoReporter).unwrap();
@@ -309,8 +299,8 @@ fn everything_at_once_then_a_failed_import_changes_nothing() {
     assert!(err.to_string().contains("zip"), "{err}");
     assert_eq!(std::fs::read(&db_path).unwrap(), before);
 
-    // A Go dump damaged in the middle of its data: fails mid-import, after hundreds of
-    // records went into the temporary copy.
+    // A Go dump damaged in the middle of its data: fails mid-import, after a hundred or
+    // more records went into the temporary copy.
     let mut bad = zip.clone();
     let mid = bad.len() / 2;
     for b in &mut bad[mid..mid + 4096] {
@@ -338,7 +328,7 @@ fn everything_at_once_then_a_failed_import_changes_nothing() {
         &NoReporter,
     )
     .unwrap();
-    assert_eq!(again.records(), 6041);
+    assert_eq!(again.records(), 321);
     let db = Db::open(&db_path).unwrap();
     assert_eq!(db.count().unwrap(), total);
 }

@@ -207,18 +207,10 @@ pub fn secdb(id: &str, release: &str, origin: &str, fixed: &str) -> Advisory {
     }
 }
 
-/// `../shared/data/` beside the checkout, or `None` with a notice (a failure when
-/// `CI=true`).
-pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing (CI=true)", dir.display());
-    }
-    eprintln!("skipped: {} is absent (shared test data)", dir.display());
-    None
+/// The real public data the tests use: `tests/data/` at the repository root (its
+/// README gives the source and licence of every file).
+pub fn test_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {

@@ -187,17 +187,10 @@ pub fn venv_tool(tool: &str) -> Option<PathBuf> {
     have_tool(tool).then(|| PathBuf::from(tool))
 }
 
-/// A file of the real public data in `../shared/data` (see its README). Missing: fails
-/// under `CI=true`, else skips with a notice.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let p = repo_root().join("../shared/data").join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    let msg = format!("{} is missing (the shared test data)", p.display());
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
+/// A file of the real public data in `tests/data/` at the repository root (its README
+/// gives the source and licence of each).
+pub fn test_data(rel: &str) -> PathBuf {
+    let p = repo_root().join("tests/data").join(rel);
+    assert!(p.exists(), "{} is missing from the checkout", p.display());
+    p
 }

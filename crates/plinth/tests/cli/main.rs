@@ -8,5 +8,6 @@ mod debian;
 mod interop;
 mod modes;
 mod reader;
+mod readme;
 mod sbom;
 mod scan;

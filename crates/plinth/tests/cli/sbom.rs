@@ -147,9 +147,7 @@ fn same_packages(what: &str, peer: &str, ours: &PkgSet, theirs: &PkgSet) {
 
 #[test]
 fn alpine_rootfs_packages_match_syft_and_trivy() {
-    let Some(tarball) = shared_data(ALPINE) else {
-        return;
-    };
+    let tarball = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
     let dir = alpine_dir(tmp.path(), &tarball);
     let from_tar = os_packages(tarball.to_str().unwrap());
@@ -294,10 +292,9 @@ fn validators_accept_every_format_for_every_kind_of_input() {
         docker_archive.display().to_string(),
         host_dpkg_rootfs(tmp.path()).display().to_string(),
     ];
-    if let Some(t) = shared_data(ALPINE) {
-        inputs.push(alpine_dir(tmp.path(), &t).display().to_string());
-        inputs.push(t.display().to_string());
-    }
+    let t = test_data(ALPINE);
+    inputs.push(alpine_dir(tmp.path(), &t).display().to_string());
+    inputs.push(t.display().to_string());
     for (i, input) in inputs.iter().enumerate() {
         for (format, ext) in [("spdx-json", "spdx.json"), ("cyclonedx-json", "cdx.json")] {
             let file = tmp.path().join(format!("sbom-{i}.{ext}"));
@@ -345,9 +342,7 @@ fn source_date_epoch_sets_the_sbom_timestamp() {
 
 #[test]
 fn compare_and_check_tell_alpine_from_distroless_style_images() {
-    let Some(alpine) = shared_data(ALPINE) else {
-        return;
-    };
+    let alpine = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
     let spec = copy_example(&tmp.path().join("hello"));
     let hello = tmp.path().join("hello-layout");

@@ -12,16 +12,16 @@ use serde_json::Value;
 use crate::common::*;
 use crate::sbom::{ALPINE, host_dpkg_rootfs};
 
-/// A database file in `dir` holding `feeds` (paths under `../shared/data/vuln`).
-fn db_with(dir: &Path, feeds: &[&str]) -> Option<PathBuf> {
+/// A database file in `dir` holding `feeds` (paths under `tests/data/vuln`).
+fn db_with(dir: &Path, feeds: &[&str]) -> PathBuf {
     let db = dir.join("vuln.db");
     let mut cmd = plinth();
     cmd.args(["db", "import", "-q", "--db"]).arg(&db);
     for f in feeds {
-        cmd.arg(shared_data(&format!("vuln/{f}"))?);
+        cmd.arg(test_data(&format!("vuln/{f}")));
     }
     ok(&mut cmd);
-    Some(db)
+    db
 }
 
 fn scan_json(db: &Path, target: &Path, extra: &[&str]) -> Value {
@@ -65,7 +65,7 @@ fn ids(v: &Value) -> BTreeSet<String> {
 }
 
 /// The real Debian records: the tracker sample and vuln-list-debian's CVE-2025-8058.
-fn debian_db(dir: &Path) -> Option<PathBuf> {
+fn debian_db(dir: &Path) -> PathBuf {
     db_with(
         dir,
         &[
@@ -76,7 +76,7 @@ fn debian_db(dir: &Path) -> Option<PathBuf> {
     )
 }
 
-fn alpine_db(dir: &Path) -> Option<PathBuf> {
+fn alpine_db(dir: &Path) -> PathBuf {
     db_with(
         dir,
         &[
@@ -91,13 +91,9 @@ fn alpine_db(dir: &Path) -> Option<PathBuf> {
 /// secdb subset fixes each of them in later revisions.
 #[test]
 fn alpine_rootfs_findings_come_from_the_real_secdb() {
-    let Some(alpine) = shared_data(ALPINE) else {
-        return;
-    };
+    let alpine = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = alpine_db(tmp.path()) else {
-        return;
-    };
+    let db = alpine_db(tmp.path());
     let v = scan_json(&db, &alpine, &[]);
     assert_eq!(v["ecosystem"], "alpine:3.20", "{v:#}");
     assert_eq!(v["release_status"], "supported");
@@ -178,13 +174,9 @@ fn alpine_rootfs_findings_come_from_the_real_secdb() {
 /// crates/plinth-vuln/tests/fixtures/sbom/README.md).
 #[test]
 fn scanning_an_sbom_gives_the_same_findings_as_the_image() {
-    let Some(alpine) = shared_data(ALPINE) else {
-        return;
-    };
+    let alpine = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = alpine_db(tmp.path()) else {
-        return;
-    };
+    let db = alpine_db(tmp.path());
     let from_image = rows(&scan_json(&db, &alpine, &[]));
     assert!(!from_image.is_empty());
     let mut sboms = Vec::new();
@@ -234,9 +226,7 @@ fn scanning_an_sbom_gives_the_same_findings_as_the_image() {
 #[test]
 fn base_image_against_the_tracker_sample() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = debian_db(tmp.path()) else {
-        return;
-    };
+    let db = debian_db(tmp.path());
     let Some(built) = crate::debian::build_profile("base", "", &[]) else {
         return;
     };
@@ -282,9 +272,7 @@ fn base_image_against_the_tracker_sample() {
 #[test]
 fn debian_release_detection_is_loud() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = debian_db(tmp.path()) else {
-        return;
-    };
+    let db = debian_db(tmp.path());
     // A distroless-style status.d entry for libc6 older than the fix, no os-release.
     let root = tmp.path().join("rootfs");
     std::fs::create_dir_all(root.join("var/lib/dpkg/status.d")).unwrap();
@@ -333,13 +321,9 @@ fn debian_release_detection_is_loud() {
 /// Ignore files (with a reason, maybe expired) and OpenVEX documents, through the CLI.
 #[test]
 fn ignore_file_and_openvex_suppress_findings() {
-    let Some(alpine) = shared_data(ALPINE) else {
-        return;
-    };
+    let alpine = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = alpine_db(tmp.path()) else {
-        return;
-    };
+    let db = alpine_db(tmp.path());
     let ignore = tmp.path().join("ignore.toml");
     std::fs::write(
         &ignore,
@@ -433,9 +417,7 @@ fn go_binary_against_the_go_osv_dump() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(tmp.path(), &["osv/Go-all.zip"]) else {
-        return;
-    };
+    let db = db_with(tmp.path(), &["osv/Go-all.zip"]);
     let src = tmp.path().join("src");
     let files = [
         (
@@ -526,9 +508,7 @@ fn rust_binary_against_the_crates_io_osv_dump() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(tmp.path(), &["osv/crates.io-all.zip"]) else {
-        return;
-    };
+    let db = db_with(tmp.path(), &["osv/crates.io-all.zip"]);
     let src = tmp.path().join("src");
     std::fs::create_dir_all(src.join("src")).unwrap();
     std::fs::write(
@@ -581,9 +561,7 @@ fn rust_binary_against_the_crates_io_osv_dump() {
 #[test]
 fn database_lifecycle_and_bad_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(tmp.path(), &["osv/crates.io-all.zip"]) else {
-        return;
-    };
+    let db = db_with(tmp.path(), &["osv/crates.io-all.zip"]);
     let status = |db: &Path| -> Value {
         serde_json::from_str(&ok(plinth()
             .args(["db", "status", "-f", "json", "--db"])
@@ -602,7 +580,7 @@ fn database_lifecycle_and_bad_files() {
     );
 
     // A truncated zip: exit 2 naming the file; the database is untouched.
-    let zip = std::fs::read(shared_data("vuln/osv/crates.io-all.zip").unwrap()).unwrap();
+    let zip = std::fs::read(test_data("vuln/osv/crates.io-all.zip")).unwrap();
     let bad = tmp.path().join("Truncated-all.zip");
     std::fs::write(&bad, &zip[..zip.len() / 2]).unwrap();
     let err = fails(
@@ -655,7 +633,7 @@ fn database_lifecycle_and_bad_files() {
     let o = run(plinth()
         .args(["db", "import", "--db"])
         .arg(&corrupt)
-        .arg(shared_data("vuln/debian/tracker-sample.json").unwrap()));
+        .arg(test_data("vuln/debian/tracker-sample.json")));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("replaced"), "{}", stderr(&o));
 }
@@ -703,12 +681,10 @@ fn db_update_with_no_reachable_feed_is_a_clear_error() {
 }
 
 /// `db update` downloads every feed by URL, here from a server on 127.0.0.1 holding the
-/// shared files, and records each feed's URL as its origin.
+/// feed files of tests/data, and records each feed's URL as its origin.
 #[test]
 fn db_update_downloads_feeds_from_a_local_server() {
-    let Some(vuln) = shared_data("vuln") else {
-        return;
-    };
+    let vuln = test_data("vuln");
     if Command::new("python3").arg("--version").output().is_err() {
         panic!("python3 is needed for the local HTTP server");
     }
@@ -803,7 +779,7 @@ fn db_update_downloads_feeds_from_a_local_server() {
                 121
             ),
             ("debian-tracker".into(), format!("{base}/tracker.json"), 25),
-            ("osv:Go".into(), format!("{base}/osv/Go/all.zip"), 6041),
+            ("osv:Go".into(), format!("{base}/osv/Go/all.zip"), 321),
         ]
     );
     // An unknown feed name is an exit-2 error listing the real ones.
@@ -886,28 +862,23 @@ fn fixes_from_the_archive_for_this_machines_packages() {
         }
     }
     // Not Debian: a clear error.
-    if let Some(alpine) = shared_data(ALPINE) {
-        let err = fails(
-            plinth().args(["scan", "--fixes-from-archive"]).arg(&alpine),
-            2,
-        );
-        assert!(err.contains("for Debian images"), "{err}");
-    }
+    let alpine = test_data(ALPINE);
+    let err = fails(
+        plinth().args(["scan", "--fixes-from-archive"]).arg(&alpine),
+        2,
+    );
+    assert!(err.contains("for Debian images"), "{err}");
 }
 
 /// `compare` gains CVE counts per severity, and the HTML report a CVE chart.
 #[test]
 fn compare_shows_cves_per_severity() {
-    let Some(alpine) = shared_data(ALPINE) else {
-        return;
-    };
+    let alpine = test_data(ALPINE);
     let tmp = tempfile::tempdir().unwrap();
-    let Some(db) = db_with(
+    let db = db_with(
         tmp.path(),
         &["alpine/v3.20-main.subset.json", "osv/crates.io-all.zip"],
-    ) else {
-        return;
-    };
+    );
     let spec = copy_example(&tmp.path().join("hello"));
     let hello = tmp.path().join("hello-layout");
     build(&spec, &hello, &[]);
