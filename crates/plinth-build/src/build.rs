@@ -315,13 +315,13 @@ fn add_source(
         dst: format!("/{dst}"),
         source,
     };
-    let meta = std::fs::symlink_metadata(src).map_err(err)?;
+    let meta = fs_err::symlink_metadata(src).map_err(err)?;
     let ft = meta.file_type();
     if ft.is_symlink() {
-        let target = std::fs::read_link(src).map_err(err)?;
+        let target = fs_err::read_link(src).map_err(err)?;
         l.add(dst, Entry::symlink(target.to_string_lossy().into_owned()))?;
     } else if ft.is_file() {
-        std::fs::File::open(src).map_err(err)?;
+        fs_err::File::open(src).map_err(err)?;
         let exec = meta.permissions().mode() & 0o100 != 0;
         let mode = mode.unwrap_or(if exec { 0o755 } else { 0o644 });
         l.add(
@@ -340,7 +340,7 @@ fn add_source(
             Some(m) => l.add(dst, Entry::dir(m, uid.into(), gid.into()))?,
             None => l.ensure_dir(dst, Entry::dir(0o755, uid.into(), gid.into()))?,
         }
-        let mut children: Vec<_> = std::fs::read_dir(src)
+        let mut children: Vec<_> = fs_err::read_dir(src)
             .map_err(err)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<Result<_, _>>()
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn built_image_validates_and_holds_what_the_spec_says() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("app"), b"#!binary").unwrap();
+        fs_err::write(tmp.path().join("app"), b"#!binary").unwrap();
         let spec_path = tmp.path().join("plinth.toml");
         let spec = Spec::parse(
             &spec_path,

@@ -155,7 +155,7 @@ pub fn open(url: &str, limit: u64) -> Result<Box<dyn Read + Send>, FetchError> {
                 }
             }
         };
-        let file = std::fs::File::open(&path).map_err(io)?;
+        let file = fs_err::File::open(&path).map_err(io)?;
         if file.metadata().map_err(io)?.len() > limit {
             return Err(too_large());
         }

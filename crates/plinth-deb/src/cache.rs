@@ -82,7 +82,7 @@ impl Cache {
                     "cannot read cache entry {}: {e}; fetching it again",
                     path.display()
                 ));
-                let _ = std::fs::remove_file(&path);
+                let _ = fs_err::remove_file(&path);
                 return None;
             }
         };
@@ -93,7 +93,7 @@ impl Cache {
             "cache entry {} is corrupt (its sha256 is {actual}); removed it",
             path.display()
         ));
-        let _ = std::fs::remove_file(&path);
+        let _ = fs_err::remove_file(&path);
         None
     }
 
@@ -146,7 +146,7 @@ impl Cache {
             move |source| CacheError::Io { path, source }
         };
         for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            fs_err::create_dir_all(dir).map_err(io(dir))?;
         }
         let tmp = tempfile::Builder::new()
             .prefix(".download-")
@@ -182,7 +182,7 @@ impl Cache {
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    let mut file = fs_err::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

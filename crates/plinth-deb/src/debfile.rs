@@ -555,9 +555,9 @@ mod real {
             return;
         }
         let mut seen = 0;
-        for e in std::fs::read_dir(dir.path()).unwrap() {
+        for e in fs_err::read_dir(dir.path()).unwrap() {
             let p = e.unwrap().path();
-            let bytes = std::fs::read(&p).unwrap();
+            let bytes = fs_err::read(&p).unwrap();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let pkg = read_deb(&bytes, &name, &DebLimits::default()).unwrap();
             let first = name.split('_').next().unwrap();

@@ -96,7 +96,7 @@ impl Lock {
     /// Reads a lock; `Ok(None)` when there is none.
     pub fn load(path: &Path) -> Result<Option<Lock>, LockError> {
         let p = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
+        let text = match fs_err::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(LockError::Read { path: p, source }),
@@ -151,9 +151,9 @@ impl Lock {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".plinth-lock-{}.tmp", std::process::id()));
-        std::fs::write(&tmp, self.to_toml()).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+        fs_err::write(&tmp, self.to_toml()).map_err(err)?;
+        fs_err::rename(&tmp, path).map_err(|e| {
+            let _ = fs_err::remove_file(&tmp);
             err(e)
         })
     }
@@ -246,7 +246,7 @@ mod tests {
         let back = Lock::load(&p).unwrap().unwrap();
         assert_eq!(back.to_toml(), a.to_toml());
         assert!(
-            std::fs::read_to_string(&p)
+            fs_err::read_to_string(&p)
                 .unwrap()
                 .starts_with("# plinth.lock")
         );
@@ -258,16 +258,16 @@ mod tests {
         let p = dir.path().join("plinth.lock");
         let mut bad = lock(vec![pkg("libc6", "2")]);
         bad.platforms[0].packages[0].filename = "pool/../../etc/passwd".into();
-        std::fs::write(&p, bad.to_toml()).unwrap();
+        fs_err::write(&p, bad.to_toml()).unwrap();
         assert!(
             Lock::load(&p)
                 .unwrap_err()
                 .to_string()
                 .contains("bad sha256 or filename")
         );
-        std::fs::write(&p, "version = 99\ninputs = \"\"\nrelease = \"x\"\n").unwrap();
+        fs_err::write(&p, "version = 99\ninputs = \"\"\nrelease = \"x\"\n").unwrap();
         assert!(matches!(Lock::load(&p), Err(LockError::Version { .. })));
-        std::fs::write(&p, "garbage = [").unwrap();
+        fs_err::write(&p, "garbage = [").unwrap();
         assert!(matches!(Lock::load(&p), Err(LockError::Parse { .. })));
         assert!(Lock::load(&dir.path().join("none")).unwrap().is_none());
     }

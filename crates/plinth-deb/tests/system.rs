@@ -64,7 +64,7 @@ fn real_apt_lists_inrelease_verify_offline() {
             let Some(path) = apt_list(&entry, suite, "InRelease") else {
                 continue;
             };
-            let data = std::fs::read(&path).unwrap();
+            let data = fs_err::read(&path).unwrap();
             let release = verify_at_own_date(&data, &keyring)
                 .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
             assert!(!release.sha256.is_empty(), "{}", path.display());
@@ -126,13 +126,13 @@ fn real_packages_index_resolves_a_base_image() {
             let Some(path) = apt_list(&entry, suite, "main/binary-amd64/Packages") else {
                 continue;
             };
-            let raw = std::fs::read(&path).unwrap();
+            let raw = fs_err::read(&path).unwrap();
             let name = path.to_string_lossy();
             let data = packages::decompress(&raw, Compression::from_path(&name)).unwrap();
             // Trust chain: the signed InRelease lists the uncompressed index's hash.
             let release = apt_list(&entry, suite, "InRelease")
                 .zip(keyring.as_ref())
-                .map(|(p, k)| verify_at_own_date(&std::fs::read(p).unwrap(), k).unwrap());
+                .map(|(p, k)| verify_at_own_date(&fs_err::read(p).unwrap(), k).unwrap());
             if let Some(release) = release {
                 packages::verify_against_release(&data, &release, "main/binary-amd64/Packages")
                     .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -148,7 +148,7 @@ impl ImageFs {
         };
         let mut stack = vec![(root.to_path_buf(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
-            let rd = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
+            let rd = fs_err::read_dir(&dir).map_err(|e| io(&dir, e))?;
             let mut entries: Vec<_> = rd
                 .collect::<std::io::Result<_>>()
                 .map_err(|e| io(&dir, e))?;
@@ -171,14 +171,14 @@ impl ImageFs {
                         root.display()
                     )));
                 }
-                let md = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
+                let md = fs_err::symlink_metadata(&path).map_err(|e| io(&path, e))?;
                 let ft = md.file_type();
                 let mut content = None;
                 let kind = if ft.is_dir() {
                     stack.push((path.clone(), relpath.clone()));
                     NodeKind::Dir
                 } else if ft.is_symlink() {
-                    let t = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
+                    let t = fs_err::read_link(&path).map_err(|e| io(&path, e))?;
                     NodeKind::Symlink(t.to_string_lossy().into_owned())
                 } else if ft.is_file() {
                     let size = md.len();
@@ -188,7 +188,7 @@ impl ImageFs {
                         && opts.keep.is_none_or(|keep| keep(&relpath, mode))
                     {
                         let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
-                        std::fs::File::open(&path)
+                        fs_err::File::open(&path)
                             .and_then(|f| f.take(size).read_to_end(&mut buf))
                             .map_err(|e| io(&path, e))?;
                         if opts

@@ -36,7 +36,7 @@ impl Content {
     fn len(&self) -> Result<u64> {
         match self {
             Content::Bytes(b) => Ok(b.len() as u64),
-            Content::Path(p) => Ok(std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len()),
+            Content::Path(p) => Ok(fs_err::metadata(p).map_err(|e| Error::io(p, e))?.len()),
         }
     }
 

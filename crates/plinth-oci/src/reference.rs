@@ -108,7 +108,7 @@ mod tests {
     fn local_references_split_at_the_first_existing_path() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("img.tar");
-        std::fs::write(&file, b"").unwrap();
+        fs_err::write(&file, b"").unwrap();
         let f = file.display().to_string();
         let r = LocalReference::parse(&format!("oci-archive:{f}:repo/name:tag")).unwrap();
         assert_eq!(r.path, file);

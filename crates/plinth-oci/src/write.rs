@@ -182,7 +182,7 @@ fn tmp_prefix() -> String {
 /// Removes `.plinth-tmp-PID-*` and `.plinth-old-PID-*` entries in `dir` whose process is
 /// gone: what a build killed mid-write (SIGKILL, power loss) left behind.
 fn remove_stale_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
@@ -201,21 +201,21 @@ fn remove_stale_temporaries(dir: &Path) {
         }
         let p = e.path();
         let _ = if p.is_dir() && !p.is_symlink() {
-            std::fs::remove_dir_all(&p)
+            fs_err::remove_dir_all(&p)
         } else {
-            std::fs::remove_file(&p)
+            fs_err::remove_file(&p)
         };
     }
 }
 
 /// Refuses to replace anything that is not a previous image layout or an empty directory.
 fn check_replaceable_dir(path: &Path) -> Result<()> {
-    match std::fs::symlink_metadata(path) {
+    match fs_err::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(path, e)),
         Ok(m) if m.is_dir() => {
             let is_layout = path.join("oci-layout").is_file();
-            let empty = std::fs::read_dir(path)
+            let empty = fs_err::read_dir(path)
                 .map_err(|e| Error::io(path, e))?
                 .next()
                 .is_none();
@@ -247,13 +247,13 @@ fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
         ));
         fs_err::rename(path, &old).map_err(|e| Error::io(path, e))?;
         if let Err(e) = fs_err::rename(&tmp_path, path) {
-            let _ = std::fs::rename(&old, path);
-            let _ = std::fs::remove_dir_all(&tmp_path);
+            let _ = fs_err::rename(&old, path);
+            let _ = fs_err::remove_dir_all(&tmp_path);
             return Err(Error::io(path, e));
         }
-        let _ = std::fs::remove_dir_all(&old);
+        let _ = fs_err::remove_dir_all(&old);
     } else if let Err(e) = fs_err::rename(&tmp_path, path) {
-        let _ = std::fs::remove_dir_all(&tmp_path);
+        let _ = fs_err::remove_dir_all(&tmp_path);
         return Err(Error::io(path, e));
     }
     Ok(())

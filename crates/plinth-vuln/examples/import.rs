@@ -33,7 +33,7 @@ fn main() {
             for note in &report.notes {
                 println!("note: {note}");
             }
-            let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+            let size = fs_err::metadata(&db).map(|m| m.len()).unwrap_or(0);
             println!(
                 "imported {} advisories in {:.3} s ({} KiB database)",
                 report.records(),

@@ -199,7 +199,7 @@ impl Db {
     /// [`Error::Corrupt`] when the file is not a plinth database (or is damaged),
     /// [`Error::SchemaVersion`] when another plinth wrote it.
     pub fn open(path: &Path) -> Result<Db> {
-        match std::fs::metadata(path) {
+        match fs_err::metadata(path) {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
                 return Err(Error::Corrupt {
@@ -235,7 +235,7 @@ impl Db {
     /// (its parent directory too). Refuses files that [`Db::open`] refuses.
     pub fn create_or_open(path: &Path) -> Result<Db> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            fs_err::create_dir_all(dir).map_err(Error::io(dir))?;
         }
         let conn = Connection::open(path).map_err(Error::sqlite(path))?;
         if !check_schema(&conn, path)? {
@@ -449,7 +449,7 @@ mod tests {
         assert!(err.to_string().contains("plinth db update"), "{err}");
 
         let garbage = dir.path().join("garbage.db");
-        std::fs::write(&garbage, b"this is not sqlite at all, just some bytes ....").unwrap();
+        fs_err::write(&garbage, b"this is not sqlite at all, just some bytes ....").unwrap();
         let err = Db::open(&garbage).unwrap_err();
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("plinth db import"), "{err}");
@@ -457,7 +457,7 @@ mod tests {
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
 
         let empty = dir.path().join("empty.db");
-        std::fs::write(&empty, b"").unwrap();
+        fs_err::write(&empty, b"").unwrap();
         assert!(matches!(
             Db::open(&empty).unwrap_err(),
             Error::Corrupt { .. }

@@ -131,7 +131,7 @@ pub fn download(
         source,
     };
     let mut reader = http::open(url, limit).map_err(fetch)?;
-    let mut file = std::fs::File::create(dest).map_err(Error::io(dest))?;
+    let mut file = fs_err::File::create(dest).map_err(Error::io(dest))?;
     let mut buf = vec![0u8; 256 << 10];
     let mut total: u64 = 0;
     loop {
@@ -167,7 +167,7 @@ pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    fs_err::create_dir_all(&dir).map_err(Error::io(&dir))?;
     // Beside the database rather than in /tmp (often a small tmpfs): feeds are large.
     let tmp = tempfile::Builder::new()
         .prefix(".vuln-download-")
@@ -404,7 +404,7 @@ mod tests {
                 .any(|s| s.origin == format!("{base}/osv/Go/all.zip"))
         );
         // No temporary files are left beside the database.
-        let names: Vec<String> = std::fs::read_dir(db_path.parent().unwrap())
+        let names: Vec<String> = fs_err::read_dir(db_path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -429,7 +429,7 @@ mod tests {
         );
         let first = update(&db_path, &test_feeds(&base), &NoReporter).unwrap();
         assert!(first.failed.is_empty());
-        let before = std::fs::read(&db_path).unwrap();
+        let before = fs_err::read(&db_path).unwrap();
 
         // Then every body is cut short.
         let cut = |b: Vec<u8>| Reply::Truncated {
@@ -450,7 +450,7 @@ mod tests {
             Err(Error::Parse { .. }) => {}
             other => panic!("a truncated download must not import: {other:?}"),
         }
-        assert_eq!(std::fs::read(&db_path).unwrap(), before);
+        assert_eq!(fs_err::read(&db_path).unwrap(), before);
         let db = Db::open(&db_path).unwrap();
         assert_eq!(db.count().unwrap(), 3);
     }

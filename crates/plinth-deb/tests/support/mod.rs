@@ -438,7 +438,7 @@ fn serve(
             let file = (method == "GET" && !rel.split('/').any(|c| c == ".."))
                 .then(|| root.join(rel))
                 .filter(|p| p.is_file())
-                .and_then(|p| std::fs::read(p).ok());
+                .and_then(|p| fs_err::read(p).ok());
             match file {
                 Some(data) => {
                     write!(
@@ -490,7 +490,7 @@ impl Recorder {
 /// Every regular file under `dir`, relative, sorted.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
+        let Ok(rd) = fs_err::read_dir(dir) else {
             return;
         };
         for e in rd.flatten() {

@@ -37,7 +37,9 @@ pub enum ArchiveKind {
 
 impl ArchiveSource {
     pub fn open(path: &Path) -> Result<Self> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file: std::fs::File = fs_err::File::open(path)
+            .map_err(|e| Error::io(path, e))?
+            .into();
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut magic = [0u8; 4];
         let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;

@@ -38,17 +38,17 @@ impl LayoutSource {
 /// device could be read without end. (The type is checked again on the open handle.)
 pub(super) fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
     let not_regular = || io::Error::new(io::ErrorKind::InvalidData, "not a regular file");
-    match std::fs::metadata(path) {
+    match fs_err::metadata(path) {
         Ok(m) if m.is_file() => {}
         Ok(_) => return Err(not_regular()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
-    let f = std::fs::File::open(path)?;
+    let f = fs_err::File::open(path)?;
     if !f.metadata()?.is_file() {
         return Err(not_regular());
     }
-    Ok(Some(f))
+    Ok(Some(f.into()))
 }
 
 fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {

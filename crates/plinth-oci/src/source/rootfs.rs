@@ -90,7 +90,7 @@ impl RootfsSource {
         if self.kind == RootfsKind::Dir {
             return Ok(None);
         }
-        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let file = fs_err::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let r = decompress(
             &MediaType::Other("application/octet-stream".into()),
             Box::new(io::BufReader::new(file)),
@@ -101,7 +101,7 @@ impl RootfsSource {
 
 fn is_rootfs_tarball(path: &Path) -> Result<bool> {
     let io_err = |e| Error::io(path, e);
-    let mut f = std::fs::File::open(path).map_err(io_err)?;
+    let mut f = fs_err::File::open(path).map_err(io_err)?;
     let mut magic = [0u8; 6];
     let n = f.read(&mut magic).map_err(io_err)?;
     if sniff_compression(&magic[..n]) != Compression::None {
@@ -110,7 +110,7 @@ fn is_rootfs_tarball(path: &Path) -> Result<bool> {
     if ArchiveSource::open(path).is_ok() {
         return Ok(false);
     }
-    let f = std::fs::File::open(path).map_err(io_err)?;
+    let f = fs_err::File::open(path).map_err(io_err)?;
     let mut ar = tar::Archive::new(f);
     let Ok(entries) = ar.entries_with_seek() else {
         return Ok(false);
@@ -157,8 +157,8 @@ mod tests {
     fn directories_and_tarballs_open_as_root_filesystems() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("root");
-        std::fs::create_dir_all(dir.join("etc")).unwrap();
-        std::fs::write(dir.join("etc/os-release"), b"ID=test\n").unwrap();
+        fs_err::create_dir_all(dir.join("etc")).unwrap();
+        fs_err::write(dir.join("etc/os-release"), b"ID=test\n").unwrap();
         let r = rootfs(dir.to_str().unwrap()).unwrap();
         assert_eq!((r.kind(), r.stored_size()), (RootfsKind::Dir, None));
 
@@ -167,7 +167,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut enc, &plain).unwrap();
         let bytes = enc.finish().unwrap();
-        std::fs::write(&gz, &bytes).unwrap();
+        fs_err::write(&gz, &bytes).unwrap();
         let r = rootfs(gz.to_str().unwrap()).unwrap();
         assert_eq!(
             (r.kind(), r.stored_size()),
@@ -182,7 +182,7 @@ mod tests {
 
         // A plain tar holding an image's top-level files is an archive, not a rootfs.
         let archive = tmp.path().join("image.tar");
-        std::fs::write(&archive, tar_of("manifest.json", b"[]")).unwrap();
+        fs_err::write(&archive, tar_of("manifest.json", b"[]")).unwrap();
         assert!(RootfsSource::detect(&archive).unwrap().is_none());
         // A transport prefix always means an image.
         assert!(open(&format!("oci:{}", dir.display())).is_err());

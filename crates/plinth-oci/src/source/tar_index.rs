@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// Whether the file starts with a tar header whose checksum is right.
 pub(super) fn looks_like_tar(path: &Path) -> bool {
     let mut block = [0u8; 512];
-    let ok = std::fs::File::open(path)
+    let ok = fs_err::File::open(path)
         .and_then(|mut f| f.read_exact(&mut block))
         .is_ok();
     if !ok {

@@ -336,7 +336,7 @@ Z:Q17yJ3JFNypA4mxhJJr0ou6CzsJVI=
     pub(crate) fn real_installed() -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../tests/data/images/alpine-minirootfs-3.20.3-x86_64.tar.gz");
-        let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let f = fs_err::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
         for e in ar.entries().unwrap() {
             let mut e = e.unwrap();

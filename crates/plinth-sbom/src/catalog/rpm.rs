@@ -424,9 +424,9 @@ fn read_sqlite(
 
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let path = dir.path().join("rpmdb.sqlite");
-    std::fs::write(&path, db).map_err(|e| format!("cannot copy the database: {e}"))?;
+    fs_err::write(&path, db).map_err(|e| format!("cannot copy the database: {e}"))?;
     if let Some(w) = wal {
-        std::fs::write(dir.path().join("rpmdb.sqlite-wal"), w)
+        fs_err::write(dir.path().join("rpmdb.sqlite-wal"), w)
             .map_err(|e| format!("cannot copy the database's -wal file: {e}"))?;
     }
     let sql = |e: rusqlite::Error| format!("not a readable SQLite rpm database: {e}");
@@ -695,7 +695,7 @@ pub(crate) mod tests {
                     .unwrap();
             }
         }
-        std::fs::read(&path).unwrap()
+        fs_err::read(&path).unwrap()
     }
 
     fn rhel() -> Distro {
@@ -859,8 +859,8 @@ pub(crate) mod tests {
         .unwrap();
         conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [bash()])
             .unwrap();
-        let db = std::fs::read(&path).unwrap();
-        let wal = std::fs::read(dir.path().join("rpmdb.sqlite-wal")).unwrap();
+        let db = fs_err::read(&path).unwrap();
+        let wal = fs_err::read(dir.path().join("rpmdb.sqlite-wal")).unwrap();
         drop(conn);
         let (headers, w) = parse_rpmdb(&db, Some(&wal));
         assert!(w.is_empty(), "{w:?}");
@@ -906,7 +906,7 @@ pub(crate) mod tests {
                 .unwrap()
                 .execute_batch(schema)
                 .unwrap();
-            let (h, w) = parse_rpmdb(&std::fs::read(&path).unwrap(), None);
+            let (h, w) = parse_rpmdb(&fs_err::read(&path).unwrap(), None);
             assert!(h.is_empty());
             assert_eq!(w.len(), 1, "{w:?}");
         }

@@ -354,7 +354,7 @@ impl<R: Read> Read for Progress<'_, R> {
 
 /// Reads a whole file of at most `limit` bytes.
 pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let file = fs_err::File::open(path).map_err(Error::io(path))?;
     let mut out = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut out)
@@ -382,7 +382,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
         return Ok(Format::AlpineSecdb);
     }
     let mut head = Vec::new();
-    std::fs::File::open(path)
+    fs_err::File::open(path)
         .map_err(Error::io(path))?
         .take(256 << 10)
         .read_to_end(&mut head)
@@ -438,7 +438,7 @@ fn display(path: &Path) -> String {
 fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
     let mut units = Vec::new();
     for input in inputs {
-        let meta = std::fs::metadata(&input.path).map_err(Error::io(&input.path))?;
+        let meta = fs_err::metadata(&input.path).map_err(Error::io(&input.path))?;
         if !meta.is_dir() && !meta.is_file() {
             // A FIFO or a device would block the import forever, or never end.
             return Err(Error::Parse {
@@ -463,7 +463,7 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
         let mut files = Vec::new();
         let mut stack = vec![input.path.clone()];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(Error::io(&dir))? {
+            for entry in fs_err::read_dir(&dir).map_err(Error::io(&dir))? {
                 let entry = entry.map_err(Error::io(&dir))?;
                 let kind = entry.file_type().map_err(Error::io(entry.path()))?;
                 if kind.is_dir() {
@@ -553,7 +553,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    fs_err::create_dir_all(&dir).map_err(Error::io(&dir))?;
     let tmp = tempfile::Builder::new()
         .prefix(".vuln.db.import-")
         .permissions(plinth_core::dirs::umask_mode(0o666))
@@ -564,7 +564,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
         match Db::open(db_path) {
             Ok(db) => {
                 drop(db);
-                std::fs::copy(db_path, &tmp_path).map_err(Error::io(&tmp_path))?;
+                fs_err::copy(db_path, &tmp_path).map_err(Error::io(&tmp_path))?;
             }
             Err(e @ (Error::Corrupt { .. } | Error::SchemaVersion { .. })) => {
                 notes.push(format!("the previous database was replaced: {e}"));
@@ -584,7 +584,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
     let mut sink = Sink::new(&conn, &tmp_path);
     for unit in &units {
         let task = display(&unit.path);
-        let size = std::fs::metadata(&unit.path).map(|m| m.len()).ok();
+        let size = fs_err::metadata(&unit.path).map(|m| m.len()).ok();
         reporter.start(&task, size);
         let result = import_unit(unit, &mut sink, reporter, &task);
         reporter.finish(&task);
@@ -607,7 +607,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
     tmp.as_file().sync_all().map_err(Error::io(&tmp_path))?;
     tmp.persist(db_path)
         .map_err(|e| Error::io(db_path)(e.error))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
+    if let Ok(d) = fs_err::File::open(&dir) {
         let _ = d.sync_all();
     }
     Ok(ImportReport {
@@ -679,11 +679,11 @@ fn open_with_progress<'r>(
     reporter: &'r dyn Reporter,
     task: &'r str,
 ) -> Result<BufReader<Progress<'r, std::fs::File>>> {
-    let file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let file = fs_err::File::open(path).map_err(Error::io(path))?;
     Ok(BufReader::with_capacity(
         256 << 10,
         Progress {
-            inner: file,
+            inner: file.into(),
             reporter,
             task,
         },

@@ -511,7 +511,7 @@ pub(crate) fn import_zip(
     reporter: &dyn Reporter,
     task: &str,
 ) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let file = fs_err::File::open(path).map_err(Error::io(path))?;
     let mut zip = zip::ZipArchive::new(BufReader::with_capacity(256 << 10, file))
         .map_err(|e| Error::parse(path, format!("not a valid zip archive: {e}")))?;
     if zip.len() > MAX_ZIP_ENTRIES {
