@@ -15,6 +15,8 @@ pub mod layer;
 mod par;
 mod pgzip;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validate;
 pub mod write;
 
