@@ -1,8 +1,10 @@
 //! Helpers shared by the CLI tests.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,9 +116,9 @@ pub fn copy_example(dst: &Path) -> PathBuf {
     dst.join("plinth.toml")
 }
 
-/// Builds `spec` into `out` and returns the printed digest.
+/// Builds `spec` into `out`, validates the image, and returns the printed digest.
 pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
-    ok(plinth()
+    let digest = ok(plinth()
         .arg("build")
         .arg(spec)
         .arg("-o")
@@ -124,7 +126,82 @@ pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
         .arg("-q")
         .args(extra))
     .trim()
-    .to_string()
+    .to_string();
+    validate_image(out);
+    digest
+}
+
+/// Opens the image at `path` (a layout, an oci-archive or a docker-archive) with
+/// plinth-oci's reader and checks every digest and size in it, layers' diff_ids
+/// included: every test that produces an image calls this (go-containerregistry's
+/// `validate`). Panics unless the image is whole.
+pub fn validate_image(path: &Path) -> plinth_oci::ValidationReport {
+    let name = path.to_str().expect("a UTF-8 path");
+    let (src, _) = plinth_oci::open_image(name)
+        .unwrap_or_else(|e| panic!("cannot open {name}: {}", error_chain(&e)));
+    let report = plinth_oci::validate(src.as_ref())
+        .unwrap_or_else(|e| panic!("{name} does not validate: {}", error_chain(&e)));
+    assert!(report.images > 0, "{name} holds no image: {report:?}");
+    report
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// `plinth inspect IMAGE --format json`, which must succeed.
+pub fn inspect_json(image: &Path) -> serde_json::Value {
+    let out = ok(plinth()
+        .arg("inspect")
+        .arg(image)
+        .args(["--format", "json"]));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Runs `cmd` with stdin closed; `None` if it was still running after `timeout` (it is
+/// killed then).
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    status.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// A podman command with private storage under `tmp` and this machine's needed flags.

@@ -36,11 +36,7 @@ impl Built {
     }
 
     fn inspect(&self) -> serde_json::Value {
-        serde_json::from_str(&ok(plinth()
-            .arg("inspect")
-            .arg(&self.out)
-            .args(["--format", "json"])))
-        .unwrap()
+        inspect_json(&self.out)
     }
 }
 
@@ -74,6 +70,7 @@ pub fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Opt
         }
         panic!("plinth build of profile {profile} failed:\n{err}");
     }
+    validate_image(&out);
     Some(Built { tmp, out, spec })
 }
 
@@ -576,6 +573,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
         .arg(&offline)
         .args(["--mirror", "http://127.0.0.1:9/unreachable", "--cache-dir"])
         .arg(cache_dir()));
+    validate_image(&offline);
     assert_eq!(d.trim(), index_digest(&b.out));
     assert!(
         !std::fs::read_to_string(b.spec.with_file_name("plinth.lock"))
