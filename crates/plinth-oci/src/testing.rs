@@ -171,6 +171,36 @@ pub fn truncate_inside_largest_entry(path: &Path) -> (String, u64) {
 }
 
 // ---------------------------------------------------------------------------------
+// Validation and errors
+
+/// Opens the image at `path` (a layout, an oci-archive or a docker-archive, with an
+/// optional `:TAG`) and checks every digest and size in it, layers' diff_ids included:
+/// what every test that produces an image calls (go-containerregistry's `validate`).
+/// Panics, naming the problem, unless the image is whole.
+pub fn validate_image(path: &Path) -> crate::ValidationReport {
+    let name = path.to_str().expect("a UTF-8 path");
+    let (src, _) = crate::open_image(name)
+        .unwrap_or_else(|e| panic!("cannot open {name}: {}", error_chain(&e)));
+    let report = crate::validate(src.as_ref())
+        .unwrap_or_else(|e| panic!("{name} does not validate: {}", error_chain(&e)));
+    assert!(report.images > 0, "{name} holds no image: {report:?}");
+    report
+}
+
+/// An error and its causes, `: `-separated: what a test searches for the names of the
+/// digest, entry or path involved.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------
 // Files
 
 pub fn read(path: &Path) -> Vec<u8> {

@@ -6,10 +6,11 @@ mod hostile;
 use std::path::{Path, PathBuf};
 
 use plinth_oci::spec::{Arch, ConfigBuilder, Os, Platform};
+use plinth_oci::testing::{error_chain, validate_image};
 use plinth_oci::write::WriteOptions;
 use plinth_oci::{
     Compression, Entry, ImageBuilder, ImageFs, ImageFsOptions, LayerBuilder, OutputFormat,
-    PlatformImage, ValidationReport, open_image, validate, write_image,
+    PlatformImage, open_image, validate, write_image,
 };
 
 /// Path of the one program in [`sample_image`].
@@ -74,22 +75,7 @@ pub fn sample_image(out: &Path, format: OutputFormat) {
         mtime: 0,
     };
     write_image(&artifact, out, &opts).unwrap();
-    validated(out);
-}
-
-/// Opens the image at `path` and checks every digest and size in it; panics unless
-/// the report is clean.
-pub fn validated(path: &Path) -> ValidationReport {
-    let (src, _) = open_image(path.to_str().unwrap())
-        .unwrap_or_else(|e| panic!("cannot open {}: {}", path.display(), chain(&e)));
-    let report = validate(src.as_ref())
-        .unwrap_or_else(|e| panic!("{} does not validate: {}", path.display(), chain(&e)));
-    assert!(
-        report.images > 0,
-        "{}: no image in {report:?}",
-        path.display()
-    );
-    report
+    validate_image(out);
 }
 
 /// What a reader makes of an image: its files and warnings.
@@ -102,7 +88,7 @@ pub struct Read {
 /// The read path of `plinth inspect`: open, validate, resolve every image and squash
 /// its layers. Errors come back as their whole chain of causes, and their hint.
 pub fn read_image(target: &Path) -> Result<Read, (String, Option<String>)> {
-    let fail = |e: plinth_oci::Error| (chain(&e), e.hint());
+    let fail = |e: plinth_oci::Error| (error_chain(&e), e.hint());
     let (src, tag) = open_image(target.to_str().unwrap()).map_err(fail)?;
     validate(src.as_ref()).map_err(fail)?;
     let images = src.images(tag.as_deref()).map_err(fail)?;
@@ -121,18 +107,6 @@ pub fn read_image(target: &Path) -> Result<Read, (String, Option<String>)> {
     Ok(read)
 }
 
-/// An error and its causes, `: `-separated.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 #[test]
 fn every_output_format_validates() {
     let tmp = tempfile::tempdir().unwrap();
@@ -147,7 +121,7 @@ fn every_output_format_validates() {
         let read = read_image(&out).unwrap_or_else(|e| panic!("{name}: {}", e.0));
         assert!(read.files.iter().any(|f| f == HELLO), "{name}: {read:?}");
         assert!(read.warnings.is_empty(), "{name}: {read:?}");
-        reports.push(validated(&out));
+        reports.push(validate_image(&out));
     }
     // Manifest, config and two layers in each.
     assert!(

@@ -242,12 +242,7 @@ fn multi_platform_spec_builds_an_index() {
     let out = tmp.path().join("out");
     build(&spec, &out, &[]);
     let j = inspect_json(&out);
-    let plats: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["platform"].as_str().unwrap())
-        .collect();
+    let plats = platforms(&j);
     assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();

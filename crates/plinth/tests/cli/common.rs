@@ -131,31 +131,8 @@ pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
     digest
 }
 
-/// Opens the image at `path` (a layout, an oci-archive or a docker-archive) with
-/// plinth-oci's reader and checks every digest and size in it, layers' diff_ids
-/// included: every test that produces an image calls this (go-containerregistry's
-/// `validate`). Panics unless the image is whole.
-pub fn validate_image(path: &Path) -> plinth_oci::ValidationReport {
-    let name = path.to_str().expect("a UTF-8 path");
-    let (src, _) = plinth_oci::open_image(name)
-        .unwrap_or_else(|e| panic!("cannot open {name}: {}", error_chain(&e)));
-    let report = plinth_oci::validate(src.as_ref())
-        .unwrap_or_else(|e| panic!("{name} does not validate: {}", error_chain(&e)));
-    assert!(report.images > 0, "{name} holds no image: {report:?}");
-    report
-}
-
-/// An error and its causes, `: `-separated.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
+/// Every test that produces an image validates it (go-containerregistry's `validate`).
+pub use plinth_oci::testing::validate_image;
 
 /// `plinth inspect IMAGE --format json`, which must succeed.
 pub fn inspect_json(image: &Path) -> serde_json::Value {
@@ -164,6 +141,16 @@ pub fn inspect_json(image: &Path) -> serde_json::Value {
         .arg(image)
         .args(["--format", "json"]));
     serde_json::from_str(&out).unwrap()
+}
+
+/// The platforms of the images in `inspect --format json` output, in order.
+pub fn platforms(inspect: &serde_json::Value) -> Vec<String> {
+    inspect["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Runs `cmd` with stdin closed; `None` if it was still running after `timeout` (it is

@@ -524,12 +524,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
         return;
     };
     let j = b.inspect();
-    let plats: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["platform"].as_str().unwrap())
-        .collect();
+    let plats = platforms(&j);
     assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
     let files = |i: usize| -> Vec<String> {
         j["images"][i]["files"]
