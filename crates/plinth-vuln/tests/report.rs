@@ -25,14 +25,7 @@ fn result() -> ScanResult {
     go.severity = Some(Severity::High);
     go.severity_source = Some("CVSS_V3 (osv)".into());
     go.cvss = Some("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H".into());
-    let mut glibc = tracker(
-        "CVE-2025-8058",
-        "12",
-        "glibc",
-        Status::Fixed,
-        Some("2.36-9+deb12u13"),
-        Some(Severity::Medium),
-    );
+    let mut glibc = glibc_8058();
     glibc.summary = Some("The regcomp function in the GNU C library version from 2.4 to 2.41 is subject to a double free if some previous allocation fails. It can be accomplished either via a malloc failure or via an interposed malloc that fails.".into());
     let store: MemoryStore = [
         glibc,
@@ -61,14 +54,7 @@ fn result() -> ScanResult {
             None,
         ),
         go,
-        tracker(
-            "CVE-2025-53603",
-            "11",
-            "sope",
-            Status::Fixed,
-            Some("5.0.1-2+deb11u1"),
-            None,
-        ),
+        sope_53603("11"),
     ]
     .into_iter()
     .collect();
@@ -153,16 +139,7 @@ fn table_groups_by_severity_critical_first() {
 
 #[test]
 fn table_says_when_os_packages_were_not_checked() {
-    let store: MemoryStore = [tracker(
-        "CVE-2025-53603",
-        "12",
-        "sope",
-        Status::Fixed,
-        Some("5.8.0-1+deb12u1"),
-        None,
-    )]
-    .into_iter()
-    .collect();
+    let store: MemoryStore = [sope_53603("12")].into_iter().collect();
     let image = sbom(
         Some(debian("10", "buster")),
         vec![deb("libc6", "2.28-10+deb10u2", Some("glibc"), None)],

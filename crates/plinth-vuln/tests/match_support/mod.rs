@@ -113,6 +113,46 @@ pub fn sbom(distro: Option<Distro>, packages: Vec<Package>) -> Sbom {
     }
 }
 
+/// CVE-2025-8058 (glibc regcomp): `[bookworm] - glibc 2.36-9+deb12u13`.
+pub fn glibc_8058() -> Advisory {
+    let mut a = tracker(
+        "CVE-2025-8058",
+        "12",
+        "glibc",
+        Status::Fixed,
+        Some("2.36-9+deb12u13"),
+        Some(Severity::Medium),
+    );
+    a.summary = Some("The regcomp function in the GNU C library version from 2.4 to 2.41 is subject to a double free if some previous allocation fails.".into());
+    a
+}
+
+/// CVE-2025-53603 (sope) as the tracker has it for Debian `release` 11, 12 or 13.
+pub fn sope_53603(release: &str) -> Advisory {
+    let fixed = match release {
+        "11" => "5.0.1-2+deb11u1",
+        "12" => "5.8.0-1+deb12u1",
+        "13" => "5.12.1-2",
+        _ => panic!("no sope CVE-2025-53603 record for Debian {release}"),
+    };
+    tracker(
+        "CVE-2025-53603",
+        release,
+        "sope",
+        Status::Fixed,
+        Some(fixed),
+        None,
+    )
+}
+
+/// libc6 and libc-bin 2.36-9+deb12u9 (source glibc), as a bookworm image holds them.
+pub fn bookworm_glibc() -> Vec<Package> {
+    vec![
+        deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
+        deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
+    ]
+}
+
 /// A Debian tracker record, as the importer stores one release of it.
 pub fn tracker(
     id: &str,
