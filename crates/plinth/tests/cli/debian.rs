@@ -38,6 +38,14 @@ impl Built {
     fn inspect(&self) -> serde_json::Value {
         inspect_json(&self.out)
     }
+
+    /// Runs the image, locked down, with podman; returns its stdout.
+    fn run(&self) -> String {
+        ok(podman(&self.dir().join("podman"))
+            .current_dir(self.dir())
+            .args(RUN_FLAGS)
+            .arg("oci:out:latest"))
+    }
 }
 
 /// Builds a spec for `profile` (plus `extra` TOML and files). `None` when the Debian
@@ -478,11 +486,7 @@ fn cc_runs_a_cpp_program() {
     let Some(b) = build_profile("cc", files, &[("hello_cc", &bin)]) else {
         return;
     };
-    let store = b.dir().join("podman");
-    let out = ok(podman(&store)
-        .current_dir(b.dir())
-        .args(RUN_FLAGS)
-        .arg("oci:out:latest"));
+    let out = b.run();
     assert_eq!(out, "hello from c++\nexceptions work\n");
 }
 
@@ -496,11 +500,7 @@ fn static_runs_a_static_binary_and_has_no_libc() {
     let Some(b) = build_profile("static", files, &[("hello", &bin)]) else {
         return;
     };
-    let store = b.dir().join("podman");
-    let out = ok(podman(&store)
-        .current_dir(b.dir())
-        .args(RUN_FLAGS)
-        .arg("oci:out:latest"));
+    let out = b.run();
     assert_eq!(out, "hello from plinth: uid=65532 gid=65532\n");
     let root = b.rootfs();
     assert!(!root.join("var/lib/dpkg/status.d/libc6").exists());
