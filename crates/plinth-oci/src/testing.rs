@@ -112,6 +112,53 @@ pub fn tar_with(tar: &[u8], extra: Vec<TarEntry>) -> Vec<u8> {
     tar_bytes(&entries)
 }
 
+/// One entry of [`tar_of`].
+#[derive(Debug, Clone, Copy)]
+pub enum TarItem<'a> {
+    File(&'a [u8]),
+    Dir,
+    Link(&'a str),
+}
+
+/// A tar of `entries` (`path`, what it is), written by `tar::Builder` so that long names
+/// work: files 0644, directories 0755, symlinks.
+pub fn tar_of(entries: &[(&str, TarItem)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, item) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        let done = match item {
+            TarItem::File(d) => {
+                h.set_size(d.len() as u64);
+                b.append_data(&mut h, path, *d)
+            }
+            TarItem::Dir => {
+                h.set_mode(0o755);
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                b.append_data(&mut h, path, std::io::empty())
+            }
+            TarItem::Link(l) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, path, l)
+            }
+        };
+        done.unwrap_or_else(|e| panic!("cannot add `{path}` to a tar: {e}"));
+    }
+    b.into_inner().expect("a tar in memory")
+}
+
+/// The file system of `layers` (uncompressed tars, bottom first), squashed with `opts`.
+pub fn image_fs(layers: &[Vec<u8>], opts: &crate::ImageFsOptions) -> crate::ImageFs {
+    let mut fs = crate::ImageFs::default();
+    for (i, l) in layers.iter().enumerate() {
+        fs.apply_tar(i, &l[..], &format!("layer {i}"), opts)
+            .unwrap_or_else(|e| panic!("layer {i}: {}", error_chain(&e)));
+    }
+    fs
+}
+
 /// An entry's name as stored.
 pub fn entry_name(h: &tar::Header) -> String {
     String::from_utf8_lossy(&h.path_bytes()).into_owned()
