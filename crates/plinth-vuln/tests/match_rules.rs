@@ -631,14 +631,7 @@ fn alpine_by_origin_with_apk_versions() {
 /// Go's standard library: OSV names it `stdlib`, versions without `go`.
 #[test]
 fn go_stdlib_and_modules() {
-    let mut g1840 = osv(
-        "GO-2023-1840",
-        "go",
-        "stdlib",
-        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
-    );
-    g1840.aliases = vec!["CVE-2023-29403".into()];
-    g1840.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    let g1840 = go_1840();
     let mut g1878 = osv(
         "GO-2023-1878",
         "go",

@@ -35,13 +35,15 @@ fn result() -> ScanResult {
     .collect();
     let image = sbom(
         Some(debian("12", "bookworm")),
-        vec![
-            deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libssl3", "3.0.15-1~deb12u1", Some("openssl"), None),
-            deb("openssl", "3.0.15-1~deb12u1", None, None),
-            deb("libcurl4", "7.88.1-10+deb12u5", Some("curl"), None),
-        ],
+        [
+            bookworm_glibc(),
+            vec![
+                deb("libssl3", "3.0.15-1~deb12u1", Some("openssl"), None),
+                deb("openssl", "3.0.15-1~deb12u1", None, None),
+                deb("libcurl4", "7.88.1-10+deb12u5", Some("curl"), None),
+            ],
+        ]
+        .concat(),
     );
     scan(&image, &store, &MatchOptions::default()).unwrap()
 }

@@ -14,14 +14,7 @@ use plinth_vuln::model::{Severity, Status};
 use plinth_vuln::report::{ReportOptions, ScanFormat, exceeds, only_fixed, write};
 
 fn result() -> ScanResult {
-    let mut go = osv(
-        "GO-2023-1840",
-        "go",
-        "stdlib",
-        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
-    );
-    go.aliases = vec!["CVE-2023-29403".into()];
-    go.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    let mut go = go_1840();
     go.severity = Some(Severity::High);
     go.severity_source = Some("CVSS_V3 (osv)".into());
     go.cvss = Some("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H".into());
@@ -60,18 +53,20 @@ fn result() -> ScanResult {
     .collect();
     let image = sbom(
         Some(debian("12", "bookworm")),
-        vec![
-            deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
-            deb_at(
-                "libcurl4",
-                "7.88.1-10+deb12u5",
-                Some("curl"),
-                None,
-                "var/lib/dpkg/status.d/libcurl4",
-            ),
-            lang(PackageKind::Go, "stdlib", "go1.19.8", "usr/local/bin/app"),
-        ],
+        [
+            bookworm_glibc(),
+            vec![
+                deb_at(
+                    "libcurl4",
+                    "7.88.1-10+deb12u5",
+                    Some("curl"),
+                    None,
+                    "var/lib/dpkg/status.d/libcurl4",
+                ),
+                lang(PackageKind::Go, "stdlib", "go1.19.8", "usr/local/bin/app"),
+            ],
+        ]
+        .concat(),
     );
     let opts = MatchOptions {
         include_undetermined: true,

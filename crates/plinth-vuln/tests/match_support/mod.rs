@@ -127,6 +127,20 @@ pub fn glibc_8058() -> Advisory {
     a
 }
 
+/// GO-2023-1840 (CVE-2023-29403): Go's runtime with setuid binaries, fixed in 1.19.10
+/// and 1.20.5.
+pub fn go_1840() -> Advisory {
+    let mut a = osv(
+        "GO-2023-1840",
+        "go",
+        "stdlib",
+        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
+    );
+    a.aliases = vec!["CVE-2023-29403".into()];
+    a.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    a
+}
+
 /// CVE-2025-53603 (sope) as the tracker has it for Debian `release` 11, 12 or 13.
 pub fn sope_53603(release: &str) -> Advisory {
     let fixed = match release {
