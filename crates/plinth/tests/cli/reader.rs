@@ -1,10 +1,10 @@
 //! Hostile and corrupt images given to the reader (`plinth inspect`).
 //!
 //! Each test builds a real image with `plinth build`, then breaks it or crafts a hostile
-//! variant with `plinth_oci::testing::hostile` (the same mutations that plinth-oci's
-//! own tests give its read path). Where a test wants exactly one thing wrong, everything above the change is
-//! re-digested and re-written (layer, config, manifest, `index.json`), so that the
-//! reader has to find that one thing. Every run must end without a panic, with exit code
+//! variant with `plinth_oci::testing::hostile` (the same mutations that plinth-oci's own
+//! tests give its read path). Where a test wants exactly one thing wrong, everything
+//! above the change is re-digested and re-written (layer, config, manifest,
+//! `index.json`), so that the reader has to find that one thing. Every run must end without a panic, with exit code
 //! 2 (or 0 where the reader skips an entry and warns), name the problem on stderr, and
 //! leave the file system alone: `inspect` runs inside the test's temp dir, which must be
 //! unchanged afterwards, and no `evil` or `escape` may appear next to that temp dir.
