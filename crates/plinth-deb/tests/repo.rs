@@ -616,14 +616,6 @@ fn suite_mirror_override_is_used() {
 
 // ---- system test ------------------------------------------------------------------
 
-fn skip(what: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true and {what}"
-    );
-    eprintln!("notice: skipping: {what}");
-}
-
 #[test]
 fn real_mirror_index_and_base_files_download() {
     let cfg = match repo::config_from_apt(Path::new("/"), "bookworm", SystemTime::now()) {

@@ -1,6 +1,8 @@
 //! Tests against this machine's real apt configuration, apt lists, keyring and mirror.
 //! Each skips with a notice when its input is missing, and fails instead under `CI=true`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,16 +11,9 @@ use plinth_deb::packages::{self, Compression};
 use plinth_deb::release::{Release, ReleaseError, verify_inrelease};
 use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_deb::sources::{self, SourceEntry};
+use support::skip;
 
 const LISTS: &str = "/var/lib/apt/lists";
-
-fn skip(what: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true and {what}"
-    );
-    eprintln!("notice: skipping: {what}");
-}
 
 fn at(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))

@@ -563,28 +563,21 @@ fn join(parent: &str, name: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::testing::{TarItem, file_entry, tar_of, tar_with};
+
     /// (path, file content or None for a directory, symlink target)
     type Spec<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
 
     fn tar(entries: &[Spec]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, data, link) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            if let Some(l) = link {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_size(0);
-                b.append_link(&mut h, path, l).unwrap();
-            } else if let Some(d) = data {
-                h.set_size(d.len() as u64);
-                b.append_data(&mut h, path, *d).unwrap();
-            } else {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_size(0);
-                b.append_data(&mut h, path, std::io::empty()).unwrap();
-            }
-        }
-        b.into_inner().unwrap()
+        let items: Vec<(&str, TarItem)> = entries
+            .iter()
+            .map(|&(path, data, link)| match (data, link) {
+                (_, Some(l)) => (path, TarItem::Link(l)),
+                (Some(d), None) => (path, TarItem::File(d)),
+                (None, None) => (path, TarItem::Dir),
+            })
+            .collect();
+        tar_of(&items)
     }
 
     fn opts() -> ImageFsOptions {
@@ -670,16 +663,11 @@ mod tests {
     #[test]
     fn traversal_entries_are_skipped_with_a_warning() {
         let mut fs = ImageFs::default();
-        let mut raw = tar(&[("okay", Some(b"x"), None)]);
-        // Write a `../evil` name by hand: tar::Builder refuses to.
-        let mut h = tar::Header::new_gnu();
-        h.as_gnu_mut().unwrap().name[..7].copy_from_slice(b"../evil");
-        h.set_size(0);
-        h.set_mode(0o644);
-        h.set_cksum();
-        raw.truncate(raw.len() - 1024);
-        raw.extend_from_slice(h.as_bytes());
-        raw.extend_from_slice(&[0u8; 1024]);
+        // A `../evil` name written by hand: tar::Builder refuses to.
+        let raw = tar_with(
+            &tar(&[("okay", Some(b"x"), None)]),
+            vec![file_entry("../evil", b"")],
+        );
         fs.apply_tar(0, &raw[..], "l", &opts()).unwrap();
         assert_eq!(fs.len(), 1);
         assert!(fs.warnings()[0].contains("../evil"), "{:?}", fs.warnings());

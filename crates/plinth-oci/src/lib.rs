@@ -19,6 +19,8 @@ mod pgzip;
 pub mod platform;
 pub mod reference;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validate;
 pub mod write;
 

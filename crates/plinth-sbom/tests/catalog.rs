@@ -2,40 +2,11 @@
 //! `catalog_fs`.
 
 use plinth_oci::ImageFs;
+use plinth_oci::testing::{TarItem as T, image_fs, tar_of as tar};
 use plinth_sbom::{Package, PackageKind, catalog_fs, subject::fs_options};
 
-enum T<'a> {
-    File(&'a [u8]),
-    Link(&'a str),
-}
-
-fn tar(entries: &[(&str, T)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, t) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        match t {
-            T::File(d) => {
-                h.set_size(d.len() as u64);
-                b.append_data(&mut h, path, *d).unwrap();
-            }
-            T::Link(l) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_size(0);
-                b.append_link(&mut h, path, l).unwrap();
-            }
-        }
-    }
-    b.into_inner().unwrap()
-}
-
 fn image(layers: &[Vec<u8>]) -> ImageFs {
-    let mut fs = ImageFs::default();
-    for (i, l) in layers.iter().enumerate() {
-        fs.apply_tar(i, &l[..], &format!("layer {i}"), &fs_options())
-            .unwrap();
-    }
-    fs
+    image_fs(layers, &fs_options())
 }
 
 fn of_kind(packages: &[Package], kind: PackageKind) -> Vec<&Package> {

@@ -18,49 +18,15 @@ fn default() -> MatchOptions {
 fn debian_store(records: Vec<Advisory>) -> MemoryStore {
     let mut store: MemoryStore = records.into_iter().collect();
     // Other releases are present (as in the real feed), so a missing one is noticed.
-    store.insert(tracker(
-        "CVE-2025-53603",
-        "11",
-        "sope",
-        Status::Fixed,
-        Some("5.0.1-2+deb11u1"),
-        None,
-    ));
-    store.insert(tracker(
-        "CVE-2025-53603",
-        "13",
-        "sope",
-        Status::Fixed,
-        Some("5.12.1-2"),
-        None,
-    ));
+    store.insert(sope_53603("11"));
+    store.insert(sope_53603("13"));
     store
-}
-
-/// CVE-2025-8058 (glibc regcomp): `[bookworm] - glibc 2.36-9+deb12u13`.
-fn glibc_8058() -> Advisory {
-    let mut a = tracker(
-        "CVE-2025-8058",
-        "12",
-        "glibc",
-        Status::Fixed,
-        Some("2.36-9+deb12u13"),
-        Some(Severity::Medium),
-    );
-    a.summary = Some("The regcomp function in the GNU C library version from 2.4 to 2.41 is subject to a double free if some previous allocation fails.".into());
-    a
 }
 
 #[test]
 fn debian_fixed_one_finding_per_source_listing_every_binary() {
     let store = debian_store(vec![glibc_8058()]);
-    let image = sbom(
-        Some(debian("12", "bookworm")),
-        vec![
-            deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
-        ],
-    );
+    let image = sbom(Some(debian("12", "bookworm")), bookworm_glibc());
     let r = scan(&image, &store, &default()).unwrap();
     assert_eq!(r.release_status, ReleaseStatus::Supported);
     assert_eq!(r.ecosystem.as_deref(), Some("debian:12"));
@@ -497,14 +463,7 @@ fn trap_status_d_from_a_real_syft_sbom() {
 #[test]
 fn trap_end_of_life_release_is_said_not_guessed() {
     // sope CVE-2025-53603 is in 11, 12 and 13; buster (10) is gone from the tracker.
-    let store = debian_store(vec![tracker(
-        "CVE-2025-53603",
-        "12",
-        "sope",
-        Status::Fixed,
-        Some("5.8.0-1+deb12u1"),
-        None,
-    )]);
+    let store = debian_store(vec![sope_53603("12")]);
     let image = sbom(
         Some(debian("10", "buster")),
         vec![deb("libsope1", "4.3.0-1", Some("sope"), None)],
@@ -672,14 +631,7 @@ fn alpine_by_origin_with_apk_versions() {
 /// Go's standard library: OSV names it `stdlib`, versions without `go`.
 #[test]
 fn go_stdlib_and_modules() {
-    let mut g1840 = osv(
-        "GO-2023-1840",
-        "go",
-        "stdlib",
-        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
-    );
-    g1840.aliases = vec!["CVE-2023-29403".into()];
-    g1840.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    let g1840 = go_1840();
     let mut g1878 = osv(
         "GO-2023-1878",
         "go",

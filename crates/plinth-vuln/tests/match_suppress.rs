@@ -12,14 +12,7 @@ use plinth_vuln::vex;
 /// openssl) and curl (libcurl4).
 fn result() -> ScanResult {
     let store: MemoryStore = [
-        tracker(
-            "CVE-2025-8058",
-            "12",
-            "glibc",
-            Status::Fixed,
-            Some("2.36-9+deb12u13"),
-            Some(Severity::Medium),
-        ),
+        glibc_8058(),
         tracker(
             "CVE-2024-13176",
             "12",
@@ -36,26 +29,21 @@ fn result() -> ScanResult {
             Some("7.88.1-10+deb12u6"),
             Some(Severity::High),
         ),
-        tracker(
-            "CVE-2025-53603",
-            "11",
-            "sope",
-            Status::Fixed,
-            Some("5.0.1-2+deb11u1"),
-            None,
-        ),
+        sope_53603("11"),
     ]
     .into_iter()
     .collect();
     let image = sbom(
         Some(debian("12", "bookworm")),
-        vec![
-            deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libssl3", "3.0.15-1~deb12u1", Some("openssl"), None),
-            deb("openssl", "3.0.15-1~deb12u1", None, None),
-            deb("libcurl4", "7.88.1-10+deb12u5", Some("curl"), None),
-        ],
+        [
+            bookworm_glibc(),
+            vec![
+                deb("libssl3", "3.0.15-1~deb12u1", Some("openssl"), None),
+                deb("openssl", "3.0.15-1~deb12u1", None, None),
+                deb("libcurl4", "7.88.1-10+deb12u5", Some("curl"), None),
+            ],
+        ]
+        .concat(),
     );
     scan(&image, &store, &MatchOptions::default()).unwrap()
 }

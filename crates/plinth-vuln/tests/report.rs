@@ -14,25 +14,11 @@ use plinth_vuln::model::{Severity, Status};
 use plinth_vuln::report::{ReportOptions, ScanFormat, exceeds, only_fixed, write};
 
 fn result() -> ScanResult {
-    let mut go = osv(
-        "GO-2023-1840",
-        "go",
-        "stdlib",
-        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
-    );
-    go.aliases = vec!["CVE-2023-29403".into()];
-    go.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    let mut go = go_1840();
     go.severity = Some(Severity::High);
     go.severity_source = Some("CVSS_V3 (osv)".into());
     go.cvss = Some("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H".into());
-    let mut glibc = tracker(
-        "CVE-2025-8058",
-        "12",
-        "glibc",
-        Status::Fixed,
-        Some("2.36-9+deb12u13"),
-        Some(Severity::Medium),
-    );
+    let mut glibc = glibc_8058();
     glibc.summary = Some("The regcomp function in the GNU C library version from 2.4 to 2.41 is subject to a double free if some previous allocation fails. It can be accomplished either via a malloc failure or via an interposed malloc that fails.".into());
     let store: MemoryStore = [
         glibc,
@@ -61,31 +47,26 @@ fn result() -> ScanResult {
             None,
         ),
         go,
-        tracker(
-            "CVE-2025-53603",
-            "11",
-            "sope",
-            Status::Fixed,
-            Some("5.0.1-2+deb11u1"),
-            None,
-        ),
+        sope_53603("11"),
     ]
     .into_iter()
     .collect();
     let image = sbom(
         Some(debian("12", "bookworm")),
-        vec![
-            deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
-            deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
-            deb_at(
-                "libcurl4",
-                "7.88.1-10+deb12u5",
-                Some("curl"),
-                None,
-                "var/lib/dpkg/status.d/libcurl4",
-            ),
-            lang(PackageKind::Go, "stdlib", "go1.19.8", "usr/local/bin/app"),
-        ],
+        [
+            bookworm_glibc(),
+            vec![
+                deb_at(
+                    "libcurl4",
+                    "7.88.1-10+deb12u5",
+                    Some("curl"),
+                    None,
+                    "var/lib/dpkg/status.d/libcurl4",
+                ),
+                lang(PackageKind::Go, "stdlib", "go1.19.8", "usr/local/bin/app"),
+            ],
+        ]
+        .concat(),
     );
     let opts = MatchOptions {
         include_undetermined: true,
@@ -153,16 +134,7 @@ fn table_groups_by_severity_critical_first() {
 
 #[test]
 fn table_says_when_os_packages_were_not_checked() {
-    let store: MemoryStore = [tracker(
-        "CVE-2025-53603",
-        "12",
-        "sope",
-        Status::Fixed,
-        Some("5.8.0-1+deb12u1"),
-        None,
-    )]
-    .into_iter()
-    .collect();
+    let store: MemoryStore = [sope_53603("12")].into_iter().collect();
     let image = sbom(
         Some(debian("10", "buster")),
         vec![deb("libc6", "2.28-10+deb10u2", Some("glibc"), None)],

@@ -381,47 +381,13 @@ pub(crate) fn path_budget(input_len: usize) -> usize {
 pub(crate) mod testing {
     use plinth_oci::ImageFs;
 
-    /// One tar entry.
-    pub enum T<'a> {
-        File(&'a [u8]),
-        Dir,
-        Link(&'a str),
-    }
-
-    pub fn tar(entries: &[(&str, T)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, t) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            match t {
-                T::File(d) => {
-                    h.set_size(d.len() as u64);
-                    b.append_data(&mut h, path, *d).unwrap();
-                }
-                T::Dir => {
-                    h.set_mode(0o755);
-                    h.set_entry_type(tar::EntryType::Directory);
-                    h.set_size(0);
-                    b.append_data(&mut h, path, std::io::empty()).unwrap();
-                }
-                T::Link(l) => {
-                    h.set_entry_type(tar::EntryType::Symlink);
-                    h.set_size(0);
-                    b.append_link(&mut h, path, l).unwrap();
-                }
-            }
-        }
-        b.into_inner().unwrap()
-    }
+    pub use plinth_oci::testing::TarItem as T;
+    use plinth_oci::testing::{image_fs, tar_of};
 
     /// An image of `layers` (bottom first), read with the SBOM reader's options.
     pub fn image(layers: &[&[(&str, T)]]) -> ImageFs {
-        let mut fs = ImageFs::default();
-        for (i, l) in layers.iter().enumerate() {
-            fs.apply_tar(i, &tar(l)[..], "test", &crate::subject::fs_options())
-                .unwrap();
-        }
-        fs
+        let tars: Vec<Vec<u8>> = layers.iter().map(|l| tar_of(l)).collect();
+        image_fs(&tars, &crate::subject::fs_options())
     }
 }
 

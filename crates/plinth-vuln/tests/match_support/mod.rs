@@ -113,6 +113,60 @@ pub fn sbom(distro: Option<Distro>, packages: Vec<Package>) -> Sbom {
     }
 }
 
+/// CVE-2025-8058 (glibc regcomp): `[bookworm] - glibc 2.36-9+deb12u13`.
+pub fn glibc_8058() -> Advisory {
+    let mut a = tracker(
+        "CVE-2025-8058",
+        "12",
+        "glibc",
+        Status::Fixed,
+        Some("2.36-9+deb12u13"),
+        Some(Severity::Medium),
+    );
+    a.summary = Some("The regcomp function in the GNU C library version from 2.4 to 2.41 is subject to a double free if some previous allocation fails.".into());
+    a
+}
+
+/// GO-2023-1840 (CVE-2023-29403): Go's runtime with setuid binaries, fixed in 1.19.10
+/// and 1.20.5.
+pub fn go_1840() -> Advisory {
+    let mut a = osv(
+        "GO-2023-1840",
+        "go",
+        "stdlib",
+        vec![range("0", "1.19.10"), range("1.20.0-0", "1.20.5")],
+    );
+    a.aliases = vec!["CVE-2023-29403".into()];
+    a.summary = Some("Unsafe behavior in setuid/setgid binaries in runtime".into());
+    a
+}
+
+/// CVE-2025-53603 (sope) as the tracker has it for Debian `release` 11, 12 or 13.
+pub fn sope_53603(release: &str) -> Advisory {
+    let fixed = match release {
+        "11" => "5.0.1-2+deb11u1",
+        "12" => "5.8.0-1+deb12u1",
+        "13" => "5.12.1-2",
+        _ => panic!("no sope CVE-2025-53603 record for Debian {release}"),
+    };
+    tracker(
+        "CVE-2025-53603",
+        release,
+        "sope",
+        Status::Fixed,
+        Some(fixed),
+        None,
+    )
+}
+
+/// libc6 and libc-bin 2.36-9+deb12u9 (source glibc), as a bookworm image holds them.
+pub fn bookworm_glibc() -> Vec<Package> {
+    vec![
+        deb("libc6", "2.36-9+deb12u9", Some("glibc"), None),
+        deb("libc-bin", "2.36-9+deb12u9", Some("glibc"), None),
+    ]
+}
+
 /// A Debian tracker record, as the importer stores one release of it.
 pub fn tracker(
     id: &str,

@@ -16,16 +16,8 @@ const HELLO_DIGEST: &str =
     "sha256:ecab14101628060c5c7584df5dc884a269e39b2c37ff02d5a50390f9bab2466f";
 
 fn sha256_file(p: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-fn inspect_json(image: &Path) -> serde_json::Value {
-    let out = ok(plinth()
-        .arg("inspect")
-        .arg(image)
-        .args(["--format", "json"]));
-    serde_json::from_str(&out).unwrap()
+    use plinth_oci::testing::{hex_of, read, sha256};
+    hex_of(&sha256(&read(p))).to_string()
 }
 
 #[test]
@@ -139,6 +131,7 @@ fn digest_ignores_umask_tz_locale_directory_and_mtimes() {
         .env("TZ", "Pacific/Kiritimati")
         .env("LC_ALL", "tr_TR.UTF-8")
         .env("LANG", "tr_TR.UTF-8"));
+    validate_image(&out_b);
     assert_eq!(da, o.trim());
     assert_eq!(
         da,
@@ -183,6 +176,7 @@ fn source_date_epoch_sets_every_timestamp() {
         .arg("-o")
         .arg(&out)
         .env("SOURCE_DATE_EPOCH", "1700000000"));
+    validate_image(&out);
     assert_ne!(d.trim(), HELLO_DIGEST);
     let j = inspect_json(&out);
     assert_eq!(j["images"][0]["created"], "2023-11-14T22:13:20Z");
@@ -248,12 +242,7 @@ fn multi_platform_spec_builds_an_index() {
     let out = tmp.path().join("out");
     build(&spec, &out, &[]);
     let j = inspect_json(&out);
-    let plats: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["platform"].as_str().unwrap())
-        .collect();
+    let plats = platforms(&j);
     assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
@@ -331,6 +320,7 @@ fn default_output_is_out_slash_name_in_the_working_directory() {
     let spec = copy_example(&tmp.path().join("src"));
     let d = ok(plinth().current_dir(tmp.path()).arg("build").arg(&spec));
     assert!(tmp.path().join("out/hello/oci-layout").is_file());
+    validate_image(&tmp.path().join("out/hello"));
     assert_eq!(d.trim(), HELLO_DIGEST);
 }
 
@@ -379,6 +369,7 @@ fn killed_build_leaves_no_partial_output() {
                 target.join("index.json").is_file() && target.join("oci-layout").is_file(),
                 "killed after {delay_ms} ms ({status}), {target:?} is partial"
             );
+            validate_image(&target);
             ok(plinth().args(["sbom", "-f", "table"]).arg(&target));
         } else {
             assert!(!status.success(), "a successful build wrote nothing");
@@ -402,11 +393,7 @@ fn explicit_dirs_keep_their_mode_under_a_copied_tree() {
     );
     let out = tmp.path().join("out");
     build(&spec, &out, &[]);
-    let j: serde_json::Value = serde_json::from_str(&ok(plinth()
-        .arg("inspect")
-        .arg(&out)
-        .args(["--format", "json"])))
-    .unwrap();
+    let j = inspect_json(&out);
     let dir = j["images"][0]["files"]
         .as_array()
         .unwrap()

@@ -1,8 +1,10 @@
 //! Helpers shared by the CLI tests.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,9 +116,9 @@ pub fn copy_example(dst: &Path) -> PathBuf {
     dst.join("plinth.toml")
 }
 
-/// Builds `spec` into `out` and returns the printed digest.
+/// Builds `spec` into `out`, validates the image, and returns the printed digest.
 pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
-    ok(plinth()
+    let digest = ok(plinth()
         .arg("build")
         .arg(spec)
         .arg("-o")
@@ -124,7 +126,69 @@ pub fn build(spec: &Path, out: &Path, extra: &[&str]) -> String {
         .arg("-q")
         .args(extra))
     .trim()
-    .to_string()
+    .to_string();
+    validate_image(out);
+    digest
+}
+
+/// Every test that produces an image validates it (go-containerregistry's `validate`).
+pub use plinth_oci::testing::validate_image;
+
+/// `plinth inspect IMAGE --format json`, which must succeed.
+pub fn inspect_json(image: &Path) -> serde_json::Value {
+    let out = ok(plinth()
+        .arg("inspect")
+        .arg(image)
+        .args(["--format", "json"]));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The platforms of the images in `inspect --format json` output, in order.
+pub fn platforms(inspect: &serde_json::Value) -> Vec<String> {
+    inspect["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs `cmd` with stdin closed; `None` if it was still running after `timeout` (it is
+/// killed then).
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    status.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// A podman command with private storage under `tmp` and this machine's needed flags.

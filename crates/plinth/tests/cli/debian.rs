@@ -36,11 +36,15 @@ impl Built {
     }
 
     fn inspect(&self) -> serde_json::Value {
-        serde_json::from_str(&ok(plinth()
-            .arg("inspect")
-            .arg(&self.out)
-            .args(["--format", "json"])))
-        .unwrap()
+        inspect_json(&self.out)
+    }
+
+    /// Runs the image, locked down, with podman; returns its stdout.
+    fn run(&self) -> String {
+        ok(podman(&self.dir().join("podman"))
+            .current_dir(self.dir())
+            .args(RUN_FLAGS)
+            .arg("oci:out:latest"))
     }
 }
 
@@ -74,6 +78,7 @@ pub fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Opt
         }
         panic!("plinth build of profile {profile} failed:\n{err}");
     }
+    validate_image(&out);
     Some(Built { tmp, out, spec })
 }
 
@@ -481,11 +486,7 @@ fn cc_runs_a_cpp_program() {
     let Some(b) = build_profile("cc", files, &[("hello_cc", &bin)]) else {
         return;
     };
-    let store = b.dir().join("podman");
-    let out = ok(podman(&store)
-        .current_dir(b.dir())
-        .args(RUN_FLAGS)
-        .arg("oci:out:latest"));
+    let out = b.run();
     assert_eq!(out, "hello from c++\nexceptions work\n");
 }
 
@@ -499,11 +500,7 @@ fn static_runs_a_static_binary_and_has_no_libc() {
     let Some(b) = build_profile("static", files, &[("hello", &bin)]) else {
         return;
     };
-    let store = b.dir().join("podman");
-    let out = ok(podman(&store)
-        .current_dir(b.dir())
-        .args(RUN_FLAGS)
-        .arg("oci:out:latest"));
+    let out = b.run();
     assert_eq!(out, "hello from plinth: uid=65532 gid=65532\n");
     let root = b.rootfs();
     assert!(!root.join("var/lib/dpkg/status.d/libc6").exists());
@@ -527,12 +524,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
         return;
     };
     let j = b.inspect();
-    let plats: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["platform"].as_str().unwrap())
-        .collect();
+    let plats = platforms(&j);
     assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
     let files = |i: usize| -> Vec<String> {
         j["images"][i]["files"]
@@ -576,6 +568,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
         .arg(&offline)
         .args(["--mirror", "http://127.0.0.1:9/unreachable", "--cache-dir"])
         .arg(cache_dir()));
+    validate_image(&offline);
     assert_eq!(d.trim(), index_digest(&b.out));
     assert!(
         !std::fs::read_to_string(b.spec.with_file_name("plinth.lock"))

@@ -499,17 +499,11 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 /// and names what it skipped or why it stopped.
 #[test]
 fn hostile_root_filesystems_are_bounded_and_explained() {
-    use crate::reader::{gzip, raw_header, run_with_timeout, tar_bytes};
+    use plinth_oci::testing::{file_entry as file, gzip, link_entry, raw_header, tar_bytes};
     use std::time::Duration;
     use tar::EntryType as T;
     let tmp = tempfile::tempdir().unwrap();
-    let file = |name: &str, data: &[u8]| {
-        (
-            raw_header(name, T::Regular, "", data.len() as u64),
-            data.to_vec(),
-        )
-    };
-    let link = |name: &str, target: &str| (raw_header(name, T::Symlink, target, 0), Vec::new());
+    let link = |name: &str, target: &str| link_entry(name, T::Symlink, target);
     let sbom = |name: &str, bytes: Vec<u8>| {
         let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();

@@ -963,7 +963,7 @@ fn fifos_and_empty_directories_are_clear_errors() {
         ),
     ];
     for (args, want) in cases {
-        let o = crate::reader::run_with_timeout(plinth().args(&args), limit)
+        let o = crate::common::run_with_timeout(plinth().args(&args), limit)
             .unwrap_or_else(|| panic!("plinth {args:?} did not finish in {limit:?}"));
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
