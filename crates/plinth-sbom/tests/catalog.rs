@@ -159,7 +159,7 @@ fn distroless_status_d_image() {
 fn real_alpine_minirootfs() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/data/images/alpine-minirootfs-3.20.3-x86_64.tar.gz");
-    let gz = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let gz = fs_err::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut fs = ImageFs::default();
     fs.apply_tar(0, flate2::read::GzDecoder::new(gz), "alpine", &fs_options())
         .unwrap();
@@ -265,7 +265,7 @@ fn rpm_sqlite_image() {
                 .unwrap();
         }
     }
-    let db = std::fs::read(&db_path).unwrap();
+    let db = fs_err::read(&db_path).unwrap();
     let os_release: &[u8] = b"NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"Red Hat Enterprise Linux 9.4 (Plow)\"\n";
     let fs = image(&[
         tar(&[

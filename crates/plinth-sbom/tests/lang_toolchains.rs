@@ -25,8 +25,8 @@ fn missing(tool: &str, install: &str) -> bool {
 }
 
 fn write(path: &Path, data: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, data).unwrap();
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, data).unwrap();
 }
 
 fn check(cmd: &mut Command) -> String {
@@ -44,9 +44,9 @@ fn check(cmd: &mut Command) -> String {
 fn catalog_binary(binary: &Path, at: &str, c: &dyn Cataloger) -> Findings {
     let root = tempfile::tempdir().unwrap();
     let dest = root.path().join(at);
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::copy(binary, &dest).unwrap();
-    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
+    fs_err::copy(binary, &dest).unwrap();
+    fs_err::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
     let fs = ImageFs::from_dir(root.path(), &plinth_sbom::subject::fs_options()).unwrap();
     let owned = HashSet::new();
     let cx = Context {
@@ -148,12 +148,12 @@ fn go_binary_with_a_local_replacement() {
 
     // The same binary with its section headers gone (as `sstrip` leaves it): the build
     // information is found by scanning the first writable segment.
-    let mut bytes = std::fs::read(&bin).unwrap();
+    let mut bytes = fs_err::read(&bin).unwrap();
     if bytes[4] == 2 && bytes[5] == 1 {
         bytes[0x28..0x30].fill(0); // e_shoff
         bytes[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
         let stripped = d.join("hello-sstripped");
-        std::fs::write(&stripped, &bytes).unwrap();
+        fs_err::write(&stripped, &bytes).unwrap();
         let again = catalog_binary(&stripped, "bin/hello", &catalog::golang::GoBinaries);
         let names = |ps: &[Package]| ps.iter().map(|p| p.purl.clone()).collect::<Vec<_>>();
         assert_eq!(names(&again.packages), names(pkgs));
@@ -189,7 +189,7 @@ fn cargo_auditable_binary() {
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_BUILD_TARGET"),
     );
-    let lock = std::fs::read_to_string(d.join("Cargo.lock")).unwrap();
+    let lock = fs_err::read_to_string(d.join("Cargo.lock")).unwrap();
     let itoa_version = lock
         .split("[[package]]")
         .find(|b| b.contains("name = \"itoa\""))

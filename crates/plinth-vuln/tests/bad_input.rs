@@ -10,7 +10,7 @@ use plinth_vuln::{Db, Error, Status};
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
+    fs_err::write(&path, content).unwrap();
     path
 }
 
@@ -78,7 +78,7 @@ fn malformed_and_truncated_tracker_json() {
     let db_path = tmp.path().join("vuln.db");
     let good = write(tmp.path(), "good.json", TRACKER.as_bytes());
     import(&db_path, &[Input::new(&good)], &NoReporter).unwrap();
-    let before = std::fs::read(&db_path).unwrap();
+    let before = fs_err::read(&db_path).unwrap();
 
     let truncated = write(
         tmp.path(),
@@ -122,7 +122,7 @@ fn malformed_and_truncated_tracker_json() {
     assert!(matches!(err, Error::UnknownFormat { .. }), "{err}");
     assert!(err.to_string().contains("cannot tell its format"), "{err}");
 
-    assert_eq!(std::fs::read(&db_path).unwrap(), before);
+    assert_eq!(fs_err::read(&db_path).unwrap(), before);
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn osv_unknown_ecosystems_git_ranges_and_bad_versions_are_counted() {
 fn osv_directory_of_records() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("records");
-    std::fs::create_dir(&dir).unwrap();
+    fs_err::create_dir(&dir).unwrap();
     write(
         &dir,
         "a.json",
@@ -289,7 +289,7 @@ fn alpine_bad_input() {
 fn corrupt_database_file() {
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("vuln.db");
-    std::fs::write(&db_path, vec![0xab; 8192]).unwrap();
+    fs_err::write(&db_path, vec![0xab; 8192]).unwrap();
     let err = Db::open(&db_path).unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(
@@ -311,8 +311,8 @@ fn corrupt_database_file() {
     assert_eq!(Db::open(&db_path).unwrap().count().unwrap(), 5);
 
     // A database truncated mid-file.
-    let bytes = std::fs::read(&db_path).unwrap();
-    std::fs::write(&db_path, &bytes[..bytes.len() / 2]).unwrap();
+    let bytes = fs_err::read(&db_path).unwrap();
+    fs_err::write(&db_path, &bytes[..bytes.len() / 2]).unwrap();
     let result = Db::open(&db_path).and_then(|db| db.advisories("debian:12", "zlib"));
     if let Err(err) = result {
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");

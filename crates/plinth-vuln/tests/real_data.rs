@@ -288,16 +288,16 @@ fn everything_at_once_then_a_failed_import_changes_nothing() {
         );
     }
     drop(db);
-    let before = std::fs::read(&db_path).unwrap();
+    let before = fs_err::read(&db_path).unwrap();
 
     // A Go dump cut in half: no central directory, refused before anything is written.
-    let zip = std::fs::read(data.join("osv/Go-all.zip")).unwrap();
+    let zip = fs_err::read(data.join("osv/Go-all.zip")).unwrap();
     let cut = tmp.path().join("Go-all.zip");
-    std::fs::write(&cut, &zip[..zip.len() / 2]).unwrap();
+    fs_err::write(&cut, &zip[..zip.len() / 2]).unwrap();
     let err = import(&db_path, &[Input::new(&cut)], &NoReporter).unwrap_err();
     assert!(matches!(err, Error::Parse { .. }), "{err}");
     assert!(err.to_string().contains("zip"), "{err}");
-    assert_eq!(std::fs::read(&db_path).unwrap(), before);
+    assert_eq!(fs_err::read(&db_path).unwrap(), before);
 
     // A Go dump damaged in the middle of its data: fails mid-import, after a hundred or
     // more records went into the temporary copy.
@@ -307,12 +307,12 @@ fn everything_at_once_then_a_failed_import_changes_nothing() {
         *b ^= 0x5a;
     }
     let damaged = tmp.path().join("damaged").join("Go-all.zip");
-    std::fs::create_dir_all(damaged.parent().unwrap()).unwrap();
-    std::fs::write(&damaged, &bad).unwrap();
+    fs_err::create_dir_all(damaged.parent().unwrap()).unwrap();
+    fs_err::write(&damaged, &bad).unwrap();
     let err = import(&db_path, &[Input::new(&damaged)], &NoReporter).unwrap_err();
     assert!(matches!(err, Error::Parse { .. }), "{err}");
-    assert_eq!(std::fs::read(&db_path).unwrap(), before);
-    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
+    assert_eq!(fs_err::read(&db_path).unwrap(), before);
+    let leftovers: Vec<String> = fs_err::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".vuln"))

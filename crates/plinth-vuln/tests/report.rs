@@ -226,7 +226,7 @@ fn python_with(module: &str, install: &str) -> Option<PathBuf> {
 fn validate(py: &PathBuf, script: &str, doc: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doc.json");
-    std::fs::write(&path, doc).unwrap();
+    fs_err::write(&path, doc).unwrap();
     let out = Command::new(py)
         .args(["-c", script])
         .arg(&path)

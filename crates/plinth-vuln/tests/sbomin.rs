@@ -203,7 +203,7 @@ fn plinth_source_properties_win() {
 fn a_real_alpine_sbom_scans_against_the_real_secdb() {
     let data = match_support::test_data();
     let secdb: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("vuln/alpine/v3.20-main.subset.json")).unwrap(),
+        &fs_err::read(data.join("vuln/alpine/v3.20-main.subset.json")).unwrap(),
     )
     .unwrap();
     let mut store = plinth_vuln::matcher::MemoryStore::new();

@@ -271,5 +271,5 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/sbom")
         .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    fs_err::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
