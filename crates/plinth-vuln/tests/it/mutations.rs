@@ -272,12 +272,12 @@ mod sbom {
     use plinth_vuln::sbomin::read_sbom;
 
     const SBOMS: [&str; 6] = [
-        include_str!("fixtures/sbom/syft-alpine.cdx.json"),
-        include_str!("fixtures/sbom/syft-debian.spdx.json"),
-        include_str!("fixtures/sbom/syft-lang.cdx.json"),
-        include_str!("fixtures/sbom/trivy-alpine.spdx.json"),
-        include_str!("fixtures/sbom/trivy-debian.cdx.json"),
-        include_str!("fixtures/sbom/trivy-lang.spdx.json"),
+        include_str!("../fixtures/sbom/syft-alpine.cdx.json"),
+        include_str!("../fixtures/sbom/syft-debian.spdx.json"),
+        include_str!("../fixtures/sbom/syft-lang.cdx.json"),
+        include_str!("../fixtures/sbom/trivy-alpine.spdx.json"),
+        include_str!("../fixtures/sbom/trivy-debian.cdx.json"),
+        include_str!("../fixtures/sbom/trivy-lang.spdx.json"),
     ];
 
     #[test]

@@ -3,9 +3,7 @@
 //! copied from the Debian tracker (`tests/data/vuln/debian/`), the Alpine secdb subset
 //! and the Go and RustSec OSV dumps.
 
-mod match_support;
-
-use match_support::*;
+use crate::match_support::*;
 use plinth_sbom::PackageKind;
 use plinth_vuln::matcher::{MatchError, MatchOptions, MemoryStore, ReleaseStatus, scan};
 use plinth_vuln::model::{Advisory, Range, Severity, Status};

@@ -2,11 +2,9 @@
 //! README) back into the package model: every reading must give the packages, versions
 //! and source packages that the dpkg and apk databases they were made from hold.
 
-mod match_support;
-
 use std::collections::BTreeSet;
 
-use match_support::fixture;
+use crate::match_support::fixture;
 use plinth_sbom::{PackageKind, Sbom};
 use plinth_vuln::sbomin::{package_set, read_sbom};
 
@@ -201,7 +199,7 @@ fn plinth_source_properties_win() {
 /// The real SBOMs scan: syft's Alpine SBOM against Alpine's real secdb records.
 #[test]
 fn a_real_alpine_sbom_scans_against_the_real_secdb() {
-    let data = match_support::test_data();
+    let data = crate::match_support::test_data();
     let secdb: serde_json::Value = serde_json::from_slice(
         &fs_err::read(data.join("vuln/alpine/v3.20-main.subset.json")).unwrap(),
     )
@@ -213,7 +211,7 @@ fn a_real_alpine_sbom_scans_against_the_real_secdb() {
             for id in ids.as_array().unwrap() {
                 // secdb lines may hold "CVE-A CVE-B" in one string.
                 for id in id.as_str().unwrap().split_whitespace() {
-                    store.insert(match_support::secdb(id, "3.20", origin, fixed));
+                    store.insert(crate::match_support::secdb(id, "3.20", origin, fixed));
                 }
             }
         }

@@ -1,8 +1,6 @@
 //! Imports the real feed data in `tests/data/vuln` at the repository root and checks
 //! counts and specific records.
 
-mod match_support;
-
 use std::path::PathBuf;
 
 use plinth_core::progress::NoReporter;
@@ -10,7 +8,7 @@ use plinth_vuln::import::{Input, SkipReason, import};
 use plinth_vuln::{Db, Error, Severity, Status};
 
 fn data_dir() -> PathBuf {
-    match_support::test_data().join("vuln")
+    crate::match_support::test_data().join("vuln")
 }
 
 fn skipped(report: &plinth_vuln::SourceReport, reason: SkipReason) -> u64 {

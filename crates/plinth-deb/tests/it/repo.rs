@@ -2,18 +2,16 @@
 //! repository generated on the fly (served over HTTP from 127.0.0.1, and as `file://`),
 //! plus one system test against the machine's configured mirror.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::support::*;
 use plinth_core::http::VerifyError;
 use plinth_core::progress::NoReporter;
 use plinth_deb::cache::{Cache, CacheError, Download};
 use plinth_deb::release::ReleaseError;
 use plinth_deb::repo::{self, RepoConfig, RepoError, RepoIndex};
-use support::*;
 
 const SUITE: &str = "bookworm";
 const UPDATES: &str = "bookworm-updates";

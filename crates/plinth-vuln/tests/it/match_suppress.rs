@@ -1,8 +1,6 @@
 //! Ignore files and OpenVEX documents, applied after matching.
 
-mod match_support;
-
-use match_support::*;
+use crate::match_support::*;
 use plinth_vuln::ignore::IgnoreFile;
 use plinth_vuln::matcher::{MatchOptions, MemoryStore, ScanResult, scan};
 use plinth_vuln::model::{Severity, Status};

@@ -1,17 +1,15 @@
 //! Tests against this machine's real apt configuration, apt lists, keyring and mirror.
 //! Each skips with a notice when its input is missing, and fails instead under `CI=true`.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::skip;
 use plinth_deb::keyring::{DEFAULT_KEYRING, Keyring};
 use plinth_deb::packages::{self, Compression};
 use plinth_deb::release::{Release, ReleaseError, verify_inrelease};
 use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_deb::sources::{self, SourceEntry};
-use support::skip;
 
 const LISTS: &str = "/var/lib/apt/lists";
 

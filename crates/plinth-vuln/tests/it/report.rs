@@ -2,12 +2,10 @@
 //! CycloneDX 1.6 (checked by cyclonedx-python-lib's strict validator), and the
 //! `--fail-on` / `--only-fixed` helpers.
 
-mod match_support;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use match_support::*;
+use crate::match_support::*;
 use plinth_sbom::PackageKind;
 use plinth_vuln::matcher::{MatchOptions, MemoryStore, ScanResult, scan};
 use plinth_vuln::model::{Severity, Status};

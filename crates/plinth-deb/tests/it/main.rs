@@ -1,0 +1,5 @@
+//! The integration tests of plinth-deb, in one binary.
+
+mod repo;
+mod support;
+mod system;

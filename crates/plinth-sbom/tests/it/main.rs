@@ -1,0 +1,6 @@
+//! The integration tests of plinth-sbom, in one binary.
+
+mod catalog;
+mod formats;
+mod lang_catalogers;
+mod lang_toolchains;

@@ -1,0 +1,11 @@
+//! The integration tests of plinth-vuln, in one binary (one link instead of eight).
+
+mod archive;
+mod bad_input;
+mod match_rules;
+mod match_support;
+mod match_suppress;
+mod mutations;
+mod real_data;
+mod report;
+mod sbomin;
