@@ -42,7 +42,7 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     remove_stale_temporaries(&parent);
     match opts.format {
         OutputFormat::Layout => {
@@ -50,13 +50,13 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
             let tmp = tempfile::Builder::new()
                 .prefix(&tmp_prefix())
                 .tempdir_in(&parent)
-                .map_err(|e| Error::io(&parent, e))?;
+                .map_err(|e| Error::write(&parent, e))?;
             for (name, entry) in layout_files(artifact, opts.tag)? {
                 let dst = tmp.path().join(&name);
                 if let Some(dir) = dst.parent() {
-                    fs_err::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                    fs_err::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
                 }
-                fs_err::write(&dst, &*entry).map_err(|e| Error::io(&dst, e))?;
+                fs_err::write(&dst, &*entry).map_err(|e| Error::write(&dst, e))?;
             }
             replace_dir(tmp, path)
         }
@@ -65,12 +65,29 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
             for (name, data) in layout_files(artifact, opts.tag)? {
                 b.add(&name, Entry::file(Content::Bytes(data), 0o644, 0, 0))?;
             }
-            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+            write_file_atomically(path, |w| {
+                b.write_tar_to(w, opts.mtime)
+                    .map(|_| ())
+                    .map_err(|e| as_write(e, path))
+            })
         }
         OutputFormat::DockerArchive => {
             let b = docker_archive(artifact, opts)?;
-            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+            write_file_atomically(path, |w| {
+                b.write_tar_to(w, opts.mtime)
+                    .map(|_| ())
+                    .map_err(|e| as_write(e, path))
+            })
         }
+    }
+}
+
+/// The archive's entries are bytes in memory: an I/O error while writing its tar is the
+/// output's, not a read.
+fn as_write(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Read { source, .. } => Error::write(path, source),
+        e => e,
     }
 }
 
@@ -244,16 +261,16 @@ fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
                 .unwrap_or_default(),
             std::process::id()
         ));
-        fs_err::rename(path, &old).map_err(|e| Error::io(path, e))?;
+        fs_err::rename(path, &old).map_err(|e| Error::write(path, e))?;
         if let Err(e) = fs_err::rename(&tmp_path, path) {
             let _ = std::fs::rename(&old, path);
             let _ = std::fs::remove_dir_all(&tmp_path);
-            return Err(Error::io(path, e));
+            return Err(Error::write(path, e));
         }
         let _ = std::fs::remove_dir_all(&old);
     } else if let Err(e) = fs_err::rename(&tmp_path, path) {
         let _ = std::fs::remove_dir_all(&tmp_path);
-        return Err(Error::io(path, e));
+        return Err(Error::write(path, e));
     }
     Ok(())
 }
@@ -273,17 +290,19 @@ pub fn write_file_atomically(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&tmp_prefix())
         .tempfile_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+        .map_err(|e| Error::write(&parent, e))?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
         f(&mut w)?;
-        w.flush().map_err(|e| Error::io(path, e))?;
+        w.flush().map_err(|e| Error::write(path, e))?;
     }
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::write(path, e))?;
+    tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
     Ok(())
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod build;
 mod common;
 mod debian;
+mod exit_codes;
 mod interop;
 mod reader;
 mod sbom;
