@@ -2,6 +2,7 @@
 //! matcher. It takes packages (from `plinth-sbom`), never images.
 
 pub mod archive;
+pub mod compare;
 pub mod db;
 pub mod error;
 pub mod fetch;
@@ -11,6 +12,7 @@ pub mod matcher;
 pub mod model;
 pub mod report;
 pub mod sbomin;
+pub mod scan;
 pub mod version;
 pub mod vex;
 

@@ -9,6 +9,7 @@ use plinth_build::{BuildOptions, Platform, Spec};
 use plinth_oci::write::WriteOptions;
 use plinth_oci::{OutputFormat, write_image};
 
+use crate::args::DebianArgs;
 use crate::render::{CliError, size, stdout};
 
 #[derive(clap::Args)]
@@ -35,17 +36,6 @@ pub struct Args {
     sbom: SbomFormat,
     #[command(flatten)]
     debian: DebianArgs,
-}
-
-/// Where Debian packages come from.
-#[derive(clap::Args, Clone, Default)]
-pub struct DebianArgs {
-    /// Debian mirror base URI (default: the spec's, else the machine's apt sources)
-    #[arg(long, value_name = "URI")]
-    pub mirror: Option<String>,
-    /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -93,7 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if !args.quiet
         && let Some((_, outcome)) = &built.lock
     {
-        crate::commands::lock::report(&plinth_build::lock_path(&spec), outcome);
+        crate::render::lock_outcome(&plinth_build::lock_path(&spec), outcome);
     }
     let is_tar = args
         .output

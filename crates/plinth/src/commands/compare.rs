@@ -2,13 +2,11 @@
 //! (size, packages, CVEs, shell, package manager, root user), as a table, JSON, Markdown,
 //! and a self-contained HTML report with bar charts.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use plinth_sbom::facts::{Facts, facts};
-use serde::Serialize;
+use plinth_vuln::compare::Column;
 
 use crate::render::{CliError, size, stdout, warn, write_atomically};
 
@@ -26,7 +24,7 @@ pub struct Args {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
     #[command(flatten)]
-    db: crate::commands::db::DbPath,
+    db: crate::args::DbPath,
     /// Leave out the CVE counts even when a vulnerability database exists
     #[arg(long)]
     no_cves: bool,
@@ -37,19 +35,6 @@ enum Format {
     Table,
     Json,
     Markdown,
-}
-
-/// One image's column.
-#[derive(Serialize)]
-pub struct Column {
-    #[serde(flatten)]
-    pub facts: Facts,
-    /// Vulnerabilities by severity, when a database is available.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cves: Option<BTreeMap<String, usize>>,
-    /// Why the counts are missing or incomplete (unknown or end-of-life release).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cves_note: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -65,13 +50,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 ));
                 None
             }
-            Err(e) => return Err(crate::commands::db::vuln_error(e)),
+            Err(e) => return Err(e.into()),
         }
     };
     let lookup = match &db {
-        Some(db) => Some(db.lookup().map_err(crate::commands::db::vuln_error)?),
+        Some(db) => Some(db.lookup().map_err(CliError::from)?),
         None => None,
     };
+    let lookup = lookup
+        .as_ref()
+        .map(|l| l as &dyn plinth_vuln::matcher::AdvisoryLookup);
     let mut columns = Vec::new();
     for image in &args.images {
         let subject = plinth_sbom::subject::open(image, args.platform.as_deref())?;
@@ -79,15 +67,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         for w in sbom.warnings.iter().take(5) {
             warn(&format!("{image}: {w}"));
         }
-        let (cves, cves_note) = match &lookup {
-            None => (None, None),
-            Some(l) => cve_counts(&sbom, l)?,
-        };
-        columns.push(Column {
-            facts: facts(&subject, &sbom),
-            cves,
-            cves_note,
-        });
+        let (column, warning) = plinth_vuln::compare::column(&subject, &sbom, lookup)
+            .map_err(|e| CliError::input(e, None))?;
+        if let Some(w) = warning {
+            warn(&w);
+        }
+        columns.push(column);
     }
     if let Some(path) = &args.html {
         write_atomically(path, html(&columns).as_bytes())?;
@@ -98,49 +83,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Format::Markdown => table(&rows(&columns), true),
     };
     stdout(&out)
-}
-
-/// Findings per severity.
-type Counts = BTreeMap<String, usize>;
-
-/// Findings per severity with the default rules, and why they may be incomplete.
-fn cve_counts(
-    sbom: &plinth_sbom::Sbom,
-    lookup: &dyn plinth_vuln::matcher::AdvisoryLookup,
-) -> Result<(Option<Counts>, Option<String>), CliError> {
-    use plinth_vuln::matcher::{MatchError, ReleaseStatus, scan};
-    let r = match scan(sbom, lookup, &Default::default()) {
-        Ok(r) => r,
-        Err(e @ MatchError::UnknownRelease { .. }) => {
-            warn(&format!("{}: {e}", sbom.name));
-            return Ok((None, Some("unknown OS release".into())));
-        }
-        Err(e) => return Err(CliError::input(e, None)),
-    };
-    let c = &r.counts;
-    let counts = [
-        ("critical", c.critical),
-        ("high", c.high),
-        ("medium", c.medium),
-        ("low", c.low),
-        ("negligible", c.negligible),
-        ("unknown", c.unknown),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let note = match r.release_status {
-        ReleaseStatus::EndOfLife => Some(format!(
-            "{} end-of-life: OS packages not checked",
-            r.ecosystem.as_deref().unwrap_or("release")
-        )),
-        ReleaseStatus::Unsupported => Some(format!(
-            "{} not in the database: OS packages not checked",
-            r.ecosystem.as_deref().unwrap_or("release")
-        )),
-        _ => None,
-    };
-    Ok((Some(counts), note))
 }
 
 fn yes_no(list: &[String]) -> String {

@@ -10,57 +10,8 @@ use plinth_vuln::fetch::{self, Feed};
 use plinth_vuln::{Db, ImportReport, Input};
 use serde::Serialize;
 
+use crate::args::{DbPath, MaxAge};
 use crate::render::{CliError, stdout, warn};
-
-/// Where the database is: shared by `db`, `scan` and `compare`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct DbPath {
-    /// The vulnerability database [default: $PLINTH_DB, else vuln.db in the cache directory]
-    #[arg(long = "db", value_name = "FILE", env = "PLINTH_DB")]
-    pub path: Option<PathBuf>,
-}
-
-impl DbPath {
-    pub fn resolve(&self) -> PathBuf {
-        self.path
-            .clone()
-            .unwrap_or_else(plinth_vuln::db::default_path)
-    }
-}
-
-/// How old the data may be before scans warn: `--max-db-age`, shared by `db status`
-/// and `scan`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct MaxAge {
-    /// Warn when the oldest source was imported more than DAYS days ago
-    #[arg(
-        long = "max-db-age",
-        value_name = "DAYS",
-        default_value_t = 5,
-        env = "PLINTH_MAX_DB_AGE"
-    )]
-    pub days: u64,
-}
-
-impl MaxAge {
-    /// A warning when `db` is older than allowed.
-    pub fn check(&self, db: &Db) -> Result<Option<String>, CliError> {
-        let age = db.age().map_err(vuln_error)?;
-        Ok(match age {
-            Some(age) if age > Duration::from_secs(self.days * 86_400) => Some(format!(
-                "the vulnerability database {} is {} old (more than {} days): run `plinth db update`",
-                db.path().display(),
-                ago(age),
-                self.days
-            )),
-            None => Some(format!(
-                "the vulnerability database {} holds no source: run `plinth db update` or `plinth db import`",
-                db.path().display()
-            )),
-            _ => None,
-        })
-    }
-}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -161,21 +112,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Database errors are about the user's files (a missing or damaged database, a
-/// malformed feed): exit 2; the messages carry the hint to re-import.
-pub fn vuln_error(e: plinth_vuln::Error) -> CliError {
-    let hint = match &e {
-        plinth_vuln::Error::UpdateFailed { .. } => Some(
-            "where the feeds cannot be reached, fetch their files elsewhere and run \
-             `plinth db import FILE...`, or point --debian-tracker-url, --osv-url and \
-             --alpine-secdb-url at a mirror (`plinth db update --list` shows the URLs)"
-                .into(),
-        ),
-        _ => None,
-    };
-    CliError::input(e, hint)
-}
-
 fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
     let mut feeds: Vec<Feed> = fetch::feeds(
         &args.debian_tracker_url,
@@ -205,7 +141,7 @@ fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
     }
     let path = args.db.resolve();
     let reporter = crate::progress::reporter(args.quiet);
-    let report = fetch::update(&path, &feeds, reporter.as_ref()).map_err(vuln_error)?;
+    let report = fetch::update(&path, &feeds, reporter.as_ref()).map_err(CliError::from)?;
     for f in &report.failed {
         warn(&format!(
             "{} was not updated (its previous data, if any, is kept): {}",
@@ -241,7 +177,7 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         .collect();
     let path = args.db.resolve();
     let reporter = crate::progress::reporter(args.quiet);
-    let report = plinth_vuln::import(&path, &inputs, reporter.as_ref()).map_err(vuln_error)?;
+    let report = plinth_vuln::import(&path, &inputs, reporter.as_ref()).map_err(CliError::from)?;
     if !args.quiet {
         eprint!("{}", import_summary(&report));
     }
@@ -308,11 +244,11 @@ struct EcosystemStatus {
 
 fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     let path = args.db.resolve();
-    let db = Db::open(&path).map_err(vuln_error)?;
-    let info = db.info().map_err(vuln_error)?;
+    let db = Db::open(&path).map_err(CliError::from)?;
+    let info = db.info().map_err(CliError::from)?;
     let mut sources = Vec::new();
     for s in info.sources {
-        let skipped_reasons = db.skipped_reasons(&s.name).map_err(vuln_error)?;
+        let skipped_reasons = db.skipped_reasons(&s.name).map_err(CliError::from)?;
         sources.push(SourceStatus {
             imported: plinth_core::date::format_rfc3339(s.imported_at),
             info: s,
@@ -324,11 +260,11 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         schema: plinth_vuln::db::SCHEMA_VERSION,
         advisories: info.advisories,
         oldest_import: info.oldest_import,
-        age_seconds: db.age().map_err(vuln_error)?.map(|d| d.as_secs()),
+        age_seconds: db.age().map_err(CliError::from)?.map(|d| d.as_secs()),
         sources,
         ecosystems: db
             .ecosystems()
-            .map_err(vuln_error)?
+            .map_err(CliError::from)?
             .into_iter()
             .map(|(ecosystem, advisories)| EcosystemStatus {
                 ecosystem,
