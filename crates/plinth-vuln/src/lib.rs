@@ -13,6 +13,7 @@ pub mod model;
 pub mod report;
 pub mod sbomin;
 pub mod scan;
+pub mod status;
 pub mod version;
 pub mod vex;
 

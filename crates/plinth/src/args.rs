@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use plinth_sbom::format::WriteOptions;
 use plinth_vuln::Db;
 
 use crate::render::CliError;
@@ -53,4 +54,21 @@ impl MaxAge {
     pub fn check(&self, db: &Db) -> Result<Option<String>, CliError> {
         Ok(plinth_vuln::scan::age_warning(db, self.days)?)
     }
+}
+
+/// Timestamps in SBOMs come only from SOURCE_DATE_EPOCH, so the same image gives the same bytes.
+pub fn sbom_write_options() -> Result<WriteOptions, CliError> {
+    let created = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+            CliError::input(
+                format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"),
+                None,
+            )
+        })?),
+        _ => None,
+    };
+    Ok(WriteOptions {
+        created,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
 }

@@ -1,5 +1,8 @@
 //! Error rendering and terminal helpers: `error: …`, `caused by: …` lines and a `hint:`.
 
+pub mod archive;
+pub mod compare;
+
 use std::error::Error as StdError;
 use std::io::IsTerminal;
 
@@ -59,7 +62,7 @@ pub const INTERNAL: u8 = 3;
 impl From<plinth_build::BuildError> for CliError {
     fn from(e: plinth_build::BuildError) -> Self {
         let hint = e.hint();
-        let internal = matches!(&e, plinth_build::BuildError::Oci(o) if o.is_output_failure());
+        let internal = e.is_output_failure();
         CliError::classify(e, hint, internal)
     }
 }
@@ -198,5 +201,16 @@ pub fn lock_outcome(path: &std::path::Path, outcome: &plinth_build::LockOutcome)
                 eprintln!("  {c}");
             }
         }
+    }
+}
+
+/// Prints the first warnings and a count of the rest.
+pub fn warnings(warnings: &[String]) {
+    const MAX: usize = 20;
+    for w in warnings.iter().take(MAX) {
+        warn(w);
+    }
+    if warnings.len() > MAX {
+        warn(&format!("… and {} more warnings", warnings.len() - MAX));
     }
 }

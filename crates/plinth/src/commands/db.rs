@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 use plinth_vuln::fetch::{self, Feed};
 use plinth_vuln::{Db, ImportReport, Input};
-use serde::Serialize;
 
 use crate::args::{DbPath, MaxAge};
 use crate::render::{CliError, stdout, warn};
@@ -214,64 +213,10 @@ fn import_summary(r: &ImportReport) -> String {
     o
 }
 
-#[derive(Serialize)]
-struct Status {
-    path: String,
-    schema: i64,
-    advisories: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    oldest_import: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    age_seconds: Option<u64>,
-    sources: Vec<SourceStatus>,
-    ecosystems: Vec<EcosystemStatus>,
-}
-
-#[derive(Serialize)]
-struct SourceStatus {
-    #[serde(flatten)]
-    info: plinth_vuln::SourceInfo,
-    imported: String,
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    skipped_reasons: std::collections::BTreeMap<String, u64>,
-}
-
-#[derive(Serialize)]
-struct EcosystemStatus {
-    ecosystem: String,
-    advisories: u64,
-}
-
 fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     let path = args.db.resolve();
     let db = Db::open(&path).map_err(CliError::from)?;
-    let info = db.info().map_err(CliError::from)?;
-    let mut sources = Vec::new();
-    for s in info.sources {
-        let skipped_reasons = db.skipped_reasons(&s.name).map_err(CliError::from)?;
-        sources.push(SourceStatus {
-            imported: plinth_core::date::format_rfc3339(s.imported_at),
-            info: s,
-            skipped_reasons,
-        });
-    }
-    let st = Status {
-        path: path.display().to_string(),
-        schema: plinth_vuln::db::SCHEMA_VERSION,
-        advisories: info.advisories,
-        oldest_import: info.oldest_import,
-        age_seconds: db.age().map_err(CliError::from)?.map(|d| d.as_secs()),
-        sources,
-        ecosystems: db
-            .ecosystems()
-            .map_err(CliError::from)?
-            .into_iter()
-            .map(|(ecosystem, advisories)| EcosystemStatus {
-                ecosystem,
-                advisories,
-            })
-            .collect(),
-    };
+    let st = plinth_vuln::status::status(&db)?;
     if let Some(w) = args.max_age.check(&db)? {
         warn(&w);
     }

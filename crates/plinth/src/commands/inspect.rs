@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use plinth_oci::{ImageFs, ImageFsOptions, NodeKind, ResolvedImage, open_image, validate};
-use serde::Serialize;
+use plinth_oci::inspect::{Report, inspect};
 
 use std::fmt::Write as _;
 
@@ -31,79 +30,13 @@ enum Format {
     Json,
 }
 
-#[derive(Serialize)]
-struct Report {
-    source: String,
-    validated_blobs: usize,
-    images: Vec<ImageReport>,
-}
-
-#[derive(Serialize)]
-struct ImageReport {
-    tag: Option<String>,
-    digest: String,
-    media_type: String,
-    platform: String,
-    created: Option<String>,
-    config_digest: String,
-    config: serde_json::Value,
-    layers: Vec<LayerReport>,
-    compressed_size: u64,
-    uncompressed_files_size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    files: Option<Vec<FileReport>>,
-    warnings: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct LayerReport {
-    digest: String,
-    diff_id: String,
-    media_type: String,
-    size: u64,
-    comment: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FileReport {
-    path: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    mode: String,
-    uid: u64,
-    gid: u64,
-    size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    link: Option<String>,
-    layer: usize,
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (src, tag) = open_image(&args.image)?;
-    let checked = validate(src.as_ref())?;
-    let mut images = src.images(tag.as_deref())?;
-    if let Some(p) = &args.platform {
-        images.retain(|i| &i.platform_string() == p);
-        if images.is_empty() {
-            return Err(CliError::input(
-                format!("{} has no image for platform {p}", src.name()),
-                None,
-            ));
-        }
-    }
-    let mut reports = Vec::new();
-    for img in &images {
-        let fs = ImageFs::open(src.as_ref(), img, &ImageFsOptions::default())?;
-        for w in fs.warnings() {
+    let report = inspect(&args.image, args.platform.as_deref(), !args.no_files)?;
+    for img in &report.images {
+        for w in &img.warnings {
             warn(w);
         }
-        reports.push(image_report(img, &fs, !args.no_files));
     }
-    let report = Report {
-        source: src.name(),
-        validated_blobs: checked.blobs,
-        images: reports,
-    };
     match args.format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&report).expect("serialisable");
@@ -111,72 +44,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             stdout(&s)
         }
         Format::Table => stdout(&table(&report)),
-    }
-}
-
-fn image_report(img: &ResolvedImage, fs: &ImageFs, files: bool) -> ImageReport {
-    let history: Vec<_> = img
-        .config
-        .history()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|h| !h.empty_layer().unwrap_or(false))
-        .collect();
-    let layers: Vec<LayerReport> = img
-        .manifest
-        .layers()
-        .iter()
-        .zip(img.config.rootfs().diff_ids())
-        .enumerate()
-        .map(|(i, (d, diff))| LayerReport {
-            digest: d.digest().to_string(),
-            diff_id: diff.clone(),
-            media_type: d.media_type().to_string(),
-            size: d.size(),
-            comment: history
-                .get(i)
-                .and_then(|h| h.comment().clone().or(h.created_by().clone())),
-        })
-        .collect();
-    let files = files.then(|| {
-        fs.iter()
-            .map(|(p, n)| {
-                let (kind, link) = match &n.kind {
-                    NodeKind::File => ("file", None),
-                    NodeKind::Dir => ("dir", None),
-                    NodeKind::Symlink(t) => ("symlink", Some(t.clone())),
-                    NodeKind::Hardlink(t) => ("hardlink", Some(format!("/{t}"))),
-                    NodeKind::CharDevice => ("char-device", None),
-                    NodeKind::BlockDevice => ("block-device", None),
-                    NodeKind::Fifo => ("fifo", None),
-                };
-                FileReport {
-                    path: format!("/{p}"),
-                    kind,
-                    mode: format!("{:04o}", n.mode),
-                    uid: n.uid,
-                    gid: n.gid,
-                    size: n.size,
-                    link,
-                    layer: n.layer,
-                }
-            })
-            .collect()
-    });
-    ImageReport {
-        tag: img.tag.clone(),
-        digest: img.descriptor.digest().to_string(),
-        media_type: img.descriptor.media_type().to_string(),
-        platform: img.platform_string(),
-        created: img.config.created().clone(),
-        config_digest: img.manifest.config().digest().to_string(),
-        config: serde_json::from_slice(&img.config_raw).unwrap_or(serde_json::Value::Null),
-        compressed_size: layers.iter().map(|l| l.size).sum(),
-        uncompressed_files_size: fs.file_bytes(),
-        layers,
-        files,
-        warnings: fs.warnings().to_vec(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use plinth_sbom::Sbom;
 use plinth_vuln::Severity;
-use plinth_vuln::archive::{ArchiveFixes, ArchiveOptions, ArchiveSource};
+use plinth_vuln::archive::{ArchiveOptions, ArchiveSource};
 use plinth_vuln::matcher::{MatchError, MatchOptions};
 use plinth_vuln::report::{ReportOptions, ScanFormat};
 use plinth_vuln::scan::{
@@ -176,7 +176,7 @@ pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, C
         }
     })?;
     if !quiet && !loaded.from_sbom_file {
-        crate::commands::sbom::print_warnings(&loaded.sbom.warnings);
+        crate::render::warnings(&loaded.sbom.warnings);
     }
     Ok(loaded.sbom)
 }
@@ -199,7 +199,7 @@ fn scan_error(e: ScanError) -> CliError {
 }
 
 fn report_options() -> Result<ReportOptions, CliError> {
-    let created = crate::commands::sbom::write_options()?.created;
+    let created = crate::args::sbom_write_options()?.created;
     Ok(ReportOptions {
         timestamp: created.map(plinth_core::date::format_rfc3339),
         ..ReportOptions::default()
@@ -247,7 +247,7 @@ fn archive(args: &Args, sbom: &Sbom) -> Result<ExitCode, CliError> {
             v.push(b'\n');
             v
         }
-        Output::Table => archive_table(sbom, &fixes).into_bytes(),
+        Output::Table => crate::render::archive::table(sbom, &fixes).into_bytes(),
         Output::Sarif | Output::Cyclonedx => {
             return Err(CliError::input(
                 "--fixes-from-archive writes a table or JSON",
@@ -257,62 +257,4 @@ fn archive(args: &Args, sbom: &Sbom) -> Result<ExitCode, CliError> {
     };
     emit(args.output.as_deref(), &bytes)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn archive_table(sbom: &Sbom, f: &ArchiveFixes) -> String {
-    let mut o = format!(
-        "Subject:  {}\nArchive:  Debian {} {} ({})\n",
-        sbom.name,
-        f.release,
-        f.arch,
-        f.suites
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    o.push_str(&format!(
-        "Updates:  {} source packages have newer versions naming {} CVEs; {} up to date; {} not in the archive\n\n",
-        f.updates.len(),
-        f.cve_ids().len(),
-        f.up_to_date,
-        f.not_in_archive.len()
-    ));
-    if !f.kernel_headers.is_empty() {
-        o.push_str(&format!(
-            "Not looked at: {} (kernel headers, no kernel code: the kernel's CVEs are not theirs)\n\n",
-            f.kernel_headers.join(", ")
-        ));
-    }
-    if f.updates.is_empty() {
-        return o;
-    }
-    let w = f
-        .updates
-        .iter()
-        .map(|u| u.source.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    o.push_str(&format!(
-        "{:<w$}  {:<24}  {:<44}  {:>4}  BINARIES\n",
-        "SOURCE", "INSTALLED", "NEWEST", "CVES"
-    ));
-    for u in &f.updates {
-        o.push_str(&format!(
-            "{:<w$}  {:<24}  {:<44}  {:>4}  {}\n",
-            u.source,
-            u.installed,
-            format!("{} ({})", u.newest, u.suite),
-            u.cve_ids.len(),
-            u.binaries.join(", ")
-        ));
-        if let Some(e) = &u.error {
-            o.push_str(&format!("{:w$}  changelog not read: {e}\n", ""));
-        }
-        for chunk in u.cve_ids.chunks(6) {
-            o.push_str(&format!("{:w$}  {}\n", "", chunk.join(" ")));
-        }
-    }
-    o
 }
