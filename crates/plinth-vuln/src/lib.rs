@@ -5,6 +5,7 @@ pub mod archive;
 pub mod compare;
 pub mod db;
 pub mod error;
+pub mod feeds;
 pub mod fetch;
 pub mod ignore;
 pub mod import;

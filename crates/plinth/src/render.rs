@@ -2,6 +2,8 @@
 
 pub mod archive;
 pub mod compare;
+pub mod db;
+pub mod inspect;
 
 use std::error::Error as StdError;
 use std::io::IsTerminal;

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use plinth_vuln::fetch::{self, Feed};
-use plinth_vuln::{Db, ImportReport, Input};
+use plinth_vuln::fetch;
+use plinth_vuln::{Db, Input};
 
 use crate::args::{DbPath, MaxAge};
 use crate::render::{CliError, stdout, warn};
@@ -112,25 +111,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
-    let mut feeds: Vec<Feed> = fetch::feeds(
-        &args.debian_tracker_url,
-        &args.osv_url,
-        &args.alpine_secdb_url,
-    );
-    if !args.only.is_empty() {
-        if let Some(unknown) = args
-            .only
-            .iter()
-            .find(|n| !feeds.iter().any(|f| &f.name == *n))
-        {
-            let names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
-            return Err(CliError::input(
-                format!("--only {unknown}: no such feed"),
-                Some(format!("the feeds are: {}", names.join(", "))),
-            ));
-        }
-        feeds.retain(|f| args.only.contains(&f.name));
-    }
+    let feeds = plinth_vuln::feeds::select(
+        fetch::feeds(
+            &args.debian_tracker_url,
+            &args.osv_url,
+            &args.alpine_secdb_url,
+        ),
+        &args.only,
+    )
+    .map_err(|e| {
+        CliError::input(
+            format!("--only {}: no such feed", e.name),
+            Some(format!("the feeds are: {}", e.known.join(", "))),
+        )
+    })?;
     if args.list {
         let mut out = String::new();
         for f in &feeds {
@@ -148,7 +142,7 @@ fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
         ));
     }
     if !args.quiet {
-        eprint!("{}", import_summary(&report.import));
+        eprint!("{}", crate::render::db::import_summary(&report.import));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -178,39 +172,9 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     let reporter = crate::progress::reporter(args.quiet);
     let report = plinth_vuln::import(&path, &inputs, reporter.as_ref()).map_err(CliError::from)?;
     if !args.quiet {
-        eprint!("{}", import_summary(&report));
+        eprint!("{}", crate::render::db::import_summary(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One line per source, with every skip reason counted: nothing is dropped silently.
-fn import_summary(r: &ImportReport) -> String {
-    let mut o = String::new();
-    for s in &r.sources {
-        o.push_str(&format!("{:<34} {:>8} advisories", s.name, s.records));
-        if s.skipped_total() > 0 {
-            let why: Vec<String> = s
-                .skipped
-                .iter()
-                .map(|(reason, n)| format!("{n} {reason}"))
-                .collect();
-            o.push_str(&format!(
-                ", {} skipped ({})",
-                s.skipped_total(),
-                why.join(", ")
-            ));
-        }
-        o.push('\n');
-    }
-    for n in &r.notes {
-        o.push_str(&format!("note: {n}\n"));
-    }
-    o.push_str(&format!(
-        "Imported {} advisories into {}\n",
-        r.records(),
-        r.path.display()
-    ));
-    o
 }
 
 fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
@@ -225,45 +189,5 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         s.push('\n');
         return stdout(&s);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let mut o = format!(
-        "Database:   {} (schema {})\nAdvisories: {}\n",
-        st.path, st.schema, st.advisories
-    );
-    if let (Some(t), Some(age)) = (&st.oldest_import, st.age_seconds) {
-        o.push_str(&format!(
-            "Age:        {} (oldest source imported {t})\n",
-            ago(Duration::from_secs(age))
-        ));
-    }
-    o.push_str(
-        "\nSOURCE                             RECORDS  SKIPPED  IMPORTED              ORIGIN\n",
-    );
-    for s in &st.sources {
-        let age = Duration::from_secs(now.saturating_sub(s.info.imported_at).max(0) as u64);
-        o.push_str(&format!(
-            "{:<34} {:>8} {:>8}  {:<20}  {}\n",
-            s.info.name,
-            s.info.records,
-            s.info.skipped,
-            format!("{} ago", ago(age)),
-            s.info.origin
-        ));
-        for (reason, n) in &s.skipped_reasons {
-            o.push_str(&format!("{:>45}  {reason}\n", format!("{n} ×")));
-        }
-    }
-    o.push_str("\nECOSYSTEM            ADVISORIES\n");
-    for e in &st.ecosystems {
-        o.push_str(&format!("{:<20} {:>10}\n", e.ecosystem, e.advisories));
-    }
-    stdout(&o)
-}
-
-/// `3 days`, `5 hours`, …
-pub fn ago(d: Duration) -> String {
-    plinth_vuln::report::ago(d.as_secs())
+    stdout(&crate::render::db::status_table(&st))
 }
