@@ -119,3 +119,39 @@ fn exit_2_when_the_output_would_clobber_a_directory() {
     assert!(err.contains("refusing to replace"), "{err}");
     assert!(dir.join("keep").exists());
 }
+
+#[test]
+fn exit_3_when_the_vulnerability_database_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("tracker.json");
+    std::fs::write(
+        &feed,
+        r#"{"zlib": {"CVE-2023-45853": {"releases": {"bookworm": {"status": "open", "urgency": "low"}}}}}"#,
+    )
+    .unwrap();
+    let err = fails(
+        plinth()
+            .args([
+                "db",
+                "import",
+                "-q",
+                "--db",
+                "/proc/plinth-test-no-such-dir/vuln.db",
+            ])
+            .arg(&feed),
+        3,
+    );
+    assert!(
+        err.starts_with("error: cannot write /proc/plinth-test-no-such-dir\n"),
+        "{err}"
+    );
+    // A feed that is not one is the input's fault.
+    std::fs::write(&feed, b"{\"not\": \"a feed\"").unwrap();
+    fails(
+        plinth()
+            .args(["db", "import", "-q", "--db"])
+            .arg(tmp.path().join("vuln.db"))
+            .arg(&feed),
+        2,
+    );
+}
