@@ -216,3 +216,43 @@ pub fn warnings(warnings: &[String]) {
         warn(&format!("… and {} more warnings", warnings.len() - MAX));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::StorageFull)
+    }
+
+    #[test]
+    fn output_write_failures_exit_3_and_input_errors_2() {
+        let write = plinth_oci::Error::write("/out/img", io());
+        assert_eq!(CliError::from(write).exit_code(), INTERNAL);
+        let clobber = plinth_oci::Error::Clobber {
+            path: "/out/img".into(),
+            reason: "it is a directory",
+        };
+        assert_eq!(CliError::from(clobber).exit_code(), INPUT);
+        let missing = plinth_oci::Error::NotFound("no image".into());
+        assert_eq!(CliError::from(missing).exit_code(), INPUT);
+    }
+
+    #[test]
+    fn wrapped_output_failures_keep_exit_3() {
+        let build = plinth_build::BuildError::Oci(plinth_oci::Error::write("/out/img", io()));
+        assert_eq!(CliError::from(build).exit_code(), INTERNAL);
+        let sbom = plinth_sbom::Error::Oci(plinth_oci::Error::write("/out/x.json", io()));
+        assert_eq!(CliError::from(sbom).exit_code(), INTERNAL);
+        let db = plinth_vuln::Error::Write {
+            path: "/cache/vuln.db".into(),
+            source: io(),
+        };
+        assert_eq!(CliError::from(db).exit_code(), INTERNAL);
+        let feed = plinth_vuln::Error::UnknownFormat {
+            path: "feed.json".into(),
+        };
+        let e = CliError::from(feed);
+        assert_eq!(e.exit_code(), INPUT);
+    }
+}
