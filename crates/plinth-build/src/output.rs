@@ -85,6 +85,39 @@ pub fn sbom_path(output: &Path, file: &SbomFile, many: bool) -> PathBuf {
     output.with_file_name(name)
 }
 
+/// Writes the SBOM files beside `output`, then the image (named and tagged as `spec`
+/// says, archive entries dated `mtime`). The image's rename is the build's commit point:
+/// a build killed before it leaves no image at the target.
+pub fn write_outputs(
+    artifact: &ImageArtifact,
+    spec: &Spec,
+    sboms: &[SbomFile],
+    output: &Path,
+    format: OutputFormat,
+    mtime: u64,
+) -> Result<(), BuildError> {
+    use std::io::Write as _;
+    let many = sboms.len() > 1;
+    for file in sboms {
+        let path = sbom_path(output, file, many);
+        plinth_oci::write::write_file_atomically(&path, |w| {
+            w.write_all(&file.bytes)
+                .map_err(|e| plinth_oci::Error::write(&path, e))
+        })?;
+    }
+    plinth_oci::write_image(
+        artifact,
+        output,
+        &plinth_oci::write::WriteOptions {
+            format,
+            name: &spec.name,
+            tag: &spec.tag,
+            mtime,
+        },
+    )?;
+    Ok(())
+}
+
 /// Catalogues each platform's image of `artifact` and returns its SBOM; with `attach`,
 /// also attaches it to the image as an OCI artifact (`subject`). `epoch` is the SBOM's
 /// creation time, `tool_version` the version it names.
@@ -189,5 +222,29 @@ mod tests {
             sbom_path(Path::new("out/app"), &cdx, false),
             Path::new("out/app.cdx.json")
         );
+    }
+
+    #[test]
+    fn sboms_then_the_image_are_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = Spec::parse(&tmp.path().join("plinth.toml"), "[image]\nname = \"x\"\n").unwrap();
+        let mut built = crate::build(&spec, &crate::BuildOptions::default()).unwrap();
+        let sboms =
+            attach_sboms(&mut built.artifact, &spec, SbomKind::SpdxJson, 0, true, "0").unwrap();
+        assert_eq!(sboms.len(), 1);
+        assert_eq!(built.artifact.referrers.len(), 1, "attached");
+        let out = tmp.path().join("out/x");
+        write_outputs(
+            &built.artifact,
+            &spec,
+            &sboms,
+            &out,
+            OutputFormat::Layout,
+            0,
+        )
+        .unwrap();
+        assert!(out.join("index.json").is_file());
+        let sbom = std::fs::read(tmp.path().join("out/x.spdx.json")).unwrap();
+        assert_eq!(sbom, sboms[0].bytes);
     }
 }

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::ValueEnum;
-use plinth_build::output::{SbomKind, attach_sboms, sbom_path};
+use plinth_build::output::{SbomKind, attach_sboms, write_outputs};
 use plinth_build::{BuildOptions, Platform, Spec};
-use plinth_oci::write::WriteOptions;
-use plinth_oci::{OutputFormat, write_image};
+use plinth_oci::OutputFormat;
 
 use crate::args::DebianArgs;
 use crate::render::{CliError, size, stdout};
@@ -128,21 +127,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             env!("CARGO_PKG_VERSION"),
         )?,
     };
-    // The SBOM files first and the image last: the image's rename is the build's
-    // commit point, so a build killed before it leaves no image at the target.
-    let many = sboms.len() > 1;
-    for file in &sboms {
-        crate::render::write_atomically(&sbom_path(&output, file, many), &file.bytes)?;
-    }
-    write_image(
+    write_outputs(
         &artifact,
+        &spec,
+        &sboms,
         &output,
-        &WriteOptions {
-            format,
-            name: &spec.name,
-            tag: &spec.tag,
-            mtime: args.source_date_epoch,
-        },
+        format,
+        args.source_date_epoch,
     )?;
     if !args.quiet {
         let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
