@@ -214,19 +214,14 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 fn archive(args: &Args, sbom: &Sbom) -> Result<ExitCode, CliError> {
-    let source = match &args.debian.mirror {
-        None => ArchiveSource::Apt(PathBuf::from("/")),
-        Some(uri) => {
-            let keyring = plinth_deb::keyring::Keyring::load(Path::new(
-                plinth_deb::keyring::DEFAULT_KEYRING,
-            ))
-            .map_err(|e| CliError::input(e, Some("--mirror trusts the Debian archive keyring; install debian-archive-keyring".into())))?;
-            ArchiveSource::Mirror {
-                uri: uri.clone(),
-                keyring,
-            }
-        }
-    };
+    let source = ArchiveSource::mirror_or_apt(args.debian.mirror.as_deref()).map_err(|e| {
+        CliError::input(
+            e,
+            Some(
+                "--mirror trusts the Debian archive keyring; install debian-archive-keyring".into(),
+            ),
+        )
+    })?;
     let cache = match &args.debian.cache_dir {
         Some(d) => plinth_deb::cache::Cache::new(d.clone()),
         None => plinth_deb::cache::Cache::new(plinth_core::dirs::cache_root()),
