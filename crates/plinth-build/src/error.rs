@@ -41,9 +41,23 @@ pub enum BuildError {
     StaleLock { path: PathBuf },
     #[error(transparent)]
     Lock(#[from] plinth_deb::lock::LockError),
+    /// Cataloguing the built image for its SBOM failed.
+    #[error(transparent)]
+    Sbom(#[from] plinth_sbom::Error),
 }
 
 impl BuildError {
+    /// Whether writing an output failed (not the input's fault).
+    pub fn is_output_failure(&self) -> bool {
+        match self {
+            BuildError::Oci(e) | BuildError::Sbom(plinth_sbom::Error::Oci(e)) => {
+                e.is_output_failure()
+            }
+            BuildError::Lock(plinth_deb::lock::LockError::Write { .. }) => true,
+            _ => false,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::Spec(e) => e.hint.clone(),
@@ -51,6 +65,7 @@ impl BuildError {
                 Some("`src` paths are relative to the directory holding the spec file".to_string())
             }
             BuildError::Oci(e) => e.hint(),
+            BuildError::Sbom(e) => e.hint(),
             BuildError::StaleLock { .. } => {
                 Some("run `plinth lock --update SPEC` to resolve it again".to_string())
             }

@@ -5,8 +5,10 @@ pub mod accounts;
 mod build;
 pub mod debian;
 mod error;
+pub mod output;
 pub mod profile;
 pub mod spec;
+pub mod why;
 
 pub use build::{BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_lock, lock_path};
 pub use error::{BuildError, SpecError};

@@ -64,6 +64,13 @@ pub enum Error {
     Limit(String),
     #[error("refusing to replace {}: {reason}", path.display())]
     Clobber { path: PathBuf, reason: &'static str },
+    /// Writing an output failed (disk full, permission denied, …): not the input's fault.
+    #[error("failed to write {what}")]
+    Write {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -72,6 +79,19 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// An output write failure at `path`.
+    pub fn write(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Write {
+            what: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// Whether this is a failure to write an output rather than a problem of the input.
+    pub fn is_output_failure(&self) -> bool {
+        matches!(self, Error::Write { .. })
     }
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {

@@ -13,6 +13,7 @@ pub mod digest;
 mod error;
 pub mod fs;
 pub mod image;
+pub mod inspect;
 pub mod layer;
 mod par;
 mod pgzip;

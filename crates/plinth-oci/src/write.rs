@@ -42,7 +42,7 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     remove_stale_temporaries(&parent);
     match opts.format {
         OutputFormat::Layout => {
@@ -51,13 +51,13 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
                 .prefix(&tmp_prefix())
                 .permissions(plinth_core::dirs::umask_mode(0o777))
                 .tempdir_in(&parent)
-                .map_err(|e| Error::io(&parent, e))?;
+                .map_err(|e| Error::write(&parent, e))?;
             for (name, entry) in layout_files(artifact, opts.tag)? {
                 let dst = tmp.path().join(&name);
                 if let Some(dir) = dst.parent() {
-                    fs_err::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                    fs_err::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
                 }
-                fs_err::write(&dst, &*entry).map_err(|e| Error::io(&dst, e))?;
+                fs_err::write(&dst, &*entry).map_err(|e| Error::write(&dst, e))?;
             }
             replace_dir(tmp, path)
         }
@@ -66,12 +66,29 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
             for (name, data) in layout_files(artifact, opts.tag)? {
                 b.add(&name, Entry::file(Content::Bytes(data), 0o644, 0, 0))?;
             }
-            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+            write_file_atomically(path, |w| {
+                b.write_tar_to(w, opts.mtime)
+                    .map(|_| ())
+                    .map_err(|e| as_write(e, path))
+            })
         }
         OutputFormat::DockerArchive => {
             let b = docker_archive(artifact, opts)?;
-            write_file_atomically(path, |w| b.write_tar_to(w, opts.mtime).map(|_| ()))
+            write_file_atomically(path, |w| {
+                b.write_tar_to(w, opts.mtime)
+                    .map(|_| ())
+                    .map_err(|e| as_write(e, path))
+            })
         }
+    }
+}
+
+/// The archive's entries are bytes in memory: an I/O error while writing its tar is the
+/// output's, not a read.
+fn as_write(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Read { source, .. } => Error::write(path, source),
+        e => e,
     }
 }
 
@@ -245,16 +262,16 @@ fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
                 .unwrap_or_default(),
             std::process::id()
         ));
-        fs_err::rename(path, &old).map_err(|e| Error::io(path, e))?;
+        fs_err::rename(path, &old).map_err(|e| Error::write(path, e))?;
         if let Err(e) = fs_err::rename(&tmp_path, path) {
             let _ = fs_err::rename(&old, path);
             let _ = fs_err::remove_dir_all(&tmp_path);
-            return Err(Error::io(path, e));
+            return Err(Error::write(path, e));
         }
         let _ = fs_err::remove_dir_all(&old);
     } else if let Err(e) = fs_err::rename(&tmp_path, path) {
         let _ = fs_err::remove_dir_all(&tmp_path);
-        return Err(Error::io(path, e));
+        return Err(Error::write(path, e));
     }
     Ok(())
 }
@@ -274,18 +291,20 @@ pub fn write_file_atomically(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&tmp_prefix())
         .permissions(plinth_core::dirs::umask_mode(0o666))
         .tempfile_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+        .map_err(|e| Error::write(&parent, e))?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
         f(&mut w)?;
-        w.flush().map_err(|e| Error::io(path, e))?;
+        w.flush().map_err(|e| Error::write(path, e))?;
     }
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::write(path, e))?;
+    tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
     Ok(())
 }

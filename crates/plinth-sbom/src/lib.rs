@@ -6,6 +6,8 @@
 //! hardening questions (shell, package manager, user, setuid files, sizes).
 
 pub mod catalog;
+pub mod check;
+pub mod distro;
 mod error;
 pub mod facts;
 pub mod format;

@@ -71,6 +71,22 @@ pub enum ArchiveSource {
     Config(RepoConfig),
 }
 
+impl ArchiveSource {
+    /// One mirror trusted with the Debian archive keyring, or (with none) the machine's
+    /// own apt sources.
+    pub fn mirror_or_apt(
+        mirror: Option<&str>,
+    ) -> Result<ArchiveSource, plinth_deb::keyring::KeyringError> {
+        Ok(match mirror {
+            None => ArchiveSource::Apt(PathBuf::from("/")),
+            Some(uri) => ArchiveSource::Mirror {
+                uri: uri.to_string(),
+                keyring: Keyring::load(std::path::Path::new(plinth_deb::keyring::DEFAULT_KEYRING))?,
+            },
+        })
+    }
+}
+
 /// How to look.
 #[derive(Debug, Clone)]
 pub struct ArchiveOptions {
@@ -447,6 +463,20 @@ fn update(
 mod tests {
     use super::*;
     use plinth_sbom::Package;
+
+    #[test]
+    fn no_mirror_is_the_machines_apt_sources() {
+        assert!(matches!(
+            ArchiveSource::mirror_or_apt(None).unwrap(),
+            ArchiveSource::Apt(p) if p == std::path::Path::new("/")
+        ));
+        let keyring = std::path::Path::new(plinth_deb::keyring::DEFAULT_KEYRING).exists();
+        let m = ArchiveSource::mirror_or_apt(Some("http://mirror.invalid/debian"));
+        assert_eq!(
+            matches!(m, Ok(ArchiveSource::Mirror { ref uri, .. }) if uri == "http://mirror.invalid/debian"),
+            keyring
+        );
+    }
 
     fn distro(id: &str, version_id: Option<&str>, codename: Option<&str>) -> Distro {
         Distro {

@@ -29,6 +29,14 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// Writing the database or a download beside it failed (disk full, permission
+    /// denied): not the input's fault.
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read or write {path}")]
     Io {
         path: PathBuf,
@@ -66,6 +74,17 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Write { path, source }
+    }
+
+    /// Whether the failure is not the input's fault: writing the database failed, or
+    /// SQLite failed on a database that is not corrupt (disk full, read-only, a bug).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Write { .. } | Error::Sqlite { .. })
     }
 
     pub(crate) fn parse(path: impl Into<PathBuf>, detail: impl std::fmt::Display) -> Error {

@@ -131,7 +131,7 @@ pub fn download(
         source,
     };
     let mut reader = http::open(url, limit).map_err(fetch)?;
-    let mut file = fs_err::File::create(dest).map_err(Error::io(dest))?;
+    let mut file = fs_err::File::create(dest).map_err(Error::write(dest))?;
     let mut buf = vec![0u8; 256 << 10];
     let mut total: u64 = 0;
     loop {
@@ -153,10 +153,10 @@ pub fn download(
                 limit,
             }));
         }
-        file.write_all(&buf[..n]).map_err(Error::io(dest))?;
+        file.write_all(&buf[..n]).map_err(Error::write(dest))?;
         reporter.advance(task, n as u64);
     }
-    file.sync_all().map_err(Error::io(dest))?;
+    file.sync_all().map_err(Error::write(dest))?;
     Ok(total)
 }
 
@@ -167,12 +167,12 @@ pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
     // Beside the database rather than in /tmp (often a small tmpfs): feeds are large.
     let tmp = tempfile::Builder::new()
         .prefix(".vuln-download-")
         .tempdir_in(&dir)
-        .map_err(Error::io(&dir))?;
+        .map_err(Error::write(&dir))?;
     let mut inputs = Vec::new();
     let mut failed = Vec::new();
     for feed in feeds {

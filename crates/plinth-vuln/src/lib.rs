@@ -2,8 +2,10 @@
 //! matcher. It takes packages (from `plinth-sbom`), never images.
 
 pub mod archive;
+pub mod compare;
 pub mod db;
 pub mod error;
+pub mod feeds;
 pub mod fetch;
 pub mod ignore;
 pub mod import;
@@ -11,6 +13,8 @@ pub mod matcher;
 pub mod model;
 pub mod report;
 pub mod sbomin;
+pub mod scan;
+pub mod status;
 pub mod version;
 pub mod vex;
 

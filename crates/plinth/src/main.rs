@@ -1,8 +1,10 @@
 //! The `plinth` command line. Each verb lives in `commands/`: it parses its arguments,
 //! calls one library function and renders the result.
 //!
-//! Exit codes: 0 ok; 1 a check found something; 2 usage or input error; 3 internal error.
+//! Exit codes: 0 ok; 1 a check found something; 2 usage or input error; 3 a failure that
+//! is not the input's fault (an output that cannot be written, a bug): see `render`.
 
+mod args;
 mod commands;
 mod progress;
 mod render;

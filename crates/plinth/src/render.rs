@@ -1,5 +1,10 @@
 //! Error rendering and terminal helpers: `error: …`, `caused by: …` lines and a `hint:`.
 
+pub mod archive;
+pub mod compare;
+pub mod db;
+pub mod inspect;
+
 use std::error::Error as StdError;
 use std::io::IsTerminal;
 
@@ -20,22 +25,74 @@ impl CliError {
         CliError {
             error: error.into(),
             hint,
-            code: 2,
+            code: INPUT,
+        }
+    }
+
+    /// A failure that is not the input's fault: an output that cannot be written (disk
+    /// full, permission denied), or a bug (exit 3).
+    pub fn internal(
+        error: impl Into<Box<dyn StdError + Send + Sync>>,
+        hint: Option<String>,
+    ) -> Self {
+        CliError {
+            error: error.into(),
+            hint,
+            code: INTERNAL,
+        }
+    }
+
+    /// Exit 3 when `internal`, else 2.
+    fn classify(
+        error: impl Into<Box<dyn StdError + Send + Sync>>,
+        hint: Option<String>,
+        internal: bool,
+    ) -> Self {
+        if internal {
+            CliError::internal(error, hint)
+        } else {
+            CliError::input(error, hint)
         }
     }
 }
 
+/// Exit code of a usage or input error: a bad spec, flag or image, a missing file.
+pub const INPUT: u8 = 2;
+/// Exit code of a failure that is not the input's fault: I/O on an output, a bug.
+pub const INTERNAL: u8 = 3;
+
 impl From<plinth_build::BuildError> for CliError {
     fn from(e: plinth_build::BuildError) -> Self {
         let hint = e.hint();
-        CliError::input(e, hint)
+        let internal = e.is_output_failure();
+        CliError::classify(e, hint, internal)
     }
 }
 
 impl From<plinth_oci::Error> for CliError {
     fn from(e: plinth_oci::Error) -> Self {
         let hint = e.hint();
-        CliError::input(e, hint)
+        let internal = e.is_output_failure();
+        CliError::classify(e, hint, internal)
+    }
+}
+
+impl From<plinth_vuln::Error> for CliError {
+    /// Database errors about the user's files (a missing or damaged database, a
+    /// malformed feed) exit 2 and their messages carry the hint to re-import; a
+    /// database that cannot be written exits 3.
+    fn from(e: plinth_vuln::Error) -> Self {
+        let hint = match &e {
+            plinth_vuln::Error::UpdateFailed { .. } => Some(
+                "where the feeds cannot be reached, fetch their files elsewhere and run \
+                 `plinth db import FILE...`, or point --debian-tracker-url, --osv-url and \
+                 --alpine-secdb-url at a mirror (`plinth db update --list` shows the URLs)"
+                    .into(),
+            ),
+            _ => None,
+        };
+        let internal = e.is_internal();
+        CliError::classify(e, hint, internal)
     }
 }
 
@@ -75,7 +132,7 @@ pub fn install_panic_hook() {
         eprintln!(
             "error: internal error in plinth; please report it with the command that caused it"
         );
-        std::process::exit(3);
+        std::process::exit(INTERNAL.into());
     }));
 }
 
@@ -102,18 +159,21 @@ pub fn stdout(s: &str) -> Result<std::process::ExitCode, CliError> {
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(std::process::ExitCode::SUCCESS),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(std::process::ExitCode::SUCCESS),
-        Err(e) => Err(CliError {
-            error: Box::new(e),
-            hint: None,
-            code: 3,
-        }),
+        Err(e) => Err(CliError::internal(
+            plinth_oci::Error::Write {
+                what: "stdout".into(),
+                source: e,
+            },
+            None,
+        )),
     }
 }
 
 impl From<plinth_sbom::Error> for CliError {
     fn from(e: plinth_sbom::Error) -> Self {
         let hint = e.hint();
-        CliError::input(e, hint)
+        let internal = matches!(&e, plinth_sbom::Error::Oci(o) if o.is_output_failure());
+        CliError::classify(e, hint, internal)
     }
 }
 
@@ -122,10 +182,77 @@ impl From<plinth_sbom::Error> for CliError {
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write;
     plinth_oci::write::write_file_atomically(path, |w| {
-        w.write_all(bytes).map_err(|source| plinth_oci::Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        w.write_all(bytes)
+            .map_err(|source| plinth_oci::Error::write(path, source))
     })?;
     Ok(())
+}
+
+/// Says on stderr what happened to the lock (`build` and `lock`).
+pub fn lock_outcome(path: &std::path::Path, outcome: &plinth_build::LockOutcome) {
+    use plinth_build::LockOutcome;
+    match outcome {
+        LockOutcome::Used => eprintln!("Using {}", path.display()),
+        LockOutcome::Created => eprintln!("Wrote {}", path.display()),
+        LockOutcome::Updated { changes } if changes.is_empty() => {
+            eprintln!("Updated {}: no package changed", path.display())
+        }
+        LockOutcome::Updated { changes } => {
+            eprintln!("Updated {}:", path.display());
+            for c in changes {
+                eprintln!("  {c}");
+            }
+        }
+    }
+}
+
+/// Prints the first warnings and a count of the rest.
+pub fn warnings(warnings: &[String]) {
+    const MAX: usize = 20;
+    for w in warnings.iter().take(MAX) {
+        warn(w);
+    }
+    if warnings.len() > MAX {
+        warn(&format!("… and {} more warnings", warnings.len() - MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::StorageFull)
+    }
+
+    #[test]
+    fn output_write_failures_exit_3_and_input_errors_2() {
+        let write = plinth_oci::Error::write("/out/img", io());
+        assert_eq!(CliError::from(write).exit_code(), INTERNAL);
+        let clobber = plinth_oci::Error::Clobber {
+            path: "/out/img".into(),
+            reason: "it is a directory",
+        };
+        assert_eq!(CliError::from(clobber).exit_code(), INPUT);
+        let missing = plinth_oci::Error::NotFound("no image".into());
+        assert_eq!(CliError::from(missing).exit_code(), INPUT);
+    }
+
+    #[test]
+    fn wrapped_output_failures_keep_exit_3() {
+        let build = plinth_build::BuildError::Oci(plinth_oci::Error::write("/out/img", io()));
+        assert_eq!(CliError::from(build).exit_code(), INTERNAL);
+        let sbom = plinth_sbom::Error::Oci(plinth_oci::Error::write("/out/x.json", io()));
+        assert_eq!(CliError::from(sbom).exit_code(), INTERNAL);
+        let db = plinth_vuln::Error::Write {
+            path: "/cache/vuln.db".into(),
+            source: io(),
+        };
+        assert_eq!(CliError::from(db).exit_code(), INTERNAL);
+        let feed = plinth_vuln::Error::UnknownFormat {
+            path: "feed.json".into(),
+        };
+        let e = CliError::from(feed);
+        assert_eq!(e.exit_code(), INPUT);
+    }
 }

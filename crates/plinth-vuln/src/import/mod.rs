@@ -553,18 +553,18 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs_err::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
     let tmp = tempfile::Builder::new()
         .prefix(".vuln.db.import-")
         .permissions(plinth_core::dirs::umask_mode(0o666))
         .tempfile_in(&dir)
-        .map_err(Error::io(&dir))?;
+        .map_err(Error::write(&dir))?;
     let tmp_path = tmp.path().to_path_buf();
     if db_path.exists() {
         match Db::open(db_path) {
             Ok(db) => {
                 drop(db);
-                fs_err::copy(db_path, &tmp_path).map_err(Error::io(&tmp_path))?;
+                fs_err::copy(db_path, &tmp_path).map_err(Error::write(&tmp_path))?;
             }
             Err(e @ (Error::Corrupt { .. } | Error::SchemaVersion { .. })) => {
                 notes.push(format!("the previous database was replaced: {e}"));
@@ -604,9 +604,9 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
             .map_err(Error::sqlite(&tmp_path))?;
     }
     conn.close().map_err(|(_, e)| Error::sqlite(&tmp_path)(e))?;
-    tmp.as_file().sync_all().map_err(Error::io(&tmp_path))?;
+    tmp.as_file().sync_all().map_err(Error::write(&tmp_path))?;
     tmp.persist(db_path)
-        .map_err(|e| Error::io(db_path)(e.error))?;
+        .map_err(|e| Error::write(db_path)(e.error))?;
     if let Ok(d) = fs_err::File::open(&dir) {
         let _ = d.sync_all();
     }

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::ValueEnum;
+use plinth_build::output::{SbomKind, attach_sboms, write_outputs};
 use plinth_build::{BuildOptions, Platform, Spec};
-use plinth_oci::write::WriteOptions;
-use plinth_oci::{OutputFormat, write_image};
+use plinth_oci::OutputFormat;
 
+use crate::args::DebianArgs;
 use crate::render::{CliError, size, stdout};
 
 #[derive(clap::Args)]
@@ -35,17 +36,6 @@ pub struct Args {
     sbom: SbomFormat,
     #[command(flatten)]
     debian: DebianArgs,
-}
-
-/// Where Debian packages come from.
-#[derive(clap::Args, Clone, Default)]
-pub struct DebianArgs {
-    /// Debian mirror base URI (default: the spec's, else the machine's apt sources)
-    #[arg(long, value_name = "URI")]
-    pub mirror: Option<String>,
-    /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -93,26 +83,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if !args.quiet
         && let Some((_, outcome)) = &built.lock
     {
-        crate::commands::lock::report(&plinth_build::lock_path(&spec), outcome);
+        crate::render::lock_outcome(&plinth_build::lock_path(&spec), outcome);
     }
-    let is_tar = args
+    let format = plinth_build::output::output_format(
+        args.format.map(|f| match f {
+            Format::Oci => OutputFormat::Layout,
+            Format::OciArchive => OutputFormat::OciArchive,
+            Format::DockerArchive => OutputFormat::DockerArchive,
+        }),
+        args.output.as_deref(),
+    );
+    let output = args
         .output
-        .as_ref()
-        .is_some_and(|o| o.extension().is_some_and(|e| e == "tar"));
-    let format = match args.format {
-        Some(Format::Oci) => OutputFormat::Layout,
-        Some(Format::OciArchive) => OutputFormat::OciArchive,
-        Some(Format::DockerArchive) => OutputFormat::DockerArchive,
-        None if is_tar => OutputFormat::OciArchive,
-        None => OutputFormat::Layout,
-    };
-    let output = args.output.clone().unwrap_or_else(|| {
-        let base = PathBuf::from("out").join(&spec.name);
-        match format {
-            OutputFormat::Layout => base,
-            _ => base.with_extension("tar"),
-        }
-    });
+        .clone()
+        .unwrap_or_else(|| plinth_build::output::default_output(&spec, format));
     if format == OutputFormat::DockerArchive && built.artifact.manifests.len() > 1 {
         return Err(CliError::input(
             format!(
@@ -133,35 +117,23 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         f => attach_sboms(
             &mut artifact,
             &spec,
-            f,
+            if f == SbomFormat::CyclonedxJson {
+                SbomKind::CycloneDxJson
+            } else {
+                SbomKind::SpdxJson
+            },
             args.source_date_epoch,
             format == OutputFormat::Layout,
+            env!("CARGO_PKG_VERSION"),
         )?,
     };
-    // The SBOM files first and the image last: the image's rename is the build's
-    // commit point, so a build killed before it leaves no image at the target.
-    let many = sboms.len() > 1;
-    for (platform, ext, bytes) in &sboms {
-        let stem = output
-            .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(".tar").to_string())
-            .unwrap_or_default();
-        let name = if many {
-            format!("{stem}.{}.{ext}", platform.replace('/', "-"))
-        } else {
-            format!("{stem}.{ext}")
-        };
-        crate::render::write_atomically(&output.with_file_name(name), bytes)?;
-    }
-    write_image(
+    write_outputs(
         &artifact,
+        &spec,
+        &sboms,
         &output,
-        &WriteOptions {
-            format,
-            name: &spec.name,
-            tag: &spec.tag,
-            mtime: args.source_date_epoch,
-        },
+        format,
+        args.source_date_epoch,
     )?;
     if !args.quiet {
         let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
@@ -177,61 +149,4 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     stdout(&format!("{}\n", artifact.root.digest()))
-}
-
-/// An SBOM to write beside the output: platform, file extension, bytes.
-type SbomFile = (String, &'static str, Vec<u8>);
-
-/// Catalogues each platform's image, attaches the SBOM to it as an OCI artifact and
-/// returns (platform, file extension, bytes) for the copies written beside the output.
-fn attach_sboms(
-    artifact: &mut plinth_oci::ImageArtifact,
-    spec: &Spec,
-    format: SbomFormat,
-    epoch: u64,
-    attach: bool,
-) -> Result<Vec<SbomFile>, CliError> {
-    use plinth_sbom::format::{Format as F, WriteOptions, write};
-    let (f, media_type, ext) = match format {
-        SbomFormat::CyclonedxJson => (
-            F::CycloneDxJson,
-            "application/vnd.cyclonedx+json",
-            "cdx.json",
-        ),
-        _ => (F::SpdxJson, "application/spdx+json", "spdx.json"),
-    };
-    let reference = format!("{}:{}", spec.name, spec.tag);
-    let images = {
-        let src = plinth_oci::ArtifactSource::new(artifact, &spec.tag);
-        let src: &dyn plinth_oci::ImageSource = &src;
-        let mut out = Vec::new();
-        for image in src.images(None)? {
-            let subject = plinth_sbom::subject::from_image(
-                src,
-                image,
-                &reference,
-                plinth_sbom::SubjectKind::OciLayout,
-            )?;
-            let sbom = plinth_sbom::catalog(&subject);
-            let bytes = write(
-                &sbom,
-                f,
-                &WriteOptions {
-                    created: Some(epoch as i64),
-                    tool_version: env!("CARGO_PKG_VERSION").to_string(),
-                },
-            );
-            let image = subject.image.expect("an image subject");
-            out.push((image.descriptor.clone(), image.platform_string(), bytes));
-        }
-        out
-    };
-    let mut files = Vec::new();
-    for (subject, platform, bytes) in images {
-        if attach {
-            artifact.attach(&subject, media_type, bytes.clone(), Default::default())?;
-        }
-        files.push((platform, ext, bytes));
-    }
-    Ok(files)
 }

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use plinth_sbom::facts::{Policy, facts_with};
-use serde::Serialize;
+use plinth_sbom::check::{CheckReport, check, load_policy};
 
 use crate::render::{CliError, stdout};
 
@@ -29,65 +28,27 @@ enum Format {
     Json,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    image: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    digest: Option<String>,
-    passed: bool,
-    rules: Vec<plinth_sbom::facts::RuleResult>,
-}
-
-pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy, CliError> {
-    let Some(path) = path else {
-        return Ok(Policy::default());
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::input(format!("cannot read policy {}: {e}", path.display()), None)
-    })?;
-    toml::from_str(&text).map_err(|e| {
-        CliError::input(
-            format!("policy {} is invalid: {}", path.display(), e.message()),
-            Some(
-                "rules are non-root, no-shell, no-package-manager, no-setuid, no-world-writable, \
-                 no-network-tools (true/false) and world-writable-allow (a list of paths)"
-                    .into(),
-            ),
-        )
-    })
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let policy = load_policy(args.policy.as_ref())?;
+    let policy = load_policy(args.policy.as_deref()).map_err(|e| {
+        let hint = e.hint();
+        CliError::input(e, hint)
+    })?;
     let subject = plinth_sbom::subject::open(&args.image, args.platform.as_deref())?;
     let sbom = plinth_sbom::catalog(&subject);
-    let allow: Vec<&str> = policy
-        .world_writable_allow
-        .iter()
-        .map(|s| s.trim_matches('/'))
-        .collect();
-    let facts = facts_with(&subject, &sbom, &allow);
-    let rules = policy.evaluate(&facts);
-    let passed = rules.iter().all(|r| r.passed);
-    let report = Report {
-        image: &args.image,
-        digest: facts.digest.clone(),
-        passed,
-        rules,
-    };
+    let report = check(&args.image, &subject, &sbom, &policy);
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("serialisable") + "\n",
         Format::Table => table(&report),
     };
     stdout(&out)?;
-    Ok(if passed {
+    Ok(if report.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn table(r: &Report) -> String {
+fn table(r: &CheckReport) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(o, "{}", r.image);

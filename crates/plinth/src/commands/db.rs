@@ -3,64 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use plinth_vuln::fetch::{self, Feed};
-use plinth_vuln::{Db, ImportReport, Input};
-use serde::Serialize;
+use plinth_vuln::fetch;
+use plinth_vuln::{Db, Input};
 
+use crate::args::{DbPath, MaxAge};
 use crate::render::{CliError, stdout, warn};
-
-/// Where the database is: shared by `db`, `scan` and `compare`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct DbPath {
-    /// The vulnerability database [default: $PLINTH_DB, else vuln.db in the cache directory]
-    #[arg(long = "db", value_name = "FILE", env = "PLINTH_DB")]
-    pub path: Option<PathBuf>,
-}
-
-impl DbPath {
-    pub fn resolve(&self) -> PathBuf {
-        self.path
-            .clone()
-            .unwrap_or_else(plinth_vuln::db::default_path)
-    }
-}
-
-/// How old the data may be before scans warn: `--max-db-age`, shared by `db status`
-/// and `scan`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct MaxAge {
-    /// Warn when the oldest source was imported more than DAYS days ago
-    #[arg(
-        long = "max-db-age",
-        value_name = "DAYS",
-        default_value_t = 5,
-        env = "PLINTH_MAX_DB_AGE"
-    )]
-    pub days: u64,
-}
-
-impl MaxAge {
-    /// A warning when `db` is older than allowed.
-    pub fn check(&self, db: &Db) -> Result<Option<String>, CliError> {
-        let age = db.age().map_err(vuln_error)?;
-        Ok(match age {
-            Some(age) if age > Duration::from_secs(self.days * 86_400) => Some(format!(
-                "the vulnerability database {} is {} old (more than {} days): run `plinth db update`",
-                db.path().display(),
-                ago(age),
-                self.days
-            )),
-            None => Some(format!(
-                "the vulnerability database {} holds no source: run `plinth db update` or `plinth db import`",
-                db.path().display()
-            )),
-            _ => None,
-        })
-    }
-}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -161,41 +110,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Database errors are about the user's files (a missing or damaged database, a
-/// malformed feed): exit 2; the messages carry the hint to re-import.
-pub fn vuln_error(e: plinth_vuln::Error) -> CliError {
-    let hint = match &e {
-        plinth_vuln::Error::UpdateFailed { .. } => Some(
-            "where the feeds cannot be reached, fetch their files elsewhere and run \
-             `plinth db import FILE...`, or point --debian-tracker-url, --osv-url and \
-             --alpine-secdb-url at a mirror (`plinth db update --list` shows the URLs)"
-                .into(),
-        ),
-        _ => None,
-    };
-    CliError::input(e, hint)
-}
-
 fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
-    let mut feeds: Vec<Feed> = fetch::feeds(
-        &args.debian_tracker_url,
-        &args.osv_url,
-        &args.alpine_secdb_url,
-    );
-    if !args.only.is_empty() {
-        if let Some(unknown) = args
-            .only
-            .iter()
-            .find(|n| !feeds.iter().any(|f| &f.name == *n))
-        {
-            let names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
-            return Err(CliError::input(
-                format!("--only {unknown}: no such feed"),
-                Some(format!("the feeds are: {}", names.join(", "))),
-            ));
-        }
-        feeds.retain(|f| args.only.contains(&f.name));
-    }
+    let feeds = plinth_vuln::feeds::select(
+        fetch::feeds(
+            &args.debian_tracker_url,
+            &args.osv_url,
+            &args.alpine_secdb_url,
+        ),
+        &args.only,
+    )
+    .map_err(|e| {
+        CliError::input(
+            format!("--only {}: no such feed", e.name),
+            Some(format!("the feeds are: {}", e.known.join(", "))),
+        )
+    })?;
     if args.list {
         let mut out = String::new();
         for f in &feeds {
@@ -205,7 +134,7 @@ fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
     }
     let path = args.db.resolve();
     let reporter = crate::progress::reporter(args.quiet);
-    let report = fetch::update(&path, &feeds, reporter.as_ref()).map_err(vuln_error)?;
+    let report = fetch::update(&path, &feeds, reporter.as_ref()).map_err(CliError::from)?;
     for f in &report.failed {
         warn(&format!(
             "{} was not updated (its previous data, if any, is kept): {}",
@@ -213,7 +142,7 @@ fn update(args: UpdateArgs) -> Result<ExitCode, CliError> {
         ));
     }
     if !args.quiet {
-        eprint!("{}", import_summary(&report.import));
+        eprint!("{}", crate::render::db::import_summary(&report.import));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -241,101 +170,17 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
         .collect();
     let path = args.db.resolve();
     let reporter = crate::progress::reporter(args.quiet);
-    let report = plinth_vuln::import(&path, &inputs, reporter.as_ref()).map_err(vuln_error)?;
+    let report = plinth_vuln::import(&path, &inputs, reporter.as_ref()).map_err(CliError::from)?;
     if !args.quiet {
-        eprint!("{}", import_summary(&report));
+        eprint!("{}", crate::render::db::import_summary(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line per source, with every skip reason counted: nothing is dropped silently.
-fn import_summary(r: &ImportReport) -> String {
-    let mut o = String::new();
-    for s in &r.sources {
-        o.push_str(&format!("{:<34} {:>8} advisories", s.name, s.records));
-        if s.skipped_total() > 0 {
-            let why: Vec<String> = s
-                .skipped
-                .iter()
-                .map(|(reason, n)| format!("{n} {reason}"))
-                .collect();
-            o.push_str(&format!(
-                ", {} skipped ({})",
-                s.skipped_total(),
-                why.join(", ")
-            ));
-        }
-        o.push('\n');
-    }
-    for n in &r.notes {
-        o.push_str(&format!("note: {n}\n"));
-    }
-    o.push_str(&format!(
-        "Imported {} advisories into {}\n",
-        r.records(),
-        r.path.display()
-    ));
-    o
-}
-
-#[derive(Serialize)]
-struct Status {
-    path: String,
-    schema: i64,
-    advisories: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    oldest_import: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    age_seconds: Option<u64>,
-    sources: Vec<SourceStatus>,
-    ecosystems: Vec<EcosystemStatus>,
-}
-
-#[derive(Serialize)]
-struct SourceStatus {
-    #[serde(flatten)]
-    info: plinth_vuln::SourceInfo,
-    imported: String,
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    skipped_reasons: std::collections::BTreeMap<String, u64>,
-}
-
-#[derive(Serialize)]
-struct EcosystemStatus {
-    ecosystem: String,
-    advisories: u64,
-}
-
 fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     let path = args.db.resolve();
-    let db = Db::open(&path).map_err(vuln_error)?;
-    let info = db.info().map_err(vuln_error)?;
-    let mut sources = Vec::new();
-    for s in info.sources {
-        let skipped_reasons = db.skipped_reasons(&s.name).map_err(vuln_error)?;
-        sources.push(SourceStatus {
-            imported: plinth_core::date::format_rfc3339(s.imported_at),
-            info: s,
-            skipped_reasons,
-        });
-    }
-    let st = Status {
-        path: path.display().to_string(),
-        schema: plinth_vuln::db::SCHEMA_VERSION,
-        advisories: info.advisories,
-        oldest_import: info.oldest_import,
-        age_seconds: db.age().map_err(vuln_error)?.map(|d| d.as_secs()),
-        sources,
-        ecosystems: db
-            .ecosystems()
-            .map_err(vuln_error)?
-            .into_iter()
-            .map(|(ecosystem, advisories)| EcosystemStatus {
-                ecosystem,
-                advisories,
-            })
-            .collect(),
-    };
+    let db = Db::open(&path).map_err(CliError::from)?;
+    let st = plinth_vuln::status::status(&db)?;
     if let Some(w) = args.max_age.check(&db)? {
         warn(&w);
     }
@@ -344,45 +189,5 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         s.push('\n');
         return stdout(&s);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let mut o = format!(
-        "Database:   {} (schema {})\nAdvisories: {}\n",
-        st.path, st.schema, st.advisories
-    );
-    if let (Some(t), Some(age)) = (&st.oldest_import, st.age_seconds) {
-        o.push_str(&format!(
-            "Age:        {} (oldest source imported {t})\n",
-            ago(Duration::from_secs(age))
-        ));
-    }
-    o.push_str(
-        "\nSOURCE                             RECORDS  SKIPPED  IMPORTED              ORIGIN\n",
-    );
-    for s in &st.sources {
-        let age = Duration::from_secs(now.saturating_sub(s.info.imported_at).max(0) as u64);
-        o.push_str(&format!(
-            "{:<34} {:>8} {:>8}  {:<20}  {}\n",
-            s.info.name,
-            s.info.records,
-            s.info.skipped,
-            format!("{} ago", ago(age)),
-            s.info.origin
-        ));
-        for (reason, n) in &s.skipped_reasons {
-            o.push_str(&format!("{:>45}  {reason}\n", format!("{n} ×")));
-        }
-    }
-    o.push_str("\nECOSYSTEM            ADVISORIES\n");
-    for e in &st.ecosystems {
-        o.push_str(&format!("{:<20} {:>10}\n", e.ecosystem, e.advisories));
-    }
-    stdout(&o)
-}
-
-/// `3 days`, `5 hours`, …
-pub fn ago(d: Duration) -> String {
-    plinth_vuln::report::ago(d.as_secs())
+    stdout(&crate::render::db::status_table(&st))
 }

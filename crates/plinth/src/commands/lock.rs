@@ -1,12 +1,12 @@
 //! `plinth lock SPEC`: resolve a Debian-based spec's packages and write `plinth.lock`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plinth_build::{BuildOptions, LockMode, LockOutcome, Spec, ensure_lock, lock_path};
+use plinth_build::{BuildOptions, LockMode, Spec, ensure_lock, lock_path};
 
-use crate::commands::build::DebianArgs;
-use crate::render::{CliError, stdout};
+use crate::args::DebianArgs;
+use crate::render::{CliError, lock_outcome, stdout};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let (lock, outcome) = ensure_lock(&spec, &opts)?;
     if !args.quiet {
-        report(&lock_path(&spec), &outcome);
+        lock_outcome(&lock_path(&spec), &outcome);
     }
     let mut out = String::new();
     for p in &lock.platforms {
@@ -49,21 +49,4 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     stdout(&out)
-}
-
-/// Says on stderr what happened to the lock.
-pub fn report(path: &Path, outcome: &LockOutcome) {
-    match outcome {
-        LockOutcome::Used => eprintln!("Using {}", path.display()),
-        LockOutcome::Created => eprintln!("Wrote {}", path.display()),
-        LockOutcome::Updated { changes } if changes.is_empty() => {
-            eprintln!("Updated {}: no package changed", path.display())
-        }
-        LockOutcome::Updated { changes } => {
-            eprintln!("Updated {}:", path.display());
-            for c in changes {
-                eprintln!("  {c}");
-            }
-        }
-    }
 }

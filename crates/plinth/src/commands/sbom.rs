@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plinth_sbom::format::{Format, WriteOptions, write};
+use plinth_sbom::format::{Format, write};
 
 use crate::render::{CliError, stdout, warn, write_atomically};
 
@@ -26,29 +26,12 @@ pub struct Args {
     quiet: bool,
 }
 
-/// Timestamps in SBOMs come only from SOURCE_DATE_EPOCH, so the same image gives the same bytes.
-pub fn write_options() -> Result<WriteOptions, CliError> {
-    let created = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
-            CliError::input(
-                format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"),
-                None,
-            )
-        })?),
-        _ => None,
-    };
-    Ok(WriteOptions {
-        created,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-    })
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let opts = write_options()?;
+    let opts = crate::args::sbom_write_options()?;
     let subject = plinth_sbom::subject::open(&args.image, args.platform.as_deref())?;
     let sbom = plinth_sbom::catalog(&subject);
     if !args.quiet {
-        print_warnings(&sbom.warnings);
+        crate::render::warnings(&sbom.warnings);
     }
     if sbom.distro.is_none() && sbom.packages.iter().any(|p| p.kind().is_os()) {
         warn("no OS release found (no /etc/os-release): package identifiers carry no distro");
@@ -60,16 +43,5 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         None => stdout(&String::from_utf8_lossy(&bytes)),
-    }
-}
-
-/// Prints the first warnings and a count of the rest.
-pub fn print_warnings(warnings: &[String]) {
-    const MAX: usize = 20;
-    for w in warnings.iter().take(MAX) {
-        warn(w);
-    }
-    if warnings.len() > MAX {
-        warn(&format!("… and {} more warnings", warnings.len() - MAX));
     }
 }

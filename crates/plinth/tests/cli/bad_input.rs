@@ -181,7 +181,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn inspect_of_something_that_is_not_an_image() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    fs_err::write(tmp.path().join("notes.txt"), "hello").unwrap();
     let e1 = fails(
         plinth().arg("inspect").arg(tmp.path().join("nothing-here")),
         2,

@@ -117,7 +117,7 @@ fn digest_ignores_umask_tz_locale_directory_and_mtimes() {
             .arg(&p)
             .status()
             .unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        fs_err::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
     let da = build(&a, &tmp.path().join("out-a"), &[]);
     let out_b = tmp.path().join("out-b");
@@ -152,8 +152,8 @@ fn directory_sources_ignore_creation_order() {
         let dir = tmp.path().join(format!("s{i}"));
         for name in order {
             let p = dir.join("tree").join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(&p, name.as_bytes()).unwrap();
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(&p, name.as_bytes()).unwrap();
         }
         let spec = write_spec(
             &dir,
@@ -245,7 +245,7 @@ fn multi_platform_spec_builds_an_index() {
     let plats = platforms(&j);
     assert_eq!(plats, ["linux/amd64", "linux/arm64"]);
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
     assert_eq!(
         index["manifests"][0]["mediaType"],
         "application/vnd.oci.image.index.v1+json"
@@ -283,17 +283,17 @@ fn failed_build_keeps_the_previous_output_and_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = copy_example(&tmp.path().join("src"));
     let outdir = tmp.path().join("out");
-    std::fs::create_dir(&outdir).unwrap();
+    fs_err::create_dir(&outdir).unwrap();
     let out = outdir.join("hello");
     let good = build(&spec, &out, &[]);
     // Same spec, now pointing at a file that is gone.
-    std::fs::remove_file(tmp.path().join("src/hello")).unwrap();
+    fs_err::remove_file(tmp.path().join("src/hello")).unwrap();
     fails(plinth().arg("build").arg(&spec).arg("-o").arg(&out), 2);
     let j = inspect_json(&out);
     assert_eq!(j["images"][0]["digest"], good.as_str());
     assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
     // Rebuilding over an existing layout replaces it atomically.
-    std::fs::copy(hello_example().join("hello"), tmp.path().join("src/hello")).unwrap();
+    fs_err::copy(hello_example().join("hello"), tmp.path().join("src/hello")).unwrap();
     assert_eq!(build(&spec, &out, &[]), good);
     assert!(leftovers(&outdir).is_empty());
 }
@@ -303,12 +303,12 @@ fn refuses_to_replace_a_directory_that_is_not_an_image() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = copy_example(&tmp.path().join("src"));
     let precious = tmp.path().join("home");
-    std::fs::create_dir(&precious).unwrap();
-    std::fs::write(precious.join("thesis.txt"), "years of work").unwrap();
+    fs_err::create_dir(&precious).unwrap();
+    fs_err::write(precious.join("thesis.txt"), "years of work").unwrap();
     let err = fails(plinth().arg("build").arg(&spec).arg("-o").arg(&precious), 2);
     assert!(err.contains("refusing to replace"), "{err}");
     assert_eq!(
-        std::fs::read_to_string(precious.join("thesis.txt")).unwrap(),
+        fs_err::read_to_string(precious.join("thesis.txt")).unwrap(),
         "years of work"
     );
     assert!(leftovers(tmp.path()).is_empty());

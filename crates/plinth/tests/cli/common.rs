@@ -109,9 +109,9 @@ pub fn hello_example() -> PathBuf {
 /// Copies the example into `dst` (spec, sources and the built binary).
 pub fn copy_example(dst: &Path) -> PathBuf {
     let src = hello_example();
-    std::fs::create_dir_all(dst).unwrap();
+    fs_err::create_dir_all(dst).unwrap();
     for f in ["plinth.toml", "hello", "hello.c"] {
-        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+        fs_err::copy(src.join(f), dst.join(f)).unwrap();
     }
     dst.join("plinth.toml")
 }
@@ -218,20 +218,20 @@ pub const RUN_FLAGS: &[&str] = &[
 
 /// Writes a spec and its files into `dir`; returns the spec path.
 pub fn write_spec(dir: &Path, spec: &str, files: &[(&str, &[u8])]) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
+    fs_err::create_dir_all(dir).unwrap();
     for (name, data) in files {
         let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, data).unwrap();
     }
     let p = dir.join("plinth.toml");
-    std::fs::write(&p, spec).unwrap();
+    fs_err::write(&p, spec).unwrap();
     p
 }
 
 /// Names left behind in `dir` by an interrupted write.
 pub fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
+    fs_err::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())

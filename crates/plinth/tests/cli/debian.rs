@@ -84,7 +84,7 @@ pub fn build_profile(profile: &str, extra: &str, files: &[(&str, &[u8])]) -> Opt
 
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(p)
+    fs_err::symlink_metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .mode()
         & 0o7777
@@ -92,12 +92,12 @@ fn mode(p: &Path) -> u32 {
 
 fn owner(p: &Path) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::symlink_metadata(p).unwrap();
+    let m = fs_err::symlink_metadata(p).unwrap();
     (m.uid(), m.gid())
 }
 
 fn read(root: &Path, p: &str) -> String {
-    std::fs::read_to_string(root.join(p.trim_start_matches('/')))
+    fs_err::read_to_string(root.join(p.trim_start_matches('/')))
         .unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -196,19 +196,19 @@ fn checklist(profile: &str, expected: &[&str], forbidden: &[&str]) {
     }
     assert!(os.contains("PRETTY_NAME=\"Plinth"), "{os}");
     assert_eq!(
-        std::fs::read_link(root.join("etc/os-release")).unwrap(),
+        fs_err::read_link(root.join("etc/os-release")).unwrap(),
         Path::new("../usr/lib/os-release")
     );
     // The CA bundle is derived, not installed.
     let bundle = root.join("etc/ssl/certs/ca-certificates.crt");
     assert_eq!(mode(&bundle), 0o644);
-    let pem = std::fs::read_to_string(&bundle).unwrap();
+    let pem = fs_err::read_to_string(&bundle).unwrap();
     assert!(
         pem.matches("-----BEGIN CERTIFICATE-----").count() > 100,
         "bundle holds the Mozilla roots"
     );
     assert_eq!(
-        std::fs::read_dir(root.join("etc/ssl/certs"))
+        fs_err::read_dir(root.join("etc/ssl/certs"))
             .unwrap()
             .count(),
         1,
@@ -261,7 +261,7 @@ fn checklist(profile: &str, expected: &[&str], forbidden: &[&str]) {
         expected.len()
     );
     // The lock pins every package with its hash.
-    let lock = std::fs::read_to_string(b.spec.with_file_name("plinth.lock")).unwrap();
+    let lock = fs_err::read_to_string(b.spec.with_file_name("plinth.lock")).unwrap();
     for pkg in expected {
         assert!(
             lock.contains(&format!("name = \"{pkg}\"")),
@@ -355,7 +355,7 @@ fn test_ca(dir: &Path) {
         dir,
         "req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost' 2>/dev/null",
     );
-    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    fs_err::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
     openssl(
         dir,
         "x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext 2>/dev/null",
@@ -399,7 +399,7 @@ fn compile(dir: &Path, cmd: &str) {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
+    fs_err::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/programs")
             .join(name),
@@ -416,14 +416,14 @@ fn base_runs_a_tls_client_verified_by_the_image_ca_bundle() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("tls_client.c"), fixture("tls_client.c")).unwrap();
+    fs_err::write(work.path().join("tls_client.c"), fixture("tls_client.c")).unwrap();
     compile(
         work.path(),
         "gcc -O2 -o tls_client tls_client.c -lssl -lcrypto",
     );
     test_ca(work.path());
-    let client = std::fs::read(work.path().join("tls_client")).unwrap();
-    let ca = std::fs::read(work.path().join("ca.pem")).unwrap();
+    let client = fs_err::read(work.path().join("tls_client")).unwrap();
+    let ca = fs_err::read(work.path().join("ca.pem")).unwrap();
     let server = tls_server(work.path());
     let files = "[[files]]\nsrc = \"tls_client\"\ndst = \"/usr/local/bin/tls_client\"\nmode = \"0755\"\n\
                  [config]\nentrypoint = [\"/usr/local/bin/tls_client\"]\n";
@@ -479,9 +479,9 @@ fn cc_runs_a_cpp_program() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("hello_cc.cpp"), fixture("hello_cc.cpp")).unwrap();
+    fs_err::write(work.path().join("hello_cc.cpp"), fixture("hello_cc.cpp")).unwrap();
     compile(work.path(), "g++ -O2 -o hello_cc hello_cc.cpp");
-    let bin = std::fs::read(work.path().join("hello_cc")).unwrap();
+    let bin = fs_err::read(work.path().join("hello_cc")).unwrap();
     let files = "[[files]]\nsrc = \"hello_cc\"\ndst = \"/hello_cc\"\nmode = \"0755\"\n[config]\nentrypoint = [\"/hello_cc\"]\n";
     let Some(b) = build_profile("cc", files, &[("hello_cc", &bin)]) else {
         return;
@@ -495,7 +495,7 @@ fn static_runs_a_static_binary_and_has_no_libc() {
     if !have_tool("podman") {
         return;
     }
-    let bin = std::fs::read(hello_example().join("hello")).unwrap();
+    let bin = fs_err::read(hello_example().join("hello")).unwrap();
     let files = "[[files]]\nsrc = \"hello\"\ndst = \"/hello\"\nmode = \"0755\"\n[config]\nentrypoint = [\"/hello\"]\n";
     let Some(b) = build_profile("static", files, &[("hello", &bin)]) else {
         return;
@@ -571,7 +571,7 @@ fn multi_arch_index_lock_why_and_stale_lock() {
     validate_image(&offline);
     assert_eq!(d.trim(), index_digest(&b.out));
     assert!(
-        !std::fs::read_to_string(b.spec.with_file_name("plinth.lock"))
+        !fs_err::read_to_string(b.spec.with_file_name("plinth.lock"))
             .unwrap()
             .contains("mirror")
     );
@@ -587,8 +587,8 @@ fn multi_arch_index_lock_why_and_stale_lock() {
     assert!(err.contains("bash is not in the image"), "{err}");
 
     // The spec changes: the lock no longer matches, and the build says what to do.
-    let text = std::fs::read_to_string(&b.spec).unwrap();
-    std::fs::write(
+    let text = fs_err::read_to_string(&b.spec).unwrap();
+    fs_err::write(
         &b.spec,
         text.replace("profile = \"base-nossl\"", "profile = \"base\""),
     )
@@ -702,7 +702,7 @@ fn an_armoured_key_in_the_spec_that_is_not_a_key_is_a_clear_error() {
 /// The digest of the image an OCI layout's index.json points at.
 fn index_digest(layout: &Path) -> String {
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
     index["manifests"][0]["digest"]
         .as_str()
         .unwrap()

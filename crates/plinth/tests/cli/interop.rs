@@ -80,17 +80,17 @@ fn umoci_unpacks_every_format() {
             .arg(&bundle));
         let rootfs = bundle.join("rootfs");
         assert!(rootfs.join("usr/local/bin/hello").is_file(), "{name}");
-        let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+        let passwd = fs_err::read_to_string(rootfs.join("etc/passwd")).unwrap();
         assert!(passwd.contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
         let config: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+            serde_json::from_slice(&fs_err::read(bundle.join("config.json")).unwrap()).unwrap();
         assert_eq!(config["process"]["user"]["uid"], 65532, "{name}");
         assert_eq!(config["process"]["user"]["gid"], 65532, "{name}");
     };
     check(&o.layout, "latest", "layout");
     // An oci-archive is a layout in a tar: umoci reads it once extracted.
     let extracted = o.dir.join("extracted");
-    std::fs::create_dir(&extracted).unwrap();
+    fs_err::create_dir(&extracted).unwrap();
     ok(Command::new("tar")
         .arg("-xf")
         .arg(&o.oci_tar)
@@ -234,7 +234,7 @@ fn multi_member_gzip_layers_are_accepted_by_umoci_and_podman() {
          [[files]]\nsrc = \"data.bin\"\ndst = \"/data.bin\"\n[config]\nentrypoint = [\"/hello\"]\n",
         &[("data.bin", &data)],
     );
-    std::fs::copy(hello_example().join("hello"), tmp.path().join("hello")).unwrap();
+    fs_err::copy(hello_example().join("hello"), tmp.path().join("hello")).unwrap();
     let out = tmp.path().join("img");
     build(&spec, &out, &[]);
     let bundle = tmp.path().join("bundle");
@@ -243,7 +243,7 @@ fn multi_member_gzip_layers_are_accepted_by_umoci_and_podman() {
         .arg("--image")
         .arg(format!("{}:latest", out.display()))
         .arg(&bundle));
-    assert_eq!(std::fs::read(bundle.join("rootfs/data.bin")).unwrap(), data);
+    assert_eq!(fs_err::read(bundle.join("rootfs/data.bin")).unwrap(), data);
     let store = tempfile::tempdir().unwrap();
     let run = ok(podman(store.path())
         .current_dir(tmp.path())

@@ -5,6 +5,7 @@ mod bad_input;
 mod build;
 mod common;
 mod debian;
+mod exit_codes;
 mod interop;
 mod modes;
 mod reader;

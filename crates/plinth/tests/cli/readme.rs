@@ -162,14 +162,14 @@ fn lines_match(patterns: &[String], lines: &[&str]) -> bool {
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
+    fs_err::create_dir_all(dst).unwrap();
+    for e in fs_err::read_dir(src).unwrap() {
         let e = e.unwrap();
         let to = dst.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
             copy_dir(&e.path(), &to);
         } else {
-            std::fs::copy(e.path(), &to).unwrap();
+            fs_err::copy(e.path(), &to).unwrap();
         }
     }
 }
@@ -181,7 +181,7 @@ fn is_offline(stderr: &str) -> bool {
 /// Runs every console block of `rel` (a markdown file of the checkout).
 fn run_file(rel: &str) {
     let root = repo_root();
-    let md = std::fs::read_to_string(root.join(rel)).unwrap();
+    let md = fs_err::read_to_string(root.join(rel)).unwrap();
     let blocks = blocks(rel, &md);
     if blocks.is_empty() {
         return;
@@ -189,9 +189,9 @@ fn run_file(rel: &str) {
     let work = tempfile::tempdir().unwrap();
     copy_dir(&root.join("examples"), &work.path().join("examples"));
     // A built example binary from the checkout would be older than its copied source.
-    let _ = std::fs::remove_file(work.path().join("examples/hello/hello"));
-    std::fs::create_dir_all(work.path().join("tests")).unwrap();
-    std::os::unix::fs::symlink(root.join("tests/data"), work.path().join("tests/data")).unwrap();
+    let _ = fs_err::remove_file(work.path().join("examples/hello/hello"));
+    fs_err::create_dir_all(work.path().join("tests")).unwrap();
+    fs_err::os::unix::fs::symlink(root.join("tests/data"), work.path().join("tests/data")).unwrap();
 
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_plinth"));
     let mut path = vec![bin.parent().unwrap().to_path_buf()];
@@ -275,7 +275,7 @@ fn readme_runs_as_written() {
 
 #[test]
 fn docs_run_as_written() {
-    let mut docs: Vec<String> = std::fs::read_dir(repo_root().join("docs"))
+    let mut docs: Vec<String> = fs_err::read_dir(repo_root().join("docs"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".md"))

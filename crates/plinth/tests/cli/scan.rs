@@ -215,7 +215,7 @@ fn scanning_an_sbom_gives_the_same_findings_as_the_image() {
     }
     // A JSON file that is no SBOM is a clear exit-2 error.
     let junk = tmp.path().join("junk.json");
-    std::fs::write(&junk, b"{\"hello\": 1}").unwrap();
+    fs_err::write(&junk, b"{\"hello\": 1}").unwrap();
     let err = fails(plinth().args(["scan", "--db"]).arg(&db).arg(&junk), 2);
     assert!(err.contains("is not an SBOM plinth can read"), "{err}");
 }
@@ -275,8 +275,8 @@ fn debian_release_detection_is_loud() {
     let db = debian_db(tmp.path());
     // A distroless-style status.d entry for libc6 older than the fix, no os-release.
     let root = tmp.path().join("rootfs");
-    std::fs::create_dir_all(root.join("var/lib/dpkg/status.d")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(root.join("var/lib/dpkg/status.d")).unwrap();
+    fs_err::write(
         root.join("var/lib/dpkg/status.d/libc6"),
         "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\nSource: glibc\n",
     )
@@ -294,8 +294,8 @@ fn debian_release_detection_is_loud() {
         "{r:#?}"
     );
     // With an os-release naming bookworm, the same.
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(root.join("etc")).unwrap();
+    fs_err::write(
         root.join("etc/os-release"),
         "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
     )
@@ -304,7 +304,7 @@ fn debian_release_detection_is_loud() {
 
     // Debian 7 is older than any release the data holds: end-of-life, said on stderr,
     // and `--fail-on` fails because the packages were not checked.
-    std::fs::write(
+    fs_err::write(
         root.join("etc/os-release"),
         "ID=debian\nVERSION_ID=\"7\"\nVERSION_CODENAME=wheezy\n",
     )
@@ -325,14 +325,14 @@ fn ignore_file_and_openvex_suppress_findings() {
     let tmp = tempfile::tempdir().unwrap();
     let db = alpine_db(tmp.path());
     let ignore = tmp.path().join("ignore.toml");
-    std::fs::write(
+    fs_err::write(
         &ignore,
         "[[ignore]]\nid = \"CVE-2024-9143\"\nreason = \"our app never parses GF(2^m) curves\"\n\
          [[ignore]]\nid = \"CVE-2025-26519\"\nreason = \"temporary\"\nexpires = \"2020-01-01\"\n",
     )
     .unwrap();
     let vex = tmp.path().join("vex.json");
-    std::fs::write(
+    fs_err::write(
         &vex,
         r#"{
   "@context": "https://openvex.dev/ns/v0.2.0",
@@ -391,7 +391,7 @@ fn ignore_file_and_openvex_suppress_findings() {
     assert_eq!(v["counts"]["suppressed"], suppressed.len());
 
     // A rule without a reason is refused.
-    std::fs::write(&ignore, "[[ignore]]\nid = \"CVE-2024-9143\"\n").unwrap();
+    fs_err::write(&ignore, "[[ignore]]\nid = \"CVE-2024-9143\"\n").unwrap();
     let err = fails(
         plinth()
             .args(["scan", "--db"])
@@ -440,11 +440,11 @@ fn go_binary_against_the_go_osv_dump() {
     ];
     for (name, text) in files {
         let p = src.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
     }
     let root = tmp.path().join("rootfs");
-    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    fs_err::create_dir_all(root.join("usr/bin")).unwrap();
     ok(Command::new("go")
         .args(["build", "-o"])
         .arg(root.join("usr/bin/app"))
@@ -510,14 +510,14 @@ fn rust_binary_against_the_crates_io_osv_dump() {
     let tmp = tempfile::tempdir().unwrap();
     let db = db_with(tmp.path(), &["osv/crates.io-all.zip"]);
     let src = tmp.path().join("src");
-    std::fs::create_dir_all(src.join("src")).unwrap();
-    std::fs::write(
+    fs_err::create_dir_all(src.join("src")).unwrap();
+    fs_err::write(
         src.join("Cargo.toml"),
         "[package]\nname = \"vulnerable-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
          [dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         src.join("src/main.rs"),
         "fn main() {\n    let mut v: smallvec::SmallVec<[u8; 4]> = smallvec::SmallVec::new();\n    \
          v.push(1);\n    println!(\"{}\", v.len());\n}\n",
@@ -528,8 +528,8 @@ fn rust_binary_against_the_crates_io_osv_dump() {
         .current_dir(&src)
         .env("CARGO_TARGET_DIR", tmp.path().join("target")));
     let root = tmp.path().join("rootfs");
-    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(root.join("usr/bin")).unwrap();
+    fs_err::copy(
         tmp.path().join("target/release/vulnerable-probe"),
         root.join("usr/bin/probe"),
     )
@@ -580,9 +580,9 @@ fn database_lifecycle_and_bad_files() {
     );
 
     // A truncated zip: exit 2 naming the file; the database is untouched.
-    let zip = std::fs::read(test_data("vuln/osv/crates.io-all.zip")).unwrap();
+    let zip = fs_err::read(test_data("vuln/osv/crates.io-all.zip")).unwrap();
     let bad = tmp.path().join("Truncated-all.zip");
-    std::fs::write(&bad, &zip[..zip.len() / 2]).unwrap();
+    fs_err::write(&bad, &zip[..zip.len() / 2]).unwrap();
     let err = fails(
         plinth().args(["db", "import", "--db"]).arg(&db).arg(&bad),
         2,
@@ -590,7 +590,7 @@ fn database_lifecycle_and_bad_files() {
     assert!(err.contains("Truncated-all.zip"), "{err}");
     assert_eq!(status(&db)["sources"], before["sources"]);
     assert!(
-        std::fs::read_dir(tmp.path())
+        fs_err::read_dir(tmp.path())
             .unwrap()
             .filter_map(|e| e.ok())
             .all(|e| !e.file_name().to_string_lossy().contains("import")),
@@ -610,7 +610,7 @@ fn database_lifecycle_and_bad_files() {
 
     // A corrupt database: exit 2 with the hint to re-import.
     let corrupt = tmp.path().join("corrupt.db");
-    std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
+    fs_err::write(&corrupt, vec![0x5a; 8192]).unwrap();
     let err = fails(
         plinth()
             .args(["scan", "--db"])
@@ -690,15 +690,15 @@ fn db_update_downloads_feeds_from_a_local_server() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("site");
-    std::fs::create_dir_all(site.join("osv/Go")).unwrap();
-    std::fs::create_dir_all(site.join("alpine/v3.20")).unwrap();
-    std::fs::copy(
+    fs_err::create_dir_all(site.join("osv/Go")).unwrap();
+    fs_err::create_dir_all(site.join("alpine/v3.20")).unwrap();
+    fs_err::copy(
         vuln.join("debian/tracker-sample.json"),
         site.join("tracker.json"),
     )
     .unwrap();
-    std::fs::copy(vuln.join("osv/Go-all.zip"), site.join("osv/Go/all.zip")).unwrap();
-    std::fs::copy(
+    fs_err::copy(vuln.join("osv/Go-all.zip"), site.join("osv/Go/all.zip")).unwrap();
+    fs_err::copy(
         vuln.join("alpine/v3.20-main.subset.json"),
         site.join("alpine/v3.20/main.json"),
     )
@@ -842,7 +842,7 @@ fn fixes_from_the_archive_for_this_machines_packages() {
         }
     }
     // linux-libc-dev holds no kernel code: never listed for the kernel's CVEs.
-    let installed = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let installed = fs_err::read_to_string("/var/lib/dpkg/status").unwrap();
     if installed.contains("Package: linux-libc-dev\n") {
         assert!(
             v["kernel_headers"]
@@ -903,7 +903,7 @@ fn compare_shows_cves_per_severity() {
     .unwrap();
     assert_eq!(v[0]["cves"]["unknown"], 27);
     assert_eq!(v[1]["cves"]["unknown"], 0);
-    let page = std::fs::read_to_string(&html).unwrap();
+    let page = fs_err::read_to_string(&html).unwrap();
     assert!(page.contains("CVEs"), "no CVE chart in the report");
     // Without a database: a notice, no CVE row.
     let o = run(plinth().arg("compare").arg(&alpine).arg(&hello));
@@ -924,7 +924,7 @@ fn fifos_and_empty_directories_are_clear_errors() {
     let fifo = tmp.path().join("feed.json");
     ok(Command::new("mkfifo").arg(&fifo));
     let empty = tmp.path().join("empty");
-    std::fs::create_dir(&empty).unwrap();
+    fs_err::create_dir(&empty).unwrap();
     let db = tmp.path().join("vuln.db");
     let limit = std::time::Duration::from_secs(30);
     let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![

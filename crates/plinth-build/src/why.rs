@@ -1,0 +1,142 @@
+//! `why`: which requested package pulls a package into the image, and through which
+//! dependencies. Reads the lock: no network.
+
+use std::path::{Path, PathBuf};
+
+use plinth_deb::lock::{Lock, LockError};
+
+use crate::{Spec, lock_path};
+
+/// How a package came into the image of one platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    pub platform: String,
+    pub package: String,
+    pub version: String,
+    /// `requested by the spec`, or the chain `base -> libc6 -> libgcc-s1`.
+    pub how: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WhyError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{} has no lock ({} is missing)", spec.display(), lock.display())]
+    NoLock { spec: PathBuf, lock: PathBuf },
+    #[error("{package} is not in the image built from {}", spec.display())]
+    NotInImage { package: String, spec: PathBuf },
+}
+
+impl WhyError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            WhyError::NoLock { spec, .. } => {
+                Some(format!("run `plinth lock {}` first", spec.display()))
+            }
+            WhyError::NotInImage { .. } => {
+                Some("`plinth lock SPEC` lists every package of the lock".into())
+            }
+            WhyError::Lock(_) => None,
+        }
+    }
+}
+
+/// Why `package` is in the image `spec` (read from `spec_path`) builds, per platform.
+pub fn why(spec: &Spec, spec_path: &Path, package: &str) -> Result<Vec<Reason>, WhyError> {
+    let path = lock_path(spec);
+    let lock = Lock::load(&path)?.ok_or_else(|| WhyError::NoLock {
+        spec: spec_path.to_path_buf(),
+        lock: path.clone(),
+    })?;
+    let reasons = explain(spec, &lock, package);
+    if reasons.is_empty() {
+        return Err(WhyError::NotInImage {
+            package: package.to_string(),
+            spec: spec_path.to_path_buf(),
+        });
+    }
+    Ok(reasons)
+}
+
+/// Why `package` is in `lock`, per platform; empty when it is not.
+pub fn explain(spec: &Spec, lock: &Lock, package: &str) -> Vec<Reason> {
+    let mut out = Vec::new();
+    for p in &lock.platforms {
+        if let Some(pkg) = p.packages.iter().find(|x| x.name == package) {
+            let requested = spec
+                .debian
+                .as_ref()
+                .is_some_and(|d| d.packages.contains(&pkg.name));
+            let how = if requested || pkg.why.len() <= 1 {
+                "requested by the spec".to_string()
+            } else {
+                pkg.why.join(" -> ")
+            };
+            out.push(Reason {
+                platform: p.platform.clone(),
+                package: pkg.name.clone(),
+                version: pkg.version.clone(),
+                how,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plinth_deb::lock::{LockedPackage, LockedPlatform};
+
+    fn pkg(name: &str, why: &[&str]) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: "1.0-1".into(),
+            architecture: "amd64".into(),
+            filename: format!("pool/main/{name}.deb"),
+            size: 1,
+            sha256: "00".into(),
+            suite: "bookworm".into(),
+            source: None,
+            why: why.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn fixture() -> (Spec, Lock) {
+        let spec = Spec::parse(
+            Path::new("/nonexistent-dir/plinth.toml"),
+            "[image]\nname = \"x\"\n\n[debian]\nrelease = \"bookworm\"\npackages = [\"curl\"]\n",
+        )
+        .unwrap();
+        let lock = Lock {
+            version: 1,
+            inputs: String::new(),
+            release: "bookworm".into(),
+            suites: Vec::new(),
+            platforms: vec![LockedPlatform {
+                platform: "linux/amd64".into(),
+                arch: "amd64".into(),
+                packages: vec![
+                    pkg("curl", &["curl"]),
+                    pkg("libcurl4", &["curl", "libcurl4"]),
+                ],
+            }],
+        };
+        (spec, lock)
+    }
+
+    #[test]
+    fn requested_and_pulled_in() {
+        let (spec, lock) = fixture();
+        assert_eq!(
+            explain(&spec, &lock, "curl")[0].how,
+            "requested by the spec"
+        );
+        let r = &explain(&spec, &lock, "libcurl4")[0];
+        assert_eq!(
+            (r.platform.as_str(), r.version.as_str(), r.how.as_str()),
+            ("linux/amd64", "1.0-1", "curl -> libcurl4")
+        );
+        assert!(explain(&spec, &lock, "bash").is_empty());
+    }
+}

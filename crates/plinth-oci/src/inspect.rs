@@ -1,0 +1,244 @@
+//! `inspect`: what an image holds (manifest, config, layers and files) after checking
+//! every digest and size, as data for the caller to render.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fs::{ImageFs, ImageFsOptions, NodeKind};
+use crate::source::{ResolvedImage, open_image};
+use crate::validate::validate;
+
+/// An image source and each of its images.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub source: String,
+    pub validated_blobs: usize,
+    pub images: Vec<ImageReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageReport {
+    pub tag: Option<String>,
+    pub digest: String,
+    pub media_type: String,
+    pub platform: String,
+    pub created: Option<String>,
+    pub config_digest: String,
+    pub config: serde_json::Value,
+    pub layers: Vec<LayerReport>,
+    pub compressed_size: u64,
+    pub uncompressed_files_size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileReport>>,
+    /// What the squash skipped or refused (unsafe paths, hostile links).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub media_type: String,
+    pub size: u64,
+    /// The history entry's comment or `created_by`.
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Octal, four digits.
+    pub mode: String,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Index (bottom = 0) of the layer the entry comes from.
+    pub layer: usize,
+}
+
+/// Opens `reference` (as [`open_image`] reads it), validates it and reports each image
+/// (only `platform`'s, when given), with the file listing when `files`.
+pub fn inspect(reference: &str, platform: Option<&str>, files: bool) -> Result<Report> {
+    let (src, tag) = open_image(reference)?;
+    let checked = validate(src.as_ref())?;
+    let mut images = src.images(tag.as_deref())?;
+    if let Some(p) = platform {
+        images.retain(|i| i.platform_string() == p);
+        if images.is_empty() {
+            return Err(Error::NotFound(format!(
+                "{} has no image for platform {p}",
+                src.name()
+            )));
+        }
+    }
+    let mut reports = Vec::new();
+    for img in &images {
+        let fs = ImageFs::open(src.as_ref(), img, &ImageFsOptions::default())?;
+        reports.push(image_report(img, &fs, files));
+    }
+    Ok(Report {
+        source: src.name(),
+        validated_blobs: checked.blobs,
+        images: reports,
+    })
+}
+
+/// One image's report, from its squashed filesystem.
+pub fn image_report(img: &ResolvedImage, fs: &ImageFs, files: bool) -> ImageReport {
+    let history: Vec<_> = img
+        .config
+        .history()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| !h.empty_layer().unwrap_or(false))
+        .collect();
+    let layers: Vec<LayerReport> = img
+        .manifest
+        .layers()
+        .iter()
+        .zip(img.config.rootfs().diff_ids())
+        .enumerate()
+        .map(|(i, (d, diff))| LayerReport {
+            digest: d.digest().to_string(),
+            diff_id: diff.clone(),
+            media_type: d.media_type().to_string(),
+            size: d.size(),
+            comment: history
+                .get(i)
+                .and_then(|h| h.comment().clone().or(h.created_by().clone())),
+        })
+        .collect();
+    let files = files.then(|| {
+        fs.iter()
+            .map(|(p, n)| {
+                let (kind, link) = match &n.kind {
+                    NodeKind::File => ("file", None),
+                    NodeKind::Dir => ("dir", None),
+                    NodeKind::Symlink(t) => ("symlink", Some(t.clone())),
+                    NodeKind::Hardlink(t) => ("hardlink", Some(format!("/{t}"))),
+                    NodeKind::CharDevice => ("char-device", None),
+                    NodeKind::BlockDevice => ("block-device", None),
+                    NodeKind::Fifo => ("fifo", None),
+                };
+                FileReport {
+                    path: format!("/{p}"),
+                    kind,
+                    mode: format!("{:04o}", n.mode),
+                    uid: n.uid,
+                    gid: n.gid,
+                    size: n.size,
+                    link,
+                    layer: n.layer,
+                }
+            })
+            .collect()
+    });
+    ImageReport {
+        tag: img.tag.clone(),
+        digest: img.descriptor.digest().to_string(),
+        media_type: img.descriptor.media_type().to_string(),
+        platform: img.platform_string(),
+        created: img.config.created().clone(),
+        config_digest: img.manifest.config().digest().to_string(),
+        config: serde_json::from_slice(&img.config_raw).unwrap_or(serde_json::Value::Null),
+        compressed_size: layers.iter().map(|l| l.size).sum(),
+        uncompressed_files_size: fs.file_bytes(),
+        layers,
+        files,
+        warnings: fs.warnings().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use oci_spec::image::{Arch, Config, Os, Platform};
+
+    use super::*;
+    use crate::image::{ImageBuilder, PlatformImage};
+    use crate::layer::{Compression, Content, Entry, LayerBuilder};
+    use crate::write::{OutputFormat, WriteOptions, write_image};
+
+    fn layout(dir: &std::path::Path) -> std::path::PathBuf {
+        let mut layer = LayerBuilder::new("test");
+        layer.add("etc", Entry::dir(0o755, 0, 0)).unwrap();
+        layer
+            .add(
+                "etc/motd",
+                Entry::file(Content::Bytes(Arc::from(&b"hi\n"[..])), 0o644, 0, 0),
+            )
+            .unwrap();
+        let mut platform = Platform::default();
+        platform.set_os(Os::Linux);
+        platform.set_architecture(Arch::Amd64);
+        let artifact = ImageBuilder::new(BTreeMap::new())
+            .build(vec![PlatformImage {
+                platform,
+                config: Config::default(),
+                layers: vec![(layer.finish(Compression::Gzip, 0).unwrap(), "files".into())],
+                created: "1970-01-01T00:00:00Z".into(),
+            }])
+            .unwrap();
+        let out = dir.join("img");
+        write_image(
+            &artifact,
+            &out,
+            &WriteOptions {
+                format: OutputFormat::Layout,
+                name: "img",
+                tag: "latest",
+                mtime: 0,
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn reports_layers_and_files_of_a_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let img = layout(tmp.path());
+        let r = inspect(img.to_str().unwrap(), None, true).unwrap();
+        assert_eq!(r.images.len(), 1);
+        let i = &r.images[0];
+        assert_eq!(i.platform, "linux/amd64");
+        assert_eq!(i.layers.len(), 1);
+        assert_eq!(i.layers[0].comment.as_deref(), Some("files"));
+        assert_eq!(i.uncompressed_files_size, 3);
+        let motd = i
+            .files
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|f| f.path == "/etc/motd")
+            .unwrap();
+        assert_eq!(
+            (motd.kind, motd.mode.as_str(), motd.size),
+            ("file", "0644", 3)
+        );
+        assert!(
+            inspect(img.to_str().unwrap(), None, false).unwrap().images[0]
+                .files
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn another_platform_is_not_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let img = layout(tmp.path());
+        let e = inspect(img.to_str().unwrap(), Some("linux/arm64"), false).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("has no image for platform linux/arm64"),
+            "{e}"
+        );
+    }
+}

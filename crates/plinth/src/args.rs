@@ -1,0 +1,74 @@
+//! Flags shared by several commands. Commands take them from here, never from each
+//! other.
+
+use std::path::PathBuf;
+
+use plinth_sbom::format::WriteOptions;
+use plinth_vuln::Db;
+
+use crate::render::CliError;
+
+/// Where Debian packages come from.
+#[derive(clap::Args, Clone, Default)]
+pub struct DebianArgs {
+    /// Debian mirror base URI (default: the spec's, else the machine's apt sources)
+    #[arg(long, value_name = "URI")]
+    pub mirror: Option<String>,
+    /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Where the database is: shared by `db`, `scan` and `compare`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DbPath {
+    /// The vulnerability database [default: $PLINTH_DB, else vuln.db in the cache directory]
+    #[arg(long = "db", value_name = "FILE", env = "PLINTH_DB")]
+    pub path: Option<PathBuf>,
+}
+
+impl DbPath {
+    pub fn resolve(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(plinth_vuln::db::default_path)
+    }
+}
+
+/// How old the data may be before scans warn: `--max-db-age`, shared by `db status`
+/// and `scan`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MaxAge {
+    /// Warn when the oldest source was imported more than DAYS days ago
+    #[arg(
+        long = "max-db-age",
+        value_name = "DAYS",
+        default_value_t = 5,
+        env = "PLINTH_MAX_DB_AGE"
+    )]
+    pub days: u64,
+}
+
+impl MaxAge {
+    /// A warning when `db` is older than allowed.
+    pub fn check(&self, db: &Db) -> Result<Option<String>, CliError> {
+        Ok(plinth_vuln::scan::age_warning(db, self.days)?)
+    }
+}
+
+/// Timestamps in SBOMs come only from SOURCE_DATE_EPOCH, so the same image gives the same bytes.
+pub fn sbom_write_options() -> Result<WriteOptions, CliError> {
+    let created = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+            CliError::input(
+                format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"),
+                None,
+            )
+        })?),
+        _ => None,
+    };
+    Ok(WriteOptions {
+        created,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
