@@ -5,28 +5,43 @@
 //! staff and nonroot. Declared accounts follow, in spec order (checked by the spec's
 //! `[accounts]` table).
 
+/// A line of `/etc/passwd`, plus the mode of its home directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// Login name.
     pub name: String,
+    /// Numeric user id.
     pub uid: u32,
+    /// Numeric id of the primary group.
     pub gid: u32,
+    /// The comment field (distroless sets it to the login name).
     pub gecos: String,
+    /// Absolute path of the home directory (`/nonexistent` for none).
     pub home: String,
+    /// Login shell (`/sbin/nologin` unless the spec says otherwise).
     pub shell: String,
     /// Mode of the home directory; `None` when no home directory is made.
     pub home_mode: Option<u32>,
 }
 
+/// A line of `/etc/group`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
+    /// Group name.
     pub name: String,
+    /// Numeric group id.
     pub gid: u32,
+    /// Supplementary members, by login name, in spec order.
     pub members: Vec<String>,
 }
 
+/// An image's users and groups, in the order they are written to `/etc/passwd` and
+/// `/etc/group`.
 #[derive(Debug, Clone, Default)]
 pub struct Accounts {
+    /// Users, in `/etc/passwd` order.
     pub users: Vec<User>,
+    /// Groups, in `/etc/group` order.
     pub groups: Vec<Group>,
 }
 
@@ -111,6 +126,7 @@ impl Accounts {
         Some((uid, gid))
     }
 
+    /// The contents of `/etc/passwd`: one `name:x:uid:gid:gecos:home:shell` line per user.
     pub fn passwd(&self) -> String {
         self.users
             .iter()
@@ -123,6 +139,7 @@ impl Accounts {
             .collect()
     }
 
+    /// The contents of `/etc/group`: one `name:x:gid:members` line per group.
     pub fn group(&self) -> String {
         self.groups
             .iter()

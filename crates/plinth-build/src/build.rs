@@ -22,6 +22,7 @@ use crate::debian;
 use crate::error::BuildError;
 use crate::spec::{Platform, Spec};
 
+/// How to build: timestamps, platforms, mirror, cache, lock handling and progress.
 #[derive(Clone)]
 pub struct BuildOptions {
     /// Seconds since the epoch for every mtime and `created` (`SOURCE_DATE_EPOCH`).
@@ -32,7 +33,9 @@ pub struct BuildOptions {
     pub mirror: Option<String>,
     /// The package cache (default: [`plinth_core::dirs::cache_root`]).
     pub cache: Option<PathBuf>,
+    /// What to do with `plinth.lock` (Debian-based images only).
     pub lock: LockMode,
+    /// Where progress goes (package index and package downloads).
     pub reporter: Arc<dyn Reporter>,
 }
 
@@ -61,14 +64,24 @@ pub enum LockMode {
 /// What happened to the lock.
 #[derive(Debug, Clone)]
 pub enum LockOutcome {
+    /// The existing lock matched the spec and was used as is.
     Used,
+    /// There was no lock: packages were resolved and the lock written.
     Created,
-    Updated { changes: Vec<String> },
+    /// The lock was resolved again and rewritten.
+    Updated {
+        /// One line per package added, changed or removed, as `platform: + name version`,
+        /// `~ name old -> new` or `- name version`.
+        changes: Vec<String>,
+    },
 }
 
+/// A built image, held in memory, with its platforms and lock.
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
+    /// The image: every blob, one manifest per platform, and the index for several.
     pub artifact: ImageArtifact,
+    /// The platforms built, in spec order.
     pub platforms: Vec<Platform>,
     /// Set for Debian-based images.
     pub lock: Option<(Lock, LockOutcome)>,

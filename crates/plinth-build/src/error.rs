@@ -4,41 +4,64 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
 pub struct SpecError {
+    /// The spec file the error is in.
     pub path: PathBuf,
     /// 1-based line and column.
     pub location: Option<(usize, usize)>,
+    /// What is wrong, naming the key or value involved.
     pub message: String,
+    /// How to fix it, when there is an obvious fix (shown as `hint:`).
     pub hint: Option<String>,
 }
 
+/// Why a build or a lock failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     // Not `#[from]`: that would make the spec error both the message and its cause.
+    /// The spec is invalid; the boxed error says where and why.
     #[error("invalid image spec {0}")]
     Spec(Box<SpecError>),
+    /// The spec file could not be read.
     #[error("failed to read spec {}", path.display())]
     ReadSpec {
+        /// The spec file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A `[[files]]` source could not be read.
     #[error("failed to read source file {} (for `{dst}`)", path.display())]
     Source {
+        /// The local file or directory, as resolved against the spec's directory.
         path: PathBuf,
+        /// Its destination in the image, absolute.
         dst: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// Assembling the image failed (a layer, a config, a manifest or the index).
     #[error(transparent)]
     Oci(#[from] plinth_oci::Error),
+    /// A Debian step failed (keys, mirror, package index, resolution, fetching, unpacking,
+    /// the CA bundle), or the request does not fit the spec (nothing to lock, a
+    /// `--platform` it does not build).
     #[error("{message}")]
     Debian {
+        /// What failed, naming the package, platform, key or file involved.
         message: String,
+        /// The underlying error, when there is one.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// `plinth.lock` does not match the spec and [`crate::LockMode::UseOrCreate`] was asked for.
     #[error("{} was written for another version of the spec (its packages, profile, release or platforms changed)", path.display())]
-    StaleLock { path: PathBuf },
+    StaleLock {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// `plinth.lock` could not be read, parsed or written.
     #[error(transparent)]
     Lock(#[from] plinth_deb::lock::LockError),
     /// Cataloguing the built image for its SBOM failed.
@@ -58,6 +81,7 @@ impl BuildError {
         }
     }
 
+    /// A line telling the user what to do about the error, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::Spec(e) => e.hint.clone(),

@@ -1,6 +1,8 @@
 //! Plinth's image specs and builds: a TOML spec plus local files become a reproducible
 //! OCI image (one manifest per platform, an index for several).
 
+#![deny(missing_docs)]
+
 pub mod accounts;
 mod build;
 pub mod debian;

@@ -24,7 +24,9 @@ pub enum Profile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Release {
+    /// Debian 12.
     Bookworm,
+    /// Debian 13.
     Trixie,
 }
 
@@ -126,8 +128,10 @@ rpc:            db files
 netgroup:       nis
 ";
 
-/// Where the CA bundle lives, and the environment that points OpenSSL at it.
+/// Where the CA bundle lives, relative to the image root.
 pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+/// The `SSL_CERT_FILE` set in the environment of Debian-based images: [`CA_BUNDLE`],
+/// absolute.
 pub const SSL_CERT_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Builds the CA bundle the way `update-ca-certificates` would, without running it:

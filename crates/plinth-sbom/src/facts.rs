@@ -62,9 +62,12 @@ pub const DEFAULT_WRITABLE_ALLOW: &[&str] = &["tmp", "var/tmp", "var/lock", "dev
 /// Everything `compare` shows for one image.
 #[derive(Clone, Debug, Serialize)]
 pub struct Facts {
+    /// The name the user gave the subject.
     pub name: String,
+    /// The manifest digest, for images.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// `os/arch[/variant]`, for images.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
     /// Bytes as stored (compressed layers, or the tarball), when known.
@@ -72,31 +75,40 @@ pub struct Facts {
     pub compressed_size: Option<u64>,
     /// Bytes of the regular files in the squashed filesystem.
     pub uncompressed_size: u64,
+    /// Number of layers (1 for a root filesystem).
     pub layers: usize,
+    /// Number of entries in the squashed filesystem other than directories.
     pub files: usize,
     /// `PRETTY_NAME`, else `ID VERSION_ID`; `None` when no OS was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os: Option<String>,
     /// Packages per kind (`deb`, `apk`, `go`, …); only kinds with packages.
     pub packages: BTreeMap<String, usize>,
+    /// Number of packages of every kind.
     pub packages_total: usize,
     /// Shells found (paths, with the symlink target when it is one).
     pub shells: Vec<String>,
     /// Package managers found: `apt`, `dpkg`, `apk`, `rpm`, ….
     pub package_managers: Vec<String>,
+    /// Network tools found (`wget`, `curl`, `nc`, …): paths, with the symlink target when
+    /// it is one.
     pub network_tools: Vec<String>,
     /// The configured user (`User` in the config), empty when unset.
     pub user: String,
     /// Whether processes run as root (unset user, `root`, `0`, or a name with uid 0).
     pub runs_as_root: bool,
+    /// Files with the setuid or setgid bit, as `/path (setuid, 4755)`.
     pub setuid_files: Vec<String>,
     /// World-writable paths outside the allowed ones (sticky dirs included).
     pub world_writable: Vec<String>,
+    /// The first CA bundle found, as an absolute path; `None` when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,
+    /// Whether time zone data is present (`usr/share/zoneinfo/`).
     pub timezone_data: bool,
     /// `glibc`, `musl` or `none`.
     pub libc: String,
+    /// The SBOM's warnings: what was skipped while cataloguing and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -106,6 +118,8 @@ pub fn facts(subject: &Subject, sbom: &Sbom) -> Facts {
     facts_with(subject, sbom, DEFAULT_WRITABLE_ALLOW)
 }
 
+/// Like [`facts`], with world-writable entries allowed under `writable_allow` (paths
+/// without a leading `/`) instead of [`DEFAULT_WRITABLE_ALLOW`].
 pub fn facts_with(subject: &Subject, sbom: &Sbom, writable_allow: &[&str]) -> Facts {
     let fs = &subject.fs;
     let exists = |p: &str| fs.resolve(p).is_some_and(|r| !r.is_empty());
@@ -262,16 +276,22 @@ fn detect_libc(fs: &ImageFs) -> String {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Policy {
+    /// `non-root`: the image must not run as root.
     #[serde(default = "yes")]
     pub non_root: bool,
+    /// `no-shell`: no shell may be present.
     #[serde(default = "yes")]
     pub no_shell: bool,
+    /// `no-package-manager`: no package manager may be present.
     #[serde(default = "yes")]
     pub no_package_manager: bool,
+    /// `no-setuid`: no setuid or setgid file may be present.
     #[serde(default = "yes")]
     pub no_setuid: bool,
+    /// `no-world-writable`: nothing world-writable outside `world_writable_allow`.
     #[serde(default = "yes")]
     pub no_world_writable: bool,
+    /// `no-network-tools`: no `wget`, `curl`, `nc` or the like (off by default).
     #[serde(default)]
     pub no_network_tools: bool,
     /// Paths (no leading `/`) where world-writable entries are allowed.
@@ -307,7 +327,9 @@ impl Default for Policy {
 /// One rule's outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleResult {
+    /// The rule's name, as in the policy file (`non-root`, `no-shell`, …).
     pub rule: &'static str,
+    /// Whether nothing broke the rule.
     pub passed: bool,
     /// What was found (empty when the rule passed).
     pub details: Vec<String>,

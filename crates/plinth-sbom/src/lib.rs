@@ -1,9 +1,12 @@
 //! What is inside an image.
 //!
 //! [`subject::open`] reads an image or a root filesystem into a squashed [`ImageFs`];
-//! [`catalog`] runs the catalogers over it and returns an [`Sbom`]; [`format`] writes it
-//! as SPDX 2.3, CycloneDX 1.6, a table or Plinth's own JSON; [`facts`] answers the
-//! hardening questions (shell, package manager, user, setuid files, sizes).
+//! [`catalog`](mod@catalog) runs the catalogers over it and returns an [`Sbom`];
+//! [`format`](mod@format) writes it as SPDX 2.3, CycloneDX 1.6, a table or Plinth's own
+//! JSON; [`facts`] answers the hardening questions (shell, package manager, user, setuid
+//! files, sizes).
+
+#![deny(missing_docs)]
 
 pub mod catalog;
 pub mod check;
@@ -36,8 +39,10 @@ pub struct Sbom {
     pub platform: Option<String>,
     /// `oci-layout`, `rootfs-dir`, …
     pub source_kind: String,
+    /// The detected operating system; `None` when no `os-release` (or equivalent) was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distro: Option<Distro>,
+    /// Every package found, in [`Package::sort_key`] order.
     pub packages: Vec<Package>,
     /// What was skipped and why (malformed databases, unreadable binaries).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -43,6 +43,8 @@ impl PackageKind {
         matches!(self, PackageKind::Deb | PackageKind::Apk | PackageKind::Rpm)
     }
 
+    /// The short name shown in the table and in [`crate::facts::Facts::packages`] (`deb`,
+    /// `go`, `python`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             PackageKind::Deb => "deb",
@@ -55,6 +57,7 @@ impl PackageKind {
         }
     }
 
+    /// Every kind, in [`Package::sort_key`] order.
     pub const ALL: [PackageKind; 7] = [
         PackageKind::Deb,
         PackageKind::Apk,
@@ -100,8 +103,11 @@ impl Distro {
 /// One package found in an image.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
+    /// The ecosystem; `None` reads as [`PackageKind::Deb`] (see [`Package::kind`]).
     pub kind: Option<PackageKind>,
+    /// The package name in its ecosystem (Debian package, Go module path, PyPI project, …).
     pub name: String,
+    /// The version, as the ecosystem writes it.
     pub version: String,
     /// The source package (Debian `Source:`, Alpine `origin`, RPM source RPM name).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,6 +115,7 @@ pub struct Package {
     /// The source version when it differs from `version` (Debian binNMUs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_version: Option<String>,
+    /// The architecture, when the package database records one (`amd64`, `x86_64`, `all`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     /// The declared licence, as written by the package (an SPDX expression when it is one).
@@ -130,6 +137,7 @@ pub struct Package {
 }
 
 impl Package {
+    /// The ecosystem: [`Package::kind`]'s field, with `None` read as [`PackageKind::Deb`].
     pub fn kind(&self) -> PackageKind {
         self.kind.unwrap_or(PackageKind::Deb)
     }

@@ -14,14 +14,20 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SubjectKind {
+    /// An OCI image layout directory.
     OciLayout,
+    /// An OCI image layout in a tarball (`oci-archive:`).
     OciArchive,
+    /// A `docker save` tarball (`docker-archive:`).
     DockerArchive,
+    /// A plain root filesystem directory.
     RootfsDir,
+    /// A root filesystem tarball, optionally compressed.
     RootfsTar,
 }
 
 impl SubjectKind {
+    /// The kebab-case name shown in reports (`oci-layout`, `rootfs-dir`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             SubjectKind::OciLayout => "oci-layout",
@@ -36,8 +42,11 @@ impl SubjectKind {
 /// One layer of an image subject.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerInfo {
+    /// The layer's digest (`sha256:…`).
     pub digest: String,
+    /// The size of the layer blob in bytes (compressed when the layer is).
     pub size: u64,
+    /// The layer's media type, as the manifest gives it.
     pub media_type: String,
 }
 
@@ -46,14 +55,17 @@ pub struct LayerInfo {
 pub struct Subject {
     /// What the user typed.
     pub reference: String,
+    /// What the subject was read from.
     pub kind: SubjectKind,
     /// The image (manifest, config), when the subject is one.
     pub image: Option<ResolvedImage>,
     /// Every platform the source holds, `os/arch[/variant]` (empty for a rootfs).
     pub platforms: Vec<String>,
+    /// The image's layers, bottom first (empty for a rootfs).
     pub layers: Vec<LayerInfo>,
     /// Bytes as stored: layer blobs for images, the file for a rootfs tarball.
     pub stored_size: Option<u64>,
+    /// The squashed filesystem, holding the bytes of the files the reader options keep.
     pub fs: ImageFs,
 }
 
@@ -65,6 +77,7 @@ impl Subject {
             .map(|i| i.descriptor.digest().to_string())
     }
 
+    /// The platform of an image subject, `os/arch[/variant]`.
     pub fn platform(&self) -> Option<String> {
         self.image.as_ref().map(|i| i.platform_string())
     }
@@ -86,6 +99,7 @@ pub fn open(reference: &str, platform: Option<&str>) -> Result<Subject> {
     open_with(reference, platform, &fs_options())
 }
 
+/// Like [`open`], reading the filesystem with `opts` instead of [`fs_options`].
 pub fn open_with(
     reference: &str,
     platform: Option<&str>,

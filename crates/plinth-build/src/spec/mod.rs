@@ -45,12 +45,16 @@ pub enum Layering {
 /// The Debian part of a spec: a profile and/or packages, from one release.
 #[derive(Debug, Clone)]
 pub struct DebianSpec {
+    /// The distroless profile whose packages and files the image gets; `None` for only the
+    /// spec's own packages.
     pub profile: Option<Profile>,
+    /// The Debian release every package comes from.
     pub release: Release,
     /// Requested packages: the profile's, then the spec's own.
     pub packages: Vec<String>,
     /// Never installed (and treated as present when resolving).
     pub exclude: Vec<String>,
+    /// How the packages are laid out in layers.
     pub layering: Layering,
     /// A mirror base URI overriding the machine's apt sources.
     pub mirror: Option<String>,
@@ -63,9 +67,12 @@ pub struct DebianSpec {
     pub keep_docs: bool,
 }
 
+/// An OpenPGP key given in `debian.keys`.
 #[derive(Debug, Clone)]
 pub enum KeySource {
+    /// A key file, resolved against the spec's directory.
     File(PathBuf),
+    /// An armoured key block written in the spec.
     Inline(String),
 }
 
@@ -78,6 +85,7 @@ pub const SCRIPT_ONLY: &[&str] = &["debconf", "debconf-2.0", "openssl", "awk", "
 #[derive(Deserialize, Default, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Base {
+    /// An empty image: only what the spec adds.
     #[default]
     Scratch,
 }
@@ -85,53 +93,86 @@ pub enum Base {
 /// A checked spec, ready to build.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// The spec file; `src` paths and key files are relative to its directory, and
+    /// `plinth.lock` sits beside it.
     pub path: PathBuf,
+    /// Image name (`image.name`, else the spec directory's name, else `image`).
     pub name: String,
+    /// Image tag (`image.tag`, `latest` by default).
     pub tag: String,
+    /// What the image starts from (`image.base`).
     pub base: Base,
+    /// The platforms built, in spec order (`image.platforms`, `linux/amd64` by default).
     pub platforms: Vec<Platform>,
+    /// Layer compression (`image.compression`).
     pub compression: Compression,
     /// Numeric `uid:gid` the image runs as, and the account name it came from.
     pub run_as: (u32, u32, String),
+    /// The image configuration: entrypoint, environment, ports and the like.
     pub config: ImageConfig,
+    /// Annotations on the index and every manifest (`[annotations]`).
     pub annotations: BTreeMap<String, String>,
+    /// Users and groups: distroless's unless `accounts.defaults = false`, then the spec's.
     pub accounts: Accounts,
+    /// Local files and directory trees copied into the image (`[[files]]`).
     pub files: Vec<FileSpec>,
+    /// Directories made in the image (`[[dirs]]`).
     pub dirs: Vec<DirSpec>,
+    /// Symbolic links (`[[symlinks]]`): normalised path in the image, then target as written.
     pub symlinks: Vec<(String, String)>,
     /// Debian packages, when the spec names a profile or a `[debian]` table.
     pub debian: Option<DebianSpec>,
 }
 
+/// The `[config]` table, checked: what goes into the OCI image configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ImageConfig {
+    /// `Entrypoint`; `None` leaves it unset.
     pub entrypoint: Option<Vec<String>>,
+    /// `Cmd`; `None` leaves it unset.
     pub cmd: Option<Vec<String>>,
+    /// Environment variables; `PATH` is always set, and `SSL_CERT_FILE` for Debian-based images.
     pub env: BTreeMap<String, String>,
+    /// Absolute working directory; `None` leaves it unset.
     pub workdir: Option<String>,
+    /// Exposed ports as `port/protocol` (`8080/tcp`), sorted and without duplicates.
     pub ports: Vec<String>,
+    /// Image labels.
     pub labels: BTreeMap<String, String>,
+    /// `StopSignal`, as a name (`SIGTERM`) or number; `None` leaves it unset.
     pub stop_signal: Option<String>,
+    /// Absolute paths declared as volumes, in spec order.
     pub volumes: Vec<String>,
 }
 
+/// A local file or directory tree copied into the image (`[[files]]`).
 #[derive(Debug, Clone)]
 pub struct FileSpec {
     /// Absolute path on the local disk.
     pub src: PathBuf,
     /// Destination in the image, normalised (`usr/local/bin/app`).
     pub dst: String,
+    /// Mode of the file, or of a tree's top directory; `None` means 0755 for directories and
+    /// files their owner may execute, 0644 for the rest (a tree's contents always get these).
     pub mode: Option<u32>,
+    /// Owner's numeric user id.
     pub uid: u32,
+    /// Owner's numeric group id.
     pub gid: u32,
+    /// Only on these platforms; `None` for every platform the spec builds.
     pub platforms: Option<Vec<Platform>>,
 }
 
+/// A directory made in the image (`[[dirs]]`).
 #[derive(Debug, Clone)]
 pub struct DirSpec {
+    /// Normalised path in the image (`var/lib/app`).
     pub path: String,
+    /// Permission bits (0755 by default).
     pub mode: u32,
+    /// Owner's numeric user id.
     pub uid: u32,
+    /// Owner's numeric group id.
     pub gid: u32,
 }
 

@@ -18,6 +18,7 @@ pub const INSTALLED: &str = "lib/apk/db/installed";
 /// Where it is on a merged-`/usr` system.
 const INSTALLED_USR: &str = "usr/lib/apk/db/installed";
 
+/// The Alpine cataloger: reads the apk database (`lib/apk/db/installed`).
 #[derive(Debug)]
 pub struct Apk;
 

@@ -28,6 +28,8 @@ pub const STATUS: &str = "var/lib/dpkg/status";
 pub const STATUS_D: &str = "var/lib/dpkg/status.d/";
 const INFO: &str = "var/lib/dpkg/info/";
 
+/// The Debian cataloger: reads dpkg's `status`, distroless's `status.d/` and the
+/// `info/*.list` file lists.
 #[derive(Debug)]
 pub struct Dpkg;
 
@@ -45,8 +47,11 @@ pub fn wants(path: &str) -> bool {
 /// One paragraph of a dpkg status file, as recorded (installed or not).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DpkgEntry {
+    /// The `Package` field.
     pub name: String,
+    /// The `Version` field, as written (`[epoch:]upstream[-revision]`).
     pub version: String,
+    /// The `Architecture` field (`amd64`, `all`, …).
     pub arch: Option<String>,
     /// The `Source` field's name.
     pub source: Option<String>,
@@ -55,6 +60,7 @@ pub struct DpkgEntry {
     pub source_version: Option<String>,
     /// The `Status` field, e.g. `install ok installed`.
     pub status: Option<String>,
+    /// The `Maintainer` field, as written.
     pub maintainer: Option<String>,
     /// `Installed-Size`, in KiB, as written.
     pub installed_size: Option<String>,

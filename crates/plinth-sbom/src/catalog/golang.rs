@@ -27,6 +27,7 @@ use super::{Cataloger, Context, Findings};
 use crate::model::{Package, PackageKind};
 use crate::purl::purl;
 
+/// The Go cataloger: reads the build information in every ELF executable built by Go.
 #[derive(Debug)]
 pub struct GoBinaries;
 
@@ -118,9 +119,13 @@ pub struct BuildInfo {
 /// One module line (`mod`, `dep` or `=>`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Module {
+    /// The module path, e.g. `golang.org/x/net` (for a local replacement, a directory).
     pub path: String,
+    /// The module version, e.g. `v0.25.0`; `(devel)` for a main module built from a checkout.
     pub version: String,
+    /// The `go.sum` hash (`h1:…`); empty when the line has none.
     pub sum: String,
+    /// The `=>` line that replaces this module, when there is one.
     pub replace: Option<Box<Module>>,
 }
 
@@ -129,13 +134,16 @@ pub struct Module {
 pub struct ModInfo {
     /// The `path` line: the main package's import path.
     pub path: String,
+    /// The `mod` line: the main module.
     pub main: Option<Module>,
+    /// The `dep` lines, in order.
     pub deps: Vec<Module>,
     /// `build` lines, in order.
     pub settings: Vec<(String, String)>,
 }
 
 impl ModInfo {
+    /// The value of the first `build` setting named `key` (e.g. `GOOS`, `-ldflags`).
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings
             .iter()

@@ -21,6 +21,7 @@ pub mod rust;
 /// What a cataloger sees.
 #[derive(Debug)]
 pub struct Context<'a> {
+    /// The squashed filesystem to read.
     pub fs: &'a ImageFs,
     /// The detected OS, for PURL qualifiers (`distro=debian-12`).
     pub distro: Option<&'a Distro>,
@@ -31,7 +32,9 @@ pub struct Context<'a> {
 /// What a cataloger found: packages, and warnings naming what it skipped and why.
 #[derive(Debug, Default)]
 pub struct Findings {
+    /// Packages found, in the order the cataloger met them.
     pub packages: Vec<Package>,
+    /// What was skipped and why, each naming the file involved.
     pub warnings: Vec<String>,
 }
 

@@ -14,6 +14,8 @@ use super::{Cataloger, Context, Findings};
 use crate::model::{Package, PackageKind};
 use crate::purl::purl;
 
+/// The npm cataloger: reads the `package.json` of each package under `node_modules/`, and
+/// the application's own.
 #[derive(Debug)]
 pub struct Npm;
 

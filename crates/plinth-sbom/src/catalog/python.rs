@@ -13,6 +13,7 @@ use super::{Cataloger, Context, Findings};
 use crate::model::{Package, PackageKind};
 use crate::purl::purl;
 
+/// The Python cataloger: reads `*.dist-info/METADATA` and `*.egg-info` metadata.
 #[derive(Debug)]
 pub struct Python;
 

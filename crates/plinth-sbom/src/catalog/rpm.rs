@@ -32,6 +32,7 @@ const LEGACY: [&str; 4] = [
     "usr/lib/sysimage/rpm/Packages.db",
 ];
 
+/// The RPM cataloger: reads the SQLite rpm database (`rpmdb.sqlite`).
 #[derive(Debug)]
 pub struct Rpm;
 
@@ -45,14 +46,21 @@ pub fn wants(path: &str) -> bool {
 /// What one header says about its package.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RpmHeader {
+    /// `NAME`.
     pub name: String,
+    /// `VERSION` (upstream version).
     pub version: String,
+    /// `RELEASE` (packaging release, e.g. `9.el9`).
     pub release: String,
+    /// `EPOCH`; `None` when the header has none (which sorts as 0).
     pub epoch: Option<u32>,
+    /// `ARCH`, e.g. `x86_64`, `noarch`.
     pub arch: Option<String>,
+    /// `LICENSE`, as written (usually not an SPDX expression).
     pub license: Option<String>,
     /// `SOURCERPM`, e.g. `bash-5.1.8-9.el9.src.rpm`.
     pub source_rpm: Option<String>,
+    /// `VENDOR`, e.g. `Red Hat, Inc.`.
     pub vendor: Option<String>,
     /// The files, no leading `/` (directories included: rpm does not tell them apart here).
     pub files: Vec<String>,

@@ -17,6 +17,7 @@ use super::{Cataloger, Context, Findings};
 use crate::model::{Package, PackageKind};
 use crate::purl::purl;
 
+/// The Rust cataloger: reads the cargo-auditable `.dep-v0` section of every ELF executable.
 #[derive(Debug)]
 pub struct CargoAuditable;
 

@@ -1,6 +1,6 @@
 //! SBOM writers.
 //!
-//! [`write`] renders an [`Sbom`] as SPDX 2.3 JSON, CycloneDX 1.6 JSON, a plain-text
+//! [`write()`] renders an [`Sbom`] as SPDX 2.3 JSON, CycloneDX 1.6 JSON, a plain-text
 //! table or Plinth's own JSON. Every writer is deterministic: the same `Sbom` and
 //! [`WriteOptions`] give the same bytes (fixed field order, no hash-map iteration, no
 //! clock, no random ids: SPDX's document namespace and CycloneDX's serial number are
@@ -33,6 +33,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format.
     pub const ALL: [Format; 4] = [
         Format::SpdxJson,
         Format::CycloneDxJson,
