@@ -58,7 +58,7 @@ pub enum ArchiveFixesError {
         /// The SBOM's platform (`linux/amd64`, …); `None` when it records none.
         platform: Option<String>,
     },
-    /// The apt sources (or the mirror given) yield no usable configuration for the
+    /// The apt sources under the given root yield no usable configuration for the
     /// release.
     #[error("cannot find a mirror for {codename} in the apt sources")]
     Config {

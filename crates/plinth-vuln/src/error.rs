@@ -8,7 +8,7 @@ pub const REBUILD_HINT: &str = "run `plinth db import` / `plinth db update` agai
 /// Failure of the vulnerability database or an import.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No database file at `path`: nothing was imported or downloaded yet.
+    /// No database file at `path`: none was imported or downloaded there yet.
     #[error(
         "no vulnerability database at {path}: run `plinth db update` (or `plinth db import FILE`) first"
     )]
@@ -85,7 +85,7 @@ pub enum Error {
         /// The input file or directory.
         path: PathBuf,
     },
-    /// A feed download failed (HTTP status, network, size or digest check).
+    /// A feed download failed (not found, another HTTP status, network, too large).
     // The source names the URL already: saying it twice made the chain read
     // "cannot download U: cannot fetch U: …".
     #[error("download failed")]

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// The source rates it in a way plinth cannot map (a CVSS vector it does not
-    /// score, an unknown word).
+    /// No level: an OSV record rated only by a CVSS vector the importer does not score
+    /// (v4, or an unparseable v3), or a finding nothing rates.
     Unknown,
     /// Debian's `unimportant`: no security impact in Debian's build.
     Negligible,
-    /// Debian urgency `low`, a `low` rating, or CVSS base score below 4.0.
+    /// Debian urgency `low`, a `low` rating, or a CVSS base score from 0.1 to 3.9.
     Low,
     /// `medium` or `moderate`, or CVSS 4.0 to 6.9.
     Medium,

@@ -30,7 +30,7 @@ pub(crate) struct Purl {
     pub namespace: Option<String>,
     /// The package name.
     pub name: String,
-    /// The version as written (without a Debian/rpm `epoch=` qualifier folded in; see
+    /// The version, without a Debian/rpm `epoch=` qualifier folded in (see
     /// [`Purl::full_version`]); `None` when there is none.
     pub version: Option<String>,
     /// The qualifiers (`arch`, `distro`, `epoch`, `upstream`, …), keys lower case.
