@@ -32,28 +32,50 @@ use crate::matcher::{cve_order, kernel_headers_only};
 /// Why fixes from the archive could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveFixesError {
+    /// The SBOM records no operating system (the image had no os-release).
     #[error("the SBOM names no operating system: fixes from the archive need a Debian release")]
     NoDistro,
+    /// The operating system is not Debian.
     #[error("fixes from the archive are for Debian images; this one is {id:?}")]
-    NotDebian { id: String },
+    NotDebian {
+        /// Its os-release `ID`.
+        id: String,
+    },
+    /// Neither the codename nor the version number names a Debian release plinth knows.
     #[error(
         "cannot tell the Debian release: no VERSION_CODENAME and VERSION_ID {version_id:?} is not a known release"
     )]
-    UnknownRelease { version_id: Option<String> },
+    UnknownRelease {
+        /// The os-release `VERSION_ID`; `None` when there is none.
+        version_id: Option<String>,
+    },
+    /// No architecture was given, no installed package names one, and the SBOM's
+    /// platform does not map to one.
     #[error(
         "cannot tell the Debian architecture: no package names one and the platform is {platform:?}"
     )]
-    NoArch { platform: Option<String> },
+    NoArch {
+        /// The SBOM's platform (`linux/amd64`, …); `None` when it records none.
+        platform: Option<String>,
+    },
+    /// The apt sources under the given root yield no usable configuration for the
+    /// release.
     #[error("cannot find a mirror for {codename} in the apt sources")]
     Config {
+        /// The Debian release codename.
         codename: String,
+        /// Why the apt sources gave no configuration.
         #[source]
         source: Box<RepoError>,
     },
+    /// Fetching or verifying the release's `InRelease` files and package indices failed.
     #[error("cannot read the signed package index of {codename} for {arch}")]
     Index {
+        /// The Debian release codename.
         codename: String,
+        /// The Debian architecture (`amd64`, …).
         arch: String,
+        /// The download, signature or hash failure.
         #[source]
         source: Box<RepoError>,
     },
@@ -66,7 +88,12 @@ pub enum ArchiveSource {
     /// trust.
     Apt(PathBuf),
     /// One mirror base URI holding every suite, trusted with `keyring`.
-    Mirror { uri: String, keyring: Keyring },
+    Mirror {
+        /// The mirror's base URI (the directory holding `dists/`).
+        uri: String,
+        /// The keys its `InRelease` files must be signed with.
+        keyring: Keyring,
+    },
     /// A complete configuration (its suites are used as given).
     Config(RepoConfig),
 }
@@ -90,6 +117,7 @@ impl ArchiveSource {
 /// How to look.
 #[derive(Debug, Clone)]
 pub struct ArchiveOptions {
+    /// The archive to read; by default the machine's apt sources.
     pub source: ArchiveSource,
     /// The Debian architecture; by default the one most installed packages have.
     pub arch: Option<String>,
@@ -110,10 +138,11 @@ impl Default for ArchiveOptions {
 /// A suite that was read, as verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveSuite {
+    /// The suite (`bookworm`, `bookworm-updates`, `bookworm-security`).
     pub name: String,
     /// Fingerprint of the key that signed its `InRelease`.
     pub signer: String,
-    /// Its `Date`.
+    /// Its `Date` field, as written in the `InRelease`; `None` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
@@ -121,11 +150,16 @@ pub struct ArchiveSuite {
 /// One changelog entry between the installed and the newest version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UpdateEntry {
+    /// The source version the entry is for.
     pub version: String,
+    /// The distribution(s) of its header, as written (`bookworm-security`, …).
     pub distribution: String,
+    /// Its `urgency=` value, lower case; empty when the header has none.
     pub urgency: String,
+    /// The CVE ids its text names, upper case, in order of first mention, each once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cve_ids: Vec<String>,
+    /// The date of its trailer line as written (RFC 2822); `None` when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
@@ -133,6 +167,7 @@ pub struct UpdateEntry {
 /// A source package with a newer version in the archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceUpdate {
+    /// The source package name.
     pub source: String,
     /// The installed source version (the oldest, if binaries differ).
     pub installed: String,
@@ -159,7 +194,9 @@ pub struct SourceUpdate {
 pub struct ArchiveFixes {
     /// The Debian release codename.
     pub release: String,
+    /// The Debian architecture the indices were read for.
     pub arch: String,
+    /// The suites read, in the order they were looked at.
     pub suites: Vec<ArchiveSuite>,
     /// Source packages with a newer version, by name.
     pub updates: Vec<SourceUpdate>,
@@ -172,6 +209,8 @@ pub struct ArchiveFixes {
     /// the kernel's CVEs are not theirs, so they are not looked at.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kernel_headers: Vec<String>,
+    /// Installed packages that were skipped, with why (a source version that does not
+    /// parse, …).
     pub warnings: Vec<String>,
 }
 

@@ -247,6 +247,7 @@ impl Db {
         })
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }

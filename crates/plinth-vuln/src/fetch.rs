@@ -35,13 +35,16 @@ pub const MAX_FEED_BYTES: u64 = 2 << 30;
 pub struct Feed {
     /// The source name it is recorded under (`debian-tracker`, `osv:Go`, …).
     pub name: String,
+    /// Where it is downloaded from.
     pub url: String,
+    /// The format the importer reads it as.
     pub format: Format,
     /// The file name of the download (its extension tells the importer the format).
     pub file_name: String,
 }
 
 impl Feed {
+    /// A feed recorded as `name`, downloaded from `url` into `file_name`.
     pub fn new(name: &str, url: &str, format: Format, file_name: &str) -> Feed {
         Feed {
             name: name.into(),
@@ -92,14 +95,18 @@ pub fn default_feeds() -> Vec<Feed> {
 /// A feed left out of an update.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FeedFailure {
+    /// The feed's source name.
     pub name: String,
+    /// The URL that failed.
     pub url: String,
+    /// The error and its causes, as one message.
     pub error: String,
 }
 
 /// What an update did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UpdateReport {
+    /// What importing the downloaded feeds did.
     pub import: ImportReport,
     /// Feeds that could not be downloaded (their old data, if any, is kept).
     pub failed: Vec<FeedFailure>,

@@ -21,12 +21,18 @@ use crate::matcher::{Finding, ScanResult};
 /// Why an ignore file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum IgnoreError {
+    /// The file is not valid TOML or not the ignore file's shape; holds the TOML
+    /// parser's message (with line and column).
     #[error("ignore file: {0}")]
     Toml(String),
+    /// An entry that parses but fails a check.
     #[error("ignore file entry {index} ({id}): {problem}")]
     Entry {
+        /// Its position among the `[[ignore]]` entries, from 1.
         index: usize,
+        /// Its `id`, as written.
         id: String,
+        /// What is wrong with it (empty `id`, no `reason`, bad `expires`).
         problem: String,
     },
 }
@@ -35,9 +41,13 @@ pub enum IgnoreError {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IgnoreRule {
+    /// The finding's id or one of its aliases (`CVE-…`, `GHSA-…`).
     pub id: String,
+    /// Limits the rule to this source package, or a binary package by name or purl;
+    /// `None` = any package.
     #[serde(default)]
     pub package: Option<String>,
+    /// Why the finding is accepted; [`IgnoreFile::parse`] rejects an entry without one.
     #[serde(default)]
     pub reason: Option<String>,
     /// `YYYY-MM-DD`, inclusive.
@@ -55,6 +65,7 @@ struct File {
 /// A parsed, checked ignore file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IgnoreFile {
+    /// The entries, in file order.
     pub rules: Vec<IgnoreRule>,
 }
 

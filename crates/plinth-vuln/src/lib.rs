@@ -1,6 +1,8 @@
 //! Vulnerabilities: the embedded database, its importers, version schemes and the
 //! matcher. It takes packages (from `plinth-sbom`), never images.
 
+#![deny(missing_docs)]
+
 pub mod archive;
 pub mod compare;
 pub mod db;

@@ -19,9 +19,13 @@ use crate::model::{Severity, Status};
 /// The output formats of `plinth scan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanFormat {
+    /// A plain-text table for people.
     Table,
+    /// The [`ScanResult`] as JSON.
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+    /// CycloneDX 1.6 JSON with `vulnerabilities`.
     CycloneDx,
 }
 
@@ -37,6 +41,7 @@ impl ScanFormat {
         })
     }
 
+    /// The canonical name (`table`, `json`, `sarif`, `cyclonedx`).
     pub fn as_str(self) -> &'static str {
         match self {
             ScanFormat::Table => "table",

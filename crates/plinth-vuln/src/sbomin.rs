@@ -22,12 +22,21 @@ use serde_json::Value;
 
 /// A parsed package URL. Every part is percent-decoded; qualifier keys are lower case.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Purl {
+pub(crate) struct Purl {
+    /// The package type (`deb`, `apk`, `golang`, `npm`, …).
     pub ty: String,
+    /// The namespace (`debian`, `@babel`, a Go module's host and path prefix); `None`
+    /// when there is none.
     pub namespace: Option<String>,
+    /// The package name.
     pub name: String,
+    /// The version, without a Debian/rpm `epoch=` qualifier folded in (see
+    /// [`Purl::full_version`]); `None` when there is none.
     pub version: Option<String>,
+    /// The qualifiers (`arch`, `distro`, `epoch`, `upstream`, …), keys lower case.
     pub qualifiers: BTreeMap<String, String>,
+    /// The path inside the package after `#`, without surrounding slashes; `None`
+    /// when there is none.
     pub subpath: Option<String>,
 }
 

@@ -24,6 +24,7 @@ use crate::sbomin::Purl;
 /// Why a VEX document was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum VexError {
+    /// Not JSON, not an OpenVEX `@context`, or no `statements`; holds what is wrong.
     #[error("OpenVEX document: {0}")]
     Invalid(String),
 }
@@ -31,13 +32,19 @@ pub enum VexError {
 /// A statement's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VexStatus {
+    /// `not_affected`: the vulnerability does not affect the product (needs a
+    /// justification or impact statement); the finding is suppressed.
     NotAffected,
+    /// `affected`: the finding is kept, and noted.
     Affected,
+    /// `fixed`: the product contains the fix; the finding is suppressed.
     Fixed,
+    /// `under_investigation`: not known yet; the finding is kept, and noted.
     UnderInvestigation,
 }
 
 impl VexStatus {
+    /// The status as OpenVEX writes it (`not_affected`).
     pub fn as_str(self) -> &'static str {
         match self {
             VexStatus::NotAffected => "not_affected",
@@ -67,9 +74,13 @@ pub struct Statement {
     pub products: Vec<String>,
     /// Subcomponents of those products.
     pub subcomponents: Vec<String>,
+    /// What the statement says about the vulnerability.
     pub status: VexStatus,
+    /// The OpenVEX justification label (`vulnerable_code_not_present`, …).
     pub justification: Option<String>,
+    /// Free text on why the product is not affected.
     pub impact_statement: Option<String>,
+    /// Free text on what to do about an `affected` vulnerability.
     pub action_statement: Option<String>,
     /// Seconds since the epoch (the statement's, else the document's timestamp).
     pub time: Option<i64>,
@@ -78,8 +89,11 @@ pub struct Statement {
 /// A parsed OpenVEX document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VexDocument {
+    /// The document's `@id`; empty when it has none.
     pub id: String,
+    /// Its `author`, when given.
     pub author: Option<String>,
+    /// The statements that parsed, in document order.
     pub statements: Vec<Statement>,
     /// Statements skipped as invalid, with why.
     pub warnings: Vec<String>,

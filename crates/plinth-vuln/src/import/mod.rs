@@ -50,6 +50,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name used on the command line and in reports (`debian-tracker`, `osv`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::DebianTracker => "debian-tracker",
@@ -70,6 +71,7 @@ impl fmt::Display for Format {
 /// One thing to import: a file or a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Input {
+    /// The feed file or directory to read.
     pub path: PathBuf,
     /// The format; `None` = tell from the file name and content.
     pub format: Option<Format>,
@@ -80,6 +82,7 @@ pub struct Input {
 }
 
 impl Input {
+    /// An input at `path` whose format, source name and origin are all derived.
     pub fn new(path: impl Into<PathBuf>) -> Input {
         Input {
             path: path.into(),
@@ -89,16 +92,19 @@ impl Input {
         }
     }
 
+    /// Sets the format instead of telling it from the file.
     pub fn with_format(mut self, format: Format) -> Input {
         self.format = Some(format);
         self
     }
 
+    /// Sets the source name to record (`osv:Go`, …).
     pub fn with_name(mut self, name: impl Into<String>) -> Input {
         self.name = Some(name.into());
         self
     }
 
+    /// Sets where the data came from (the URL it was downloaded from).
     pub fn with_origin(mut self, origin: impl Into<String>) -> Input {
         self.origin = Some(origin.into());
         self
@@ -136,6 +142,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// The words used in reports and in the database's `skipped_reasons`.
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::UnknownEcosystem => "unknown ecosystem",
@@ -169,7 +176,10 @@ impl Serialize for SkipReason {
 /// What one source contributed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SourceReport {
+    /// The source name (`debian-tracker`, `osv:Go`, `alpine-secdb:v3.20`, …).
     pub name: String,
+    /// Where its data came from: URLs or paths, comma-separated when several files
+    /// made one source.
     pub origin: String,
     /// Advisories written.
     pub records: u64,
@@ -178,6 +188,7 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
+    /// Things not written, all reasons together.
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
     }
@@ -195,14 +206,17 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// Advisories written, all sources together.
     pub fn records(&self) -> u64 {
         self.sources.iter().map(|s| s.records).sum()
     }
 
+    /// Things not written, all sources and reasons together.
     pub fn skipped(&self) -> u64 {
         self.sources.iter().map(|s| s.skipped_total()).sum()
     }
 
+    /// The report of the source called `name`, if it was imported.
     pub fn source(&self, name: &str) -> Option<&SourceReport> {
         self.sources.iter().find(|s| s.name == name)
     }

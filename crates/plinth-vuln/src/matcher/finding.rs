@@ -11,8 +11,11 @@ use crate::model::{Advisory, Severity, Status};
 /// One package a finding covers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct AffectedPackage {
+    /// The package name as installed (a Debian binary package, a module path, …).
     pub name: String,
+    /// Its installed version.
     pub version: String,
+    /// Its package URL, as the SBOM records it.
     pub purl: String,
     /// Where the package was found (no leading `/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -22,25 +25,34 @@ pub struct AffectedPackage {
 /// One vulnerability in one (source) package.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
+    /// The advisory id (`CVE-…`, `GHSA-…`); when several advisories name the same
+    /// vulnerability, the id of the one that stands for them (one with a severity of
+    /// its own, then the smallest id).
     pub id: String,
+    /// The other ids of the same vulnerability, sorted, without `id`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     /// Debian: the source package; Alpine: the origin; others: the package name.
     pub source_package: String,
     /// The version compared: the source version for distributions.
     pub installed_version: String,
+    /// The first version with the fix, in the same scheme; `None` when no fix is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed_version: Option<String>,
+    /// The advisory's status for this version (`fixed` = a fix exists, `open`, …).
     pub status: Status,
+    /// How bad it is; [`Severity::Unknown`] when no source rates it.
     pub severity: Severity,
     /// Where the severity came from: `debian urgency`, `CVSS_V3 (osv)`, `none`, …
     pub severity_source: String,
+    /// The advisory's CVSS vector or score, when it gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvss: Option<String>,
     /// The binary packages it covers, sorted.
     pub packages: Vec<AffectedPackage>,
     /// `debian:12`, `alpine:3.20`, `go`, …
     pub ecosystem: String,
+    /// The advisory's short description, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// The feed's page for the advisory.
@@ -94,6 +106,8 @@ impl Finding {
 pub struct Suppressed {
     /// `ignore-file` or `openvex`.
     pub by: String,
+    /// Why: the ignore rule's reason (with its expiry), or each VEX statement's
+    /// `status: justification (impact) [document id]`, `; `-separated.
     pub reason: String,
     /// The OpenVEX status that suppressed it (`not_affected`, `fixed`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +115,7 @@ pub struct Suppressed {
     /// The OpenVEX justification label, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
+    /// The finding as it was before it was taken out.
     pub finding: Finding,
 }
 

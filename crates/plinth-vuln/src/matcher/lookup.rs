@@ -23,10 +23,12 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds `advisory` under its ecosystem and package, after any already held.
     pub fn insert(&mut self, advisory: Advisory) {
         self.records
             .entry((advisory.ecosystem.clone(), advisory.package.clone()))
@@ -39,6 +41,7 @@ impl MemoryStore {
         self.records.values().map(Vec::len).sum()
     }
 
+    /// Whether it holds no advisory.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

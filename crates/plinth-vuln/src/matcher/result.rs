@@ -27,12 +27,20 @@ pub enum MatchError {
         "cannot tell which release the {os_packages} OS packages belong to ({reason}); \
          refusing to report zero vulnerabilities for them"
     )]
-    UnknownRelease { reason: String, os_packages: usize },
+    UnknownRelease {
+        /// Why the release is unknown (no os-release, no version or known codename).
+        reason: String,
+        /// How many OS packages the SBOM lists.
+        os_packages: usize,
+    },
     /// The advisory store failed.
     #[error("looking up advisories for {package} in {ecosystem}: {message}")]
     Lookup {
+        /// The ecosystem key looked in (`debian:12`, `go`, …).
         ecosystem: String,
+        /// The package looked up.
         package: String,
+        /// The store's error, with its causes.
         message: String,
     },
 }
@@ -54,6 +62,7 @@ pub enum ReleaseStatus {
 }
 
 impl ReleaseStatus {
+    /// The kebab-case name used in JSON and reports (`end-of-life`).
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseStatus::Supported => "supported",
@@ -67,13 +76,21 @@ impl ReleaseStatus {
 /// Findings per severity (after suppression).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Findings of [`Severity::Critical`].
     pub critical: usize,
+    /// Findings of [`Severity::High`].
     pub high: usize,
+    /// Findings of [`Severity::Medium`].
     pub medium: usize,
+    /// Findings of [`Severity::Low`].
     pub low: usize,
+    /// Findings of [`Severity::Negligible`].
     pub negligible: usize,
+    /// Findings of [`Severity::Unknown`].
     pub unknown: usize,
+    /// All findings reported (the sum of the above).
     pub total: usize,
+    /// Findings taken out by ignore rules or VEX statements, not in `total`.
     pub suppressed: usize,
 }
 
@@ -95,11 +112,14 @@ pub struct Hidden {
 /// Which data a scan used, so every report can say how old it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DatabaseInfo {
+    /// The database file, as displayed.
     pub path: String,
+    /// How many advisory records it holds.
     pub advisories: u64,
     /// When the stalest source was imported (RFC 3339): the data is at least this old.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_import: Option<String>,
+    /// Every source imported into it.
     pub sources: Vec<crate::model::SourceInfo>,
 }
 
@@ -108,13 +128,16 @@ pub struct DatabaseInfo {
 pub struct ScanResult {
     /// The scanned subject's name.
     pub subject: String,
+    /// The image's manifest digest, from the SBOM; `None` for other subjects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The operating system the SBOM records; `None` when it found none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distro: Option<Distro>,
     /// The ecosystem key of the OS release, e.g. `debian:12`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ecosystem: Option<String>,
+    /// Whether the OS packages could be matched against the release.
     pub release_status: ReleaseStatus,
     /// Why the release was not matched, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,12 +145,17 @@ pub struct ScanResult {
     /// The database the advisories came from (set by the caller that opened it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseInfo>,
+    /// Findings per severity, after suppression.
     pub counts: Counts,
+    /// What the default rules left out.
     pub hidden: Hidden,
     /// Sorted by severity (highest first), then ID, then package.
     pub findings: Vec<Finding>,
+    /// Findings taken out by ignore rules or VEX statements, sorted like `findings`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed: Vec<Suppressed>,
+    /// Things the user should know: versions that could not be compared, SBOM
+    /// warnings, expired or unused ignore rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }

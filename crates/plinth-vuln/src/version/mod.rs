@@ -31,6 +31,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme's name in reports (`dpkg`, `pep440`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Dpkg => "dpkg",
