@@ -42,7 +42,7 @@ pub enum ArchiveError {
     /// The package could not be unpacked (the error names it).
     #[error(transparent)]
     Deb(Box<DebError>),
-    /// The package holds a changelog that could not be decompressed.
+    /// The package holds a changelog that is corrupt or over [`crate::changelog::MAX_CHANGELOG`].
     #[error("cannot read {path} of {package} {version}")]
     Changelog {
         /// The binary package.

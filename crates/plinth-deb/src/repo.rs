@@ -61,7 +61,7 @@ pub enum RepoError {
         #[source]
         source: FetchError,
     },
-    /// The release file's signature or validity dates do not check out.
+    /// The release file's signature, validity dates or fields do not check out.
     #[error("{file} of suite {suite} at {url} is not trusted")]
     Verify {
         /// `InRelease` or `Release`.
