@@ -21,33 +21,48 @@ use plinth_dpkg::version::Version;
 /// Failure while reading a package's changelog from the archive.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// The `.deb` could not be downloaded into the cache.
     #[error("cannot fetch {name}")]
     Fetch {
+        /// The `.deb`'s file name (`libc6_2.36-9+deb12u14_amd64.deb`).
         name: String,
+        /// What the cache reported.
         #[source]
         source: CacheError,
     },
+    /// The cached `.deb` could not be read back.
     #[error("cannot read {}", path.display())]
     Read {
+        /// The file in the cache.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// The package could not be unpacked (the error names it).
     #[error(transparent)]
     Deb(Box<DebError>),
+    /// The package holds a changelog that is corrupt or over [`crate::changelog::MAX_CHANGELOG`].
     #[error("cannot read {path} of {package} {version}")]
     Changelog {
+        /// The binary package.
         package: String,
+        /// Its version, as written.
         version: String,
+        /// The changelog's path inside the package.
         path: String,
+        /// Why it could not be read.
         #[source]
         source: ChangelogError,
     },
+    /// No binary of the source package carries a Debian changelog.
     #[error("{package} {version} has no Debian changelog: {reason}")]
     NoChangelog {
+        /// The package (binary or source) looked at last.
         package: String,
+        /// Its version, as written.
         version: String,
+        /// Why nothing was found, for the message.
         reason: String,
     },
 }
@@ -69,6 +84,7 @@ pub fn source_version(rec: &PackageRecord) -> &Version {
 /// The newest version of one source package in the archive.
 #[derive(Debug, Clone)]
 pub struct NewestSource {
+    /// The source package's name.
     pub name: String,
     /// The newest source version.
     pub version: Version,

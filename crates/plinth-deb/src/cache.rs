@@ -13,17 +13,29 @@ use plinth_core::progress::Reporter;
 /// Failure of the package cache.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    /// A [`Download`]'s `sha256` is not 64 hex digits.
     #[error("{name}: invalid sha256 {sha256:?}")]
-    BadDigest { name: String, sha256: String },
+    BadDigest {
+        /// The download's [`Download::name`].
+        name: String,
+        /// The value given.
+        sha256: String,
+    },
+    /// The download failed, or its content did not have the expected size and hash.
     #[error("cannot download {name}")]
     Download {
+        /// The download's [`Download::name`].
         name: String,
+        /// What the HTTP client reported.
         #[source]
         source: VerifyError,
     },
+    /// Writing into the cache directory failed.
     #[error("cannot write to the cache at {path}")]
     Io {
+        /// The file or directory in the cache.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
@@ -32,6 +44,7 @@ pub enum CacheError {
 /// One file to fetch into the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Download {
+    /// Where the file is fetched from.
     pub url: String,
     /// Hex SHA-256 the content must have.
     pub sha256: String,
@@ -48,10 +61,12 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// The cache in directory `root` (created when something is first stored).
     pub fn new(root: impl Into<PathBuf>) -> Cache {
         Cache { root: root.into() }
     }
 
+    /// The cache's directory.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -26,10 +26,15 @@ pub const MAX_CHANGELOG: u64 = 16 << 20;
 /// Failure to read a changelog's bytes (parsing itself does not fail).
 #[derive(Debug, thiserror::Error)]
 pub enum ChangelogError {
+    /// The gzip stream is corrupt.
     #[error("cannot decompress the changelog")]
     Decompress(#[source] std::io::Error),
+    /// The changelog, decompressed or as stored, is larger than the limit.
     #[error("the changelog is over the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit, in bytes ([`MAX_CHANGELOG`]).
+        limit: u64,
+    },
 }
 
 /// One entry of a changelog.
@@ -37,6 +42,7 @@ pub enum ChangelogError {
 pub struct ChangelogEntry {
     /// The source package named in the header.
     pub source: String,
+    /// The version of the header.
     pub version: Version,
     /// The distribution(s) of the header, as written (`bookworm-security`, `unstable`).
     pub distribution: String,

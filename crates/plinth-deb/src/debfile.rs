@@ -29,31 +29,65 @@ impl Default for DebLimits {
     }
 }
 
+/// Failure to read a `.deb`. `name` is always the name [`read_deb`] was given (the
+/// package's file name).
 #[derive(Debug, thiserror::Error)]
 pub enum DebError {
+    /// The bytes are not an `ar` archive with the members a `.deb` must have.
     #[error("{name} is not a Debian package: {reason}")]
-    NotADeb { name: String, reason: String },
+    NotADeb {
+        /// The package's file name.
+        name: String,
+        /// What is wrong with the archive.
+        reason: String,
+    },
+    /// A `control.tar.*` or `data.tar.*` member is compressed with something other than
+    /// gzip, xz, zstd or nothing.
     #[error("{name}: member {member} uses unsupported compression")]
-    Compression { name: String, member: String },
+    Compression {
+        /// The package's file name.
+        name: String,
+        /// The `ar` member's name.
+        member: String,
+    },
+    /// Decompressing or reading a member, or an entry inside one, failed.
     #[error("{name}: failed to read {member}")]
     Read {
+        /// The package's file name.
         name: String,
+        /// The `ar` member, or the tar entry, being read.
         member: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
+    /// A member or control file is larger than its [`DebLimits`] bound.
     #[error("{name}: {member} is over the limit of {limit} bytes")]
     TooLarge {
+        /// The package's file name.
         name: String,
+        /// The `ar` member, or the control file's path.
         member: String,
+        /// The bound in force, in bytes.
         limit: u64,
     },
+    /// The data archive has more entries than [`DebLimits::max_entries`].
     #[error("{name}: data archive has more than {limit} entries")]
-    TooManyEntries { name: String, limit: usize },
+    TooManyEntries {
+        /// The package's file name.
+        name: String,
+        /// The bound in force.
+        limit: usize,
+    },
+    /// A data archive entry's path or link target would land outside the root, or its
+    /// kind is not one a base image can hold.
     #[error("{name}: unsafe entry `{path}` in the data archive: {reason}")]
     Unsafe {
+        /// The package's file name.
         name: String,
+        /// The entry's path, as stored.
         path: String,
+        /// Why it is refused.
         reason: &'static str,
     },
 }
@@ -61,8 +95,11 @@ pub enum DebError {
 /// What an entry of the data archive is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DebEntryKind {
+    /// A directory.
     Dir,
+    /// A regular file and its bytes.
     File(Vec<u8>),
+    /// A symbolic link; the string is its target as stored.
     Symlink(String),
     /// A hard link to another path of the package (normalised).
     Hardlink(String),
@@ -73,10 +110,13 @@ pub enum DebEntryKind {
 pub struct DebEntry {
     /// Normalised path without a leading `/` (`usr/lib/x86_64-linux-gnu/libc.so.6`).
     pub path: String,
+    /// Directory, file or link.
     pub kind: DebEntryKind,
     /// Permission bits including setuid, setgid and sticky (`0o7777`).
     pub mode: u32,
+    /// Owner's numeric user id.
     pub uid: u64,
+    /// Owner's numeric group id.
     pub gid: u64,
 }
 

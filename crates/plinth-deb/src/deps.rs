@@ -8,20 +8,29 @@ use plinth_dpkg::version::{Version, VersionError};
 /// Why a dependency field was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DepError {
+    /// An alternative is empty or starts with its version or architectures.
     #[error("dependency {0:?} has no package name")]
     NoName(String),
+    /// The package name, or its `:arch` qualifier, is empty or has a character outside
+    /// `[a-z0-9+.-]`.
     #[error("dependency {0:?} has an invalid package name")]
     BadName(String),
+    /// The operator in `(op version)` is none of `<<`, `<=`, `=`, `>=`, `>>`, `<`, `>`.
     #[error("dependency {0:?} has an unknown relation")]
     BadRelation(String),
+    /// A `(` or `[` is not closed.
     #[error("dependency {0:?} has an unterminated ( or [")]
     Unterminated(String),
+    /// The version in `(op version)` does not parse.
     #[error("dependency {text:?} has an invalid version")]
     BadVersion {
+        /// The alternative, as written.
         text: String,
+        /// Why the version was rejected.
         #[source]
         source: VersionError,
     },
+    /// Text follows the version or architecture list.
     #[error("dependency {0:?} has unexpected trailing text")]
     Trailing(String),
 }
@@ -68,9 +77,11 @@ impl Relation {
 /// One alternative of a dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
+    /// The package name (or virtual package) depended on.
     pub name: String,
     /// `any`, `native` or an architecture name after a `:`.
     pub arch_qualifier: Option<String>,
+    /// The `(op version)` restriction, `None` when any version will do.
     pub version: Option<(Relation, Version)>,
     /// `[amd64 !i386]` restrictions as written (`!` kept), empty if none.
     pub arches: Vec<String>,

@@ -21,18 +21,30 @@ const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 /// Failure while loading a keyring.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
+    /// Reading the keyring file failed (the error names the path).
     #[error("cannot read keyring")]
     Io(#[from] std::io::Error),
+    /// The keyring file is larger than 16 MiB.
     #[error("keyring {path} is larger than {MAX_KEYRING} bytes")]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The keyring file.
+        path: PathBuf,
+    },
+    /// The data is neither a binary keyring nor ASCII-armoured key blocks.
     #[error("cannot parse keyring {origin}")]
     Parse {
+        /// Names the keyring: its path, or where an inline key came from.
         origin: String,
+        /// What the OpenPGP parser reported.
         #[source]
         source: pgp::errors::Error,
     },
+    /// The keyring parses but holds no key in a known algorithm.
     #[error("keyring {origin} holds no usable public key")]
-    Empty { origin: String },
+    Empty {
+        /// Names the keyring: its path, or where an inline key came from.
+        origin: String,
+    },
 }
 
 /// A set of trusted public keys (primary keys with their subkeys).
@@ -145,10 +157,12 @@ impl Keyring {
             .collect()
     }
 
+    /// Number of primary keys.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether the keyring holds no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

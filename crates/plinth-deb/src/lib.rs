@@ -2,6 +2,7 @@
 //! indexes, dependency resolution, `.deb` reading, changelogs, the package cache and the
 //! lock. The text formats it reads (control paragraphs, versions) are `plinth-dpkg`'s;
 //! the HTTP client is `plinth-core`'s. See the crate README for a tour.
+#![deny(missing_docs)]
 
 pub mod archive;
 pub mod cache;

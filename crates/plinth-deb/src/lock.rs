@@ -15,32 +15,41 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// The lock format this crate reads and writes (the `version` field); a lock of another
+/// version is refused.
 pub const LOCK_VERSION: u32 = 1;
 const HEADER: &str = "# plinth.lock: written by `plinth lock`; do not edit by hand.\n\
                       # `plinth lock --update SPEC` re-resolves to the newest versions.\n";
 
+/// A whole `plinth.lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Lock {
+    /// The lock format, [`LOCK_VERSION`].
     pub version: u32,
     /// Digest of the spec's resolution inputs.
     pub inputs: String,
     /// The Debian release codename.
     pub release: String,
+    /// The suites packages were resolved from (`[[suite]]` tables).
     #[serde(default, rename = "suite")]
     pub suites: Vec<LockedSuite>,
+    /// One `[[platform]]` table per platform, in the spec's order.
     #[serde(default, rename = "platform")]
     pub platforms: Vec<LockedPlatform>,
 }
 
+/// One suite of the archive a lock was resolved against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedSuite {
+    /// The suite as configured (`bookworm`, `bookworm-security`).
     pub name: String,
     /// SHA-256 (hex) of the `InRelease` the packages were resolved from.
     pub inrelease_sha256: String,
 }
 
+/// The packages locked for one platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedPlatform {
@@ -48,19 +57,26 @@ pub struct LockedPlatform {
     pub platform: String,
     /// Debian architecture (`amd64`, `arm64`).
     pub arch: String,
+    /// The packages installed on it (`[[platform.package]]`), by name.
     #[serde(default, rename = "package")]
     pub packages: Vec<LockedPackage>,
 }
 
+/// One binary package pinned by a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedPackage {
+    /// The binary package's name.
     pub name: String,
+    /// Its Debian version, as written in `Packages`.
     pub version: String,
+    /// Its `Architecture` (`amd64`, or `all`).
     pub architecture: String,
     /// Path under the mirror (`pool/main/g/glibc/libc6_2.36-9+deb12u14_amd64.deb`).
     pub filename: String,
+    /// Size of the `.deb`, in bytes.
     pub size: u64,
+    /// SHA-256 (hex) of the `.deb`.
     pub sha256: String,
     /// Suite it was resolved from.
     pub suite: String,
@@ -72,21 +88,40 @@ pub struct LockedPackage {
     pub why: Vec<String>,
 }
 
+/// Failure to read or write a lock. `path` is always the lock file.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// The file exists but could not be read.
     #[error("failed to read lock {path}")]
     Read {
+        /// The lock file.
         path: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not TOML of the lock's shape, or a package's hash or filename is malformed.
     #[error("lock {path} is not valid: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The lock file.
+        path: String,
+        /// What is wrong (the TOML parser's message, or the package named).
+        message: String,
+    },
+    /// The file's `version` is not [`LOCK_VERSION`].
     #[error("lock {path} has version {found}, this plinth reads version {LOCK_VERSION}")]
-    Version { path: String, found: u32 },
+    Version {
+        /// The lock file.
+        path: String,
+        /// The `version` it holds.
+        found: u32,
+    },
+    /// Writing the file (through a temporary file beside it) failed.
     #[error("failed to write lock {path}")]
     Write {
+        /// The lock file.
         path: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
@@ -158,6 +193,7 @@ impl Lock {
         })
     }
 
+    /// The packages locked for `platform` (`linux/amd64`), `None` when the lock has none.
     pub fn platform(&self, platform: &str) -> Option<&LockedPlatform> {
         self.platforms.iter().find(|p| p.platform == platform)
     }

@@ -17,50 +17,85 @@ pub const MAX_INDEX: u64 = 1 << 30;
 /// Failure while reading a Packages index.
 #[derive(Debug, thiserror::Error)]
 pub enum PackagesError {
+    /// Reading an index file failed.
     #[error("cannot read index")]
     Io(#[from] std::io::Error),
+    /// The compressed stream is corrupt.
     #[error("cannot decompress {compression:?} index")]
     Decompress {
+        /// The compression the index was read with.
         compression: Compression,
+        /// What the decompressor reported.
         #[source]
         source: std::io::Error,
     },
+    /// The index decompresses to more than [`MAX_INDEX`] bytes.
     #[error("index decompresses to more than {MAX_INDEX} bytes")]
     TooLarge,
+    /// The signed Release file lists no SHA-256 for the index.
     #[error("index {path} is not listed in the release file")]
-    NotInRelease { path: String },
+    NotInRelease {
+        /// The index's path, relative to the release directory.
+        path: String,
+    },
+    /// The downloaded index does not have the size the Release file lists.
     #[error("index {path} is {actual} bytes, the release file says {expected}")]
     SizeMismatch {
+        /// The index's path, relative to the release directory.
         path: String,
+        /// Size the Release file lists, in bytes.
         expected: u64,
+        /// Size downloaded, in bytes.
         actual: u64,
     },
+    /// The downloaded index does not hash to the SHA-256 the Release file lists.
     #[error("index {path} has sha256 {actual}, the release file says {expected}")]
     HashMismatch {
+        /// The index's path, relative to the release directory.
         path: String,
+        /// SHA-256 (hex) the Release file lists.
         expected: String,
+        /// SHA-256 (hex) of the bytes downloaded.
         actual: String,
     },
+    /// The index is not valid deb822.
     #[error("cannot parse index")]
     Control(#[from] ControlError),
+    /// A paragraph lacks a field every record must have.
     #[error("index paragraph at line {line} lacks field {field}")]
-    MissingField { line: usize, field: &'static str },
+    MissingField {
+        /// 1-based line on which the paragraph starts.
+        line: usize,
+        /// The missing field (`Package`, `Version`, `Filename`, …).
+        field: &'static str,
+    },
+    /// A field's value is malformed (a number, a hash, a path, `Multi-Arch`, …).
     #[error("package {package}: field {field} is invalid: {value:?}")]
     BadField {
+        /// The record's `Package`.
         package: String,
+        /// The field's name.
         field: &'static str,
+        /// Its value, as written.
         value: String,
     },
+    /// The `Version` field does not parse.
     #[error("package {package}: invalid version")]
     Version {
+        /// The record's `Package`.
         package: String,
+        /// Why the version was rejected.
         #[source]
         source: VersionError,
     },
+    /// A `Depends`, `Pre-Depends` or `Provides` field does not parse.
     #[error("package {package}: invalid field {field}")]
     Depends {
+        /// The record's `Package`.
         package: String,
+        /// The field's name.
         field: &'static str,
+        /// Why the field was rejected.
         #[source]
         source: DepError,
     },
@@ -69,9 +104,13 @@ pub enum PackagesError {
 /// How an index file is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// Not compressed (`Packages`).
     None,
+    /// gzip (`.gz`).
     Gzip,
+    /// xz (`.xz`).
     Xz,
+    /// LZ4 frames (`.lz4`, as apt stores its lists).
     Lz4,
 }
 
@@ -142,47 +181,68 @@ pub fn verify_against_release(
 /// Value of `Multi-Arch`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum MultiArch {
+    /// `no` (also when the field is absent): satisfies only dependencies of its own
+    /// architecture, and is not co-installable with itself.
     #[default]
     No,
+    /// `same`: co-installable with itself for other architectures.
     Same,
+    /// `foreign`: satisfies dependencies of any architecture.
     Foreign,
+    /// `allowed`: satisfies dependencies qualified `:any`.
     Allowed,
 }
 
 /// A `Source` field: the source package name and, if different, its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRef {
+    /// The source package's name.
     pub name: String,
+    /// The source version in `Source: name (version)`, `None` when it is the binary's.
     pub version: Option<Version>,
 }
 
 /// A virtual package a record provides, optionally at a version (`Provides: x (= 1)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provide {
+    /// The virtual package's name.
     pub name: String,
+    /// The version in `(= version)`, `None` when unversioned.
     pub version: Option<Version>,
 }
 
 /// One binary package of an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRecord {
+    /// The binary package's name (`Package`).
     pub package: String,
+    /// `Version`.
     pub version: Version,
+    /// `Architecture`: a Debian architecture or `all`.
     pub architecture: String,
+    /// `Multi-Arch`.
     pub multi_arch: MultiArch,
+    /// `Source`, `None` when the source package has the binary's name and version.
     pub source: Option<SourceRef>,
+    /// `Depends`, one group per comma.
     pub depends: Vec<DepGroup>,
+    /// `Pre-Depends`, one group per comma.
     pub pre_depends: Vec<DepGroup>,
+    /// `Provides`.
     pub provides: Vec<Provide>,
+    /// Whether `Essential: yes`.
     pub essential: bool,
     /// `required`, `important`, `standard`, `optional` or `extra`, as written.
     pub priority: Option<String>,
+    /// `Filename`: the `.deb`'s path under the mirror root (`pool/main/…`).
     pub filename: String,
+    /// `Size` of the `.deb`, in bytes.
     pub size: u64,
     /// Lower-case hex.
     pub sha256: String,
     /// Kibibytes.
     pub installed_size: Option<u64>,
+    /// `Maintainer`, as written.
     pub maintainer: Option<String>,
     /// Synopsis line only.
     pub description: Option<String>,

@@ -20,27 +20,54 @@ pub const MAX_FUTURE_SECS: i64 = 600;
 /// Failure while reading or verifying a Release file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
+    /// The file (or its signature) is larger than [`MAX_RELEASE`]; holds its size in bytes.
     #[error("release file is {0} bytes, over the limit")]
     TooLarge(usize),
+    /// The text is not valid deb822.
     #[error("cannot parse release fields")]
     Control(#[from] ControlError),
+    /// The text holds no paragraph at all.
     #[error("release file has no paragraph")]
     Empty,
+    /// A date does not parse, or a `SHA256` line is not `hash size path` with a safe path.
     #[error("release field {field} is invalid: {value:?}")]
-    BadField { field: &'static str, value: String },
+    BadField {
+        /// The field's name.
+        field: &'static str,
+        /// The value (or, for `SHA256`, the line) as written.
+        value: String,
+    },
+    /// The cleartext-signed message or detached signature is not valid OpenPGP.
     #[error("cannot parse openpgp signature of release file")]
     Armor(#[source] pgp::errors::Error),
+    /// No signature was made by a key of the keyring.
     #[error("no signature on release file verifies against the keyring ({keys} keys)")]
-    BadSignature { keys: usize },
+    BadSignature {
+        /// Number of keys in the keyring tried.
+        keys: usize,
+    },
+    /// `Valid-Until` is in the past.
     #[error("release file expired at {valid_until} (unix time), now is {now}")]
-    Expired { valid_until: i64, now: i64 },
+    Expired {
+        /// `Valid-Until`, in unix seconds.
+        valid_until: i64,
+        /// The time checked against, in unix seconds.
+        now: i64,
+    },
+    /// `Date` is more than [`MAX_FUTURE_SECS`] in the future.
     #[error("release file is dated {date} (unix time), in the future of {now}")]
-    NotYetValid { date: i64, now: i64 },
+    NotYetValid {
+        /// `Date`, in unix seconds.
+        date: i64,
+        /// The time checked against, in unix seconds.
+        now: i64,
+    },
 }
 
 /// Size and SHA-256 of a file listed in a Release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileHash {
+    /// Size in bytes.
     pub size: u64,
     /// Lower-case hex.
     pub sha256: String,
@@ -49,15 +76,25 @@ pub struct FileHash {
 /// The fields of a Release file that Plinth uses. Dates are unix seconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Release {
+    /// `Origin` (`Debian`).
     pub origin: Option<String>,
+    /// `Label`.
     pub label: Option<String>,
+    /// `Suite`, the class name (`stable`, `oldstable-security`).
     pub suite: Option<String>,
+    /// `Codename` (`bookworm`, `bookworm-security`).
     pub codename: Option<String>,
+    /// `Version` of the release (`12.7`); absent for most suites other than the main one.
     pub version: Option<String>,
+    /// `Date`, `None` when absent.
     pub date: Option<i64>,
+    /// `Valid-Until`, `None` when the Release never expires.
     pub valid_until: Option<i64>,
+    /// `Architectures`, as listed.
     pub architectures: Vec<String>,
+    /// `Components` (`main`, `contrib`, …), as listed.
     pub components: Vec<String>,
+    /// Whether `Acquire-By-Hash: yes` (indexes may be fetched under `by-hash/SHA256/`).
     pub acquire_by_hash: bool,
     /// Files by path relative to the release directory (`main/binary-amd64/Packages.xz`).
     pub sha256: BTreeMap<String, FileHash>,
@@ -66,6 +103,7 @@ pub struct Release {
 /// A Release whose signature checked, with the fingerprint of the key that made it.
 #[derive(Debug, Clone)]
 pub struct VerifiedRelease {
+    /// The parsed fields of the signed text.
     pub release: Release,
     /// Upper-case hex fingerprint of the primary key that signed.
     pub signer: String,

@@ -23,50 +23,94 @@ use plinth_dpkg::control;
 /// Failure while fetching or checking a repository.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
+    /// The machine's apt sources could not be read.
     #[error("cannot read apt sources")]
     Sources(#[from] SourcesError),
+    /// No binary apt source lists the release's main suite.
     #[error("no apt source lists suite {codename}")]
-    NoSource { codename: String },
+    NoSource {
+        /// The suite looked for (the release codename).
+        codename: String,
+    },
+    /// The keyring an apt source trusts could not be loaded.
     #[error("cannot load the keyring of apt source {uri}")]
     Keyring {
+        /// The source's base URI.
         uri: String,
+        /// Why the keyring could not be loaded.
         #[source]
         source: Box<KeyringError>,
     },
+    /// [`RepoConfig::suites`] is empty.
     #[error("no suite configured")]
     NoSuites,
+    /// The first (required) suite has neither `InRelease` nor `Release` on its mirror.
     #[error("suite {suite} is not on the mirror: no InRelease or Release at {url}")]
-    MissingSuite { suite: String, url: String },
+    MissingSuite {
+        /// The suite.
+        suite: String,
+        /// The suite's directory URL on the mirror.
+        url: String,
+    },
+    /// Fetching the suite's `InRelease`, `Release` or `Release.gpg` failed.
     #[error("cannot fetch the release file of suite {suite}")]
     FetchRelease {
+        /// The suite.
         suite: String,
+        /// What the HTTP client reported.
         #[source]
         source: FetchError,
     },
+    /// The release file's signature, validity dates or fields do not check out.
     #[error("{file} of suite {suite} at {url} is not trusted")]
     Verify {
+        /// `InRelease` or `Release`.
         file: &'static str,
+        /// The suite.
         suite: String,
+        /// Where the file was fetched from.
         url: String,
+        /// What failed.
         #[source]
         source: Box<ReleaseError>,
     },
+    /// The suite's `Architectures` does not list the architecture asked for.
     #[error("suite {suite} does not offer architecture {arch}")]
-    Architecture { suite: String, arch: String },
+    Architecture {
+        /// The suite.
+        suite: String,
+        /// The Debian architecture asked for.
+        arch: String,
+    },
+    /// The release file lists no `Packages` index, in any compression, for a component.
     #[error("release file of suite {suite} lists no Packages index under {dir}")]
-    NoIndex { suite: String, dir: String },
+    NoIndex {
+        /// The suite.
+        suite: String,
+        /// The index directory (`main/binary-amd64`).
+        dir: String,
+    },
+    /// Downloading an index failed, or it did not match the release file's size and hash.
     #[error("cannot fetch index {path} of suite {suite}")]
     FetchIndex {
+        /// The suite.
         suite: String,
+        /// The index's path, relative to the release directory.
         path: String,
+        /// What the HTTP client reported.
         #[source]
         source: VerifyError,
     },
+    /// A downloaded index could not be decompressed, checked or parsed.
     #[error("cannot read index {path} of suite {suite} from {url}")]
     Index {
+        /// The suite.
         suite: String,
+        /// The index's path, relative to the release directory.
         path: String,
+        /// Where it was fetched from.
         url: String,
+        /// What failed.
         #[source]
         source: Box<PackagesError>,
     },
@@ -82,6 +126,7 @@ pub struct RepoConfig {
     pub suites: Vec<String>,
     /// e.g. `main`.
     pub components: Vec<String>,
+    /// The keys a suite's release file must be signed by.
     pub keyring: Keyring,
     /// The time `Valid-Until` and `Date` are judged at.
     pub now: SystemTime,
@@ -102,6 +147,7 @@ impl RepoConfig {
 /// One verified suite.
 #[derive(Debug, Clone)]
 pub struct SuiteIndex {
+    /// The suite as configured (`bookworm-security`).
     pub suite: String,
     /// Hex SHA-256 of the InRelease bytes as fetched (of `Release` when the mirror only
     /// has `Release` + `Release.gpg`).
@@ -110,6 +156,7 @@ pub struct SuiteIndex {
     pub signer: String,
     /// `Date` and `Valid-Until` as written in the signed text.
     pub date: Option<String>,
+    /// `None` when the release file has no `Valid-Until`.
     pub valid_until: Option<String>,
     /// Base URI the suite was fetched from; `Filename`s of its records are relative to it.
     pub base_uri: String,
@@ -120,7 +167,9 @@ pub struct SuiteIndex {
 /// The verified package records of every suite.
 #[derive(Debug, Clone, Default)]
 pub struct RepoIndex {
+    /// The suites, in configuration order (those the mirror lacks are left out).
     pub suites: Vec<SuiteIndex>,
+    /// Every record of every suite's indexes, suite by suite.
     pub packages: Vec<PackageRecord>,
     /// Parallel to `packages`: index into `suites` of the suite each record came from.
     pub origin: Vec<usize>,

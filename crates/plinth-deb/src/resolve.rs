@@ -18,17 +18,30 @@ use crate::packages::{MultiArch, PackageRecord};
 /// Failure to resolve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// A [`Request::packages`] entry does not parse as a dependency.
     #[error("invalid requested package {request:?}")]
     BadRequest {
+        /// The entry, as given.
         request: String,
+        /// Why it was rejected.
         #[source]
         source: DepError,
     },
-    /// `path` reads like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
+    /// No package of the universe satisfies a dependency.
     #[error("cannot resolve {path}: no candidate")]
-    Unsatisfiable { path: String },
+    Unsatisfiable {
+        /// The chain to the dependency, like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
+        path: String,
+    },
+    /// A dependency's only candidates share a name with a package already selected at a
+    /// version that does not satisfy it.
     #[error("cannot resolve {path}: {selected} is already selected")]
-    Conflict { path: String, selected: String },
+    Conflict {
+        /// The chain to the dependency, like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
+        path: String,
+        /// The package already selected, as `name version`.
+        selected: String,
+    },
 }
 
 /// All packages the resolver may choose from, from one or more indexes.
@@ -40,6 +53,7 @@ pub struct Universe {
 }
 
 impl Universe {
+    /// An empty universe.
     pub fn new() -> Self {
         Self::default()
     }
@@ -71,10 +85,12 @@ impl Universe {
         }
     }
 
+    /// Number of records kept.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// Whether no record has been added.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -94,6 +110,7 @@ pub struct Request {
 /// The outcome: selected packages by name and the reasons they are there.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
+    /// The chosen record of every package to install, by package name.
     pub selected: BTreeMap<String, PackageRecord>,
     why: BTreeMap<String, Vec<String>>,
     pulled_by: BTreeMap<String, BTreeSet<String>>,

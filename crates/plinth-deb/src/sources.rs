@@ -9,18 +9,27 @@ use plinth_dpkg::control::{self, ControlError};
 /// Failure while reading apt sources.
 #[derive(Debug, thiserror::Error)]
 pub enum SourcesError {
+    /// Listing or reading a sources file failed (the error names the path).
     #[error("cannot read apt sources")]
     Io(#[from] std::io::Error),
+    /// A `.sources` file is not valid deb822.
     #[error("cannot parse {path}")]
     Control {
+        /// The file.
         path: PathBuf,
+        /// The parser's error.
         #[source]
         source: ControlError,
     },
+    /// A line or stanza parses but is not a usable source (missing URI or suite, bad
+    /// options).
     #[error("{path}:{line}: {reason}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// 1-based line (of the stanza's start, for `.sources`).
         line: usize,
+        /// What is wrong.
         reason: String,
     },
 }
@@ -30,7 +39,9 @@ pub enum SourcesError {
 pub enum SignedBy {
     /// Keyring files and/or key fingerprints.
     Keys {
+        /// Keyring files, as written (absolute paths on the machine).
         keyrings: Vec<PathBuf>,
+        /// Hex fingerprints, as written (a trailing `!` kept).
         fingerprints: Vec<String>,
     },
     /// An ASCII-armoured public key block written into the `.sources` file.
@@ -44,10 +55,13 @@ pub struct SourceEntry {
     pub types: Vec<String>,
     /// Repository base URI, without a trailing slash.
     pub uri: String,
+    /// Suites (`bookworm`, `bookworm-updates`); one ending in `/` is a flat repository path.
     pub suites: Vec<String>,
+    /// Components (`main`, `contrib`, …), as listed.
     pub components: Vec<String>,
     /// Architectures restricted by the entry (`arch=` / `Architectures:`), empty if none.
     pub architectures: Vec<String>,
+    /// The `signed-by=` / `Signed-By:` option, `None` when absent (the default keyring applies).
     pub signed_by: Option<SignedBy>,
     /// The file the entry came from.
     pub origin: PathBuf,

@@ -12,24 +12,62 @@ use std::borrow::Cow;
 /// Failure while parsing a control file; `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
+    /// The input is larger than [`Options::max_input`].
     #[error("control data is {size} bytes, over the limit of {limit}")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// Input length, in bytes.
+        size: usize,
+        /// The [`Options::max_input`] in force, in bytes.
+        limit: usize,
+    },
+    /// A line that is neither a continuation nor a comment has no `:`.
     #[error("line {line}: field line without a colon")]
-    MissingColon { line: usize },
+    MissingColon {
+        /// The offending line.
+        line: usize,
+    },
+    /// The text before the `:` is not a deb822 field name.
     #[error("line {line}: empty or invalid field name")]
-    BadFieldName { line: usize },
+    BadFieldName {
+        /// The offending line.
+        line: usize,
+    },
+    /// A line starting with a space or tab opens a paragraph.
     #[error("line {line}: continuation line without a field")]
-    OrphanContinuation { line: usize },
+    OrphanContinuation {
+        /// The offending line.
+        line: usize,
+    },
+    /// A field name occurs twice in one paragraph (compared case-insensitively).
     #[error("line {line}: duplicate field {name}")]
-    DuplicateField { line: usize, name: String },
+    DuplicateField {
+        /// Line of the second occurrence.
+        line: usize,
+        /// The name as written on that line.
+        name: String,
+    },
+    /// A `#` line where [`Options::allow_comments`] is off.
     #[error("line {line}: comment where comments are not allowed")]
-    UnexpectedComment { line: usize },
+    UnexpectedComment {
+        /// The offending line.
+        line: usize,
+    },
+    /// A paragraph has more than [`Options::max_fields`] fields.
     #[error("line {line}: paragraph has more than {limit} fields")]
-    TooManyFields { line: usize, limit: usize },
+    TooManyFields {
+        /// Line of the first field over the limit.
+        line: usize,
+        /// The [`Options::max_fields`] in force.
+        limit: usize,
+    },
+    /// A field value grows past [`Options::max_field_len`].
     #[error("line {line}: field {name} is longer than {limit} bytes")]
     FieldTooLong {
+        /// Line at which the value went over the limit.
         line: usize,
+        /// The field's name.
         name: String,
+        /// The [`Options::max_field_len`] in force, in bytes.
         limit: usize,
     },
 }
@@ -91,10 +129,12 @@ impl Paragraph {
         self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// Number of fields.
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
+    /// Whether the paragraph has no field.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }

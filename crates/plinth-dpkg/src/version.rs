@@ -7,18 +7,26 @@ use std::str::FromStr;
 /// Why a version string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
+    /// Nothing but whitespace.
     #[error("version is empty")]
     Empty,
+    /// Whitespace inside the version (the trimmed text is kept).
     #[error("version {0:?} contains whitespace")]
     Whitespace(String),
+    /// The part before `:` is empty, not all digits, or above `i32::MAX`.
     #[error("version {0:?} has an invalid epoch")]
     BadEpoch(String),
+    /// Nothing between the epoch and the revision.
     #[error("version {0:?} has an empty upstream part")]
     EmptyUpstream(String),
+    /// The version ends with `-`.
     #[error("version {0:?} has an empty revision")]
     EmptyRevision(String),
+    /// The upstream part does not start with a digit.
     #[error("version {0:?} does not start with a digit")]
     NoLeadingDigit(String),
+    /// A character outside `[A-Za-z0-9.+~-:]` in the upstream part, or outside
+    /// `[A-Za-z0-9.+~]` in the revision.
     #[error("version {0:?} contains an invalid character")]
     BadCharacter(String),
 }
@@ -93,14 +101,17 @@ impl Version {
         })
     }
 
+    /// The version as written (trimmed).
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
+    /// The epoch, 0 when the version has none.
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
 
+    /// The upstream version: between the epoch's `:` and the last `-`.
     pub fn upstream(&self) -> &str {
         &self.text[self.upstream.0..self.upstream.1]
     }

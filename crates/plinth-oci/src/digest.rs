@@ -24,6 +24,7 @@ pub struct Sha256Writer<W> {
 }
 
 impl<W: Write> Sha256Writer<W> {
+    /// Wraps `inner`, with nothing hashed or counted yet.
     pub fn new(inner: W) -> Self {
         Sha256Writer {
             inner,

@@ -12,26 +12,39 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::source::{ImageSource, ResolvedImage, RootfsSource, unwrap_io};
 
+/// What a [`Node`] is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link; the string is its target as written.
     Symlink(String),
     /// A hard link to another path (normalised, relative to the root).
     Hardlink(String),
+    /// A character device node.
     CharDevice,
+    /// A block device node.
     BlockDevice,
+    /// A named pipe.
     Fifo,
 }
 
 /// One path of the squashed filesystem.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// File, directory, link or special file.
     pub kind: NodeKind,
+    /// Permission bits, with setuid, setgid and sticky (`mode & 0o7777`); no file type.
     pub mode: u32,
+    /// Owner's numeric user id.
     pub uid: u64,
+    /// Owner's numeric group id.
     pub gid: u64,
+    /// Size in bytes of a regular file; 0 for every other kind.
     pub size: u64,
+    /// Modification time, in seconds since the Unix epoch.
     pub mtime: u64,
     /// Index (bottom = 0) of the layer this path comes from.
     pub layer: usize,
@@ -464,10 +477,12 @@ impl ImageFs {
         self.nodes.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// Number of paths.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Whether the filesystem has no path at all.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

@@ -16,7 +16,9 @@ use crate::layer::LayerBlob;
 /// What one platform's image is made of, before it is assembled.
 #[derive(Debug)]
 pub struct PlatformImage {
+    /// The platform; written into the index entry when the image has several.
     pub platform: Platform,
+    /// The runtime config (`Env`, `Entrypoint`, `User`, …) of the image config blob.
     pub config: Config,
     /// Layers, bottom first, each with the history comment that describes it.
     pub layers: Vec<(LayerBlob, String)>,
@@ -28,7 +30,9 @@ pub struct PlatformImage {
 /// platform, an index for several) that a layout's `index.json` points at.
 #[derive(Debug, Clone)]
 pub struct ImageArtifact {
+    /// Every blob (configs, layers, manifests, index, referrers), keyed by `sha256:…` digest.
     pub blobs: BTreeMap<String, Arc<[u8]>>,
+    /// The image index for several platforms, else the one manifest.
     pub root: Descriptor,
     /// One manifest descriptor per platform, in spec order.
     pub manifests: Vec<Descriptor>,
@@ -68,6 +72,8 @@ impl ImageBuilder {
         (!self.annotations.is_empty()).then(|| self.annotations.clone().into_iter().collect())
     }
 
+    /// Writes one config and manifest per image and, for more than one, an index over
+    /// them; fails on an empty list.
     pub fn build(&self, images: Vec<PlatformImage>) -> Result<ImageArtifact> {
         if images.is_empty() {
             return Err(Error::invalid("image", "no platform to build"));
@@ -210,6 +216,7 @@ impl ImageArtifact {
         Ok(d)
     }
 
+    /// The bytes of blob `digest`, `None` when the artifact does not hold it.
     pub fn blob(&self, digest: &Digest) -> Option<&[u8]> {
         self.blobs.get(&digest.to_string()).map(|b| &b[..])
     }
@@ -233,6 +240,7 @@ pub struct ArtifactSource<'a> {
 }
 
 impl<'a> ArtifactSource<'a> {
+    /// Reads `artifact` as if it were a layout whose `index.json` tags its root `tag`.
     pub fn new(artifact: &'a ImageArtifact, tag: &str) -> Self {
         ArtifactSource {
             artifact,

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 /// Where a regular file's bytes come from.
 #[derive(Clone, Debug)]
 pub enum Content {
+    /// Bytes held in memory.
     Bytes(Arc<[u8]>),
     /// A file on the local disk, read when the layer is written.
     Path(PathBuf),
@@ -50,10 +51,14 @@ impl Content {
     }
 }
 
+/// What an [`Entry`] writes into the layer.
 #[derive(Clone, Debug)]
 pub enum EntryKind {
+    /// A directory.
     Dir,
+    /// A regular file with these bytes.
     File(Content),
+    /// A symbolic link; the string is its target, written as given.
     Symlink(String),
     /// A hard link to another path in the same layer.
     Hardlink(String),
@@ -62,13 +67,18 @@ pub enum EntryKind {
 /// One entry of a layer: what it is, its permission bits (`0o7777`) and numeric owner.
 #[derive(Clone, Debug)]
 pub struct Entry {
+    /// Directory, file or link.
     pub kind: EntryKind,
+    /// Permission bits, with setuid, setgid and sticky (`0o7777` at most).
     pub mode: u32,
+    /// Owner's numeric user id.
     pub uid: u64,
+    /// Owner's numeric group id.
     pub gid: u64,
 }
 
 impl Entry {
+    /// A directory with these permission bits and owner.
     pub fn dir(mode: u32, uid: u64, gid: u64) -> Self {
         Entry {
             kind: EntryKind::Dir,
@@ -78,6 +88,7 @@ impl Entry {
         }
     }
 
+    /// A regular file with these bytes, permission bits and owner.
     pub fn file(content: Content, mode: u32, uid: u64, gid: u64) -> Self {
         Entry {
             kind: EntryKind::File(content),
@@ -87,10 +98,12 @@ impl Entry {
         }
     }
 
+    /// A regular file of in-memory bytes, owned by root.
     pub fn bytes(data: impl Into<Arc<[u8]>>, mode: u32) -> Self {
         Entry::file(Content::Bytes(data.into()), mode, 0, 0)
     }
 
+    /// A symbolic link to `target`, mode `0o777`, owned by root.
     pub fn symlink(target: impl Into<String>) -> Self {
         Entry {
             kind: EntryKind::Symlink(target.into()),
@@ -143,15 +156,20 @@ pub fn normalize_path(path: &str, context: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
+/// How a layer's tar is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
+    /// gzip, the default.
     #[default]
     Gzip,
+    /// zstd, level 3 (the `+zstd` layer media type).
     Zstd,
+    /// A plain, uncompressed tar.
     None,
 }
 
 impl Compression {
+    /// The OCI layer media type for this compression.
     pub fn media_type(self) -> MediaType {
         match self {
             Compression::Gzip => MediaType::ImageLayerGzip,
@@ -164,12 +182,15 @@ impl Compression {
 /// A finished, compressed layer blob and its two digests.
 #[derive(Clone, Debug)]
 pub struct LayerBlob {
+    /// The layer media type, from its [`Compression`].
     pub media_type: MediaType,
+    /// The compressed blob.
     pub data: Vec<u8>,
     /// Digest of `data` (what the manifest names).
     pub digest: Digest,
     /// Digest of the uncompressed tar (what the config's `rootfs.diff_ids` names).
     pub diff_id: Digest,
+    /// Length of the uncompressed tar, in bytes.
     pub uncompressed_size: u64,
 }
 
@@ -189,14 +210,17 @@ impl LayerBuilder {
         }
     }
 
+    /// Whether no entry has been added.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Number of entries (paths) added.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// The entry at `path` (normalised first), `None` when there is none or the path is invalid.
     pub fn get(&self, path: &str) -> Option<&Entry> {
         normalize_path(path, &self.context)
             .ok()

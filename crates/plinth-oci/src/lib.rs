@@ -7,6 +7,7 @@
 //! with [`fn@validate`]. [`mod@platform`] and [`mod@reference`] hold how platforms, image names and
 //! tags are written. This crate knows nothing about Debian,
 //! SBOMs or the network.
+#![deny(missing_docs)]
 
 pub mod canonical;
 pub mod digest;

@@ -9,8 +9,11 @@ use std::fmt;
 /// A platform as `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Platform {
+    /// Operating system (`linux`).
     pub os: String,
+    /// Architecture in OCI (Go) spelling, one of [`ARCHES`] (`amd64`, `arm64`, …).
     pub arch: String,
+    /// CPU variant (`v7`, `v8`), `None` when the platform names none.
     pub variant: Option<String>,
 }
 

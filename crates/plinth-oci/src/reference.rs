@@ -49,7 +49,9 @@ pub const TRANSPORTS: &[&str] = &["oci:", "oci-archive:", "docker-archive:"];
 /// A reference to an image on disk, split into the path that exists and the tag after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalReference {
+    /// The existing file or directory: an OCI layout or an image archive.
     pub path: PathBuf,
+    /// What followed the path's `:` (a tag or `repo/name:tag`), `None` when nothing did.
     pub tag: Option<String>,
     /// Whether the reference named a transport (`oci:`, `oci-archive:`, `docker-archive:`).
     pub transport: bool,

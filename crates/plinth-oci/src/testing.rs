@@ -33,12 +33,14 @@ pub fn hex_of(digest: &str) -> &str {
         .unwrap_or_else(|| panic!("`{digest}` is not a sha256 digest"))
 }
 
+/// `bytes` gzipped at the default level.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).expect("gzip into memory");
     e.finish().expect("gzip into memory")
 }
 
+/// The gunzipped `bytes`; panics when they are not gzip.
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     flate2::read::GzDecoder::new(bytes)
@@ -115,8 +117,11 @@ pub fn tar_with(tar: &[u8], extra: Vec<TarEntry>) -> Vec<u8> {
 /// One entry of [`tar_of`].
 #[derive(Debug, Clone, Copy)]
 pub enum TarItem<'a> {
+    /// A regular file with these bytes.
     File(&'a [u8]),
+    /// A directory.
     Dir,
+    /// A symbolic link to this target.
     Link(&'a str),
 }
 
@@ -250,10 +255,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 // ---------------------------------------------------------------------------------
 // Files
 
+/// The bytes of the file at `path`.
 pub fn read(path: &Path) -> Vec<u8> {
     fs_err::read(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Writes `bytes` to the file at `path`, replacing it.
 pub fn write(path: &Path, bytes: &[u8]) {
     fs_err::write(path, bytes).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -314,6 +321,7 @@ pub fn escapees(dir: &Path) -> BTreeSet<String> {
 pub struct Layout(pub PathBuf);
 
 impl Layout {
+    /// The path of blob `digest` (`sha256:HEX`) in the layout.
     pub fn blob(&self, digest: &str) -> PathBuf {
         self.0.join("blobs/sha256").join(hex_of(digest))
     }
@@ -323,27 +331,33 @@ impl Layout {
             .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
     }
 
+    /// The path of the layout's `index.json`.
     pub fn index_path(&self) -> PathBuf {
         self.0.join("index.json")
     }
 
+    /// The parsed `index.json`.
     pub fn index(&self) -> Value {
         Self::json(&self.index_path())
     }
 
+    /// Replaces `index.json` with `index`, as is (nothing re-digested).
     pub fn set_index(&self, index: &Value) {
         write(&self.index_path(), index.to_string().as_bytes());
     }
 
+    /// The parsed manifest of the first `index.json` entry.
     pub fn manifest(&self) -> Value {
         let idx = self.index();
         Self::json(&self.blob(idx["manifests"][0]["digest"].as_str().expect("a digest")))
     }
 
+    /// The parsed config of that manifest.
     pub fn config(&self) -> Value {
         Self::json(&self.blob(&self.config_digest()))
     }
 
+    /// The config's digest, as that manifest names it.
     pub fn config_digest(&self) -> String {
         self.manifest()["config"]["digest"]
             .as_str()

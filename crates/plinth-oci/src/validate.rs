@@ -10,8 +10,11 @@ use crate::source::{ImageSource, MAX_LAYER_BLOB, MAX_UNCOMPRESSED_LAYER, unwrap_
 /// What [`validate`] checked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ValidationReport {
+    /// Image manifests (one per platform) reachable from the index.
     pub images: usize,
+    /// Blobs verified: manifests, configs and distinct layers.
     pub blobs: usize,
+    /// Stored (compressed) size of those blobs, in bytes.
     pub bytes: u64,
 }
 

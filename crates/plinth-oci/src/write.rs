@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::image::ImageArtifact;
 use crate::layer::{Content, Entry, LayerBuilder};
 
+/// The on-disk form [`write_image`] produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     /// An OCI image layout directory.
@@ -27,6 +28,7 @@ pub enum OutputFormat {
 /// Where the image is written and under which names.
 #[derive(Clone, Debug)]
 pub struct WriteOptions<'a> {
+    /// Layout directory, oci-archive or docker-archive.
     pub format: OutputFormat,
     /// Repository name used in docker-archive `RepoTags`.
     pub name: &'a str,

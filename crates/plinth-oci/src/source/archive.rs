@@ -29,13 +29,18 @@ pub struct ArchiveSource {
     pub(super) by_digest: HashMap<String, String>,
 }
 
+/// Which of the two tar formats an [`ArchiveSource`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArchiveKind {
+    /// An OCI image layout in a tar (`oci-layout` and `index.json` at the top).
     Oci,
+    /// A `docker save` tar (`manifest.json` at the top).
     Docker,
 }
 
 impl ArchiveSource {
+    /// Indexes the tar at `path` and reads its index; fails when it is compressed or is
+    /// neither an oci-archive nor a docker-archive.
     pub fn open(path: &Path) -> Result<Self> {
         let mut file: std::fs::File = fs_err::File::open(path)
             .map_err(|e| Error::io(path, e))?
@@ -84,6 +89,7 @@ impl ArchiveSource {
         Ok(src)
     }
 
+    /// Whether the archive is an oci-archive or a docker-archive.
     pub fn kind(&self) -> ArchiveKind {
         self.kind
     }

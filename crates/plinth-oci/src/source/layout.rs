@@ -16,6 +16,8 @@ pub struct LayoutSource {
 }
 
 impl LayoutSource {
+    /// Opens the layout at `root` and reads its `index.json`; fails when `root` has no
+    /// `oci-layout` file.
     pub fn open(root: &Path) -> Result<Self> {
         let layout = root.join("oci-layout");
         if !layout.is_file() {

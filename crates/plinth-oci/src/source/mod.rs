@@ -76,6 +76,7 @@ pub trait ImageSource: Send + Sync {
 
 /// A blob's stored bytes as a source hands them over, before any check.
 pub struct RawBlob<'a> {
+    /// The stored bytes, possibly compressed, unverified.
     pub reader: Box<dyn Read + Send + 'a>,
     /// The stored length, when the source knows it before reading (a file's size, a
     /// `Content-Length`); `None` when only reading tells (a chunked download). Known
@@ -96,14 +97,21 @@ impl<'a> RawBlob<'a> {
 /// One image (one platform) found in a source.
 #[derive(Debug, Clone)]
 pub struct ResolvedImage {
+    /// The descriptor of the image's manifest.
     pub descriptor: Descriptor,
+    /// The `org.opencontainers.image.ref.name` of the top-level index entry it was
+    /// reached from, `None` when that entry has none.
     pub tag: Option<String>,
+    /// The parsed image manifest.
     pub manifest: ImageManifest,
+    /// The parsed image config.
     pub config: ImageConfiguration,
+    /// The config blob's bytes, as stored (and hashed).
     pub config_raw: Vec<u8>,
 }
 
 impl ResolvedImage {
+    /// The platform the config declares (os, architecture, variant).
     pub fn platform(&self) -> Platform {
         let mut p = Platform::default();
         p.set_architecture(self.config.architecture().clone());
@@ -152,7 +160,9 @@ pub fn open_image(reference: &str) -> Result<(Box<dyn ImageSource>, Option<Strin
 pub enum Opened {
     /// An image store, and the tag the reference named.
     Image {
+        /// The layout or archive.
         source: Box<dyn ImageSource>,
+        /// The tag after the path, `None` when the reference named none.
         tag: Option<String>,
     },
     /// A plain root filesystem, squashed by [`ImageFs::from_rootfs`](crate::ImageFs::from_rootfs).

@@ -20,9 +20,12 @@ use crate::layer::Compression;
 /// Most entries looked at to tell a root filesystem tarball from an image archive.
 const MAX_SNIFFED_ENTRIES: usize = 100_000;
 
+/// How a [`RootfsSource`] is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootfsKind {
+    /// A directory on disk.
     Dir,
+    /// A tarball, plain or compressed.
     Tar,
 }
 
@@ -67,10 +70,12 @@ impl RootfsSource {
         }))
     }
 
+    /// The directory or tarball.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Directory or tarball.
     pub fn kind(&self) -> RootfsKind {
         self.kind
     }
