@@ -11,49 +11,76 @@ use crate::validate::validate;
 /// An image source and each of its images.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The source as its reader names it (a path, with the archive kind).
     pub source: String,
+    /// How many blobs `validate` read and checked (digest and size).
     pub validated_blobs: usize,
+    /// One report per image, in index order.
     pub images: Vec<ImageReport>,
 }
 
+/// One image (one platform's manifest) of a source.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImageReport {
+    /// The tag that names it in the source, if any.
     pub tag: Option<String>,
+    /// The manifest's digest (`sha256:…`).
     pub digest: String,
+    /// The manifest's media type.
     pub media_type: String,
+    /// `os/arch[/variant]`.
     pub platform: String,
+    /// The config's `created` time, as written.
     pub created: Option<String>,
+    /// The config blob's digest.
     pub config_digest: String,
+    /// The config, as JSON.
     pub config: serde_json::Value,
+    /// The layers, bottom first.
     pub layers: Vec<LayerReport>,
+    /// The sum of the layer blobs' sizes, in bytes.
     pub compressed_size: u64,
+    /// The sum of the regular files' sizes in the squashed root filesystem, in bytes.
     pub uncompressed_files_size: u64,
+    /// Every path of the squashed root filesystem, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<FileReport>>,
     /// What the squash skipped or refused (unsafe paths, hostile links).
     pub warnings: Vec<String>,
 }
 
+/// One layer of an image.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerReport {
+    /// The compressed blob's digest.
     pub digest: String,
+    /// The uncompressed tar's digest, from the config.
     pub diff_id: String,
+    /// The layer's media type (gzip, zstd or uncompressed).
     pub media_type: String,
+    /// The blob's size in bytes.
     pub size: u64,
     /// The history entry's comment or `created_by`.
     pub comment: Option<String>,
 }
 
+/// One path of the squashed root filesystem.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileReport {
+    /// Absolute path inside the image.
     pub path: String,
+    /// `file`, `dir`, `symlink`, `hardlink`, `char-device`, `block-device` or `fifo`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Octal, four digits.
     pub mode: String,
+    /// Numeric owner.
     pub uid: u64,
+    /// Numeric group.
     pub gid: u64,
+    /// Bytes, for a regular file; 0 otherwise.
     pub size: u64,
+    /// A link's target, as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     /// Index (bottom = 0) of the layer the entry comes from.

@@ -12,16 +12,26 @@ use crate::{Sbom, Subject};
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     // The cause is part of the message (not a `source`) so that the one line says it.
+    /// The file cannot be read (missing, not a regular file, too large).
     #[error("cannot read policy {}: {error}", path.display())]
     Read {
+        /// The policy file.
         path: PathBuf,
+        /// Why it cannot be read.
         error: std::io::Error,
     },
+    /// The file is not a valid policy (TOML syntax, an unknown rule, a wrong type).
     #[error("policy {} is invalid: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The policy file.
+        path: PathBuf,
+        /// What is wrong, with its line where TOML gives one.
+        message: String,
+    },
 }
 
 impl PolicyError {
+    /// A line telling the user what a policy may hold, for an invalid one.
     pub fn hint(&self) -> Option<String> {
         match self {
             PolicyError::Invalid { .. } => Some(
@@ -63,10 +73,14 @@ pub fn parse_policy(path: &Path, text: &str) -> Result<Policy, PolicyError> {
 /// What `check` found: every enabled rule, in a fixed order.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
+    /// The image as the user named it.
     pub image: String,
+    /// The image's manifest digest; `None` for a root filesystem.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Whether every enabled rule passed.
     pub passed: bool,
+    /// Each enabled rule and its result.
     pub rules: Vec<RuleResult>,
 }
 
