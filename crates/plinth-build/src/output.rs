@@ -12,11 +12,14 @@ use crate::{BuildError, Spec};
 /// The SBOM written beside the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SbomKind {
+    /// SPDX 2.3 JSON (`.spdx.json`).
     SpdxJson,
+    /// CycloneDX 1.6 JSON (`.cdx.json`).
     CycloneDxJson,
 }
 
 impl SbomKind {
+    /// The media type of the SBOM when attached to the image as an OCI artifact.
     pub fn media_type(self) -> &'static str {
         match self {
             SbomKind::SpdxJson => "application/spdx+json",
@@ -45,7 +48,9 @@ impl SbomKind {
 pub struct SbomFile {
     /// `os/arch[/variant]`.
     pub platform: String,
+    /// The format `bytes` are in.
     pub kind: SbomKind,
+    /// The SBOM document as written to disk and attached.
     pub bytes: Vec<u8>,
 }
 

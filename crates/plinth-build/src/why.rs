@@ -10,24 +10,42 @@ use crate::{Spec, lock_path};
 /// How a package came into the image of one platform.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reason {
+    /// The lock's platform, `os/arch[/variant]`.
     pub platform: String,
+    /// The package asked about.
     pub package: String,
+    /// Its version locked for this platform.
     pub version: String,
     /// `requested by the spec`, or the chain `base -> libc6 -> libgcc-s1`.
     pub how: String,
 }
 
+/// Why `why` could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum WhyError {
+    /// The lock exists but could not be read or parsed.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The spec has not been locked yet.
     #[error("{} has no lock ({} is missing)", spec.display(), lock.display())]
-    NoLock { spec: PathBuf, lock: PathBuf },
+    NoLock {
+        /// The spec file, as given.
+        spec: PathBuf,
+        /// Where its lock would be.
+        lock: PathBuf,
+    },
+    /// No platform of the lock holds the package.
     #[error("{package} is not in the image built from {}", spec.display())]
-    NotInImage { package: String, spec: PathBuf },
+    NotInImage {
+        /// The package asked about.
+        package: String,
+        /// The spec file, as given.
+        spec: PathBuf,
+    },
 }
 
 impl WhyError {
+    /// A line telling the user what to do about the error, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
             WhyError::NoLock { spec, .. } => {
