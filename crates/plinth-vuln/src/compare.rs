@@ -15,6 +15,7 @@ pub type Counts = BTreeMap<String, usize>;
 /// One image's column.
 #[derive(Clone, Debug, Serialize)]
 pub struct Column {
+    /// What the image holds (OS, size, layers, package counts), serialized inline.
     #[serde(flatten)]
     pub facts: Facts,
     /// Vulnerabilities by severity, when a database is available.
@@ -28,7 +29,10 @@ pub struct Column {
 /// Findings per severity under the default rules, and why they may be incomplete.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CveCounts {
+    /// Findings by severity name (`critical` … `unknown`, all six present); `None`
+    /// when the OS release could not be told, or no database was given.
     pub counts: Option<Counts>,
+    /// Why the counts are missing or leave the OS packages out, for the column.
     pub note: Option<String>,
     /// Something the user should hear about (the release could not be told).
     pub warning: Option<String>,

@@ -6,6 +6,7 @@ use crate::fetch::Feed;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("no such feed: {name}")]
 pub struct UnknownFeed {
+    /// The name as the user gave it.
     pub name: String,
     /// Every feed's name, to tell the user.
     pub known: Vec<String>,

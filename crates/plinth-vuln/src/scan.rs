@@ -25,25 +25,39 @@ pub const MAX_SUPPRESS_BYTES: u64 = 64 << 20;
 // The causes are part of the messages (not a `source`): each is one line for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The target is a file that could not be read.
     #[error("cannot read {}: {error}", path.display())]
     Read {
+        /// The target file.
         path: PathBuf,
+        /// Why reading it failed.
         error: std::io::Error,
     },
+    /// The target is a JSON file of [`MAX_SBOM_BYTES`] or more.
     #[error(
         "{} is larger than {} MiB: not an SBOM plinth will read",
         path.display(),
         MAX_SBOM_BYTES >> 20
     )]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The target file.
+        path: PathBuf,
+    },
+    /// The target is a JSON file, but not an SPDX or CycloneDX document plinth reads.
     #[error("{target} is not an SBOM plinth can read: {reason}")]
-    NotAnSbom { target: String, reason: String },
+    NotAnSbom {
+        /// The target as the user gave it.
+        target: String,
+        /// What the SBOM reader objected to.
+        reason: String,
+    },
     /// The target is not an SBOM file, and not an image or root filesystem either.
     #[error(transparent)]
     Image(#[from] plinth_sbom::Error),
 }
 
 impl TargetError {
+    /// A line telling the user what to do about the error, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
             TargetError::NotAnSbom { .. } => Some(
@@ -59,6 +73,7 @@ impl TargetError {
 /// What a scan target held.
 #[derive(Debug)]
 pub struct Target {
+    /// Its packages, as read from the SBOM file or catalogued from the image.
     pub sbom: Sbom,
     /// Read from an SBOM file rather than catalogued from an image: its warnings are
     /// not about files plinth skipped.
@@ -117,20 +132,38 @@ pub fn sbom_file(path: &Path) -> Result<Option<Vec<u8>>, TargetError> {
 /// An ignore file or VEX document that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SuppressError {
+    /// The ignore file is missing, not a regular file, too large or unreadable.
     #[error("cannot read ignore file {}: {error}", path.display())]
     ReadIgnore {
+        /// The ignore file.
         path: PathBuf,
+        /// Why reading it failed.
         error: std::io::Error,
     },
+    /// The ignore file was read but is not a valid ignore file.
     #[error("ignore file {}: {error}", path.display())]
-    Ignore { path: PathBuf, error: IgnoreError },
+    Ignore {
+        /// The ignore file.
+        path: PathBuf,
+        /// What is wrong in it.
+        error: IgnoreError,
+    },
+    /// A VEX document is missing, not a regular file, too large or unreadable.
     #[error("cannot read VEX document {}: {error}", path.display())]
     ReadVex {
+        /// The VEX document.
         path: PathBuf,
+        /// Why reading it failed.
         error: std::io::Error,
     },
+    /// A VEX document was read but could not be parsed.
     #[error("VEX document {}: {error}", path.display())]
-    Vex { path: PathBuf, error: VexError },
+    Vex {
+        /// The VEX document.
+        path: PathBuf,
+        /// What is wrong in it.
+        error: VexError,
+    },
 }
 
 /// Applies the ignore file (if any) and the VEX documents to `result`.
@@ -177,10 +210,13 @@ pub fn suppress(
 /// How to scan, besides the packages.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
+    /// Which advisories the matcher reports beyond the default.
     pub matching: MatchOptions,
     /// Warn when the oldest source was imported more than this many days ago.
     pub max_age_days: u64,
+    /// The ignore file to apply, if any.
     pub ignore: Option<PathBuf>,
+    /// VEX documents to apply, in order (later documents win ties).
     pub vex: Vec<PathBuf>,
     /// Keep only findings with a fixed version.
     pub only_fixed: bool,
@@ -189,10 +225,13 @@ pub struct ScanOptions {
 /// Why a scan failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
+    /// The database could not be opened or read.
     #[error(transparent)]
     Db(#[from] crate::Error),
+    /// Matching failed (the OS release could not be told, or a lookup failed).
     #[error(transparent)]
     Match(#[from] MatchError),
+    /// The ignore file or a VEX document could not be used.
     #[error(transparent)]
     Suppress(#[from] SuppressError),
 }

@@ -8,32 +8,47 @@ use serde::Serialize;
 use crate::db::{Db, SCHEMA_VERSION};
 use crate::model::SourceInfo;
 
+/// What a vulnerability database holds and how old it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
+    /// The database file, as displayed.
     pub path: String,
+    /// The schema version this build of plinth reads and writes.
     pub schema: i64,
+    /// How many advisory records it holds.
     pub advisories: u64,
+    /// When the stalest source was imported (RFC 3339); `None` without sources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_import: Option<String>,
+    /// Seconds since the stalest source was imported; `None` without sources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_seconds: Option<u64>,
+    /// Every imported source, by name.
     pub sources: Vec<SourceStatus>,
+    /// Every ecosystem with advisories, by name.
     pub ecosystems: Vec<EcosystemStatus>,
 }
 
+/// One imported source (feed) of the database.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceStatus {
+    /// Its name, origin, import time and record counts, serialized inline.
     #[serde(flatten)]
     pub info: SourceInfo,
     /// When it was imported (RFC 3339).
     pub imported: String,
+    /// Why records were skipped at its import, with how many each; empty when none
+    /// were.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped_reasons: BTreeMap<String, u64>,
 }
 
+/// The advisories the database holds for one ecosystem.
 #[derive(Clone, Debug, Serialize)]
 pub struct EcosystemStatus {
+    /// The normalised ecosystem key (`debian:12`, `go`, …).
     pub ecosystem: String,
+    /// How many advisory records it has.
     pub advisories: u64,
 }
 
