@@ -46,7 +46,25 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 pub(super) fn parse_mode(ctx: &Ctx, m: &Spanned<RawMode>, key: &str) -> Result<u32, BuildError> {
     let v = match m.get_ref() {
-        RawMode::Int(i) => Some(*i),
+        RawMode::Int(i) => {
+            // TOML reads `mode = 755` as decimal 755 (0o1363): almost always a mistake for
+            // 0o755. A decimal literal whose digits are all octal digits is refused.
+            let literal = ctx.text.get(m.span()).unwrap_or_default().trim();
+            if looks_octal_but_decimal(literal) {
+                let short = key.rsplit('.').next().unwrap_or(key);
+                return Err(ctx.err_hint(
+                    Some(m.span()),
+                    format!(
+                        "`{key}` is written {literal}, which TOML reads as the decimal number {literal} (the mode 0o{i:o}), not the octal mode 0o{literal}"
+                    ),
+                    Some(&format!(
+                        "write `{short} = 0o{literal}` (a TOML octal integer) or `{short} = \"0{literal}\"` (a string); \
+                         a decimal mode whose digits look octal is refused"
+                    )),
+                ));
+            }
+            Some(*i)
+        }
         RawMode::Str(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
     };
     match v {
@@ -57,6 +75,16 @@ pub(super) fn parse_mode(ctx: &Ctx, m: &Spanned<RawMode>, key: &str) -> Result<u
             Some("write modes as an octal string (\"0755\") or a TOML octal integer (0o755)"),
         )),
     }
+}
+
+/// Whether a TOML integer literal is plain decimal (no `0o`, `0x`, `0b` prefix) made only
+/// of the digits 0 to 7: `755`, `644`, `4755`. (`0` alone is harmless.)
+fn looks_octal_but_decimal(literal: &str) -> bool {
+    let digits = literal
+        .strip_prefix('+')
+        .unwrap_or(literal)
+        .replace('_', "");
+    digits.len() > 1 && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
 }
 
 pub(super) fn check_image_path(

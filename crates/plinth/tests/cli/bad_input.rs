@@ -129,6 +129,29 @@ fn bad_mode() {
     ));
 }
 
+/// `mode = 755` is TOML's decimal 755 (0o1363); it was taken silently.
+#[test]
+fn decimal_mode_that_looks_octal_is_refused() {
+    insta::assert_snapshot!(build_error(
+        "[image]\n[[dirs]]\npath = \"/data\"\nmode = 755\n",
+        &[]
+    ));
+}
+
+/// The same trap in `[[files]]`; a TOML octal integer (`0o755`) is accepted.
+#[test]
+fn decimal_file_mode_is_refused_and_octal_integers_pass() {
+    let err = build_error(
+        "[image]\n[[dirs]]\npath = \"/data\"\nmode = 0o755\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 644\n",
+        &[("a", b"x")],
+    );
+    assert!(
+        err.contains(":8:8: `files.mode` is written 644, which TOML reads as the decimal number 644 (the mode 0o1204)"),
+        "{err}"
+    );
+    assert!(err.contains("write `mode = 0o644`"), "{err}");
+}
+
 #[test]
 fn relative_destination() {
     insta::assert_snapshot!(build_error(
