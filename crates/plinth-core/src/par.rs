@@ -3,6 +3,10 @@
 //! Rayon replaced two hand-made pools (one in the layer compressor, one in the package
 //! cache). Its work stealing also lets a parallel map run inside another (layers of
 //! packages, each compressed in parallel chunks) without starting threads per call.
+//! Measured against the hand-made pool on 2 cores (release builds, runs interleaved,
+//! medians of 6–8): a 400 MiB single-layer image 2.19 s vs 2.21 s; a warm build of
+//! `examples/base` (amd64 + arm64, one layer per package) 0.482 s vs 0.498 s. No slower,
+//! so no pool of our own.
 
 use rayon::prelude::*;
 
