@@ -205,8 +205,8 @@ pub struct ArchiveFixes {
     /// Source packages the archive does not have (built locally, removed, or from
     /// another release).
     pub not_in_archive: Vec<String>,
-    /// Binaries of source `linux` without kernel code (`linux-libc-dev`, headers):
-    /// the kernel's CVEs are not theirs, so they are not looked at.
+    /// Binaries of source `linux` without a kernel image or modules (`linux-libc-dev`,
+    /// headers, `linux-perf`): the kernel's CVEs are not theirs, so they are not looked at.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kernel_headers: Vec<String>,
     /// Installed packages that were skipped, with why (a source version that does not

@@ -221,7 +221,7 @@ fn table(r: &ScanResult, opts: &ReportOptions) -> String {
     }
     if h.kernel_headers > 0 {
         hidden.push(format!(
-            "{} kernel-header packages not matched against kernel CVEs",
+            "{} packages of the kernel source without a kernel (headers, tools) not matched against kernel CVEs",
             h.kernel_headers
         ));
     }

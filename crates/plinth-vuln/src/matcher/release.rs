@@ -112,18 +112,12 @@ pub(super) fn release_order(a: &str, b: &str) -> Ordering {
     parse(a).cmp(&parse(b))
 }
 
-/// Binaries of source `linux` that hold no kernel code.
+/// Whether a binary of source `linux` holds no kernel: anything but a kernel image or its
+/// modules (`linux-image-*`, `linux-modules-*`). A container runs the host's kernel, so
+/// the kernel's CVEs are not those of `linux-libc-dev`, the headers, or user-space tools
+/// built from the kernel's source such as `linux-perf`, `bpftool` or `usbip`.
 pub fn kernel_headers_only(binary: &str) -> bool {
-    binary == "linux-libc-dev"
-        || [
-            "linux-headers-",
-            "linux-kbuild-",
-            "linux-source",
-            "linux-doc",
-            "linux-support-",
-            "linux-compiler-",
-            "linux-config-",
-        ]
+    !["linux-image-", "linux-modules-"]
         .iter()
         .any(|p| binary.starts_with(p))
 }

@@ -337,6 +337,52 @@ fn trap_linux_libc_dev_never_gets_kernel_cves() {
     assert_eq!(r.hidden.kernel_headers, 2);
 }
 
+/// The regression: with `linux-libc-dev` rightly skipped, the kernel's CVEs landed on
+/// `linux-perf`, a user-space tool of the kernel's source. Only a kernel image or its
+/// modules carry them.
+#[test]
+fn kernel_cves_do_not_land_on_linux_perf() {
+    let store = debian_store(vec![tracker(
+        "CVE-2024-1086",
+        "12",
+        "linux",
+        Status::Fixed,
+        Some("6.1.76-1"),
+        Some(Severity::High),
+    )]);
+    let image = sbom(
+        Some(debian("12", "bookworm")),
+        vec![
+            deb("linux-perf", "6.1.69-1", Some("linux"), None),
+            deb("bpftool", "7.1.0+6.1.69-1", Some("linux"), Some("6.1.69-1")),
+            deb("linux-libc-dev", "6.1.69-1", Some("linux"), None),
+        ],
+    );
+    let r = scan(&image, &store, &default()).unwrap();
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.hidden.kernel_headers, 3);
+    let image = sbom(
+        Some(debian("12", "bookworm")),
+        vec![
+            deb("linux-perf", "6.1.69-1", Some("linux"), None),
+            deb(
+                "linux-modules-6.1.0-17-amd64",
+                "6.1.69-1",
+                Some("linux"),
+                None,
+            ),
+        ],
+    );
+    let r = scan(&image, &store, &default()).unwrap();
+    assert_eq!(r.findings.len(), 1);
+    let names: Vec<&str> = r.findings[0]
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["linux-modules-6.1.0-17-amd64"]);
+}
+
 /// Trap: zlib CVE-2023-45853 (minizip) on `zlib1g` (grype#2412). The tracker's bookworm
 /// entry: `{"status": "open", "repositories": {"bookworm": "1:1.2.13.dfsg-1"},
 /// "urgency": "not yet assigned", "nodsa": "contrib/minizip not built and src:zlib not

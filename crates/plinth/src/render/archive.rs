@@ -26,7 +26,7 @@ pub fn table(sbom: &Sbom, f: &ArchiveFixes) -> String {
     ));
     if !f.kernel_headers.is_empty() {
         o.push_str(&format!(
-            "Not looked at: {} (kernel headers, no kernel code: the kernel's CVEs are not theirs)\n\n",
+            "Not looked at: {} (no kernel image or modules: the kernel's CVEs are not theirs)\n\n",
             f.kernel_headers.join(", ")
         ));
     }
