@@ -176,15 +176,23 @@ pub struct DirSpec {
     pub gid: u32,
 }
 
+/// Largest spec file read: specs are a few kilobytes of TOML.
+pub const MAX_SPEC_BYTES: u64 = 4 << 20;
+
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 impl Spec {
-    /// Reads and checks the spec at `path`.
+    /// Reads and checks the spec at `path`: a regular file of at most [`MAX_SPEC_BYTES`]
+    /// (a device or an endless pipe given as a spec is an error, not a read that never
+    /// ends).
     pub fn load(path: &Path) -> Result<Spec, BuildError> {
-        let text = fs_err::read_to_string(path).map_err(|source| BuildError::ReadSpec {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            plinth_core::files::read_regular_to_string(path, MAX_SPEC_BYTES).map_err(|source| {
+                BuildError::ReadSpec {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Spec::parse(path, &text)
     }
 }

@@ -179,6 +179,29 @@ fn missing_spec_file() {
     insta::assert_snapshot!(redact(&err, tmp.path()));
 }
 
+/// `/dev/zero` given as a spec drove memory past 2 GB; a spec must be a regular file.
+#[test]
+fn a_device_given_as_the_spec_is_refused() {
+    let err = fails(plinth().args(["build", "/dev/zero"]), 2);
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
+}
+
+/// A spec larger than the limit is refused before it is parsed.
+#[test]
+fn a_spec_over_the_size_limit_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("plinth.toml");
+    fs_err::write(&spec, vec![b'#'; 5 << 20]).unwrap();
+    let err = fails(plinth().arg("build").arg(&spec), 2);
+    assert!(
+        err.contains("larger than the limit of 4194304 bytes"),
+        "{err}"
+    );
+}
+
 #[test]
 fn platform_flag_not_in_spec() {
     let tmp = tempfile::tempdir().unwrap();
