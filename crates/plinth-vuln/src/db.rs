@@ -150,6 +150,36 @@ struct Rest {
     modified: Option<String>,
 }
 
+/// Refuses (with [`Error::Foreign`]) to let an import replace `path` unless it is empty
+/// or its SQLite header names a plinth vulnerability database: the header's first 16
+/// bytes are SQLite's magic and bytes 68..72 hold [`APPLICATION_ID`]. A damaged or older
+/// plinth database passes (an import rebuilds it); a user's notes, another program's
+/// SQLite file or anything else does not.
+pub(crate) fn ensure_replaceable(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(72);
+    let mut f = fs_err::File::open(path).map_err(Error::io(path))?;
+    if !f.metadata().map_err(Error::io(path))?.is_file() {
+        return Err(Error::Foreign {
+            path: path.to_path_buf(),
+        });
+    }
+    (&mut f)
+        .take(72)
+        .read_to_end(&mut head)
+        .map_err(Error::io(path))?;
+    let ours = head.len() == 72
+        && head.starts_with(b"SQLite format 3\0")
+        && head[68..72] == (APPLICATION_ID as u32).to_be_bytes();
+    if head.is_empty() || ours {
+        Ok(())
+    } else {
+        Err(Error::Foreign {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
 /// Reads `PRAGMA application_id` and `user_version` and refuses a file that is not a
 /// plinth database of this schema. An empty file (no tables) passes as `Ok(false)`.
 pub(crate) fn check_schema(conn: &Connection, path: &Path) -> Result<bool> {

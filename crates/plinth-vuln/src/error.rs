@@ -24,6 +24,13 @@ pub enum Error {
         /// What is wrong with it: SQLite's answer, or why it is not a plinth database.
         detail: String,
     },
+    /// An import would replace a file that is not a plinth vulnerability database (a
+    /// user's file given as `--db` by mistake).
+    #[error("refusing to replace {path}: it is not a plinth vulnerability database")]
+    Foreign {
+        /// The file that would have been replaced.
+        path: PathBuf,
+    },
     /// The database was written by a plinth with another schema version.
     #[error(
         "{path} has database schema {found}, this plinth reads schema {expected}: {hint}",

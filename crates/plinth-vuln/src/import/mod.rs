@@ -558,8 +558,9 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
 /// `osv:<Ecosystem>` for `<Ecosystem>-all.zip` or `<Ecosystem>/all.zip` (else
 /// `osv:<file stem>`; records in a directory: `osv:<directory name>`), and
 /// `alpine-secdb:<distroversion>-<repo>` from the secdb file. Importing a source again
-/// replaces its rows. A database that another plinth version wrote (or a corrupt one)
-/// is replaced by a fresh one, and a note says so.
+/// replaces its rows. A database that another plinth version wrote (or a damaged one)
+/// is replaced by a fresh one, and a note says so; a file that is not a plinth database
+/// at all is never replaced ([`Error::Foreign`]).
 pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Result<ImportReport> {
     let mut notes = Vec::new();
     let units = expand(inputs, &mut notes)?;
@@ -575,6 +576,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
         .map_err(Error::write(&dir))?;
     let tmp_path = tmp.path().to_path_buf();
     if db_path.exists() {
+        db::ensure_replaceable(db_path)?;
         match Db::open(db_path) {
             Ok(db) => {
                 drop(db);

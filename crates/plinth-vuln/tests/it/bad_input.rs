@@ -285,6 +285,8 @@ fn alpine_bad_input() {
     assert!(err.to_string().contains("distroversion"), "{err}");
 }
 
+/// `--db notes.txt` silently replaced the user's file; a damaged plinth database is still
+/// rebuilt.
 #[test]
 fn corrupt_database_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -297,8 +299,23 @@ fn corrupt_database_file() {
             .contains("run `plinth db import` / `plinth db update` again"),
         "{err}"
     );
-    // An import replaces it, and says so.
+    // It is not a plinth database at all: an import refuses to replace it (it could be
+    // a user's file given as `--db` by mistake) and leaves it as it was.
     let f = write(tmp.path(), "tracker.json", TRACKER.as_bytes());
+    let err = import(&db_path, &[Input::new(&f)], &NoReporter).unwrap_err();
+    assert!(matches!(err, Error::Foreign { .. }), "{err}");
+    assert_eq!(fs_err::read(&db_path).unwrap(), vec![0xab; 8192]);
+
+    // A damaged plinth database (its header intact, its pages overwritten) is replaced,
+    // and the import says so.
+    fs_err::remove_file(&db_path).unwrap();
+    import(&db_path, &[Input::new(&f)], &NoReporter).unwrap();
+    let mut bytes = fs_err::read(&db_path).unwrap();
+    for b in &mut bytes[100..] {
+        *b = 0xab;
+    }
+    fs_err::write(&db_path, &bytes).unwrap();
+    assert!(Db::open(&db_path).is_err());
     let report = import(&db_path, &[Input::new(&f)], &NoReporter).unwrap();
     assert!(
         report

@@ -244,3 +244,26 @@ fn the_same_directory_twice_with_different_modes() {
         &[]
     ));
 }
+
+/// `--db notes.txt` replaced a user's file with a database; now it is refused, exit 2,
+/// and the file is left as it was.
+#[test]
+fn db_import_refuses_to_replace_a_file_that_is_not_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("notes.txt");
+    fs_err::write(&notes, b"my notes\n").unwrap();
+    let feed = crate::common::test_data("vuln/debian/tracker-sample.json");
+    let err = fails(
+        plinth()
+            .args(["db", "import"])
+            .arg(&feed)
+            .arg("--db")
+            .arg(&notes),
+        2,
+    );
+    assert!(
+        err.contains("refusing to replace") && err.contains("not a plinth vulnerability database"),
+        "{err}"
+    );
+    assert_eq!(fs_err::read(&notes).unwrap(), b"my notes\n");
+}
