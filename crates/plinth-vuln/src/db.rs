@@ -150,6 +150,56 @@ struct Rest {
     modified: Option<String>,
 }
 
+/// The exclusive right to write the database at a path, held until dropped: an
+/// advisory lock on `.NAME.lock` beside it. Two imports (or updates) of one database run
+/// one after the other, so neither loses the other's feeds.
+#[derive(Debug)]
+pub(crate) struct WriteLock {
+    _file: std::fs::File,
+}
+
+/// Takes the [`WriteLock`] of `db_path` (waiting for another writer to finish), then
+/// removes what a writer that died left beside the database: `.NAME.import-*` files and
+/// `.NAME.download-*` directories (no live writer can own them while the lock is held).
+pub(crate) fn lock_for_writing(db_path: &Path) -> Result<WriteLock> {
+    let dir = match db_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = temp_stem(db_path);
+    let lock_path = dir.join(format!("{name}.lock"));
+    let file: std::fs::File = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(Error::write(&lock_path))?
+        .into();
+    file.lock().map_err(Error::write(&lock_path))?;
+    if let Ok(entries) = fs_err::read_dir(&dir) {
+        let import = format!("{name}.import-");
+        let download = format!("{name}.download-");
+        for e in entries.flatten() {
+            let file_name = e.file_name();
+            let n = file_name.to_string_lossy();
+            if n.starts_with(&import) {
+                let _ = fs_err::remove_file(e.path());
+            } else if n.starts_with(&download) {
+                let _ = fs_err::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(WriteLock { _file: file })
+}
+
+/// `.vuln.db` for `DIR/vuln.db`: the stem of the lock and temporary names beside it.
+pub(crate) fn temp_stem(db_path: &Path) -> String {
+    let file = db_path
+        .file_name()
+        .map_or_else(|| "vuln.db".into(), |n| n.to_string_lossy().into_owned());
+    format!(".{file}")
+}
+
 /// Refuses (with [`Error::Foreign`]) to let an import replace `path` unless it is empty
 /// or its SQLite header names a plinth vulnerability database: the header's first 16
 /// bytes are SQLite's magic and bytes 68..72 hold [`APPLICATION_ID`]. A damaged or older

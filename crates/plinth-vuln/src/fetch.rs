@@ -175,9 +175,11 @@ pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result
         _ => PathBuf::from("."),
     };
     fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
+    // One writer at a time, from the first download to the rename of the database.
+    let _lock = crate::db::lock_for_writing(db_path)?;
     // Beside the database rather than in /tmp (often a small tmpfs): feeds are large.
     let tmp = tempfile::Builder::new()
-        .prefix(".vuln-download-")
+        .prefix(&format!("{}.download-", crate::db::temp_stem(db_path)))
         .tempdir_in(&dir)
         .map_err(Error::write(&dir))?;
     let mut inputs = Vec::new();
@@ -214,7 +216,7 @@ pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result
                 .collect(),
         });
     }
-    let report = import::import(db_path, &inputs, reporter)?;
+    let report = import::import_locked(db_path, &inputs, reporter)?;
     Ok(UpdateReport {
         import: report,
         failed,

@@ -562,6 +562,19 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
 /// is replaced by a fresh one, and a note says so; a file that is not a plinth database
 /// at all is never replaced ([`Error::Foreign`]).
 pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Result<ImportReport> {
+    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir).map_err(Error::write(dir))?;
+    }
+    let _lock = db::lock_for_writing(db_path)?;
+    import_locked(db_path, inputs, reporter)
+}
+
+/// [`import`] for a caller that holds the database's write lock.
+pub(crate) fn import_locked(
+    db_path: &Path,
+    inputs: &[Input],
+    reporter: &dyn Reporter,
+) -> Result<ImportReport> {
     let mut notes = Vec::new();
     let units = expand(inputs, &mut notes)?;
     let dir = match db_path.parent() {
@@ -570,7 +583,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
     };
     fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".vuln.db.import-")
+        .prefix(&format!("{}.import-", db::temp_stem(db_path)))
         .permissions(plinth_core::dirs::umask_mode(0o666))
         .tempfile_in(&dir)
         .map_err(Error::write(&dir))?;

@@ -348,3 +348,58 @@ fn missing_input_is_an_io_error() {
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert!(err.to_string().contains("nope.json"), "{err}");
 }
+
+/// Two imports of different feeds at once both reported success and one feed was lost:
+/// writers now take the database's lock, so both land.
+#[test]
+fn concurrent_imports_of_different_feeds_both_land() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db_path = tmp.path().join("vuln.db");
+    let tracker = write(tmp.path(), "tracker.json", TRACKER.as_bytes());
+    let osv = write(
+        tmp.path(),
+        "GO-2099-0001.json",
+        br#"{"id":"GO-2099-0001","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"example.com/m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.1"}]}]}]}"#,
+    );
+    for round in 0..5 {
+        let _ = fs_err::remove_file(&db_path);
+        std::thread::scope(|s| {
+            let a = s.spawn(|| import(&db_path, &[Input::new(&tracker)], &NoReporter));
+            let b = s.spawn(|| import(&db_path, &[Input::new(&osv)], &NoReporter));
+            a.join().unwrap().unwrap();
+            b.join().unwrap().unwrap();
+        });
+        let names: Vec<String> = Db::open(&db_path)
+            .unwrap()
+            .sources()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "debian-tracker")
+                && names.iter().any(|n| n.starts_with("osv")),
+            "round {round}: {names:?}"
+        );
+    }
+}
+
+/// After `kill -9` during an import, `.vuln.db.import-*` files stayed for good; the next
+/// writer removes what a dead one left.
+#[test]
+fn the_next_import_removes_what_a_killed_one_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db_path = tmp.path().join("vuln.db");
+    let stale = write(tmp.path(), ".vuln.db.import-dead1", b"half a database");
+    let stale_dir = tmp.path().join(".vuln.db.download-dead2");
+    fs_err::create_dir(&stale_dir).unwrap();
+    write(&stale_dir, "feed.zip", b"half a feed");
+    let other = write(tmp.path(), ".other.db.import-alive", b"not ours");
+    let tracker = write(tmp.path(), "tracker.json", TRACKER.as_bytes());
+    import(&db_path, &[Input::new(&tracker)], &NoReporter).unwrap();
+    assert!(!stale.exists() && !stale_dir.exists());
+    assert!(
+        other.exists(),
+        "another database's temporaries are not touched"
+    );
+}
