@@ -121,7 +121,12 @@ pub fn error(e: &CliError) {
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("{} {msg}", paint("warning:", "1;33"));
+    eprintln!("{}", warning_line(msg));
+}
+
+/// `warning: MSG`, the prefix in colour when stderr is a terminal and NO_COLOR is unset.
+pub fn warning_line(msg: &str) -> String {
+    format!("{} {msg}", paint("warning:", "1;33"))
 }
 
 /// Internal failures exit 3 with a short note instead of Rust's default 101.

@@ -596,6 +596,7 @@ pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Resu
     conn.execute_batch("BEGIN")
         .map_err(Error::sqlite(&tmp_path))?;
     let mut sink = Sink::new(&conn, &tmp_path);
+    reporter.plan("feed files", units.len() as u64);
     for unit in &units {
         let task = display(&unit.path);
         let size = fs_err::metadata(&unit.path).map(|m| m.len()).ok();

@@ -139,12 +139,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
         let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(
-            "Built {}:{} ({}) into {} [{}] in {:.2}s",
+            "Built {}:{} ({}) into {} [{}] {} in {:.2}s",
             spec.name,
             spec.tag,
             plats.join(", "),
             output.display(),
             size(bytes),
+            artifact.root.digest(),
             start.elapsed().as_secs_f64()
         );
     }
