@@ -144,6 +144,7 @@ impl Cache {
                 unique.len() - 1
             }));
         }
+        reporter.plan("packages", unique.len() as u64);
         let fetched = plinth_core::par::try_par_map_threads(jobs, &unique, |&index| {
             self.fetch_one(&items[index], reporter)
         })?;
@@ -152,6 +153,7 @@ impl Cache {
 
     fn fetch_one(&self, item: &Download, reporter: &dyn Reporter) -> Result<PathBuf, CacheError> {
         if let Some(path) = self.get(&item.sha256, reporter) {
+            reporter.finish(&item.name);
             return Ok(path);
         }
         let target = self.blob_path(&item.sha256);

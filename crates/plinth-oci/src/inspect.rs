@@ -11,6 +11,9 @@ use crate::validate::validate;
 /// An image source and each of its images.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The digest of the image index the images were reached from (the digest a user
+    /// pins for a multi-platform image); `None` when the source names manifests directly.
+    pub index_digest: Option<String>,
     /// The source as its reader names it (a path, with the archive kind).
     pub source: String,
     /// How many blobs `validate` read and checked (digest and size).
@@ -108,6 +111,7 @@ pub fn inspect(reference: &str, platform: Option<&str>, files: bool) -> Result<R
         reports.push(image_report(img, &fs, files));
     }
     Ok(Report {
+        index_digest: src.index_digest(tag.as_deref()),
         source: src.name(),
         validated_blobs: checked.blobs,
         images: reports,
@@ -234,6 +238,8 @@ mod tests {
         let img = layout(tmp.path());
         let r = inspect(img.to_str().unwrap(), None, true).unwrap();
         assert_eq!(r.images.len(), 1);
+        // One platform: the layout's index.json names the manifest, with no index between.
+        assert_eq!(r.index_digest, None);
         let i = &r.images[0];
         assert_eq!(i.platform, "linux/amd64");
         assert_eq!(i.layers.len(), 1);

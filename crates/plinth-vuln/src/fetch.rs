@@ -184,6 +184,7 @@ pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result
         .map_err(Error::write(&dir))?;
     let mut inputs = Vec::new();
     let mut failed = Vec::new();
+    reporter.plan("feeds", feeds.len() as u64);
     for feed in feeds {
         let dest = tmp.path().join(&feed.file_name);
         let task = format!("{} ({})", feed.name, feed.url);

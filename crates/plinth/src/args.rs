@@ -8,13 +8,39 @@ use plinth_vuln::Db;
 
 use crate::render::CliError;
 
-/// Where Debian packages come from.
+/// What `check`, `compare`, `sbom` and `scan` read.
+pub const IMAGE_OR_ROOTFS: &str = "An OCI layout dir (DIR or DIR:TAG), an oci-archive, a \
+    docker-archive, or a root filesystem (a directory or a tarball, optionally gzip or zstd \
+    compressed)";
+
+/// `--platform` of the commands that read one image of an index.
+pub const READ_PLATFORM: &str = "The image of a multi-platform index to read, e.g. linux/arm64 \
+    [default: this machine's]";
+
+/// `--quiet` of the commands that show progress.
+pub const QUIET: &str = "Print no progress, warnings or summary on stderr, only errors \
+    (stdout keeps the result)";
+
+/// Where Debian packages come from, for `build` and `lock`.
 #[derive(clap::Args, Clone, Default)]
 pub struct DebianArgs {
-    /// Debian mirror base URI (default: the spec's, else the machine's apt sources)
+    /// Debian mirror base URI [default: the spec's `mirror`, else the machine's apt sources]
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
     /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Where `scan --fixes-from-archive` reads the Debian archive.
+#[derive(clap::Args, Clone, Default)]
+pub struct ArchiveArgs {
+    /// With --fixes-from-archive: the Debian mirror base URI [default: the machine's apt
+    /// sources]
+    #[arg(long, value_name = "URI")]
+    pub mirror: Option<String>,
+    /// With --fixes-from-archive: the package cache directory [default: $PLINTH_CACHE,
+    /// $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }

@@ -11,7 +11,7 @@ mod render;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,10 @@ enum Command {
     Scan(commands::scan::Args),
     /// Manage the vulnerability database: update, import, status
     Db(commands::db::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(commands::completions::Args),
+    /// Print the manual page in roff, or write one page per command with --dir
+    Man(commands::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,8 @@ fn main() -> ExitCode {
         Command::Check(a) => commands::check::run(a),
         Command::Scan(a) => commands::scan::run(a),
         Command::Db(a) => commands::db::run(a),
+        Command::Completions(a) => commands::completions::run(a, Cli::command()),
+        Command::Man(a) => commands::man::run(a, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -121,7 +121,12 @@ pub fn error(e: &CliError) {
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("{} {msg}", paint("warning:", "1;33"));
+    eprintln!("{}", warning_line(msg));
+}
+
+/// `warning: MSG`, the prefix in colour when stderr is a terminal and NO_COLOR is unset.
+pub fn warning_line(msg: &str) -> String {
+    format!("{} {msg}", paint("warning:", "1;33"))
 }
 
 /// Internal failures exit 3 with a short note instead of Rust's default 101.
@@ -217,9 +222,76 @@ pub fn warnings(warnings: &[String]) {
     }
 }
 
+/// Orders names as people count them: runs of digits compare as numbers
+/// (`v3.3` < `v3.10`), the rest as text.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(ca), Some(cb)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        let ord = if ca.is_ascii_digit() && cb.is_ascii_digit() {
+            let (na, ra) = split_digits(a);
+            let (nb, rb) = split_digits(b);
+            a = ra;
+            b = rb;
+            let (ta, tb) = (na.trim_start_matches('0'), nb.trim_start_matches('0'));
+            // More significant digits is more; then digit by digit; then fewer zeros first.
+            ta.len()
+                .cmp(&tb.len())
+                .then_with(|| ta.cmp(tb))
+                .then_with(|| na.len().cmp(&nb.len()))
+        } else {
+            a = &a[ca.len_utf8()..];
+            b = &b[cb.len_utf8()..];
+            ca.cmp(&cb)
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+}
+
+/// The leading ASCII digits of `s`, and the rest.
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_counts_numbers() {
+        let mut v = vec![
+            "osv:Go",
+            "alpine-secdb:v3.10-main",
+            "alpine-secdb:v3.3-main",
+            "alpine-secdb:v3.9-community",
+            "alpine-secdb:v3.9-main",
+            "debian-tracker",
+            "a007",
+            "a7",
+            "a",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "a",
+                "a7",
+                "a007",
+                "alpine-secdb:v3.3-main",
+                "alpine-secdb:v3.9-community",
+                "alpine-secdb:v3.9-main",
+                "alpine-secdb:v3.10-main",
+                "debian-tracker",
+                "osv:Go",
+            ]
+        );
+    }
 
     fn io() -> std::io::Error {
         std::io::Error::from(std::io::ErrorKind::StorageFull)

@@ -27,11 +27,7 @@ impl dyn ImageSource + '_ {
     /// Every image manifest reachable from the index (through nested indexes), optionally
     /// only those tagged `tag`.
     pub fn images(&self, tag: Option<&str>) -> Result<Vec<ResolvedImage>> {
-        let roots: Vec<&Descriptor> = self
-            .index()
-            .iter()
-            .filter(|d| tag.is_none_or(|t| ref_name(d).is_some_and(|r| tag_matches(r, t))))
-            .collect();
+        let roots = self.roots(tag);
         if roots.is_empty() {
             return Err(match tag {
                 Some(t) => Error::NotFound(format!(
@@ -51,6 +47,32 @@ impl dyn ImageSource + '_ {
             self.collect(d, ref_name(d).map(str::to_string), 0, &mut walk)?;
         }
         Ok(walk.out)
+    }
+
+    /// The digest of the image index that `tag` (or, with no tag, the source) names: the
+    /// digest a user pins for a multi-platform image. `None` when the top-level entries
+    /// are image manifests, or when there are several indexes.
+    pub fn index_digest(&self, tag: Option<&str>) -> Option<String> {
+        let mut indexes = self
+            .roots(tag)
+            .into_iter()
+            .filter(|d| match d.media_type() {
+                MediaType::ImageIndex => true,
+                MediaType::Other(m) => m == DOCKER_LIST,
+                _ => false,
+            });
+        match (indexes.next(), indexes.next()) {
+            (Some(d), None) => Some(d.digest().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The top-level descriptors tagged `tag`, or all of them.
+    fn roots(&self, tag: Option<&str>) -> Vec<&Descriptor> {
+        self.index()
+            .iter()
+            .filter(|d| tag.is_none_or(|t| ref_name(d).is_some_and(|r| tag_matches(r, t))))
+            .collect()
     }
 
     fn collect(

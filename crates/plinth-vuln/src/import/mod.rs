@@ -611,6 +611,7 @@ pub(crate) fn import_locked(
     conn.execute_batch("BEGIN")
         .map_err(Error::sqlite(&tmp_path))?;
     let mut sink = Sink::new(&conn, &tmp_path);
+    reporter.plan("feed files", units.len() as u64);
     for unit in &units {
         let task = display(&unit.path);
         let size = fs_err::metadata(&unit.path).map(|m| m.len()).ok();

@@ -22,14 +22,14 @@ pub struct Args {
     /// Output format [default: oci, or oci-archive when --output ends in .tar]
     #[arg(short, long, value_enum)]
     format: Option<Format>,
-    /// Build only this platform (repeatable), e.g. linux/arm64
+    /// Build only this platform (repeatable), e.g. linux/arm64 [default: every platform of
+    /// the spec]
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     platforms: Vec<String>,
     /// Seconds since the epoch used for every timestamp in the image
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
     source_date_epoch: u64,
-    /// Print nothing on stderr
-    #[arg(short, long)]
+    #[arg(short, long, help = crate::args::QUIET)]
     quiet: bool,
     /// The SBOM written beside the image and attached to it in the layout
     #[arg(long, value_enum, default_value_t = SbomFormat::SpdxJson)]
@@ -139,12 +139,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
         let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(
-            "Built {}:{} ({}) into {} [{}] in {:.2}s",
+            "Built {}:{} ({}) into {} [{}] {} in {:.2}s",
             spec.name,
             spec.tag,
             plats.join(", "),
             output.display(),
             size(bytes),
+            artifact.root.digest(),
             start.elapsed().as_secs_f64()
         );
     }

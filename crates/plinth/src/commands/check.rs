@@ -10,14 +10,17 @@ use crate::render::{CliError, stdout};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// An image or root filesystem (as for `plinth sbom`)
+    #[arg(help = crate::args::IMAGE_OR_ROOTFS)]
     image: String,
-    /// A policy file (TOML) switching rules on or off; see docs/cli.md
+    /// A policy file (TOML) switching rules on or off; see docs/cli.md [default: the
+    /// built-in policy]
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The image of a multi-platform index to check (default: this machine's)
+    /// The image of a multi-platform index to check, e.g. linux/arm64 [default: this
+    /// machine's]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
 }

@@ -12,16 +12,17 @@ use crate::render::{CliError, stdout, warn, write_atomically};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Images or root filesystems (as for `plinth sbom`), two or more
-    #[arg(required = true, num_args = 1..)]
+    /// Two or more images or root filesystems: OCI layout dirs (DIR or DIR:TAG),
+    /// oci-archives, docker-archives, root filesystem directories or tarballs
+    #[arg(required = true, num_args = 2.., value_name = "IMAGE")]
     images: Vec<String>,
+    /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Also write a self-contained HTML report with charts to FILE
+    /// Also write a self-contained HTML report with charts to FILE [default: no report]
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// The image of a multi-platform index to read (default: this machine's)
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", help = crate::args::READ_PLATFORM)]
     platform: Option<String>,
     #[command(flatten)]
     db: crate::args::DbPath,

@@ -32,6 +32,7 @@ struct UpdateArgs {
     #[command(flatten)]
     db: DbPath,
     /// Only these feeds (by source name: debian-tracker, osv:Go, alpine-secdb:v3.20-main, …)
+    /// [default: every feed]
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     only: Vec<String>,
     /// The Debian Security Tracker's JSON export (a mirror of it)
@@ -46,6 +47,7 @@ struct UpdateArgs {
     /// List the feeds and exit
     #[arg(long)]
     list: bool,
+    /// Print no progress and no summary on stderr, only errors and feeds that failed
     #[arg(long, short = 'q')]
     quiet: bool,
 }
@@ -57,13 +59,13 @@ struct ImportArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     db: DbPath,
-    /// The files' format (default: told from each file's name and content)
+    /// The files' format [default: told from each file's name and content]
     #[arg(long, value_enum)]
     format: Option<FeedFormat>,
-    /// The source name to record (default: derived, e.g. osv:Go); with one FILE only
+    /// The source name to record, with one FILE only [default: derived, e.g. osv:Go]
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
-    #[arg(long, short = 'q')]
+    #[arg(long, short = 'q', help = crate::args::QUIET)]
     quiet: bool,
 }
 
@@ -92,6 +94,7 @@ struct StatusArgs {
     db: DbPath,
     #[command(flatten)]
     max_age: MaxAge,
+    /// Output format
     #[arg(long, short = 'f', value_enum, default_value_t = StatusFormat::Table)]
     format: StatusFormat,
 }
@@ -180,7 +183,10 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
 fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     let path = args.db.resolve();
     let db = Db::open(&path).map_err(CliError::from)?;
-    let st = plinth_vuln::status::status(&db)?;
+    let mut st = plinth_vuln::status::status(&db)?;
+    // alpine-secdb:v3.3 before alpine-secdb:v3.10, as people count releases.
+    st.sources
+        .sort_by(|a, b| crate::render::natural_cmp(&a.info.name, &b.info.name));
     if let Some(w) = args.max_age.check(&db)? {
         warn(&w);
     }

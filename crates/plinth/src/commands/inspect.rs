@@ -17,7 +17,7 @@ pub struct Args {
     /// Leave out the file listing
     #[arg(long)]
     no_files: bool,
-    /// Show only this platform, e.g. linux/arm64
+    /// Show only this platform, e.g. linux/arm64 [default: every platform]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
 }

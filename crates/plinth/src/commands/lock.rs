@@ -17,8 +17,7 @@ pub struct Args {
     update: bool,
     #[command(flatten)]
     debian: DebianArgs,
-    /// Print nothing on stderr
-    #[arg(short, long)]
+    #[arg(short, long, help = crate::args::QUIET)]
     quiet: bool,
 }
 

@@ -1,9 +1,11 @@
 pub mod build;
 pub mod check;
 pub mod compare;
+pub mod completions;
 pub mod db;
 pub mod inspect;
 pub mod lock;
+pub mod man;
 pub mod sbom;
 pub mod scan;
 pub mod why;

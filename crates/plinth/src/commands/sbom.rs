@@ -9,19 +9,17 @@ use crate::render::{CliError, stdout, warn, write_atomically};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// An OCI layout dir (DIR or DIR:TAG), an oci-archive, a docker-archive, or a root
-    /// filesystem (a directory or a tarball, optionally gzip or zstd compressed)
+    #[arg(help = crate::args::IMAGE_OR_ROOTFS)]
     image: String,
     /// Output format: spdx-json, cyclonedx-json, table or plinth-json
     #[arg(long, short = 'f', default_value = "table")]
     format: Format,
-    /// Write to FILE (atomically) instead of stdout
+    /// Write to FILE (atomically) [default: stdout]
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The image of a multi-platform index to read, e.g. linux/arm64 (default: this machine's)
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", help = crate::args::READ_PLATFORM)]
     platform: Option<String>,
-    /// Do not print warnings about skipped files
+    /// Print no warnings about skipped files on stderr, only errors
     #[arg(long, short = 'q')]
     quiet: bool,
 }

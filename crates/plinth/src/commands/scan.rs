@@ -14,13 +14,14 @@ use plinth_vuln::scan::{
     ScanError, ScanOptions, TargetError, findings_at_or_above, load_target, release_not_covered,
 };
 
-use crate::args::{DbPath, DebianArgs, MaxAge};
+use crate::args::{ArchiveArgs, DbPath, MaxAge};
 use crate::render::{CliError, stdout, warn, write_atomically};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// An image or root filesystem (as for `plinth sbom`), or an SPDX or CycloneDX JSON
-    /// SBOM (written by plinth, syft or trivy)
+    /// An OCI layout dir (DIR or DIR:TAG), an oci-archive, a docker-archive, a root
+    /// filesystem (a directory or a tarball), or an SPDX or CycloneDX JSON SBOM (written by
+    /// plinth, syft or trivy)
     target: String,
     #[command(flatten)]
     db: DbPath,
@@ -29,25 +30,28 @@ pub struct Args {
     /// Output format
     #[arg(long, short = 'f', value_enum, default_value_t = Output::Table)]
     format: Output,
-    /// Write to FILE (atomically) instead of stdout
+    /// Write to FILE (atomically) [default: stdout]
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Exit 1 when a finding is at least this severe (or the OS release is not covered)
+    /// [default: exit 0 whatever is found]
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<FailOn>,
     /// Only findings that have a fixed version
     #[arg(long)]
     only_fixed: bool,
     /// A TOML file of findings to ignore, each with a reason and an optional expiry
+    /// [default: none]
     #[arg(long, value_name = "FILE")]
     ignore: Option<PathBuf>,
-    /// An OpenVEX document marking findings not affected (repeatable)
+    /// An OpenVEX document marking findings not affected (repeatable) [default: none]
     #[arg(long, value_name = "FILE")]
     vex: Vec<PathBuf>,
-    /// Also report what the default rules hide (repeatable)
+    /// Also report what the default rules hide (repeatable) [default: none of these]
     #[arg(long, value_enum, value_name = "WHAT")]
     include: Vec<Include>,
     /// The OS release when the image does not say (no /etc/os-release), e.g. debian:12
+    /// [default: the image's /etc/os-release]
     #[arg(long, value_name = "ID:VERSION")]
     distro: Option<String>,
     /// No feed: list the CVEs that newer versions in the signed Debian archive fix,
@@ -55,11 +59,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["fail_on", "only_fixed", "ignore", "vex", "include"])]
     fixes_from_archive: bool,
     #[command(flatten)]
-    debian: DebianArgs,
-    /// The image of a multi-platform index to read (default: this machine's)
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    debian: ArchiveArgs,
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", help = crate::args::READ_PLATFORM)]
     platform: Option<String>,
-    /// Do not print warnings about skipped files
+    /// Print no progress and no warnings on stderr, only errors and a release the database
+    /// does not cover
     #[arg(long, short = 'q')]
     quiet: bool,
 }

@@ -9,6 +9,10 @@ use crate::render::size;
 /// The `inspect` table.
 pub fn table(r: &Report) -> String {
     let mut o = String::new();
+    // The digest to pin comes first: the index's, for a multi-platform image.
+    if let Some(d) = &r.index_digest {
+        wln!(o, "Index       {d}");
+    }
     wln!(o, "Source      {}", r.source);
     wln!(
         o,

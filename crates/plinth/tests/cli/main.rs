@@ -8,6 +8,7 @@ mod debian;
 mod exit_codes;
 mod interop;
 mod modes;
+mod output;
 mod reader;
 mod readme;
 mod sbom;
