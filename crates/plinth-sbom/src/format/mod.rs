@@ -28,7 +28,7 @@ pub enum Format {
     CycloneDxJson,
     /// A plain-text table for people (`table`).
     Table,
-    /// The [`Sbom`] as Plinth's own JSON (`plinth-json`).
+    /// The [`Sbom`] as Plinth's own JSON (`json`; `plinth-json` is kept as an alias).
     PlinthJson,
 }
 
@@ -47,7 +47,18 @@ impl Format {
             Format::SpdxJson => "spdx-json",
             Format::CycloneDxJson => "cyclonedx-json",
             Format::Table => "table",
-            Format::PlinthJson => "plinth-json",
+            Format::PlinthJson => "json",
+        }
+    }
+
+    /// Other names [`FromStr`] accepts for the same format: the spellings of earlier
+    /// versions and of the other commands (`scan -f cyclonedx`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Format::SpdxJson => &[],
+            Format::CycloneDxJson => &["cyclonedx", "cdx-json"],
+            Format::Table => &[],
+            Format::PlinthJson => &["plinth-json"],
         }
     }
 
@@ -93,7 +104,7 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         Format::ALL
             .into_iter()
-            .find(|f| f.as_str() == s)
+            .find(|f| f.as_str() == s || f.aliases().contains(&s))
             .ok_or_else(|| UnknownFormat(s.to_string()))
     }
 }
@@ -187,10 +198,14 @@ mod tests {
             assert_eq!(f.as_str().parse::<Format>(), Ok(f));
             assert_eq!(f.to_string(), f.as_str());
         }
+        // The one vocabulary of every command, with the old spellings as aliases.
+        assert_eq!("plinth-json".parse::<Format>(), Ok(Format::PlinthJson));
+        assert_eq!("cyclonedx".parse::<Format>(), Ok(Format::CycloneDxJson));
+        // `spdx` alone could mean SPDX's tag-value form, which Plinth does not write.
         let e = "spdx".parse::<Format>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown SBOM format `spdx` (expected one of: spdx-json, cyclonedx-json, table, plinth-json)"
+            "unknown SBOM format `spdx` (expected one of: spdx-json, cyclonedx-json, table, json)"
         );
     }
 

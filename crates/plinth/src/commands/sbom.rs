@@ -11,7 +11,8 @@ use crate::render::{CliError, stdout, warn, write_atomically};
 pub struct Args {
     #[arg(help = crate::args::IMAGE_OR_ROOTFS)]
     image: String,
-    /// Output format: spdx-json, cyclonedx-json, table or plinth-json
+    /// Output format: table, json (Plinth's own), spdx-json or cyclonedx-json (also
+    /// plinth-json and cyclonedx, the older spellings)
     #[arg(long, short = 'f', default_value = "table")]
     format: Format,
     /// Write to FILE (atomically) [default: stdout]

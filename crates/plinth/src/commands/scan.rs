@@ -73,7 +73,8 @@ enum Output {
     Table,
     Json,
     Sarif,
-    #[value(alias = "cyclonedx-json")]
+    /// CycloneDX 1.6 with vulnerabilities (`cyclonedx` is the older spelling)
+    #[value(name = "cyclonedx-json", alias = "cyclonedx")]
     Cyclonedx,
 }
 

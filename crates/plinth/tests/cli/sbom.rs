@@ -574,3 +574,33 @@ fn hostile_root_filesystems_are_bounded_and_explained() {
         .collect();
     assert_eq!(left.len(), 3, "sbom wrote files: {left:?}");
 }
+
+/// `plinth sbom --format json` was an error (the value was `plinth-json`) while `plinth
+/// scan --format json` worked: one vocabulary, old spellings kept as aliases.
+#[test]
+fn format_names_are_one_vocabulary_across_commands() {
+    let rootfs = crate::common::test_data("images/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+    let sbom = |f: &str| ok(plinth().args(["sbom", "-q", "-f", f]).arg(&rootfs));
+    assert_eq!(sbom("json"), sbom("plinth-json"));
+    assert_eq!(sbom("cyclonedx-json"), sbom("cyclonedx"));
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    ok(plinth()
+        .args(["db", "import", "-q"])
+        .arg(crate::common::test_data(
+            "vuln/alpine/v3.20-main.subset.json",
+        ))
+        .env("PLINTH_DB", &db));
+    let scan = |f: &str| {
+        let out = ok(plinth()
+            .args(["scan", "-f", f])
+            .arg(&rootfs)
+            .env("PLINTH_DB", &db));
+        // The report's serial number and timestamp differ between runs.
+        out.lines()
+            .filter(|l| !l.contains("serialNumber") && !l.contains("timestamp"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(scan("cyclonedx-json"), scan("cyclonedx"));
+}
