@@ -629,11 +629,26 @@ fn database_lifecycle_and_bad_files() {
         2,
     );
     assert!(err.contains("plinth db update"), "{err}");
-    // Importing over the corrupt file replaces it, and says so.
-    let o = run(plinth()
-        .args(["db", "import", "--db"])
-        .arg(&corrupt)
-        .arg(test_data("vuln/debian/tracker-sample.json")));
+    // Importing over it is refused: it is not a plinth database at all (it could be a
+    // user's file), and it is left as it was.
+    let import_over = |db: &std::path::Path| {
+        run(plinth()
+            .args(["db", "import", "--db"])
+            .arg(db)
+            .arg(test_data("vuln/debian/tracker-sample.json")))
+    };
+    let o = import_over(&corrupt);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("refusing to replace"), "{}", stderr(&o));
+    assert_eq!(fs_err::read(&corrupt).unwrap(), vec![0x5a; 8192]);
+    // A damaged plinth database (header intact, pages overwritten) is replaced, and the
+    // import says so.
+    let damaged = tmp.path().join("damaged.db");
+    assert!(import_over(&damaged).status.success());
+    let mut bytes = fs_err::read(&damaged).unwrap();
+    bytes[100..].fill(0x5a);
+    fs_err::write(&damaged, &bytes).unwrap();
+    let o = import_over(&damaged);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("replaced"), "{}", stderr(&o));
 }
