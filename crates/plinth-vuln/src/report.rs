@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use serde_sarif::sarif;
 
 use crate::import::cvss;
 use crate::matcher::{Finding, ScanResult};
@@ -312,11 +311,11 @@ fn table(r: &ScanResult, opts: &ReportOptions) -> String {
 // ---------------------------------------------------------------------------------------
 // SARIF 2.1.0
 
-fn sarif_level(s: Severity) -> sarif::ResultLevel {
+fn sarif_level(s: Severity) -> &'static str {
     match s {
-        Severity::Critical | Severity::High => sarif::ResultLevel::Error,
-        Severity::Medium => sarif::ResultLevel::Warning,
-        Severity::Low | Severity::Negligible | Severity::Unknown => sarif::ResultLevel::Note,
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Negligible | Severity::Unknown => "note",
     }
 }
 
@@ -375,27 +374,6 @@ fn message(f: &Finding) -> String {
     m
 }
 
-/// A property bag from a JSON object (`tags` included as a plain property).
-fn property_bag(v: Value) -> sarif::PropertyBag {
-    let additional_properties = match v {
-        Value::Object(map) => map.into_iter().collect(),
-        _ => BTreeMap::new(),
-    };
-    sarif::PropertyBag::builder()
-        .additional_properties(additional_properties)
-        .build()
-}
-
-fn text(t: impl Into<String>) -> sarif::Message {
-    sarif::Message::builder().text(t).build()
-}
-
-fn multiformat(t: impl Into<String>) -> sarif::MultiformatMessageString {
-    sarif::MultiformatMessageString::builder().text(t).build()
-}
-
-/// The SARIF log, built on serde-sarif's types and returned as a JSON value so that keys
-/// come out sorted, like every other writer here.
 fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
     // One rule per vulnerability ID, in order of first appearance (findings are sorted).
     let mut rule_index: BTreeMap<&str, usize> = BTreeMap::new();
@@ -426,26 +404,18 @@ fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
             let _ = write!(help, "\nAliases: {}", f.aliases.join(", "));
         }
         let _ = write!(help, "\nDetails: {}", f.data_source);
-        rules.push(
-            sarif::ReportingDescriptor::builder()
-                .id(&f.id)
-                .name(rule_name(&f.id))
-                .short_description(multiformat(short))
-                .full_description(multiformat(
-                    f.summary.clone().unwrap_or_else(|| f.id.clone()),
-                ))
-                .help_uri(&f.data_source)
-                .help(multiformat(help))
-                .default_configuration(
-                    sarif::ReportingConfiguration::builder()
-                        .level(json!(sarif_level(f.severity)))
-                        .build(),
-                )
-                .properties(property_bag(props))
-                .build(),
-        );
+        rules.push(json!({
+            "id": f.id,
+            "name": rule_name(&f.id),
+            "shortDescription": {"text": short},
+            "fullDescription": {"text": f.summary.clone().unwrap_or_else(|| f.id.clone())},
+            "helpUri": f.data_source,
+            "help": {"text": help},
+            "defaultConfiguration": {"level": sarif_level(f.severity)},
+            "properties": props,
+        }));
     }
-    let results: Vec<sarif::Result> = r
+    let results: Vec<Value> = r
         .findings
         .iter()
         .map(|f| {
@@ -463,21 +433,13 @@ fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
                     r.subject.clone()
                 });
             }
-            let locations: Vec<sarif::Location> = uris
+            let locations: Vec<Value> = uris
                 .iter()
                 .map(|u| {
-                    sarif::Location::builder()
-                        .physical_location(
-                            sarif::PhysicalLocation::builder()
-                                .artifact_location(
-                                    sarif::ArtifactLocation::builder()
-                                        .uri(uri_escape(u))
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .message(text(format!("{} installed here", f.package_label())))
-                        .build()
+                    json!({
+                        "physicalLocation": {"artifactLocation": {"uri": uri_escape(u)}},
+                        "message": {"text": format!("{} installed here", f.package_label())},
+                    })
                 })
                 .collect();
             let mut props = json!({
@@ -491,21 +453,29 @@ fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
             if let Some(v) = &f.fixed_version {
                 props["fixedVersion"] = json!(v);
             }
-            let fingerprint = format!("{}|{}|{}", f.id, f.ecosystem, f.source_package);
-            sarif::Result::builder()
-                .rule_id(&f.id)
-                .rule_index(rule_index[f.id.as_str()] as i64)
-                .level(sarif_level(f.severity))
-                .message(text(message(f)))
-                .locations(locations)
-                .partial_fingerprints(BTreeMap::from([(
-                    "plinthFinding/v1".to_string(),
-                    fingerprint,
-                )]))
-                .properties(property_bag(props))
-                .build()
+            json!({
+                "ruleId": f.id,
+                "ruleIndex": rule_index[f.id.as_str()],
+                "level": sarif_level(f.severity),
+                "message": {"text": message(f)},
+                "locations": locations,
+                "partialFingerprints": {
+                    "plinthFinding/v1": format!("{}|{}|{}", f.id, f.ecosystem, f.source_package),
+                },
+                "properties": props,
+            })
         })
         .collect();
+    let mut run = json!({
+        "tool": {"driver": {
+            "name": "plinth",
+            "version": opts.tool_version,
+            "semanticVersion": opts.tool_version,
+            "rules": rules,
+        }},
+        "results": results,
+        "columnKind": "utf16CodeUnits",
+    });
     let mut props = json!({"releaseStatus": r.release_status.as_str()});
     if let Some(e) = &r.ecosystem {
         props["ecosystem"] = json!(e);
@@ -519,24 +489,12 @@ fn sarif(r: &ScanResult, opts: &ReportOptions) -> Value {
     if let Some(db) = &r.database {
         props["database"] = json!(db);
     }
-    let driver = sarif::ToolComponent::builder()
-        .name("plinth")
-        .version(&opts.tool_version)
-        .semantic_version(&opts.tool_version)
-        .rules(rules)
-        .build();
-    let run = sarif::Run::builder()
-        .tool(sarif::Tool::builder().driver(driver).build())
-        .results(results)
-        .column_kind(json!(sarif::ResultColumnKind::Utf16CodeUnits))
-        .properties(property_bag(props))
-        .build();
-    let log = sarif::Sarif::builder()
-        .schema("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
-        .version(json!(sarif::Version::V2_1_0))
-        .runs(vec![run])
-        .build();
-    serde_json::to_value(&log).expect("a SARIF log serialises")
+    run["properties"] = props;
+    json!({
+        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    })
 }
 
 /// `CVE-2023-45853` → `Cve202345853`: SARIF's rule `name` is a readable identifier.
