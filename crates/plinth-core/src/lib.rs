@@ -1,8 +1,8 @@
 //! What every Plinth crate needs and that is about no domain: progress reporting
-//! ([`progress`]), the bounded HTTP client (`http`, with the feature of that name), cache directories ([`dirs`]),
-//! dates ([`date`]), bounded reads of user-named files ([`files`]) and parallel maps
-//! ([`par`]). This crate is the leaf of the graph: it
-//! knows no image, package or vulnerability.
+//! ([`progress`]), the bounded HTTP client (`http`, behind the feature of that name),
+//! cache directories and output modes ([`dirs`]), dates ([`date`]), bounded reads of
+//! user-named files ([`files`]) and parallel maps ([`par`]). This crate is the leaf of
+//! the graph: it knows no image, package or vulnerability.
 #![deny(missing_docs)]
 
 pub mod date;
