@@ -110,6 +110,16 @@ fn is_rootfs_tarball(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 6];
     let n = f.read(&mut magic).map_err(io_err)?;
     if sniff_compression(&magic[..n]) != Compression::None {
+        // `docker save | gzip` (which `docker load` takes) must not pass for an empty
+        // root filesystem: look at the first entries for an image archive's names.
+        if compressed_image_archive(path)? {
+            return Err(Error::Unsupported(format!(
+                "{} is a compressed image archive (a docker-archive or oci-archive, such as \
+                 `docker save | gzip` writes), not a root filesystem; decompress it first \
+                 (for example with gunzip) and give the .tar",
+                path.display()
+            )));
+        }
         return Ok(true);
     }
     if ArchiveSource::open(path).is_ok() {
@@ -136,6 +146,47 @@ fn is_rootfs_tarball(path: &Path) -> Result<bool> {
     Ok(any)
 }
 
+/// How many entries of a compressed tarball are looked at for an image archive's names.
+/// Archives start with them (`blobs/`, `oci-layout`, a layer's `<hex>/` directory);
+/// a root filesystem starts with `bin/`, `etc/`, `./`.
+const SNIFFED_COMPRESSED_ENTRIES: usize = 64;
+
+/// Whether the compressed tarball at `path` holds an image archive rather than a root
+/// filesystem, by the names of its first entries.
+fn compressed_image_archive(path: &Path) -> Result<bool> {
+    let file = fs_err::File::open(path).map_err(|e| Error::io(path, e))?;
+    let r = decompress(
+        &MediaType::Other("application/octet-stream".into()),
+        Box::new(io::BufReader::new(file)),
+    )?;
+    let mut ar = tar::Archive::new(r);
+    let Ok(entries) = ar.entries() else {
+        return Ok(false);
+    };
+    for e in entries.take(SNIFFED_COMPRESSED_ENTRIES) {
+        // A damaged tarball is the root filesystem reader's to report.
+        let Ok(e) = e else { return Ok(false) };
+        let p = e.path_bytes();
+        let p = String::from_utf8_lossy(&p);
+        if is_archive_entry(p.trim_start_matches("./")) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Names only an image archive has at its top: the OCI layout files, `blobs/`, and
+/// docker's `manifest.json`, `repositories` and `<64 hex>/` or `<64 hex>.json`.
+fn is_archive_entry(p: &str) -> bool {
+    let top = p.split('/').next().unwrap_or(p);
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(
+        p,
+        "index.json" | "manifest.json" | "oci-layout" | "repositories"
+    ) || top == "blobs"
+        || hex64(top.strip_suffix(".json").unwrap_or(top))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +207,39 @@ mod tests {
             Opened::Rootfs(r) => Some(r),
             Opened::Image { .. } => None,
         }
+    }
+
+    /// `docker save | gzip` was read as an empty root filesystem and scanned clean.
+    #[test]
+    fn a_compressed_image_archive_is_not_a_root_filesystem() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gzip = |tar: &[u8]| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut enc, tar).unwrap();
+            enc.finish().unwrap()
+        };
+        let layer_dir = format!("{}/layer.tar", "ab".repeat(32));
+        for (name, entry) in [
+            ("docker.tar.gz", "manifest.json"),
+            ("docker-old.tar.gz", layer_dir.as_str()),
+            ("oci.tar.gz", "blobs/sha256/00"),
+            ("layout.tar.gz", "./oci-layout"),
+        ] {
+            let p = tmp.path().join(name);
+            fs_err::write(&p, gzip(&tar_of(entry, b"{}"))).unwrap();
+            let err = RootfsSource::detect(&p).unwrap_err().to_string();
+            assert!(
+                err.contains("is a compressed image archive")
+                    && err.contains("decompress it first"),
+                "{name}: {err}"
+            );
+        }
+        // A root filesystem whose files merely look alike deeper down is still one.
+        let p = tmp.path().join("root.tar.gz");
+        fs_err::write(&p, gzip(&tar_of("srv/blobs/manifest.json", b"{}"))).unwrap();
+        assert!(RootfsSource::detect(&p).unwrap().is_some());
+        assert!(!is_archive_entry("etc/index.json.bak"));
+        assert!(is_archive_entry(&format!("{}.json", "0f".repeat(32))));
     }
 
     #[test]

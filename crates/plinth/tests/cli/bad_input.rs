@@ -267,3 +267,26 @@ fn db_import_refuses_to_replace_a_file_that_is_not_a_database() {
     );
     assert_eq!(fs_err::read(&notes).unwrap(), b"my notes\n");
 }
+
+/// `docker save | gzip` (which `docker load` accepts) was read as an empty root
+/// filesystem and scanned clean with exit 0; it is now named for what it is, exit 2.
+#[test]
+fn a_gzipped_docker_archive_is_not_scanned_as_an_empty_root_filesystem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = crate::common::copy_example(&tmp.path().join("example"));
+    let tar = tmp.path().join("img.tar");
+    crate::common::build(&spec, &tar, &["--format", "docker-archive"]);
+    let gz = tmp.path().join("img.tar.gz");
+    fs_err::write(&gz, plinth_oci::testing::gzip(&fs_err::read(&tar).unwrap())).unwrap();
+    for cmd in [
+        &["sbom"][..],
+        &["check"],
+        &["scan", "--db", "/nonexistent/vuln.db"],
+    ] {
+        let err = fails(plinth().args(cmd).arg(&gz), 2);
+        assert!(
+            err.contains("is a compressed image archive"),
+            "{cmd:?}: {err}"
+        );
+    }
+}
