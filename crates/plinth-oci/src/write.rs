@@ -279,16 +279,43 @@ fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
 }
 
 /// Writes a file through `f` under a temporary name and renames it to `path`.
+///
+/// What is at `path` is never replaced by something else: a device or FIFO
+/// (`-o /dev/stdout`, `-o /dev/null`, a named pipe) is written through, as a shell
+/// redirection would; a symbolic link to a regular file has its target replaced
+/// (atomically), not the link; a directory or a link to nothing is refused.
 pub fn write_file_atomically(
     path: &Path,
     f: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<()>,
 ) -> Result<()> {
-    if path.is_dir() {
-        return Err(Error::Clobber {
-            path: path.to_path_buf(),
-            reason: "it is a directory",
-        });
-    }
+    let is_link = fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = match fs_err::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Clobber {
+                path: path.to_path_buf(),
+                reason: "it is a directory",
+            });
+        }
+        Ok(m) if !m.is_file() => {
+            let mut file: std::fs::File = fs_err::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::write(path, e))?
+                .into();
+            let mut w = BufWriter::new(&mut file);
+            f(&mut w)?;
+            return w.flush().map_err(|e| Error::write(path, e));
+        }
+        Ok(_) if is_link => fs_err::canonicalize(path).map_err(|e| Error::write(path, e))?,
+        Err(_) if is_link => {
+            return Err(Error::Clobber {
+                path: path.to_path_buf(),
+                reason: "it is a symbolic link to nothing",
+            });
+        }
+        _ => path.to_path_buf(),
+    };
+    let path = target.as_path();
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -309,4 +336,73 @@ pub fn write_file_atomically(
         .map_err(|e| Error::write(path, e))?;
     tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn write_text(path: &Path, text: &str) -> Result<()> {
+        write_file_atomically(path, |w| {
+            w.write_all(text.as_bytes())
+                .map_err(|e| Error::write(path, e))
+        })
+    }
+
+    /// `-o` onto a symlink replaced the link with a regular file.
+    #[test]
+    fn a_symlink_is_written_through_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("real.json");
+        fs_err::write(&target, b"old").unwrap();
+        let link = tmp.path().join("link.json");
+        fs_err::os::unix::fs::symlink(&target, &link).unwrap();
+        write_text(&link, "new").unwrap();
+        assert!(
+            fs_err::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs_err::read(&target).unwrap(), b"new");
+        let dangling = tmp.path().join("dangling.json");
+        fs_err::os::unix::fs::symlink(tmp.path().join("nowhere/x"), &dangling).unwrap();
+        let err = write_text(&dangling, "x").unwrap_err();
+        assert!(
+            err.to_string().contains("symbolic link to nothing"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("nowhere").exists());
+    }
+
+    /// `-o /dev/null` and `-o FIFO` replaced the device or pipe with a regular file.
+    #[test]
+    fn devices_and_fifos_are_written_through() {
+        write_text(Path::new("/dev/null"), "discarded").unwrap();
+        let meta = fs_err::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null was replaced");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: mkfifo is not available");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut got = String::new();
+                fs_err::File::open(&fifo)
+                    .unwrap()
+                    .read_to_string(&mut got)
+                    .unwrap();
+                got
+            })
+        };
+        write_text(&fifo, "through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        assert!(!fs_err::metadata(&fifo).unwrap().is_file());
+    }
 }

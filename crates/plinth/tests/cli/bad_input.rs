@@ -290,3 +290,23 @@ fn a_gzipped_docker_archive_is_not_scanned_as_an_empty_root_filesystem() {
         );
     }
 }
+
+/// `-o /dev/stdout` replaced the device with a regular file; it is written through.
+#[test]
+fn output_to_dev_stdout_is_written_through() {
+    let rootfs = crate::common::test_data("images/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+    let plain = crate::common::ok(plinth().args(["sbom", "-q", "-f", "json"]).arg(&rootfs));
+    let through = crate::common::ok(
+        plinth()
+            .args(["sbom", "-q", "-f", "json", "-o", "/dev/stdout"])
+            .arg(&rootfs),
+    );
+    assert_eq!(through, plain);
+    // The link in /dev is still the link it was.
+    assert!(
+        fs_err::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
