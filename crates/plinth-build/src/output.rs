@@ -92,7 +92,9 @@ pub fn sbom_path(output: &Path, file: &SbomFile, many: bool) -> PathBuf {
 
 /// Writes the SBOM files beside `output`, then the image (named and tagged as `spec`
 /// says, archive entries dated `mtime`). The image's rename is the build's commit point:
-/// a build killed before it leaves no image at the target.
+/// a build killed before it leaves no image at the target. An output that would be
+/// refused is refused before the SBOM files are written; a device or FIFO output gets
+/// no SBOM file beside it.
 pub fn write_outputs(
     artifact: &ImageArtifact,
     spec: &Spec,
@@ -102,6 +104,15 @@ pub fn write_outputs(
     mtime: u64,
 ) -> Result<(), BuildError> {
     use std::io::Write as _;
+    // A refused output writes nothing, not even the SBOM files beside it.
+    plinth_oci::write::check_output(output, format)?;
+    // A device or FIFO output (`-o /dev/null`) has nothing beside it to write SBOMs to;
+    // the SBOMs attached inside a layout are unaffected.
+    let sboms = if plinth_oci::write::is_special_output(output) {
+        &[][..]
+    } else {
+        sboms
+    };
     let many = sboms.len() > 1;
     for file in sboms {
         let path = sbom_path(output, file, many);

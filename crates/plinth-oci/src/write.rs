@@ -227,6 +227,31 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// Checks, before anything is written, that [`write_image`] may write `format` at
+/// `path`: a layout may replace only a previous layout or an empty directory; an archive
+/// may not replace a directory. Callers that write files beside the image (SBOMs) call
+/// this first, so that a refused build writes nothing at all.
+pub fn check_output(path: &Path, format: OutputFormat) -> Result<()> {
+    match format {
+        OutputFormat::Layout => check_replaceable_dir(path),
+        OutputFormat::OciArchive | OutputFormat::DockerArchive => {
+            if fs_err::metadata(path).is_ok_and(|m| m.is_dir()) {
+                return Err(Error::Clobber {
+                    path: path.to_path_buf(),
+                    reason: "it is a directory",
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether `path` is a device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe): an
+/// output with no directory to write other files beside.
+pub fn is_special_output(path: &Path) -> bool {
+    fs_err::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// Refuses to replace anything that is not a previous image layout or an empty directory.
 fn check_replaceable_dir(path: &Path) -> Result<()> {
     match fs_err::symlink_metadata(path) {

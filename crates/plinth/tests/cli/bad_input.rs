@@ -310,3 +310,38 @@ fn output_to_dev_stdout_is_written_through() {
             .is_symlink()
     );
 }
+
+/// A build refused because `-o` is a user's directory still wrote `NAME.spdx.json` beside
+/// it, overwriting a user file of that name; a refused build now writes nothing.
+#[test]
+fn a_refused_build_writes_no_sbom_beside_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = crate::common::copy_example(&tmp.path().join("example"));
+    let mine = tmp.path().join("mine");
+    fs_err::create_dir(&mine).unwrap();
+    fs_err::write(mine.join("notes.txt"), b"keep").unwrap();
+    let beside = tmp.path().join("mine.spdx.json");
+    fs_err::write(&beside, b"my own file").unwrap();
+    let err = fails(plinth().arg("build").arg(&spec).arg("-o").arg(&mine), 2);
+    assert!(err.contains("refusing to replace"), "{err}");
+    assert_eq!(fs_err::read(&beside).unwrap(), b"my own file");
+    assert_eq!(fs_err::read(mine.join("notes.txt")).unwrap(), b"keep");
+}
+
+/// `build -o /dev/null` wrote `/dev/null.spdx.json`: a device output gets no SBOM file
+/// beside it, and the device stays a device.
+#[test]
+fn a_build_to_dev_null_writes_nothing_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = crate::common::copy_example(&tmp.path().join("example"));
+    let _ = fs_err::remove_file("/dev/null.spdx.json");
+    crate::common::ok(plinth().arg("build").arg(&spec).args([
+        "-q",
+        "--format",
+        "oci-archive",
+        "-o",
+        "/dev/null",
+    ]));
+    assert!(!Path::new("/dev/null.spdx.json").exists());
+    assert!(!fs_err::metadata("/dev/null").unwrap().is_file());
+}
