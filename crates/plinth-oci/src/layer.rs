@@ -377,8 +377,16 @@ impl LayerBuilder {
                 }
                 EntryKind::File(c) => {
                     h.set_entry_type(EntryType::Regular);
-                    h.set_size(c.len()?);
-                    let mut r = c.open()?;
+                    let size = c.len()?;
+                    h.set_size(size);
+                    // The tar holds exactly the size its header declares, or the layer
+                    // is refused: a file that changes while it is read, or a /proc file
+                    // whose size reads as 0, must not make a corrupt layer.
+                    let mut r = ExactSize {
+                        inner: c.open()?,
+                        declared: size,
+                        left: size,
+                    };
                     tar.append_data(&mut h, path, &mut r)
                 }
                 EntryKind::Symlink(t) => {
@@ -397,6 +405,45 @@ impl LayerBuilder {
         }
         let hw = tar.into_inner().map_err(|e| self.werr(e))?;
         Ok(hw.finish())
+    }
+}
+
+/// Reads exactly `declared` bytes of `inner`: fewer (the file shrank) or more (it grew,
+/// or is a `/proc` file whose size reads as 0) is an error rather than a tar entry whose
+/// data does not match its header.
+struct ExactSize<R> {
+    inner: R,
+    declared: u64,
+    left: u64,
+}
+
+impl<R: Read> Read for ExactSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(invalid(format!(
+                    "the file holds more than the {} bytes its size said when the layer was \
+                     planned (it changed while read, or is a special file such as /proc's)",
+                    self.declared
+                ))),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(invalid(format!(
+                "the file ended after {} of the {} bytes its size said (it changed while read)",
+                self.declared - self.left,
+                self.declared
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -458,6 +505,44 @@ mod tests {
                 "usr/bin/",
                 "usr/bin/app"
             ]
+        );
+    }
+
+    /// A `/proc` source file (size 0, content not empty) gave a corrupt layer and exit 0.
+    #[test]
+    fn a_file_whose_content_does_not_match_its_size_is_refused() {
+        let mut b = LayerBuilder::new("t");
+        b.add(
+            "/status",
+            Entry::file(Content::Path("/proc/self/status".into()), 0o644, 0, 0),
+        )
+        .unwrap();
+        let err = b.finish(Compression::Gzip, 0).unwrap_err();
+        let chain = format!(
+            "{err}: {}",
+            std::error::Error::source(&err)
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        );
+        assert!(chain.contains("/status"), "{chain}");
+        assert!(chain.contains("more than the 0 bytes"), "{chain}");
+        // Exact sizes still pass, and a reader that ends early is refused.
+        let mut ok = ExactSize {
+            inner: &b"abc"[..],
+            declared: 3,
+            left: 3,
+        };
+        let mut out = Vec::new();
+        assert_eq!(ok.read_to_end(&mut out).unwrap(), 3);
+        let mut short = ExactSize {
+            inner: &b"ab"[..],
+            declared: 3,
+            left: 3,
+        };
+        let err = short.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("ended after 2 of the 3 bytes"),
+            "{err}"
         );
     }
 
