@@ -1,6 +1,6 @@
 //! Where Plinth keeps its files, and the modes it creates them with.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Plinth's cache directory: `$PLINTH_CACHE`, else `$XDG_CACHE_HOME/plinth` (when
 /// absolute, as the XDG spec requires), else `~/.cache/plinth`, else a directory under
@@ -19,6 +19,15 @@ pub fn cache_root() -> PathBuf {
     match var("HOME") {
         Some(home) => PathBuf::from(home).join(".cache/plinth"),
         None => std::env::temp_dir().join("plinth-cache"),
+    }
+}
+
+/// The directory `path` is in: its parent, or `.` for a bare file name (where
+/// `Path::parent` gives an empty path, which cannot be created or listed).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 

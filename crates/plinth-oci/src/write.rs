@@ -3,7 +3,7 @@
 //! renamed into place, so a failed or interrupted write leaves nothing half-written.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, ImageIndexBuilder, MediaType};
@@ -40,10 +40,7 @@ pub struct WriteOptions<'a> {
 
 /// Writes `artifact` to `path` atomically.
 pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = plinth_core::dirs::parent_dir(path);
     fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     remove_stale_temporaries(&parent);
     match opts.format {
@@ -341,10 +338,7 @@ pub fn write_file_atomically(
         _ => path.to_path_buf(),
     };
     let path = target.as_path();
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = plinth_core::dirs::parent_dir(path);
     fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&tmp_prefix())

@@ -158,14 +158,13 @@ pub(crate) struct WriteLock {
     _file: std::fs::File,
 }
 
-/// Takes the [`WriteLock`] of `db_path` (waiting for another writer to finish), then
+/// Takes the [`WriteLock`] of `db_path` (creating its directory, and waiting for another
+/// writer to finish), then
 /// removes what a writer that died left beside the database: `.NAME.import-*` files and
 /// `.NAME.download-*` directories (no live writer can own them while the lock is held).
 pub(crate) fn lock_for_writing(db_path: &Path) -> Result<WriteLock> {
-    let dir = match db_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = plinth_core::dirs::parent_dir(db_path);
+    fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
     let name = temp_stem(db_path);
     let lock_path = dir.join(format!("{name}.lock"));
     let file: std::fs::File = fs_err::OpenOptions::new()

@@ -6,7 +6,7 @@
 //! fails the whole import, leaving the database as it was.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plinth_core::http::{self, FetchError};
 use plinth_core::progress::Reporter;
@@ -170,13 +170,10 @@ pub fn download(
 /// Downloads `feeds` and imports them into the database at `db_path` in one atomic
 /// import. Fails only if no feed could be downloaded, or the import fails.
 pub fn update(db_path: &Path, feeds: &[Feed], reporter: &dyn Reporter) -> Result<UpdateReport> {
-    let dir = match db_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
-    // One writer at a time, from the first download to the rename of the database.
+    // One writer at a time, from the first download to the rename of the database (the
+    // lock also creates the database's directory).
     let _lock = crate::db::lock_for_writing(db_path)?;
+    let dir = plinth_core::dirs::parent_dir(db_path);
     // Beside the database rather than in /tmp (often a small tmpfs): feeds are large.
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{}.download-", crate::db::temp_stem(db_path)))

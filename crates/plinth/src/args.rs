@@ -22,6 +22,14 @@ pub const QUIET: &str = "Print no progress, warnings or summary on stderr, only 
     (stdout keeps the result)";
 
 /// Where Debian packages come from, for `build` and `lock`.
+/// `--format` of the commands whose report is a table for people or JSON for scripts
+/// (`inspect`, `check`, `db status`): one enum, so the values are spelled alike.
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum TableOrJson {
+    Table,
+    Json,
+}
+
 #[derive(clap::Args, Clone, Default)]
 pub struct DebianArgs {
     /// Debian mirror base URI [default: the spec's `mirror`, else the machine's apt sources]

@@ -562,9 +562,6 @@ fn expand(inputs: &[Input], notes: &mut Vec<String>) -> Result<Vec<Unit>> {
 /// is replaced by a fresh one, and a note says so; a file that is not a plinth database
 /// at all is never replaced ([`Error::Foreign`]).
 pub fn import(db_path: &Path, inputs: &[Input], reporter: &dyn Reporter) -> Result<ImportReport> {
-    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs_err::create_dir_all(dir).map_err(Error::write(dir))?;
-    }
     let _lock = db::lock_for_writing(db_path)?;
     import_locked(db_path, inputs, reporter)
 }
@@ -577,11 +574,8 @@ pub(crate) fn import_locked(
 ) -> Result<ImportReport> {
     let mut notes = Vec::new();
     let units = expand(inputs, &mut notes)?;
-    let dir = match db_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs_err::create_dir_all(&dir).map_err(Error::write(&dir))?;
+    // The write lock created the directory.
+    let dir = plinth_core::dirs::parent_dir(db_path);
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{}.import-", db::temp_stem(db_path)))
         .permissions(plinth_core::dirs::umask_mode(0o666))

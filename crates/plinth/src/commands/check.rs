@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::ValueEnum;
+use crate::args::TableOrJson;
 use plinth_sbom::check::{CheckReport, check, load_policy};
 
 use crate::render::{CliError, stdout};
@@ -17,18 +17,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
     /// The image of a multi-platform index to check, e.g. linux/arm64 [default: this
     /// machine's]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
-    Table,
-    Json,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -40,8 +34,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let sbom = plinth_sbom::catalog(&subject);
     let report = check(&args.image, &subject, &sbom, &policy);
     let out = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report).expect("serialisable") + "\n",
-        Format::Table => table(&report),
+        TableOrJson::Json => serde_json::to_string_pretty(&report).expect("serialisable") + "\n",
+        TableOrJson::Table => table(&report),
     };
     stdout(&out)?;
     Ok(if report.passed {

@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use plinth_vuln::fetch;
 use plinth_vuln::{Db, Input};
 
-use crate::args::{DbPath, MaxAge};
+use crate::args::{DbPath, MaxAge, TableOrJson};
 use crate::render::{CliError, stdout, warn};
 
 #[derive(clap::Args)]
@@ -95,14 +95,8 @@ struct StatusArgs {
     #[command(flatten)]
     max_age: MaxAge,
     /// Output format
-    #[arg(long, short = 'f', value_enum, default_value_t = StatusFormat::Table)]
-    format: StatusFormat,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum StatusFormat {
-    Table,
-    Json,
+    #[arg(long, short = 'f', value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -190,7 +184,7 @@ fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     if let Some(w) = args.max_age.check(&db)? {
         warn(&w);
     }
-    if args.format == StatusFormat::Json {
+    if args.format == TableOrJson::Json {
         let mut s = serde_json::to_string_pretty(&st).expect("status serialises");
         s.push('\n');
         return stdout(&s);

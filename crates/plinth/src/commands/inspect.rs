@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::ValueEnum;
+use crate::args::TableOrJson;
 use plinth_oci::inspect::inspect;
 
 use crate::render::{CliError, stdout, warn};
@@ -12,20 +12,14 @@ pub struct Args {
     /// An OCI layout dir (DIR or DIR:TAG), an oci-archive or a docker-archive
     image: String,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
     /// Leave out the file listing
     #[arg(long)]
     no_files: bool,
     /// Show only this platform, e.g. linux/arm64 [default: every platform]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
-    Table,
-    Json,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -36,11 +30,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     match args.format {
-        Format::Json => {
+        TableOrJson::Json => {
             let mut s = serde_json::to_string_pretty(&report).expect("serialisable");
             s.push('\n');
             stdout(&s)
         }
-        Format::Table => stdout(&crate::render::inspect::table(&report)),
+        TableOrJson::Table => stdout(&crate::render::inspect::table(&report)),
     }
 }
