@@ -102,6 +102,19 @@ pub enum Error {
         /// The digest of the bytes actually read.
         actual: String,
     },
+    /// A layer's uncompressed content does not hash to the `diff_id` its image's config
+    /// names for it.
+    #[error(
+        "layer {layer} does not match its diff_id: the config names {expected}, the uncompressed content hashes to {actual}"
+    )]
+    DiffIdMismatch {
+        /// The layer's (compressed) digest.
+        layer: String,
+        /// The config's `diff_id`.
+        expected: String,
+        /// The digest of the uncompressed bytes actually read.
+        actual: String,
+    },
     /// A descriptor points to a blob the image source does not hold.
     #[error("blob {digest} is missing from {source_name}")]
     MissingBlob {
@@ -172,6 +185,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::DigestMismatch { .. }
+            | Error::DiffIdMismatch { .. }
             | Error::Truncated { .. }
             | Error::Oversized { .. }
             | Error::TruncatedArchive { .. } => {

@@ -113,6 +113,7 @@ impl ImageFs {
             read: 0,
         };
         let layers = image.manifest.layers();
+        let diff_ids = image.config.rootfs().diff_ids();
         // The next layers are read, verified and decompressed on other cores while this
         // one is squashed (about two thirds of a scan's time is inflating); squashing
         // itself stays in layer order on this thread.
@@ -122,7 +123,10 @@ impl ImageFs {
                 s,
                 layers.len(),
                 window,
-                |i| src.open_layer(&layers[i]),
+                |i| {
+                    let r = src.open_layer(&layers[i], diff_ids.get(i).map(String::as_str))?;
+                    Ok(Box::new(r) as Box<dyn Read + Send>)
+                },
                 |i, r| {
                     let desc = &layers[i];
                     fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)

@@ -413,9 +413,74 @@ impl Layout {
         self.set_manifest(&m);
     }
 
-    /// The uncompressed tar of layer `i` (gzip).
+    /// The uncompressed tar of layer `i` (gzip, zstd or none, as its media type says).
     pub fn layer_tar(&self, i: usize) -> Vec<u8> {
-        gunzip(&read(&self.blob(&self.layer(i))))
+        let stored = read(&self.blob(&self.layer(i)));
+        match self.layer_media_type(i).rsplit('+').next() {
+            Some("gzip") => gunzip(&stored),
+            Some("zstd") => zstd::decode_all(&stored[..]).expect("zstd layer"),
+            _ => stored,
+        }
+    }
+
+    /// The media type of layer `i`.
+    pub fn layer_media_type(&self, i: usize) -> String {
+        self.manifest()["layers"][i]["mediaType"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no layer {i}"))
+            .to_string()
+    }
+
+    /// `tar` compressed the way layer `i` is stored.
+    pub fn compress_like_layer(&self, i: usize, tar: &[u8]) -> Vec<u8> {
+        match self.layer_media_type(i).rsplit('+').next() {
+            Some("gzip") => gzip(tar),
+            Some("zstd") => zstd::encode_all(tar, 3).expect("zstd"),
+            _ => tar.to_vec(),
+        }
+    }
+
+    /// Writes this layout as an oci-archive at `to` (a tar of the directory).
+    pub fn to_oci_archive(&self, to: &Path) {
+        let mut b = tar::Builder::new(fs_err::File::create(to).expect("create archive"));
+        b.append_dir_all(".", &self.0).expect("tar the layout");
+        b.finish().expect("finish the archive");
+    }
+
+    /// Writes this layout's (single) image as a docker-archive at `to`: a `manifest.json`
+    /// naming the config and layer blobs, as `docker save` (25 and later) writes it.
+    pub fn to_docker_archive(&self, to: &Path) {
+        let m = self.manifest();
+        let mut names = vec![format!("blobs/sha256/{}", hex_of(&self.config_digest()))];
+        let layers: Vec<String> = m["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| {
+                format!(
+                    "blobs/sha256/{}",
+                    hex_of(l["digest"].as_str().expect("digest"))
+                )
+            })
+            .collect();
+        let manifest = json!([{
+            "Config": names[0],
+            "RepoTags": ["hello:latest"],
+            "Layers": layers,
+        }]);
+        names.extend(layers);
+        let mut b = tar::Builder::new(fs_err::File::create(to).expect("create archive"));
+        let body = serde_json::to_vec(&manifest).expect("JSON");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "manifest.json", &body[..])
+            .expect("manifest.json");
+        for name in names {
+            b.append_path_with_name(self.0.join(&name), &name)
+                .expect("blob");
+        }
+        b.finish().expect("finish the archive");
     }
 
     /// Replaces layer `i` with `blob` as stored and `diff_id` in the config, re-writing

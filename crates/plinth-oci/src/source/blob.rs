@@ -4,7 +4,10 @@ use std::io::{self, Read};
 
 use oci_spec::image::Descriptor;
 
-use super::{ImageSource, MAX_LAYER_BLOB, VerifyingReader, decompress};
+use super::{
+    ImageSource, LayerReader, MAX_LAYER_BLOB, MAX_UNCOMPRESSED_LAYER, VerifyingReader,
+    compression_of,
+};
 use crate::MAX_JSON_BLOB;
 use crate::error::{Error, Result};
 
@@ -77,9 +80,28 @@ impl dyn ImageSource + '_ {
         }
     }
 
-    /// Opens a layer as an uncompressed, verified tar stream.
-    pub fn open_layer(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
-        let r = self.open_blob(desc, MAX_LAYER_BLOB)?;
-        decompress(desc.media_type(), Box::new(io::BufReader::new(r)))
+    /// Opens a layer as its uncompressed tar stream, verified against the descriptor's
+    /// size and digest and, when given, the config's `diff_id`, and bounded by
+    /// [`MAX_UNCOMPRESSED_LAYER`] bytes. Every check is made by the time `read` reports
+    /// the end of the stream; none of its bytes may be trusted before.
+    pub fn open_layer(&self, desc: &Descriptor, diff_id: Option<&str>) -> Result<LayerReader<'_>> {
+        let layer = desc.digest().to_string();
+        if let Some(d) = diff_id
+            && !d.starts_with("sha256:")
+        {
+            return Err(Error::Unsupported(format!(
+                "diff_id {d} of layer {layer}: only sha256 is read"
+            )));
+        }
+        let mut stored =
+            io::BufReader::with_capacity(256 << 10, self.open_blob(desc, MAX_LAYER_BLOB)?);
+        let compression = compression_of(desc.media_type(), &mut stored)?;
+        LayerReader::new(
+            stored,
+            compression,
+            layer,
+            diff_id.map(str::to_string),
+            MAX_UNCOMPRESSED_LAYER,
+        )
     }
 }

@@ -26,20 +26,7 @@ pub fn decompress<'a>(
     media_type: &MediaType,
     mut r: Box<dyn io::BufRead + Send + 'a>,
 ) -> Result<Box<dyn Read + Send + 'a>> {
-    let m = media_type.to_string();
-    let kind = if m.ends_with("gzip") {
-        Compression::Gzip
-    } else if m.ends_with("zstd") {
-        Compression::Zstd
-    } else if m.ends_with(".tar") || m.ends_with("diff.tar") {
-        Compression::None
-    } else {
-        let head = r.fill_buf().map_err(|e| Error::Read {
-            what: format!("layer of media type {m}"),
-            source: e,
-        })?;
-        sniff_compression(head)
-    };
+    let kind = compression_of(media_type, &mut r)?;
     Ok(match kind {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(
@@ -49,6 +36,28 @@ pub fn decompress<'a>(
             },
         )?),
         Compression::None => Box::new(r),
+    })
+}
+
+/// The compression a layer's media type names or, for a media type that names none
+/// (`application/octet-stream`, say), what the stream's first bytes say; the bytes
+/// sniffed stay in `r`'s buffer.
+pub(crate) fn compression_of(
+    media_type: &MediaType,
+    r: &mut impl io::BufRead,
+) -> Result<Compression> {
+    let m = media_type.to_string();
+    Ok(if m.ends_with("gzip") {
+        Compression::Gzip
+    } else if m.ends_with("zstd") {
+        Compression::Zstd
+    } else if m.ends_with(".tar") || m.ends_with("diff.tar") {
+        Compression::None
+    } else {
+        let head = r
+            .fill_buf()
+            .map_err(|e| unwrap_io(e, &format!("layer of media type {m}")))?;
+        sniff_compression(head)
     })
 }
 

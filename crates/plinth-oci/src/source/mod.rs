@@ -13,6 +13,7 @@
 //! | `verify` | the reader that checks size and digest as bytes go by |
 //! | `walk` | finding the images behind an index (nested indexes, docker lists) |
 //! | `compress` | compression sniffing and layer decompression |
+//! | `layer_reader` | the layer stream every reader goes through: both digests checked, size bounded |
 //! | `layout` | OCI image layout directories |
 //! | `archive`, `tar_index`, `docker` | oci-archives and docker-archives, read in place |
 //! | `rootfs` | plain root filesystems (a directory or a tarball) |
@@ -21,6 +22,7 @@ mod archive;
 mod blob;
 mod compress;
 mod docker;
+mod layer_reader;
 mod layout;
 mod rootfs;
 mod tar_index;
@@ -37,8 +39,10 @@ use crate::error::{Error, Result};
 use crate::reference::LocalReference;
 
 pub use archive::{ArchiveKind, ArchiveSource};
+pub(crate) use compress::compression_of;
 pub(crate) use compress::decompress_all;
 pub use compress::{decompress, sniff_compression};
+pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
 pub use rootfs::{RootfsKind, RootfsSource};
 pub use verify::VerifyingReader;

@@ -53,7 +53,7 @@ pub(crate) fn unwrap_io(e: io::Error, what: &str) -> Error {
     }
 }
 
-fn blob_io(e: Error) -> io::Error {
+pub(crate) fn blob_io(e: Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, BlobError(Box::new(e)))
 }
 

@@ -209,7 +209,21 @@ pub fn diff_id_not_matching_the_layer(l: &Layout) -> Vec<String> {
     config["rootfs"]["diff_ids"][1] = json!(bogus);
     l.set_config(&config);
     vec![format!(
-        "layer {layer} is invalid: uncompressed content hashes to {real}, but the config's diff_id is {bogus}"
+        "layer {layer} does not match its diff_id: the config names {bogus}, the uncompressed content hashes to {real}"
+    )]
+}
+
+/// Layer 1 gains bytes after its tar's end-of-archive blocks; the stored blob is
+/// re-digested (so its digest and size are right) but the config keeps the diff_id of the
+/// tar without them. Only a reader that reads past the end of the archive sees it.
+pub fn bytes_after_the_end_of_the_layers_tar(l: &Layout) -> Vec<String> {
+    let old = l.diff_id(1);
+    let mut tar = l.layer_tar(1);
+    tar.extend_from_slice(b"smuggled after the end of the archive\n");
+    let actual = sha256(&tar);
+    let layer = l.replace_layer(1, &l.compress_like_layer(1, &tar), &old);
+    vec![format!(
+        "layer {layer} does not match its diff_id: the config names {old}, the uncompressed content hashes to {actual}"
     )]
 }
 

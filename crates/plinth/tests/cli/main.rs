@@ -13,3 +13,4 @@ mod reader;
 mod readme;
 mod sbom;
 mod scan;
+mod tampered;
