@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use super::tar_index::{index_tar, looks_like_tar};
-use super::{ImageSource, RawBlob, parse_json, sniff_compression};
+use super::{ImageSource, MAX_LAYER_BLOB, RawBlob, parse_json, sniff_compression};
 use crate::MAX_JSON_BLOB;
 use crate::digest::hash_reader;
 use crate::error::{Error, Result};
@@ -39,23 +39,26 @@ pub enum ArchiveKind {
 }
 
 impl ArchiveSource {
-    /// Indexes the tar at `path` and reads its index; fails when it is compressed or is
-    /// neither an oci-archive nor a docker-archive.
+    /// Indexes the tar at `path` and reads its index; fails when it is neither an
+    /// oci-archive nor a docker-archive.
+    ///
+    /// A gzip- or zstd-compressed archive (`docker save | gzip`, which `docker load`
+    /// takes) is decompressed once into an unlinked temporary file, which is then read
+    /// in place like any archive (blobs are read by offset, which a compressed stream
+    /// cannot give); it needs as much free space in the temporary directory as the
+    /// archive holds uncompressed, at most [`MAX_COMPRESSED_ARCHIVE_EXPANSION`] bytes.
     pub fn open(path: &Path) -> Result<Self> {
         let mut file: std::fs::File = fs_err::File::open(path)
             .map_err(|e| Error::io(path, e))?
             .into();
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut magic = [0u8; 4];
         let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-        if sniff_compression(&magic[..n]) != Compression::None {
-            return Err(Error::Unsupported(format!(
-                "{} is a compressed archive; decompress it first (for example with gunzip)",
-                path.display()
-            )));
-        }
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(path, e))?;
+        if sniff_compression(&magic[..n]) != Compression::None {
+            file = decompress_to_temp(file, path)?;
+        }
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let entries = index_tar(&mut file, len, path).map_err(|e| match e {
             Error::Read { .. } if !looks_like_tar(path) => Error::NotFound(format!(
                 "{} is not an image: not an OCI layout, oci-archive or docker-archive",
@@ -130,6 +133,46 @@ impl ArchiveSource {
         let (r, _) = self.entry_reader(name, limit)?;
         hash_reader(r, limit).map_err(|e| Error::io(&self.path, e))
     }
+}
+
+/// Most bytes a compressed image archive may decompress to (the largest layer Plinth
+/// reads, plus room for the rest of the image).
+pub const MAX_COMPRESSED_ARCHIVE_EXPANSION: u64 = MAX_LAYER_BLOB + (1 << 30);
+
+/// Decompresses `file` (gzip or zstd, as its first bytes say) into an unlinked temporary
+/// file, bounded by [`MAX_COMPRESSED_ARCHIVE_EXPANSION`], and returns it rewound.
+fn decompress_to_temp(file: std::fs::File, path: &Path) -> Result<std::fs::File> {
+    let mut r = super::decompress(
+        &oci_spec::image::MediaType::Other("application/octet-stream".into()),
+        Box::new(io::BufReader::with_capacity(256 << 10, file)),
+    )?;
+    let mut tmp = tempfile::tempfile().map_err(|e| Error::Write {
+        what: format!("a temporary file to decompress {} into", path.display()),
+        source: e,
+    })?;
+    let limit = MAX_COMPRESSED_ARCHIVE_EXPANSION;
+    let n = io::copy(&mut (&mut r).take(limit + 1), &mut tmp).map_err(|e| {
+        if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
+            Error::Write {
+                what: format!("the decompressed copy of {}", path.display()),
+                source: e,
+            }
+        } else {
+            Error::Read {
+                what: format!("compressed archive {}", path.display()),
+                source: e,
+            }
+        }
+    })?;
+    if n > limit {
+        return Err(Error::Limit(format!(
+            "{} decompresses to more than {limit} bytes",
+            path.display()
+        )));
+    }
+    tmp.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(tmp)
 }
 
 struct EntryReader<'a> {

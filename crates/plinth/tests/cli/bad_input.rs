@@ -269,25 +269,31 @@ fn db_import_refuses_to_replace_a_file_that_is_not_a_database() {
 }
 
 /// `docker save | gzip` (which `docker load` accepts) was read as an empty root
-/// filesystem and scanned clean with exit 0; it is now named for what it is, exit 2.
+/// filesystem and scanned clean with exit 0; it is read as the image it is, gzip or zstd,
+/// docker-archive or oci-archive.
 #[test]
-fn a_gzipped_docker_archive_is_not_scanned_as_an_empty_root_filesystem() {
+fn a_gzipped_docker_archive_is_read_as_the_image_it_is() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = crate::common::copy_example(&tmp.path().join("example"));
-    let tar = tmp.path().join("img.tar");
-    crate::common::build(&spec, &tar, &["--format", "docker-archive"]);
-    let gz = tmp.path().join("img.tar.gz");
-    fs_err::write(&gz, plinth_oci::testing::gzip(&fs_err::read(&tar).unwrap())).unwrap();
-    for cmd in [
-        &["sbom"][..],
-        &["check"],
-        &["scan", "--db", "/nonexistent/vuln.db"],
-    ] {
-        let err = fails(plinth().args(cmd).arg(&gz), 2);
-        assert!(
-            err.contains("is a compressed image archive"),
-            "{cmd:?}: {err}"
-        );
+    for format in ["docker-archive", "oci-archive"] {
+        let tar = tmp.path().join(format!("{format}.tar"));
+        crate::common::build(&spec, &tar, &["--format", format]);
+        let plain = fs_err::read(&tar).unwrap();
+        let gz = tmp.path().join(format!("{format}.tar.gz"));
+        fs_err::write(&gz, plinth_oci::testing::gzip(&plain)).unwrap();
+        let zst = tmp.path().join(format!("{format}.tar.zst"));
+        fs_err::write(&zst, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
+        let sbom = |p: &std::path::Path| {
+            crate::common::ok(plinth().args(["sbom", "-q", "-f", "json"]).arg(p))
+                .replace(p.to_str().unwrap(), "IMAGE")
+        };
+        let inspect = |p: &std::path::Path| crate::common::inspect_json(p);
+        let want = sbom(&tar);
+        for compressed in [&gz, &zst] {
+            assert_eq!(sbom(compressed), want, "{}", compressed.display());
+            assert_eq!(inspect(compressed)["digest"], inspect(&tar)["digest"]);
+            crate::common::ok(plinth().arg("check").arg(compressed));
+        }
     }
 }
 
