@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::source::{ImageSource, ResolvedImage, RootfsSource, unwrap_io};
+use crate::targuard::TarGuard;
 
 /// What a [`Node`] is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +87,11 @@ impl Default for ImageFsOptions {
         }
     }
 }
+
+/// Longest path (and symlink target) a layer may hold, in bytes: the kernel's `PATH_MAX`.
+pub const MAX_PATH: usize = 4096;
+/// Most symlinks followed while resolving one path, as the kernel's limit.
+pub const MAX_SYMLINK_HOPS: usize = 40;
 
 /// The squashed filesystem of one image.
 #[derive(Debug, Default)]
@@ -271,7 +277,7 @@ impl ImageFs {
         budget: &mut Budget,
     ) -> Result<()> {
         let what = format!("layer {name}");
-        let mut ar = tar::Archive::new(r);
+        let mut ar = tar::Archive::new(TarGuard::new(r, what.clone(), None));
         let mut pending = Vec::new();
         let mut whiteouts = Vec::new();
         let mut opaque = Vec::new();
@@ -286,6 +292,12 @@ impl ImageFs {
                 )));
             }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if raw.len() > MAX_PATH {
+                return Err(Error::Limit(format!(
+                    "{what} holds a path of {} bytes; paths are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
+                    raw.len()
+                )));
+            }
             let Some(path) = self.normalize(&raw, &raw, &what) else {
                 continue;
             };
@@ -310,18 +322,26 @@ impl ImageFs {
                 whiteouts.push(join(&parent, hidden));
                 continue;
             }
-            let link = |e: &tar::Entry<_>| {
-                e.link_name_bytes()
+            let link = |e: &tar::Entry<_>| -> Result<String> {
+                let target = e
+                    .link_name_bytes()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                if target.len() > MAX_PATH {
+                    return Err(Error::Limit(format!(
+                        "`{raw}` in {what} links to a path of {} bytes; link targets are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
+                        target.len()
+                    )));
+                }
+                Ok(target)
             };
             let t = h.entry_type();
             let kind = if t.is_dir() {
                 NodeKind::Dir
             } else if t.is_symlink() {
-                NodeKind::Symlink(link(&entry))
+                NodeKind::Symlink(link(&entry)?)
             } else if t.is_hard_link() {
-                let target = link(&entry);
+                let target = link(&entry)?;
                 match self.normalize(&target, &path, &what) {
                     Some(t) => NodeKind::Hardlink(t),
                     None => continue,
@@ -376,7 +396,7 @@ impl ImageFs {
         // layer that does not match its descriptor leaves the view untouched.
         // (Bounded like the entries: a hostile stream may go on after its tar ends.)
         let left = opts.max_uncompressed.saturating_sub(budget.read);
-        let mut rest = ar.into_inner();
+        let mut rest = ar.into_inner().into_inner();
         let tail = std::io::copy(&mut (&mut rest).take(left + 1), &mut std::io::sink())
             .map_err(read_err)?;
         if tail > left {
@@ -424,28 +444,34 @@ impl ImageFs {
         Some(parts.join("/"))
     }
 
+    /// Creates the missing parent directories of `path`. Every node's parents exist, so
+    /// the walk goes up from the nearest parent and stops at the first directory found:
+    /// one lookup for an entry whose parent is there (the usual case), not one per
+    /// component (which made 10,000 nested directories quadratic).
     fn ensure_parents(&mut self, path: &str, layer: usize) {
-        let mut end = 0;
-        while let Some(i) = path[end..].find('/') {
-            end += i;
-            let p = &path[..end];
-            let is_dir = matches!(self.nodes.get(p).map(|n| &n.kind), Some(NodeKind::Dir));
-            if !is_dir {
-                self.nodes.insert(
-                    p.to_string(),
-                    Node {
-                        kind: NodeKind::Dir,
-                        mode: 0o755,
-                        uid: 0,
-                        gid: 0,
-                        size: 0,
-                        mtime: 0,
-                        layer,
-                        content: None,
-                    },
-                );
+        let mut missing = Vec::new();
+        let mut p = path;
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if matches!(self.nodes.get(parent).map(|n| &n.kind), Some(NodeKind::Dir)) {
+                break;
             }
-            end += 1;
+            missing.push(parent);
+            p = parent;
+        }
+        for p in missing {
+            self.nodes.insert(
+                p.to_string(),
+                Node {
+                    kind: NodeKind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    mtime: 0,
+                    layer,
+                    content: None,
+                },
+            );
         }
     }
 
@@ -506,51 +532,59 @@ impl ImageFs {
     }
 
     /// Resolves `path` the way the kernel would inside a chroot: symlinks are followed
-    /// (at most 40 hops) and can never leave the root. Returns the final path.
+    /// (at most [`MAX_SYMLINK_HOPS`]) and can never leave the root, and a path longer than
+    /// [`MAX_PATH`] resolves to nothing (`ENAMETOOLONG`). Returns the final path.
+    ///
+    /// Linear in what it reads: the resolved prefix is one string that components are
+    /// appended to and cut from, not joined again at every step.
     pub fn resolve(&self, path: &str) -> Option<String> {
+        if path.len() > MAX_PATH {
+            return None;
+        }
         let mut hops = 0;
-        let mut todo: Vec<String> = path
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .rev()
-            .map(String::from)
-            .collect();
-        let mut cur: Vec<String> = Vec::new();
+        // Components still to walk, last first, borrowed from `path` and link targets.
+        let mut todo: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).rev().collect();
+        let mut cur = String::new();
+        let mut ends: Vec<usize> = Vec::new(); // where each component of `cur` starts
         while let Some(c) = todo.pop() {
-            match c.as_str() {
+            match c {
                 "." => continue,
                 ".." => {
-                    cur.pop();
+                    if let Some(start) = ends.pop() {
+                        cur.truncate(start.saturating_sub(1));
+                    }
                     continue;
                 }
                 _ => {}
             }
-            cur.push(c);
-            let joined = cur.join("/");
+            let start = if cur.is_empty() { 0 } else { cur.len() + 1 };
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(c);
+            ends.push(start);
+            if cur.len() > MAX_PATH {
+                return None;
+            }
             if let Some(Node {
                 kind: NodeKind::Symlink(target),
                 ..
-            }) = self.nodes.get(&joined)
+            }) = self.nodes.get(cur.as_str())
             {
                 hops += 1;
-                if hops > 40 {
+                if hops > MAX_SYMLINK_HOPS {
                     return None;
                 }
-                cur.pop();
+                ends.pop();
+                cur.truncate(start.saturating_sub(1));
                 if target.starts_with('/') {
                     cur.clear();
+                    ends.clear();
                 }
-                todo.extend(
-                    target
-                        .split('/')
-                        .filter(|c| !c.is_empty())
-                        .rev()
-                        .map(String::from),
-                );
+                todo.extend(target.split('/').filter(|c| !c.is_empty()).rev());
             }
         }
-        let p = cur.join("/");
-        (p.is_empty() || self.nodes.contains_key(&p)).then_some(p)
+        (cur.is_empty() || self.nodes.contains_key(&cur)).then_some(cur)
     }
 
     /// The bytes of the regular file at `path` (following symlinks and hard links), if kept.
@@ -677,6 +711,39 @@ mod tests {
         assert_eq!(fs.resolve("up/passwd").as_deref(), Some("etc/passwd"));
         assert_eq!(fs.read("abs"), Some(&b"root"[..]));
         assert_eq!(fs.resolve("loop1"), None);
+    }
+
+    /// A chain of 40 symlinks resolves, as in the kernel; 41 do not; `..` and `.` inside
+    /// targets are followed component by component.
+    #[test]
+    fn symlinks_resolve_through_40_hops_and_no_more() {
+        for (links, resolves) in [(40usize, true), (41, false)] {
+            // l0 → l1 → … → l(links-1) → etc/passwd: `links` symlinks to follow.
+            let names: Vec<String> = (0..links).map(|i| format!("l{i}")).collect();
+            let targets: Vec<String> = (1..links)
+                .map(|i| format!("./x/../l{i}"))
+                .chain(["/etc/passwd".to_string()])
+                .collect();
+            let mut spec: Vec<Spec> = vec![("etc/", None, None), ("x/", None, None)];
+            spec.push(("etc/passwd", Some(b"root"), None));
+            for (name, target) in names.iter().zip(&targets) {
+                spec.push((name, None, Some(target)));
+            }
+            let mut fs = ImageFs::default();
+            fs.apply_tar(0, &tar(&spec)[..], "l", &opts()).unwrap();
+            assert_eq!(fs.read("l0").is_some(), resolves, "{links} links");
+        }
+    }
+
+    #[test]
+    fn over_long_paths_resolve_to_nothing() {
+        let mut fs = ImageFs::default();
+        let l = tar(&[("etc/", None, None), ("etc/passwd", Some(b"root"), None)]);
+        fs.apply_tar(0, &l[..], "l", &opts()).unwrap();
+        let long = "./".repeat(3000) + "etc/passwd";
+        assert_eq!(fs.resolve(&long), None);
+        let fine = "./".repeat(1000) + "etc/../etc/passwd";
+        assert_eq!(fs.resolve(&fine).as_deref(), Some("etc/passwd"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod pgzip;
 pub mod platform;
 pub mod reference;
 pub mod source;
+pub mod targuard;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod validate;
@@ -33,6 +34,7 @@ pub use image::{ArtifactSource, ImageArtifact, ImageBuilder, PlatformImage};
 pub use layer::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 pub use platform::Platform;
 pub use source::{ImageSource, Opened, RawBlob, ResolvedImage, RootfsSource, open_image};
+pub use targuard::TarGuard;
 pub use validate::{ValidationReport, validate};
 pub use write::{OutputFormat, write_image};
 

@@ -15,7 +15,7 @@ use flate2::bufread::MultiGzDecoder;
 use sha2::{Digest as _, Sha256};
 
 use super::VerifyingReader;
-use super::verify::blob_io;
+use super::blob_io;
 use crate::error::{Error, Result};
 use crate::layer::Compression;
 

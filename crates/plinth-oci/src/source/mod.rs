@@ -46,7 +46,7 @@ pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
 pub use rootfs::{RootfsKind, RootfsSource};
 pub use verify::VerifyingReader;
-pub(crate) use verify::unwrap_io;
+pub(crate) use verify::{blob_io, unwrap_io};
 
 /// Most entries an image archive may hold (a real one holds a few hundred).
 pub const MAX_ARCHIVE_ENTRIES: usize = 100_000;

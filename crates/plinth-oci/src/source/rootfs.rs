@@ -118,7 +118,12 @@ fn is_rootfs_tarball(path: &Path) -> Result<bool> {
         return Ok(false);
     }
     let f = fs_err::File::open(path).map_err(io_err)?;
-    let mut ar = tar::Archive::new(f);
+    let len = f.metadata().map_err(io_err)?.len();
+    let mut ar = tar::Archive::new(crate::TarGuard::new(
+        f,
+        path.display().to_string(),
+        Some(len),
+    ));
     let Ok(entries) = ar.entries_with_seek() else {
         return Ok(false);
     };
@@ -151,7 +156,7 @@ fn compressed_image_archive(path: &Path) -> Result<bool> {
         &MediaType::Other("application/octet-stream".into()),
         Box::new(io::BufReader::new(file)),
     )?;
-    let mut ar = tar::Archive::new(r);
+    let mut ar = tar::Archive::new(crate::TarGuard::new(r, path.display().to_string(), None));
     let Ok(entries) = ar.entries() else {
         return Ok(false);
     };

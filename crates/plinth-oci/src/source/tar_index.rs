@@ -60,7 +60,11 @@ pub(super) fn index_tar(
     len: u64,
     path: &Path,
 ) -> Result<HashMap<String, (u64, u64)>> {
-    let mut ar = tar::Archive::new(file);
+    let mut ar = tar::Archive::new(crate::TarGuard::new(
+        file,
+        format!("archive {}", path.display()),
+        None, // a truncated entry is reported below, naming it
+    ));
     let mut out = HashMap::new();
     let mut links = Vec::new();
     let err = |e| Error::Read {

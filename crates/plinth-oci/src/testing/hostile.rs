@@ -112,14 +112,10 @@ pub fn archive_with_more_than_100000_entries(ar: &Path) -> Vec<String> {
 }
 
 /// Writes the archive gzipped beside it; returns that path.
-pub fn gzipped_archive(ar: &Path) -> (PathBuf, Vec<String>) {
+pub fn gzipped_archive(ar: &Path) -> PathBuf {
     let gz = ar.with_extension("tar.gz");
     write(&gz, &gzip(&read(ar)));
-    let expected = vec![
-        gz.display().to_string(),
-        "is a compressed archive; decompress it first".into(),
-    ];
-    (gz, expected)
+    gz
 }
 
 // Layouts: layer 1 is the one that is broken
@@ -283,4 +279,105 @@ pub fn layer_hard_link_escaping_with_dotdot(l: &Layout) -> Vec<String> {
     let link = link_entry("etc/escape", tar::EntryType::Link, "../../etc/shadow");
     l.replace_layer_tar(1, &tar_with(&l.layer_tar(1), vec![link]));
     vec!["skipped `etc/escape`".into()]
+}
+
+// Bombs and inputs that grow the work faster than themselves (issue 12, points 2 and 3)
+
+/// Layer 1 becomes a GNU long name header declaring 5 GiB, with a little of it: the tar
+/// reader would read it whole into memory.
+pub fn layer_with_a_gnu_long_name_declaring_5_gib(l: &Layout) -> Vec<String> {
+    let mut tar = raw_header("././@LongLink", tar::EntryType::GNULongName, "", 5 << 30)
+        .as_bytes()
+        .to_vec();
+    tar.extend(std::iter::repeat_n(b'a', 64 << 10));
+    l.replace_layer(
+        1,
+        &zstd::encode_all(&tar[..], 3).expect("zstd"),
+        &sha256(&tar),
+    );
+    let mut m = l.manifest();
+    m["layers"][1]["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+zstd");
+    l.set_manifest(&m);
+    vec![
+        "a GNU long name of 5368709120 bytes".into(),
+        "capped at 1048576 bytes".into(),
+    ]
+}
+
+/// Layer 1 becomes a pax extended header declaring 5 GiB.
+pub fn layer_with_a_pax_header_declaring_5_gib(l: &Layout) -> Vec<String> {
+    let tar = raw_header("pax", tar::EntryType::XHeader, "", 5 << 30)
+        .as_bytes()
+        .to_vec();
+    l.replace_layer_tar(1, &tar);
+    vec!["a pax extended header of 5368709120 bytes".into()]
+}
+
+/// Layer 1 becomes `depth` nested directories `d/d/d/…` (each its own entry, as a real
+/// layer lists them).
+pub fn nested_directories(l: &Layout, depth: usize) -> String {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut path = String::new();
+    for _ in 0..depth {
+        path.push_str("d/");
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, &path, std::io::empty())
+            .expect("dir entry");
+    }
+    let tar = b.into_inner().expect("tar");
+    l.replace_layer_tar(1, &tar)
+}
+
+/// Layer 1 becomes 10,000 nested directories: their paths pass the kernel's PATH_MAX.
+pub fn layer_with_10000_nested_directories(l: &Layout) -> Vec<String> {
+    let layer = nested_directories(l, 10_000);
+    vec![
+        format!("layer {layer} holds a path of"),
+        "paths are capped at 4096 bytes".into(),
+    ]
+}
+
+/// Layer 1 gains a symlink whose target has 300,000 components.
+pub fn symlink_with_300000_components(l: &Layout) -> Vec<String> {
+    let target = "a/".repeat(300_000);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_mode(0o777);
+    h.set_size(0);
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_link(&mut h, "etc/os-release", &target)
+        .expect("link");
+    let tar = b.into_inner().expect("tar");
+    let layer = l.replace_layer_tar(1, &tar);
+    vec![
+        format!("`etc/os-release` in layer {layer} links to a path of 600000 bytes"),
+        "link targets are capped at 4096 bytes".into(),
+    ]
+}
+
+/// Layer 1 becomes a chain of `n` symlinks `etc/os-release` → `l1` → … → `lN` → a file.
+pub fn symlink_chain(l: &Layout, n: usize) -> String {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut link = |name: &str, target: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        b.append_link(&mut h, name, target).expect("link");
+    };
+    link("etc/os-release", "/l1");
+    for i in 1..n {
+        link(&format!("l{i}"), &format!("l{}", i + 1));
+    }
+    link(&format!("l{n}"), "real");
+    let body = b"ID=chained\nVERSION_ID=1\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(body.len() as u64);
+    b.append_data(&mut h, "real", &body[..]).expect("file");
+    let tar = b.into_inner().expect("tar");
+    l.replace_layer_tar(1, &tar)
 }
