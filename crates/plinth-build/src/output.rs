@@ -114,14 +114,20 @@ pub fn write_outputs(
         sboms
     };
     let many = sboms.len() > 1;
+    // Everything is written in full under temporary names first; then the old SBOMs are
+    // removed, the image is put in place, and the new SBOMs after it. A build killed at
+    // any moment leaves the old image with its SBOMs, or either image with no SBOM, or
+    // the new image with (some of) its own: never an SBOM naming a manifest that is not
+    // the output's.
+    let mut staged = Vec::new();
     for file in sboms {
         let path = sbom_path(output, file, many);
-        plinth_oci::write::write_file_atomically(&path, |w| {
+        staged.push(plinth_oci::write::prepare_file(&path, |w| {
             w.write_all(&file.bytes)
                 .map_err(|e| plinth_oci::Error::write(&path, e))
-        })?;
+        })?);
     }
-    plinth_oci::write_image(
+    let image = plinth_oci::write::prepare_image(
         artifact,
         output,
         &plinth_oci::write::WriteOptions {
@@ -131,6 +137,15 @@ pub fn write_outputs(
             mtime,
         },
     )?;
+    for f in &staged {
+        if fs_err::symlink_metadata(f.path()).is_ok_and(|m| m.is_file()) {
+            fs_err::remove_file(f.path()).map_err(|e| plinth_oci::Error::write(f.path(), e))?;
+        }
+    }
+    image.commit()?;
+    for f in staged {
+        f.commit()?;
+    }
     Ok(())
 }
 

@@ -40,10 +40,44 @@ pub struct WriteOptions<'a> {
 
 /// Writes `artifact` to `path` atomically.
 pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -> Result<()> {
+    prepare_image(artifact, path, opts)?.commit()
+}
+
+/// An image written in full under a temporary name beside its output, put in place by
+/// [`PreparedImage::commit`]; dropped uncommitted, it is removed. (A process killed
+/// before the commit leaves a `.plinth-tmp-PID-*` entry that the next write in that
+/// directory removes.)
+pub struct PreparedImage {
+    staged: Staged,
+}
+
+enum Staged {
+    Dir(tempfile::TempDir, std::path::PathBuf),
+    File(PreparedFile),
+}
+
+impl PreparedImage {
+    /// Puts the image in place: an atomic rename (a layout replaces the previous one with
+    /// two renames, with no moment where a half-written layout is visible).
+    pub fn commit(self) -> Result<()> {
+        match self.staged {
+            Staged::Dir(tmp, path) => replace_dir(tmp, &path),
+            Staged::File(f) => f.commit(),
+        }
+    }
+}
+
+/// Writes `artifact` for `path` in full under a temporary name, without putting it in
+/// place yet: see [`PreparedImage`].
+pub fn prepare_image(
+    artifact: &ImageArtifact,
+    path: &Path,
+    opts: &WriteOptions,
+) -> Result<PreparedImage> {
     let parent = plinth_core::dirs::parent_dir(path);
     fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
     remove_stale_temporaries(&parent);
-    match opts.format {
+    let staged = match opts.format {
         OutputFormat::Layout => {
             check_replaceable_dir(path)?;
             let tmp = tempfile::Builder::new()
@@ -58,28 +92,29 @@ pub fn write_image(artifact: &ImageArtifact, path: &Path, opts: &WriteOptions) -
                 }
                 fs_err::write(&dst, &*entry).map_err(|e| Error::write(&dst, e))?;
             }
-            replace_dir(tmp, path)
+            Staged::Dir(tmp, path.to_path_buf())
         }
         OutputFormat::OciArchive => {
             let mut b = LayerBuilder::new("oci-archive");
             for (name, data) in layout_files(artifact, opts.tag)? {
                 b.add(&name, Entry::file(Content::Bytes(data), 0o644, 0, 0))?;
             }
-            write_file_atomically(path, |w| {
+            Staged::File(prepare_file(path, |w| {
                 b.write_tar_to(w, opts.mtime)
                     .map(|_| ())
                     .map_err(|e| as_write(e, path))
-            })
+            })?)
         }
         OutputFormat::DockerArchive => {
             let b = docker_archive(artifact, opts)?;
-            write_file_atomically(path, |w| {
+            Staged::File(prepare_file(path, |w| {
                 b.write_tar_to(w, opts.mtime)
                     .map(|_| ())
                     .map_err(|e| as_write(e, path))
-            })
+            })?)
         }
-    }
+    };
+    Ok(PreparedImage { staged })
 }
 
 /// The archive's entries are bytes in memory: an I/O error while writing its tar is the
@@ -279,12 +314,14 @@ fn check_replaceable_dir(path: &Path) -> Result<()> {
 fn replace_dir(tmp: tempfile::TempDir, path: &Path) -> Result<()> {
     let tmp_path = tmp.keep();
     if path.exists() {
+        // `.plinth-old-PID-NAME`: the PID first, as `remove_stale_temporaries` reads it
+        // (with the name first, a killed build's old layout was never removed).
         let old = path.with_file_name(format!(
             ".plinth-old-{}-{}",
+            std::process::id(),
             path.file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default(),
-            std::process::id()
         ));
         fs_err::rename(path, &old).map_err(|e| Error::write(path, e))?;
         if let Err(e) = fs_err::rename(&tmp_path, path) {
@@ -310,6 +347,40 @@ pub fn write_file_atomically(
     path: &Path,
     f: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<()>,
 ) -> Result<()> {
+    prepare_file(path, f)?.commit()
+}
+
+/// A file written in full under a temporary name beside where it goes, put in place by
+/// [`PreparedFile::commit`] (an atomic rename); dropped uncommitted, it is removed.
+pub struct PreparedFile {
+    /// `None` when the output was written through (a device or FIFO).
+    tmp: Option<tempfile::NamedTempFile>,
+    path: std::path::PathBuf,
+}
+
+impl PreparedFile {
+    /// Where the file goes (a symbolic link's target, when the output was a link).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file into place.
+    pub fn commit(self) -> Result<()> {
+        if let Some(tmp) = self.tmp {
+            tmp.persist(&self.path)
+                .map_err(|e| Error::write(&self.path, e.error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a file through `f` under a temporary name beside `path`, without renaming it
+/// into place yet: see [`write_file_atomically`] for what happens to what is at `path`.
+/// A device or FIFO is written through at once (there is nothing to rename).
+pub fn prepare_file(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<()>,
+) -> Result<PreparedFile> {
     let is_link = fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let target = match fs_err::metadata(path) {
         Ok(m) if m.is_dir() => {
@@ -326,7 +397,11 @@ pub fn write_file_atomically(
                 .into();
             let mut w = BufWriter::new(&mut file);
             f(&mut w)?;
-            return w.flush().map_err(|e| Error::write(path, e));
+            w.flush().map_err(|e| Error::write(path, e))?;
+            return Ok(PreparedFile {
+                tmp: None,
+                path: path.to_path_buf(),
+            });
         }
         Ok(_) if is_link => fs_err::canonicalize(path).map_err(|e| Error::write(path, e))?,
         Err(_) if is_link => {
@@ -353,8 +428,10 @@ pub fn write_file_atomically(
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::write(path, e))?;
-    tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
-    Ok(())
+    Ok(PreparedFile {
+        tmp: Some(tmp),
+        path: target,
+    })
 }
 
 #[cfg(test)]

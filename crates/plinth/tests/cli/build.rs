@@ -1,6 +1,6 @@
 //! `plinth build`: golden digests, reproducibility, outputs, multi-platform.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
@@ -377,6 +377,78 @@ fn killed_build_leaves_no_partial_output() {
     }
     // The next build cleans up after the killed ones.
     build(&spec, &outdir.join("final"), &[]);
+    assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
+}
+
+/// A build killed while it replaced an earlier image could leave the new SBOM beside the
+/// old image (the SBOMs were written first): whatever moment the kill lands, an SBOM
+/// beside the output names the manifest of the image that is there, and the next build
+/// removes what the killed ones left (`.plinth-old-*` directories were never removed).
+#[test]
+fn killed_rebuild_never_leaves_an_sbom_naming_another_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let noise = |seed: u64| {
+        let mut data = vec![0u8; 24 << 20];
+        let mut x = seed;
+        for b in data.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        data
+    };
+    let spec_text = "[image]\nname = \"big\"\n[[files]]\nsrc = \"blob\"\ndst = \"/blob\"\n";
+    let specs: Vec<PathBuf> = [1u64, 2]
+        .iter()
+        .map(|&seed| {
+            let dir = tmp.path().join(format!("spec{seed}"));
+            fs_err::create_dir_all(&dir).unwrap();
+            write_spec(
+                &dir,
+                spec_text,
+                &[("blob", &noise(0x9e3779b97f4a7c15 ^ seed))],
+            )
+        })
+        .collect();
+    let outdir = tmp.path().join("out");
+    let target = outdir.join("img");
+    let sbom = outdir.join("img.spdx.json");
+    let start = std::time::Instant::now();
+    build(&specs[0], &target, &[]);
+    let full = start.elapsed().as_millis() as u64;
+    for (i, pct) in [50u64, 75, 85, 90, 95, 100, 110].into_iter().enumerate() {
+        let mut child = plinth()
+            .arg("build")
+            .arg(&specs[(i + 1) % 2])
+            .arg("-q")
+            .arg("-o")
+            .arg(&target)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(full * pct / 100));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            target.join("index.json").is_file(),
+            "the output is gone after a kill"
+        );
+        validate_image(&target);
+        if sbom.exists() {
+            let digest = inspect_json(&target)["images"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let text = fs_err::read_to_string(&sbom).unwrap();
+            assert!(
+                text.contains(&digest),
+                "killed at {pct}%: {} does not name the image there ({digest})",
+                sbom.display()
+            );
+        }
+    }
+    build(&specs[0], &target, &[]);
     assert!(leftovers(&outdir).is_empty(), "{:?}", leftovers(&outdir));
 }
 
