@@ -194,9 +194,17 @@ impl Error {
             Error::Clobber { .. } => {
                 Some("choose another --output, or remove the existing path yourself".into())
             }
-            Error::TooLarge { .. } | Error::Limit(_) => {
-                Some("the image is far larger than any real base image; it may be hostile".into())
-            }
+            Error::TooLarge { .. } | Error::Limit(_) => Some(
+                "the image is far larger than any real base image; it may be hostile (to read a \
+                 legitimately larger one, raise the bound with PLINTH_LIMITS: see `Limits` in \
+                 docs/cli.md)"
+                    .into(),
+            ),
+            Error::Invalid { what, .. } if what == "PLINTH_LIMITS" => Some(
+                "PLINTH_LIMITS takes KEY=SIZE pairs separated by commas, such as \
+                 layer-size=64GiB,files=5000000"
+                    .into(),
+            ),
             _ => None,
         }
     }

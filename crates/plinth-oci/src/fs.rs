@@ -80,8 +80,8 @@ impl Default for ImageFsOptions {
         ImageFsOptions {
             keep_files_up_to: 0,
             max_kept_bytes: 2 << 30,
-            max_entries: 1_000_000,
-            max_uncompressed: 16 << 30,
+            max_entries: crate::limits::limits().files,
+            max_uncompressed: crate::limits::limits().uncompressed,
             keep: None,
             retain: None,
         }

@@ -16,6 +16,7 @@ pub mod fs;
 pub mod image;
 pub mod inspect;
 pub mod layer;
+pub mod limits;
 mod par;
 mod pgzip;
 pub mod platform;
@@ -43,6 +44,3 @@ pub use oci_spec::image as spec;
 
 /// Annotation naming a tag inside an OCI image layout's `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-/// Largest manifest, index or config blob the readers accept (they are small JSON).
-pub const MAX_JSON_BLOB: u64 = 8 * 1024 * 1024;

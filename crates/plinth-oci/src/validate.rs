@@ -4,7 +4,7 @@
 use crate::error::Result;
 use std::collections::HashSet;
 
-use crate::source::{ImageSource, MAX_LAYER_BLOB};
+use crate::source::ImageSource;
 
 /// What [`validate`] checked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub fn validate(src: &dyn ImageSource) -> Result<ValidationReport> {
             }
             // The compressed bytes first: a corrupt blob is a digest mismatch, whatever
             // the decompressor would have said about it.
-            src.verify_blob(desc, MAX_LAYER_BLOB)?;
+            src.verify_blob(desc, crate::limits::limits().layer_size)?;
             // Then the uncompressed stream, which the layer reader checks against the
             // diff_id (and bounds) by the time it ends.
             let mut r = src.open_layer(desc, Some(diff_id))?;

@@ -56,6 +56,12 @@ enum Command {
 fn main() -> ExitCode {
     render::install_panic_hook();
     let cli = Cli::parse();
+    // A mistake in PLINTH_LIMITS is said at once, not silently replaced by the defaults.
+    if let Err(e) = plinth_oci::limits::init_from_env() {
+        let e = render::CliError::from(e);
+        render::error(&e);
+        return ExitCode::from(e.exit_code());
+    }
     let result = match cli.command {
         Command::Build(a) => commands::build::run(a),
         Command::Inspect(a) => commands::inspect::run(a),

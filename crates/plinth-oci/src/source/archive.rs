@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use super::tar_index::{index_tar, looks_like_tar};
-use super::{ImageSource, MAX_LAYER_BLOB, RawBlob, parse_json, sniff_compression};
-use crate::MAX_JSON_BLOB;
+use super::{ImageSource, RawBlob, parse_json, sniff_compression};
 use crate::digest::hash_reader;
 use crate::error::{Error, Result};
 use crate::layer::Compression;
+use crate::limits::limits;
 
 /// An oci-archive or docker-archive, read in place: entries are indexed once by
 /// offset, never extracted.
@@ -46,7 +46,7 @@ impl ArchiveSource {
     /// takes) is decompressed once into an unlinked temporary file, which is then read
     /// in place like any archive (blobs are read by offset, which a compressed stream
     /// cannot give); it needs as much free space in the temporary directory as the
-    /// archive holds uncompressed, at most [`MAX_COMPRESSED_ARCHIVE_EXPANSION`] bytes.
+    /// archive holds uncompressed, at most [`max_compressed_archive_expansion`] bytes.
     pub fn open(path: &Path) -> Result<Self> {
         let mut file: std::fs::File = fs_err::File::open(path)
             .map_err(|e| Error::io(path, e))?
@@ -76,7 +76,7 @@ impl ArchiveSource {
             by_digest: HashMap::new(),
         };
         if src.entries.contains_key("index.json") && src.entries.contains_key("oci-layout") {
-            let bytes = src.read_entry("index.json", MAX_JSON_BLOB)?;
+            let bytes = src.read_entry("index.json", limits().json)?;
             let index: ImageIndex =
                 parse_json(&bytes, &format!("index.json in {}", path.display()))?;
             src.index = index.manifests().clone();
@@ -135,12 +135,14 @@ impl ArchiveSource {
     }
 }
 
-/// Most bytes a compressed image archive may decompress to (the largest layer Plinth
-/// reads, plus room for the rest of the image).
-pub const MAX_COMPRESSED_ARCHIVE_EXPANSION: u64 = MAX_LAYER_BLOB + (1 << 30);
+/// Most bytes a compressed image archive may decompress to: the largest layer Plinth
+/// reads, plus room for the rest of the image.
+pub fn max_compressed_archive_expansion() -> u64 {
+    limits().layer_size.saturating_add(1 << 30)
+}
 
 /// Decompresses `file` (gzip or zstd, as its first bytes say) into an unlinked temporary
-/// file, bounded by [`MAX_COMPRESSED_ARCHIVE_EXPANSION`], and returns it rewound.
+/// file, bounded by [`max_compressed_archive_expansion`], and returns it rewound.
 fn decompress_to_temp(file: std::fs::File, path: &Path) -> Result<std::fs::File> {
     let mut r = super::decompress(
         &oci_spec::image::MediaType::Other("application/octet-stream".into()),
@@ -150,7 +152,7 @@ fn decompress_to_temp(file: std::fs::File, path: &Path) -> Result<std::fs::File>
         what: format!("a temporary file to decompress {} into", path.display()),
         source: e,
     })?;
-    let limit = MAX_COMPRESSED_ARCHIVE_EXPANSION;
+    let limit = max_compressed_archive_expansion();
     let n = io::copy(&mut (&mut r).take(limit + 1), &mut tmp).map_err(|e| {
         if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
             Error::Write {

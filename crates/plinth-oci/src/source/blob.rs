@@ -4,12 +4,9 @@ use std::io::{self, Read};
 
 use oci_spec::image::Descriptor;
 
-use super::{
-    ImageSource, LayerReader, MAX_LAYER_BLOB, MAX_UNCOMPRESSED_LAYER, VerifyingReader,
-    compression_of,
-};
-use crate::MAX_JSON_BLOB;
+use super::{ImageSource, LayerReader, VerifyingReader, compression_of};
 use crate::error::{Error, Result};
+use crate::limits::limits;
 
 impl dyn ImageSource + '_ {
     /// Opens a blob through a reader that fails unless the bytes match `desc`'s size and
@@ -51,7 +48,7 @@ impl dyn ImageSource + '_ {
 
     /// Reads a small JSON blob whole, verified.
     pub fn read_blob(&self, desc: &Descriptor) -> Result<Vec<u8>> {
-        let mut r = self.open_blob(desc, MAX_JSON_BLOB)?;
+        let mut r = self.open_blob(desc, limits().json)?;
         let mut v = Vec::with_capacity(desc.size() as usize);
         r.read_to_end(&mut v).map_err(|e| r.error(e))?;
         Ok(v)
@@ -68,7 +65,7 @@ impl dyn ImageSource + '_ {
     /// is often that the blob does not match its digest: prefer that one when it holds.
     pub fn explain_layer_error(&self, desc: &Descriptor, err: Error) -> Error {
         match err {
-            Error::Read { .. } => match self.verify_blob(desc, MAX_LAYER_BLOB) {
+            Error::Read { .. } => match self.verify_blob(desc, limits().layer_size) {
                 Err(
                     e @ (Error::DigestMismatch { .. }
                     | Error::Truncated { .. }
@@ -82,7 +79,7 @@ impl dyn ImageSource + '_ {
 
     /// Opens a layer as its uncompressed tar stream, verified against the descriptor's
     /// size and digest and, when given, the config's `diff_id`, and bounded by
-    /// [`MAX_UNCOMPRESSED_LAYER`] bytes. Every check is made by the time `read` reports
+    /// [`Limits::uncompressed`](crate::limits::Limits::uncompressed) bytes. Every check is made by the time `read` reports
     /// the end of the stream; none of its bytes may be trusted before.
     pub fn open_layer(&self, desc: &Descriptor, diff_id: Option<&str>) -> Result<LayerReader<'_>> {
         let layer = desc.digest().to_string();
@@ -94,14 +91,14 @@ impl dyn ImageSource + '_ {
             )));
         }
         let mut stored =
-            io::BufReader::with_capacity(256 << 10, self.open_blob(desc, MAX_LAYER_BLOB)?);
+            io::BufReader::with_capacity(256 << 10, self.open_blob(desc, limits().layer_size)?);
         let compression = compression_of(desc.media_type(), &mut stored)?;
         LayerReader::new(
             stored,
             compression,
             layer,
             diff_id.map(str::to_string),
-            MAX_UNCOMPRESSED_LAYER,
+            limits().uncompressed,
         )
     }
 }

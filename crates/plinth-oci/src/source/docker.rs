@@ -9,10 +9,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::tar_index::normalize_archive_path;
-use super::{ArchiveSource, MAX_LAYER_BLOB, parse_json, sniff_compression};
+use super::{ArchiveSource, parse_json, sniff_compression};
 use crate::digest::hex_to_digest;
 use crate::error::{Error, Result};
-use crate::{MAX_JSON_BLOB, REF_NAME, canonical};
+use crate::limits::limits;
+use crate::{REF_NAME, canonical};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -26,12 +27,12 @@ struct DockerManifestEntry {
 impl ArchiveSource {
     pub(super) fn synthesise_docker(&mut self) -> Result<()> {
         let what = format!("manifest.json in {}", self.path.display());
-        let bytes = self.read_entry("manifest.json", MAX_JSON_BLOB)?;
+        let bytes = self.read_entry("manifest.json", limits().json)?;
         let entries: Vec<DockerManifestEntry> = parse_json(&bytes, &what)?;
         let mut hashed: HashMap<String, (Digest, u64)> = HashMap::new();
         for e in entries {
             let config_name = normalize_archive_path(&e.config, &self.path)?;
-            let (config_digest, config_size) = self.hash_entry(&config_name, MAX_JSON_BLOB)?;
+            let (config_digest, config_size) = self.hash_entry(&config_name, limits().json)?;
             self.by_digest
                 .insert(config_digest.to_string(), config_name);
             let mut layers = Vec::new();
@@ -41,14 +42,14 @@ impl ArchiveSource {
                 let (digest, size) = match hashed.get(&name) {
                     Some(v) => v.clone(),
                     None => {
-                        let v = self.hash_entry(&name, MAX_LAYER_BLOB)?;
+                        let v = self.hash_entry(&name, limits().layer_size)?;
                         hashed.insert(name.clone(), v.clone());
                         v
                     }
                 };
                 let mut head = [0u8; 4];
                 let n = {
-                    let (mut r, _) = self.entry_reader(&name, MAX_LAYER_BLOB)?;
+                    let (mut r, _) = self.entry_reader(&name, limits().layer_size)?;
                     r.read(&mut head).map_err(|e| Error::io(&self.path, e))?
                 };
                 let media = sniff_compression(&head[..n]).media_type();

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, ImageIndex};
 
 use super::{ImageSource, RawBlob, parse_json};
-use crate::MAX_JSON_BLOB;
 use crate::error::{Error, Result};
+use crate::limits::limits;
 
 /// An OCI image layout directory.
 pub struct LayoutSource {
@@ -27,7 +27,7 @@ impl LayoutSource {
             )));
         }
         let index_path = root.join("index.json");
-        let bytes = read_file_bounded(&index_path, MAX_JSON_BLOB)?;
+        let bytes = read_file_bounded(&index_path, limits().json)?;
         let index: ImageIndex = parse_json(&bytes, &index_path.display().to_string())?;
         Ok(LayoutSource {
             root: root.to_path_buf(),

@@ -48,14 +48,7 @@ pub use rootfs::{RootfsKind, RootfsSource};
 pub use verify::VerifyingReader;
 pub(crate) use verify::{blob_io, unwrap_io};
 
-/// Most entries an image archive may hold (a real one holds a few hundred).
-pub const MAX_ARCHIVE_ENTRIES: usize = 100_000;
-/// Largest layer blob accepted.
-pub const MAX_LAYER_BLOB: u64 = 32 * 1024 * 1024 * 1024;
-/// Most manifests and indexes visited from one source's index.
-pub const MAX_DESCRIPTORS: usize = 10_000;
-/// Most uncompressed bytes in one layer.
-pub const MAX_UNCOMPRESSED_LAYER: u64 = 16 << 30;
+// The bounds readers keep (sizes, counts) are in `crate::limits`.
 
 /// An image store that can be read: a layout dir, an oci-archive, a docker-archive (next,
 /// a registry).

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::MAX_ARCHIVE_ENTRIES;
 use crate::error::{Error, Result};
 
 /// Whether the file starts with a tar header whose checksum is right.
@@ -72,9 +71,10 @@ pub(super) fn index_tar(
         source: e,
     };
     for (i, entry) in ar.entries_with_seek().map_err(err)?.enumerate() {
-        if i >= MAX_ARCHIVE_ENTRIES {
+        let max = crate::limits::limits().archive_entries;
+        if i >= max {
             return Err(Error::Limit(format!(
-                "{} holds more than {MAX_ARCHIVE_ENTRIES} entries",
+                "{} holds more than {max} entries",
                 path.display()
             )));
         }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest, MediaType};
 
-use super::{ImageSource, MAX_DESCRIPTORS, ResolvedImage, parse_json, ref_name};
+use super::{ImageSource, ResolvedImage, parse_json, ref_name};
 use crate::error::{Error, Result};
 use crate::reference::tag_matches;
 
@@ -83,9 +83,10 @@ impl dyn ImageSource + '_ {
         walk: &mut Walk,
     ) -> Result<()> {
         walk.visited += 1;
-        if walk.visited > MAX_DESCRIPTORS {
+        if walk.visited > crate::limits::limits().manifests {
             return Err(Error::Limit(format!(
-                "more than {MAX_DESCRIPTORS} manifests and indexes reachable from {}",
+                "more than {} manifests and indexes reachable from {}",
+                crate::limits::limits().manifests,
                 self.name()
             )));
         }

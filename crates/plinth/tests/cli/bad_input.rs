@@ -353,3 +353,40 @@ fn a_build_to_dev_null_writes_nothing_beside_it() {
     assert!(!Path::new("/dev/null.spdx.json").exists());
     assert!(!fs_err::metadata("/dev/null").unwrap().is_file());
 }
+
+/// The bounds are raisable, and a mistake in raising them is said, not ignored.
+#[test]
+fn plinth_limits_lowers_and_raises_bounds_and_names_its_mistakes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = crate::common::copy_example(&tmp.path().join("example"));
+    let out = tmp.path().join("img");
+    crate::common::build(&spec, &out, &[]);
+    let err = fails(
+        plinth()
+            .env("PLINTH_LIMITS", "files=2")
+            .arg("sbom")
+            .arg(&out),
+        2,
+    );
+    assert!(
+        err.contains("more than 2 entries") && err.contains("PLINTH_LIMITS"),
+        "{err}"
+    );
+    crate::common::ok(
+        plinth()
+            .env("PLINTH_LIMITS", "files=5000000,uncompressed=64GiB")
+            .arg("sbom")
+            .arg(&out),
+    );
+    let err = fails(
+        plinth()
+            .env("PLINTH_LIMITS", "layers=3")
+            .arg("sbom")
+            .arg(&out),
+        2,
+    );
+    assert!(
+        err.contains("PLINTH_LIMITS") && err.contains("unknown key `layers`"),
+        "{err}"
+    );
+}
