@@ -117,6 +117,7 @@ impl ImageFs {
             entries: 0,
             kept: 0,
             read: 0,
+            path_bytes: 0,
         };
         let layers = image.manifest.layers();
         let diff_ids = image.config.rootfs().diff_ids();
@@ -164,6 +165,7 @@ impl ImageFs {
             entries: 0,
             kept: 0,
             read: 0,
+            path_bytes: 0,
         };
         let io = |path: &std::path::Path, source| Error::Io {
             path: path.to_path_buf(),
@@ -264,6 +266,7 @@ impl ImageFs {
             entries: self.nodes.len(),
             kept: 0,
             read: 0,
+            path_bytes: 0,
         };
         self.apply_layer(layer, r, name, opts, &mut budget)
     }
@@ -301,6 +304,13 @@ impl ImageFs {
             let Some(path) = self.normalize(&raw, &raw, &what) else {
                 continue;
             };
+            budget.path_bytes +=
+                raw.len() as u64 + entry.link_name_bytes().map_or(0, |l| l.len() as u64);
+            if budget.path_bytes > MAX_PATH_BYTES {
+                return Err(Error::Limit(format!(
+                    "the layers' paths and link targets hold more than {MAX_PATH_BYTES} bytes (at `{raw}` in {what})"
+                )));
+            }
             let h = entry.header();
             let size = entry.size();
             budget.read = budget.read.saturating_add(size);
@@ -598,7 +608,12 @@ impl ImageFs {
     }
 }
 
+/// Most bytes of paths (and link targets) held across an image's files: with
+/// [`MAX_PATH`] and the file count, what bounds the squashed view's memory.
+pub const MAX_PATH_BYTES: u64 = 256 << 20;
+
 struct Budget {
+    path_bytes: u64,
     entries: usize,
     kept: u64,
     read: u64,

@@ -22,7 +22,7 @@ use crate::layer::Compression;
 /// The decompressor over the verified stored bytes; each keeps the stored stream
 /// reachable so that it can be drained to its end.
 enum Decoder<'a> {
-    Gzip(MultiGzDecoder<BufReader<VerifyingReader<'a>>>),
+    Gzip(Box<MultiGzDecoder<BufReader<VerifyingReader<'a>>>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<VerifyingReader<'a>>>>),
     Plain(BufReader<VerifyingReader<'a>>),
 }
@@ -73,7 +73,7 @@ impl<'a> LayerReader<'a> {
         limit: u64,
     ) -> Result<Self> {
         let decoder = match compression {
-            Compression::Gzip => Decoder::Gzip(MultiGzDecoder::new(buffered)),
+            Compression::Gzip => Decoder::Gzip(Box::new(MultiGzDecoder::new(buffered))),
             Compression::Zstd => Decoder::Zstd(Box::new(
                 zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| Error::Read {
                     what: format!("zstd layer {layer}"),
