@@ -24,7 +24,7 @@ use crate::layer::Compression;
 enum Decoder<'a> {
     Gzip(Box<MultiGzDecoder<BufReader<VerifyingReader<'a>>>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<VerifyingReader<'a>>>>),
-    Plain(BufReader<VerifyingReader<'a>>),
+    Plain(Box<BufReader<VerifyingReader<'a>>>),
 }
 
 impl<'a> Decoder<'a> {
@@ -32,7 +32,7 @@ impl<'a> Decoder<'a> {
         match self {
             Decoder::Gzip(d) => d.get_mut(),
             Decoder::Zstd(d) => d.get_mut(),
-            Decoder::Plain(r) => r,
+            Decoder::Plain(r) => r.as_mut(),
         }
     }
 }
@@ -80,7 +80,7 @@ impl<'a> LayerReader<'a> {
                     source: e,
                 })?,
             )),
-            Compression::None => Decoder::Plain(buffered),
+            Compression::None => Decoder::Plain(Box::new(buffered)),
         };
         Ok(LayerReader {
             decoder,
