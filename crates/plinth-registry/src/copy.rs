@@ -492,7 +492,16 @@ pub fn copy_from(
             None => local_referrers(source, digest),
         }
     };
-    let graph = read_graph(source, opened.root.clone(), opts, &referrers_of)?;
+    // Archives carry no referrers: with a second manifest in its index.json, skopeo and
+    // podman refuse an untagged `oci-archive:FILE` ("more than one image"), and a
+    // docker-archive has no place for them.
+    let mut opts = opts.clone();
+    if let Endpoint::Disk { format, .. } = dst
+        && *format != DiskFormat::Layout
+    {
+        opts.referrers = false;
+    }
+    let graph = read_graph(source, opened.root.clone(), &opts, &referrers_of)?;
     let (sink, dest_tag): (Box<dyn Sink>, Option<String>) = match dst {
         Endpoint::Registry(r) => {
             if r.digest.is_some()
