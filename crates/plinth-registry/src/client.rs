@@ -219,18 +219,25 @@ pub(crate) fn status_error(what: &str, resp: Response<ureq::Body>) -> Error {
     }
 }
 
+/// Whether the name did not resolve: ureq says `HostNotFound`, or passes on the
+/// resolver's I/O error.
+fn is_unknown_host(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::HostNotFound => true,
+        ureq::Error::Io(io) => {
+            let m = io.to_string();
+            m.contains("failed to lookup address") || m.contains("Name or service not known")
+        }
+        _ => false,
+    }
+}
+
 fn transport_error(url: &str, host: &str, e: ureq::Error) -> Error {
     match e {
-        ureq::Error::HostNotFound => Error::UnknownHost {
+        e if is_unknown_host(&e) => Error::UnknownHost {
             host: host.to_string(),
             source: Box::new(e),
         },
-        ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::NotFound => {
-            Error::UnknownHost {
-                host: host.to_string(),
-                source: Box::new(e),
-            }
-        }
         e => Error::Connect {
             url: url.to_string(),
             source: Box::new(e),
@@ -239,9 +246,10 @@ fn transport_error(url: &str, host: &str, e: ureq::Error) -> Error {
 }
 
 fn outcome_of(e: &ureq::Error) -> Outcome {
-    match e {
-        ureq::Error::HostNotFound => Outcome::UnknownHost,
-        _ => Outcome::Connection,
+    if is_unknown_host(e) {
+        Outcome::UnknownHost
+    } else {
+        Outcome::Connection
     }
 }
 
@@ -297,7 +305,8 @@ impl Client {
                     .body(SendBody::none())
                     .expect("a valid request");
                 match self.insecure_agent.run(ping) {
-                    Err(ureq::Error::HostNotFound) | Ok(_) => https,
+                    Err(e) if is_unknown_host(&e) => https,
+                    Ok(_) => https,
                     Err(_) => format!("http://{host}"),
                 }
             })
@@ -606,6 +615,24 @@ impl Client {
                 continue;
             }
             return Ok(resp);
+        }
+    }
+
+    /// Checks that `credential` is accepted by the registry `r` names (its API root, and
+    /// its token endpoint when it has one), as `docker login` does before storing it.
+    pub fn check_login(&self, r: &Reference, credential: Credential) -> Result<()> {
+        let state = self.host(&r.registry);
+        state
+            .credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(r.repository.clone(), Some(credential));
+        let url = format!("{}/v2/", self.base_url(r));
+        let resp = self.send(r, &[], "GET", &url, &[], Body::Empty)?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(status_error(&r.registry, resp))
         }
     }
 

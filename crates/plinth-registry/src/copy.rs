@@ -329,7 +329,7 @@ pub(crate) fn read_graph(
                 continue;
             }
             for r in referrers_of(&subject)? {
-                if !is_manifest_type(&r.media_type().to_string()) {
+                if !is_manifest_type(r.media_type().as_ref()) {
                     continue;
                 }
                 let before = referrers.len();
@@ -357,7 +357,7 @@ pub(crate) fn read_graph(
 fn local_referrers(src: &dyn ImageSource, subject: &str) -> Result<Vec<Descriptor>> {
     let mut out = Vec::new();
     for d in src.index() {
-        if d.artifact_type().is_none() || !is_manifest_type(&d.media_type().to_string()) {
+        if d.artifact_type().is_none() || !is_manifest_type(d.media_type().as_ref()) {
             continue;
         }
         let bytes = src.read_blob(d)?;
@@ -506,7 +506,7 @@ pub fn copy_from(
         Endpoint::Registry(r) => {
             if r.digest.is_some()
                 && r.tag.is_none()
-                && r.digest.as_deref() != Some(&graph.root.digest().to_string())
+                && r.digest.as_deref() != Some(graph.root.digest().as_ref())
             {
                 return Err(Error::Usage(format!(
                     "destination {r} names digest {}, but the image is {}",

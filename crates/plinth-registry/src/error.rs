@@ -31,7 +31,7 @@ pub enum Error {
         source: Box<ureq::Error>,
     },
     /// The registry refused the credentials, or asks for some and there are none.
-    #[error("{what}: authentication required or refused ({detail})")]
+    #[error("{what}: authentication required or refused{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     Unauthorized {
         /// The reference or URL.
         what: String,
@@ -39,7 +39,7 @@ pub enum Error {
         detail: String,
     },
     /// The registry knows who is asking but refuses (403).
-    #[error("{what}: access denied ({detail})")]
+    #[error("{what}: access denied{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     Denied {
         /// The reference or URL.
         what: String,

@@ -227,7 +227,7 @@ impl Sink for RegistrySink<'_> {
                 .ok()
                 .and_then(|s| s.subject)
             {
-                self.update_fallback_index(&s.digest().to_string(), d)?;
+                self.update_fallback_index(s.digest().as_ref(), d)?;
             }
         }
         Ok(())
@@ -444,12 +444,12 @@ fn docker_archive(dir: &Path, root: &Descriptor, name: &str, path: &Path) -> Res
     let read = |p: &Path| -> Result<Vec<u8>> {
         Ok(fs_err::read(p).map_err(|e| plinth_oci::Error::write(p, e))?)
     };
-    let manifest: ImageManifest = serde_json::from_slice(&read(&blob(&root.digest().to_string()))?)
+    let manifest: ImageManifest = serde_json::from_slice(&read(&blob(root.digest().as_ref()))?)
         .map_err(|e| Error::Usage(format!("manifest {}: {e}", root.digest())))?;
     let scratch = tempfile::tempdir_in(dir).map_err(|e| plinth_oci::Error::write(dir, e))?;
     let mut layers = Vec::new();
     for (i, l) in manifest.layers().iter().enumerate() {
-        let f = fs_err::File::open(blob(&l.digest().to_string()))
+        let f = fs_err::File::open(blob(l.digest().as_ref()))
             .map_err(|e| plinth_oci::Error::write(dir, e))?;
         let mut r =
             plinth_oci::source::decompress(l.media_type(), Box::new(io::BufReader::new(f)))?;
@@ -471,7 +471,7 @@ fn docker_archive(dir: &Path, root: &Descriptor, name: &str, path: &Path) -> Res
         "Layers": layers.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
     }]);
     let manifest_json = serde_json::to_vec(&entry).expect("JSON serialises");
-    let config_path = blob(&manifest.config().digest().to_string());
+    let config_path = blob(manifest.config().digest().as_ref());
     plinth_oci::write::write_file_atomically(path, |out| {
         let werr = |e| plinth_oci::Error::write(path, e);
         let mut b = tar::Builder::new(out);

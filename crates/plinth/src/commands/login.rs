@@ -83,6 +83,14 @@ pub fn run_login(args: LoginArgs) -> Result<ExitCode, CliError> {
             None,
         ));
     }
+    let probe = plinth_registry::Reference::parse(&format!("{registry}/plinth-login-check"))?;
+    crate::registry::client().check_login(
+        &probe,
+        plinth_registry::auth::config::Credential::Basic {
+            username: username.clone(),
+            password: password.clone(),
+        },
+    )?;
     let path = docker_config_path();
     login(&path, &registry, &username, &password).map_err(plinth_registry::Error::from)?;
     eprintln!("Login for {registry} stored in {}", path.display());
