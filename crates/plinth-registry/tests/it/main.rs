@@ -1,0 +1,406 @@
+//! The registry client against a scripted HTTP server on 127.0.0.1: the token flows,
+//! redirects, retries and registries that lie. (Real registries are exercised by the
+//! CLI tests.)
+
+mod server;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use plinth_core::progress::NoReporter;
+use plinth_registry::auth::config::CredentialSources;
+use plinth_registry::copy::{CopyOptions, DiskFormat, Endpoint};
+use plinth_registry::repo::{Repo, sha256};
+use plinth_registry::{Client, ClientOptions, Error, Reference};
+use server::{Request, Response, Server};
+
+/// A one-layer image: (manifest bytes, blobs by digest).
+fn image(layer: &[u8]) -> (Vec<u8>, HashMap<String, Vec<u8>>) {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#.to_vec();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}}"#,
+        sha256(&config),
+        config.len(),
+        sha256(layer),
+        layer.len()
+    );
+    let blobs = HashMap::from([(sha256(&config), config), (sha256(layer), layer.to_vec())]);
+    (manifest.into_bytes(), blobs)
+}
+
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Serves `manifest` at tag `t` and by digest, and `blobs`, under repository `r`.
+fn registry(req: &Request, manifest: &[u8], blobs: &HashMap<String, Vec<u8>>) -> Response {
+    let digest = sha256(manifest);
+    let path = req.target.split('?').next().unwrap_or("");
+    if path == "/v2/" {
+        return Response::new(200);
+    }
+    if path == "/v2/r/manifests/t" || path == format!("/v2/r/manifests/{digest}") {
+        return Response::new(200)
+            .header("content-type", MANIFEST_TYPE)
+            .header("docker-content-digest", digest)
+            .body(manifest.to_vec());
+    }
+    if let Some(d) = path.strip_prefix("/v2/r/blobs/")
+        && let Some(b) = blobs.get(d)
+    {
+        return Response::new(200).body(b.clone());
+    }
+    Response::new(404).body(r#"{"errors":[{"code":"NOT_FOUND","message":"nothing here"}]}"#)
+}
+
+fn client(config: Option<&Path>) -> Arc<Client> {
+    Arc::new(Client::new(ClientOptions {
+        insecure: false,
+        credentials: CredentialSources {
+            files: config.map(|c| vec![c.to_path_buf()]).unwrap_or_default(),
+            helper_path: None,
+        },
+        jobs: 2,
+    }))
+}
+
+fn pull_to(client: &Arc<Client>, addr: &str, out: &Path) -> plinth_registry::Result<String> {
+    let src = Endpoint::Registry(Reference::parse(&format!("{addr}/r:t")).unwrap());
+    let dst = Endpoint::Disk {
+        path: out.to_path_buf(),
+        tag: None,
+        format: DiskFormat::Layout,
+        arg: out.display().to_string(),
+    };
+    let opts = CopyOptions {
+        platform: None,
+        referrers: true,
+    };
+    plinth_registry::copy(client, &src, &dst, &opts, &NoReporter).map(|r| r.digest)
+}
+
+fn basic(user: &str, pw: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+/// The registry wants a Bearer token from its realm; the realm wants Basic credentials
+/// from the docker config. One token serves every request of the scope.
+#[test]
+fn bearer_tokens_are_fetched_with_basic_credentials_and_cached() {
+    let (manifest, blobs) = image(b"layer bytes");
+    let token_requests = Arc::new(AtomicUsize::new(0));
+    let addr_cell: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let server = {
+        let token_requests = token_requests.clone();
+        let addr_cell = addr_cell.clone();
+        let manifest = manifest.clone();
+        Server::start(move |req| {
+            let addr = addr_cell.get().cloned().unwrap_or_default();
+            if req.target.starts_with("/token") {
+                token_requests.fetch_add(1, Ordering::SeqCst);
+                assert!(req.target.contains("service=fake"), "{}", req.target);
+                assert!(
+                    req.target.contains("scope=repository%3Ar%3Apull"),
+                    "{}",
+                    req.target
+                );
+                if req.header("authorization") != Some(&basic("alice", "pw")) {
+                    return Response::new(401);
+                }
+                return Response::new(200).body(r#"{"token":"good-token","expires_in":300}"#);
+            }
+            if req.header("authorization") != Some("Bearer good-token") {
+                return Response::new(401).header(
+                    "www-authenticate",
+                    format!(r#"Bearer realm="http://{addr}/token",service="fake",scope="repository:r:pull""#),
+                );
+            }
+            registry(req, &manifest, &blobs)
+        })
+    };
+    addr_cell.set(server.addr.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    fs_err::write(
+        &config,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            server.addr,
+            base64::engine::general_purpose::STANDARD.encode("alice:pw")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let digest = pull_to(&client(Some(&config)), &server.addr, &out).unwrap();
+    assert_eq!(digest, sha256(&manifest));
+    assert!(out.join("index.json").is_file());
+    assert_eq!(token_requests.load(Ordering::SeqCst), 1);
+
+    // Without credentials the token endpoint refuses: a clear error, nothing written.
+    let out2 = dir.path().join("out2");
+    let err = pull_to(&client(None), &server.addr, &out2).unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    assert!(err.to_string().contains("/r"), "{err}");
+    assert!(!out2.exists());
+}
+
+/// An `identitytoken` in the config is an OAuth2 refresh token: POSTed to the realm.
+#[test]
+fn identity_tokens_use_the_oauth2_refresh_grant() {
+    let (manifest, blobs) = image(b"x");
+    let addr_cell: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let server = {
+        let addr_cell = addr_cell.clone();
+        let manifest = manifest.clone();
+        Server::start(move |req| {
+            let addr = addr_cell.get().cloned().unwrap_or_default();
+            if req.target.starts_with("/token") {
+                let form = String::from_utf8_lossy(&req.body).to_string();
+                if req.method == "POST"
+                    && form.contains("grant_type=refresh_token")
+                    && form.contains("refresh_token=refresh-me")
+                    && form.contains("service=fake")
+                {
+                    return Response::new(200).body(r#"{"access_token":"good-token"}"#);
+                }
+                return Response::new(401);
+            }
+            if req.header("authorization") != Some("Bearer good-token") {
+                return Response::new(401).header(
+                    "www-authenticate",
+                    format!(r#"Bearer realm="http://{addr}/token",service="fake""#),
+                );
+            }
+            registry(req, &manifest, &blobs)
+        })
+    };
+    addr_cell.set(server.addr.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.json");
+    fs_err::write(
+        &config,
+        format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"refresh-me"}}}}}}"#,
+            server.addr
+        ),
+    )
+    .unwrap();
+    let digest = pull_to(&client(Some(&config)), &server.addr, &dir.path().join("o")).unwrap();
+    assert_eq!(digest, sha256(&manifest));
+}
+
+/// A blob that does not hash to its digest fails the pull, and nothing is left behind:
+/// no output, no temporary directory.
+#[test]
+fn a_registry_lying_about_a_blob_leaves_no_output() {
+    let (manifest, mut blobs) = image(b"the real layer");
+    let layer = sha256(b"the real layer");
+    blobs.insert(layer.clone(), b"the fake layer".to_vec());
+    let server = Server::start(move |req| registry(req, &manifest, &blobs));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
+    assert!(
+        matches!(&err, Error::Oci(plinth_oci::Error::DigestMismatch { expected, .. }) if *expected == layer),
+        "{err}"
+    );
+    let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A blob that goes on past its declared size is cut one byte after it.
+#[test]
+fn an_endless_blob_is_cut_at_its_declared_size() {
+    let (manifest, blobs) = image(b"short");
+    let layer = sha256(b"short");
+    let server = Server::start(move |req| {
+        if req.target.ends_with(&layer) {
+            let mut r = Response::new(200);
+            r.body = server::Body::Unsized(64 << 20);
+            return r;
+        }
+        registry(req, &manifest, &blobs)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
+    assert!(
+        matches!(&err, Error::Oci(plinth_oci::Error::Oversized { .. })),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// A manifest fetched by digest must hash to it.
+#[test]
+fn a_manifest_that_is_not_its_digest_is_refused() {
+    let (manifest, _) = image(b"a");
+    let wanted = sha256(b"something else");
+    let server = Server::start(move |_| {
+        Response::new(200)
+            .header("content-type", MANIFEST_TYPE)
+            .body(manifest.clone())
+    });
+    let c = client(None);
+    let r = Reference::parse(&format!("{}/r@{wanted}", server.addr)).unwrap();
+    let err = Repo::pull(&c, &r).get_manifest(&wanted).unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(&wanted), "{err}");
+}
+
+/// A manifest larger than 4 MiB is refused before it is read.
+#[test]
+fn a_manifest_over_the_cap_is_refused() {
+    let server = Server::start(|_| {
+        Response::new(200)
+            .header("content-type", MANIFEST_TYPE)
+            .body(vec![b' '; 5 << 20])
+    });
+    let c = client(None);
+    let r = Reference::parse(&format!("{}/r:t", server.addr)).unwrap();
+    let err = Repo::pull(&c, &r).get_manifest("t").unwrap_err();
+    assert!(matches!(err, Error::ManifestTooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("/r:t"), "{err}");
+}
+
+/// A redirect loop ends with an error naming the URL, not a hang.
+#[test]
+fn a_redirect_loop_is_cut() {
+    let server = Server::start(|req| Response::new(307).header("location", req.target.clone()));
+    let c = client(None);
+    let r = Reference::parse(&format!("{}/r:t", server.addr)).unwrap();
+    let err = match Repo::pull(&c, &r).get_blob(&sha256(b"x"), 1) {
+        Err(e) => e,
+        Ok(_) => panic!("a redirect loop was followed to a blob"),
+    };
+    assert!(matches!(err, Error::TooManyRedirects { .. }), "{err}");
+    assert!(server.requests().len() <= 12);
+}
+
+/// A redirect to blob storage is followed without the registry's `Authorization`.
+#[test]
+fn a_redirect_to_storage_carries_no_credentials() {
+    let (manifest, blobs) = image(b"stored elsewhere");
+    let layer = sha256(b"stored elsewhere");
+    let server = {
+        let manifest = manifest.clone();
+        Server::start(move |req| {
+            if req.target.starts_with("/storage/") {
+                return Response::new(200).body(b"stored elsewhere".to_vec());
+            }
+            if req.header("authorization") != Some(&basic("u", "p")) {
+                return Response::new(401).header("www-authenticate", r#"Basic realm="r""#);
+            }
+            if req.target.ends_with(&layer) {
+                return Response::new(307).header("location", "/storage/blob?sig=1");
+            }
+            registry(req, &manifest, &blobs)
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    fs_err::write(
+        &config,
+        format!(
+            r#"{{"auths":{{"{}":{{"username":"u","password":"p"}}}}}}"#,
+            server.addr
+        ),
+    )
+    .unwrap();
+    pull_to(&client(Some(&config)), &server.addr, &dir.path().join("o")).unwrap();
+    let storage: Vec<Request> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/storage/"))
+        .collect();
+    assert_eq!(storage.len(), 1);
+    assert_eq!(storage[0].header("authorization"), None);
+}
+
+/// 429 with `Retry-After: 0` and a 503 are tried again.
+#[test]
+fn busy_registries_are_retried() {
+    let (manifest, blobs) = image(b"y");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = {
+        let calls = calls.clone();
+        let manifest = manifest.clone();
+        Server::start(move |req| {
+            if req.target.contains("/manifests/") {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => return Response::new(429).header("retry-after", "0"),
+                    1 => return Response::new(503),
+                    _ => {}
+                }
+            }
+            registry(req, &manifest, &blobs)
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let digest = pull_to(&client(None), &server.addr, &dir.path().join("o")).unwrap();
+    assert_eq!(digest, sha256(&manifest));
+    assert!(calls.load(Ordering::SeqCst) >= 3);
+}
+
+/// A 404 names the reference and what the registry said.
+#[test]
+fn a_missing_manifest_names_the_reference() {
+    let server = Server::start(|_| {
+        Response::new(404)
+            .body(r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let err = pull_to(&client(None), &server.addr, &dir.path().join("o")).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest {}/r:t was not found in the registry (MANIFEST_UNKNOWN: manifest unknown)",
+            server.addr
+        )
+    );
+}
+
+/// A registry that refuses one-PUT uploads (413) gets the blob in PATCH chunks.
+#[test]
+fn uploads_fall_back_to_chunks_when_a_single_put_is_refused() {
+    let stored: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+    let server = {
+        let stored = stored.clone();
+        Server::start(move |req| {
+            let path = req.target.split('?').next().unwrap_or("");
+            match (req.method.as_str(), path) {
+                ("GET", "/v2/") => Response::new(200),
+                ("HEAD", _) => Response::new(404),
+                ("POST", "/v2/r/blobs/uploads/") => {
+                    Response::new(202).header("location", "/v2/r/blobs/uploads/u1?_state=s")
+                }
+                ("PUT", "/v2/r/blobs/uploads/u1") if !req.body.is_empty() => Response::new(413),
+                ("PATCH", "/v2/r/blobs/uploads/u1") => {
+                    stored.lock().unwrap().extend_from_slice(&req.body);
+                    Response::new(202).header("location", "/v2/r/blobs/uploads/u1?_state=t")
+                }
+                ("PUT", "/v2/r/blobs/uploads/u1") => {
+                    assert!(req.target.contains("digest=sha256%3A"), "{}", req.target);
+                    Response::new(201)
+                }
+                _ => Response::new(404),
+            }
+        })
+    };
+    let c = client(None);
+    let r = Reference::parse(&format!("{}/r:t", server.addr)).unwrap();
+    let repo = Repo::push(&c, &r);
+    let data = b"chunk me".to_vec();
+    let refused = repo
+        .upload_monolithic(&sha256(&data), data.len() as u64, &mut &data[..])
+        .unwrap();
+    assert_eq!(refused, Some(413));
+    repo.upload_chunked(&sha256(&data), data.len() as u64, &mut &data[..])
+        .unwrap();
+    assert_eq!(*stored.lock().unwrap(), data);
+}
