@@ -546,6 +546,7 @@ pub fn copy_from(
         .iter()
         .chain(graph.referrer_blobs.iter())
         .collect();
+    sink.prepare()?;
     reporter.plan("blobs", all_blobs.len() as u64);
     let outcomes = transfer(
         sink.as_ref(),

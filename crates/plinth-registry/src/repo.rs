@@ -354,7 +354,7 @@ impl<'c> Repo<'c> {
         reader: &mut dyn Read,
     ) -> Result<Option<u16>> {
         let what = format!("upload of blob {digest} to {}", self.reference.name());
-        self.client.prime(&self.reference, &self.scopes)?;
+        // The POST (which can be sent twice) gets the token the streamed PUT then uses.
         let (location, _) = self.start_upload(&what)?;
         let resp = self.send(
             "PUT",

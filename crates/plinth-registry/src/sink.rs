@@ -19,6 +19,11 @@ use crate::retry::{self, Outcome};
 
 /// A copy's destination.
 pub(crate) trait Sink: Sync {
+    /// Readies the destination before the parallel transfers (a registry's token, so
+    /// that the threads do not each fetch one).
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
     /// Stores one blob read (verified) from `src`.
     fn blob(
         &self,
@@ -186,6 +191,19 @@ impl<'c> RegistrySink<'c> {
 }
 
 impl Sink for RegistrySink<'_> {
+    fn prepare(&self) -> Result<()> {
+        // Only an optimisation: a registry whose API root refuses us still gets its say
+        // on each request, with an error naming the blob or manifest.
+        let _ = self.client.prime(
+            &self.reference,
+            &[format!(
+                "repository:{}:pull,push",
+                self.reference.repository
+            )],
+        );
+        Ok(())
+    }
+
     fn blob(
         &self,
         src: &dyn ImageSource,
