@@ -404,3 +404,44 @@ fn uploads_fall_back_to_chunks_when_a_single_put_is_refused() {
         .unwrap();
     assert_eq!(*stored.lock().unwrap(), data);
 }
+
+/// A body that ends before its `Content-Length` fails the pull, naming the blob, and
+/// leaves nothing.
+#[test]
+fn a_truncated_blob_leaves_no_output() {
+    let (manifest, blobs) = image(b"0123456789");
+    let layer = sha256(b"0123456789");
+    let server = Server::start(move |req| {
+        if req.target.ends_with(&layer) {
+            let mut r = Response::new(200);
+            r.body = server::Body::Short {
+                announce: 10,
+                send: b"01234".to_vec(),
+            };
+            return r;
+        }
+        registry(req, &manifest, &blobs)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
+    assert!(!err.is_internal(), "{err}");
+    assert!(err.to_string().contains(&sha256(b"0123456789")), "{err}");
+    let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A registry failing with 500 on every try is not the input's fault (exit 3).
+#[test]
+fn a_failing_registry_is_not_the_inputs_fault() {
+    let server = Server::start(|_| Response::new(500));
+    let dir = tempfile::tempdir().unwrap();
+    let err = pull_to(&client(None), &server.addr, &dir.path().join("o")).unwrap_err();
+    assert!(matches!(err, Error::Server { status: 500, .. }), "{err}");
+    assert!(err.is_internal());
+    // The first try and the retries.
+    assert_eq!(
+        server.requests().len() as u32,
+        1 + plinth_registry::retry::MAX_RETRIES
+    );
+}

@@ -30,6 +30,11 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// Sends this many bytes of `x` without a `Content-Length`, then closes.
     Unsized(u64),
+    /// Announces `announce` bytes, sends these, then closes.
+    Short {
+        announce: u64,
+        send: Vec<u8>,
+    },
 }
 
 pub struct Response {
@@ -185,6 +190,11 @@ fn serve(conn: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
             if req.method != "HEAD" {
                 let _ = out.write_all(&b);
             }
+        }
+        Body::Short { announce, send } => {
+            head.push_str(&format!("content-length: {announce}\r\n\r\n"));
+            let _ = out.write_all(head.as_bytes());
+            let _ = out.write_all(&send);
         }
         Body::Unsized(n) => {
             head.push_str("\r\n");
