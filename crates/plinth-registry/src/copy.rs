@@ -502,6 +502,16 @@ pub fn copy_from(
         opts.referrers = false;
     }
     let graph = read_graph(source, opened.root.clone(), &opts, &referrers_of)?;
+    if let Endpoint::Disk {
+        format: DiskFormat::DockerArchive,
+        ..
+    } = dst
+        && is_index(&graph.root)
+    {
+        return Err(Error::Usage(format!(
+            "a docker-archive holds one platform, and {src} is a multi-platform index; choose one with --platform"
+        )));
+    }
     let (sink, dest_tag): (Box<dyn Sink>, Option<String>) = match dst {
         Endpoint::Registry(r) => {
             if r.digest.is_some()
