@@ -306,16 +306,16 @@ impl LocalSink {
     }
 }
 
-impl Sink for LocalSink {
-    fn blob(
+impl LocalSink {
+    /// One try at streaming `d` from `src` into its blob file (through a `.part` file).
+    fn fetch(
         &self,
         src: &dyn ImageSource,
         d: &Descriptor,
         task: &str,
         reporter: &dyn Reporter,
-    ) -> Result<BlobOutcome> {
-        let digest = d.digest().to_string();
-        let target = self.blob_path(&digest);
+    ) -> Result<()> {
+        let target = self.blob_path(d.digest().as_ref());
         reporter.start(task, Some(d.size()));
         let mut r = src.open_blob(d, MAX_BLOB)?;
         let part = target.with_extension("part");
@@ -334,7 +334,36 @@ impl Sink for LocalSink {
         }
         drop(f);
         fs_err::rename(&part, &target).map_err(|e| plinth_oci::Error::write(&target, e))?;
-        Ok(BlobOutcome::Sent)
+        Ok(())
+    }
+}
+
+impl Sink for LocalSink {
+    /// Streams the blob to disk; a transfer that breaks off (a connection reset, a
+    /// body ending early) is tried again from the start, as a connection failure is.
+    fn blob(
+        &self,
+        src: &dyn ImageSource,
+        d: &Descriptor,
+        task: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<BlobOutcome> {
+        let mut attempt = 0;
+        loop {
+            match self.fetch(src, d, task, reporter) {
+                Ok(()) => return Ok(BlobOutcome::Sent),
+                Err(Error::Oci(plinth_oci::Error::Read { .. }))
+                    if retry::decide(Outcome::Connection, attempt).is_some() =>
+                {
+                    std::thread::sleep(
+                        retry::decide(Outcome::Connection, attempt).expect("checked"),
+                    );
+                    attempt += 1;
+                    reporter.finish(task);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn manifest(&self, m: &Manifest, _tag: Option<&str>) -> Result<()> {
