@@ -10,7 +10,7 @@
 //! renamed into place only when everything arrived and was verified.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -673,11 +673,3 @@ fn short(digest: &str) -> String {
 
 /// Largest layer a copy moves.
 pub(crate) const MAX_BLOB: u64 = MAX_LAYER_BLOB;
-
-/// Where a disk destination would be written: used by the binary to say so.
-pub fn disk_path(e: &Endpoint) -> Option<&Path> {
-    match e {
-        Endpoint::Disk { path, .. } => Some(path),
-        Endpoint::Registry(_) => None,
-    }
-}

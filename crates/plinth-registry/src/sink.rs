@@ -447,28 +447,26 @@ fn tar_header(size: u64, mode: u32) -> tar::Header {
 /// Packs a layout directory into a tar (sorted names, zero times and owners).
 fn tar_dir(dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
-    let mut files = vec!["oci-layout".to_string(), "index.json".to_string()];
-    let mut blobs: Vec<String> = fs_err::read_dir(dir.join("blobs/sha256"))?
-        .filter_map(|e| e.ok())
-        .map(|e| format!("blobs/sha256/{}", e.file_name().to_string_lossy()))
-        .collect();
-    blobs.sort();
-    let mut dirs = vec!["blobs/".to_string(), "blobs/sha256/".to_string()];
-    for d in dirs.drain(..) {
+    for d in ["blobs/", "blobs/sha256/"] {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
         h.set_size(0);
         h.set_mtime(0);
-        b.append_data(&mut h, &d, io::empty())?;
+        b.append_data(&mut h, d, io::empty())?;
     }
-    files.extend(blobs);
+    let mut blobs: Vec<String> = fs_err::read_dir(dir.join("blobs/sha256"))?
+        .filter_map(|e| e.ok())
+        .map(|e| format!("blobs/sha256/{}", e.file_name().to_string_lossy()))
+        .collect();
+    blobs.sort();
+    let files = ["oci-layout".to_string(), "index.json".to_string()]
+        .into_iter()
+        .chain(blobs);
     for name in files {
-        let p = dir.join(&name);
-        let f = fs_err::File::open(&p)?;
+        let f = fs_err::File::open(dir.join(&name))?;
         let len = f.metadata()?.len();
-        let mut h = tar_header(len, 0o644);
-        b.append_data(&mut h, &name, f)?;
+        b.append_data(&mut tar_header(len, 0o644), &name, f)?;
     }
     b.into_inner()?.flush()
 }
