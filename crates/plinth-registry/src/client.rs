@@ -58,6 +58,7 @@ impl Default for ClientOptions {
 #[derive(Clone)]
 struct Token {
     value: String,
+    fetched_at: Instant,
     renew_at: Instant,
 }
 
@@ -67,6 +68,9 @@ struct HostState {
     base: OnceLock<String>,
     challenge: Mutex<Option<Challenge>>,
     tokens: Mutex<HashMap<String, Token>>,
+    /// Held while a token is fetched, so that threads needing one wait for it rather
+    /// than each asking the token endpoint.
+    fetching: Mutex<()>,
     credentials: Mutex<HashMap<String, Option<Credential>>>,
 }
 
@@ -326,12 +330,14 @@ impl Client {
 
     /// The `Authorization` header for a request on `r` needing `scopes`, from what the
     /// registry's last challenge asked for; `None` before any challenge (anonymous).
+    /// `refused_since`: a request sent then was refused, so a token fetched before then
+    /// is not good enough.
     fn authorization(
         &self,
         state: &HostState,
         r: &Reference,
         scopes: &[String],
-        renew: bool,
+        refused_since: Option<Instant>,
     ) -> Result<Option<String>> {
         let challenge = state
             .challenge
@@ -359,15 +365,25 @@ impl Client {
                     scopes.push(s);
                 }
                 let key = scopes.join(" ");
-                if !renew
-                    && let Some(t) = state
+                let cached = || {
+                    state
                         .tokens
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .get(&key)
-                    && Instant::now() < t.renew_at
-                {
-                    return Ok(Some(format!("Bearer {}", t.value)));
+                        .filter(|t| {
+                            Instant::now() < t.renew_at
+                                && refused_since.is_none_or(|since| t.fetched_at > since)
+                        })
+                        .map(|t| format!("Bearer {}", t.value))
+                };
+                if let Some(v) = cached() {
+                    return Ok(Some(v));
+                }
+                let _fetching = state.fetching.lock().unwrap_or_else(|p| p.into_inner());
+                // Another thread may have fetched it while this one waited.
+                if let Some(v) = cached() {
+                    return Ok(Some(v));
                 }
                 let token = self.fetch_token(state, r, &realm, service.as_deref(), &scopes)?;
                 let value = format!("Bearer {}", token.value);
@@ -501,9 +517,11 @@ impl Client {
         // lifetime, at most 30 s, before it ends.
         let life = t.expires_in.unwrap_or(60).max(1);
         let margin = (life / 4).min(30);
+        let now = Instant::now();
         Ok(Token {
             value,
-            renew_at: Instant::now() + Duration::from_secs(life - margin),
+            fetched_at: now,
+            renew_at: now + Duration::from_secs(life - margin),
         })
     }
 
@@ -525,15 +543,15 @@ impl Client {
         let mut hops = 0;
         let mut retry = 0;
         let mut renewed = false;
-        let mut renew = false;
+        let mut refused_since = None;
         loop {
             // After a redirect the request goes elsewhere (blob storage): no credentials.
             let auth = if hops == 0 {
-                self.authorization(&state, r, scopes, renew)?
+                self.authorization(&state, r, scopes, refused_since)?
             } else {
                 None
             };
-            renew = false;
+            let sent_at = Instant::now();
             let replayable = body.replayable();
             let mut req = http::Request::builder().method(method).uri(&current);
             for (k, v) in headers {
@@ -598,7 +616,7 @@ impl Client {
                 if let Some(ch) = parsed {
                     *state.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(ch);
                     renewed = true;
-                    renew = true;
+                    refused_since = Some(sent_at);
                     continue;
                 }
             }
