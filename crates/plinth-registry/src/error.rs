@@ -134,10 +134,13 @@ impl Error {
                     .into(),
             ),
             Error::Connect { url, .. } if url.starts_with("https://") => Some(
-                "is the registry running? A registry that speaks plain HTTP on a non-loopback \
-                 address needs --insecure"
+                "check the registry's address and the network; a registry that speaks plain \
+                 HTTP, or has a certificate this machine does not trust, needs --insecure"
                     .into(),
             ),
+            Error::Connect { .. } => {
+                Some("check the registry's address and that it is running".into())
+            }
             Error::DigestMismatch { .. } => {
                 Some("the registry (or something between it and you) sent corrupt data".into())
             }

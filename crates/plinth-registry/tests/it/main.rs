@@ -445,3 +445,96 @@ fn a_failing_registry_is_not_the_inputs_fault() {
         1 + plinth_registry::retry::MAX_RETRIES
     );
 }
+
+/// A registry with the OCI 1.1 referrers API: a pull into a layout carries the
+/// signature that names the image as its subject, listed untagged after it;
+/// `referrers: false` leaves it behind.
+#[test]
+fn referrers_travel_with_a_pull_into_a_layout() {
+    let (manifest, mut blobs) = image(b"signed layer");
+    let subject = sha256(&manifest);
+    let sig_payload = b"signature".to_vec();
+    let empty = b"{}".to_vec();
+    blobs.insert(sha256(&sig_payload), sig_payload.clone());
+    blobs.insert(sha256(&empty), empty.clone());
+    let sig = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.cosign.simplesigning.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{}","size":2}},"layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":"{}","size":{}}}],"subject":{{"mediaType":"{MANIFEST_TYPE}","digest":"{subject}","size":{}}}}}"#,
+        sha256(&empty),
+        sha256(&sig_payload),
+        sig_payload.len(),
+        manifest.len()
+    )
+    .into_bytes();
+    let sig_digest = sha256(&sig);
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"{MANIFEST_TYPE}","artifactType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":"{sig_digest}","size":{}}}]}}"#,
+        sig.len()
+    );
+    let server = {
+        let manifest = manifest.clone();
+        let sig = sig.clone();
+        let sig_digest = sig_digest.clone();
+        Server::start(move |req| {
+            if req.target == format!("/v2/r/referrers/{subject}") {
+                return Response::new(200)
+                    .header("content-type", "application/vnd.oci.image.index.v1+json")
+                    .body(index.clone());
+            }
+            if req.target.starts_with("/v2/r/referrers/") {
+                return Response::new(200)
+                    .header("content-type", "application/vnd.oci.image.index.v1+json")
+                    .body(r#"{"schemaVersion":2,"manifests":[]}"#);
+            }
+            if req.target == format!("/v2/r/manifests/{sig_digest}") {
+                return Response::new(200)
+                    .header("content-type", MANIFEST_TYPE)
+                    .body(sig.clone());
+            }
+            registry(req, &manifest, &blobs)
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("with");
+    pull_to(&client(None), &server.addr, &out).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(
+        entries[0]["annotations"]["org.opencontainers.image.ref.name"],
+        "t"
+    );
+    assert_eq!(entries[1]["digest"], sig_digest.as_str());
+    assert!(entries[1].get("annotations").is_none());
+    let sig_path = out.join("blobs/sha256").join(&sig_digest[7..]);
+    assert_eq!(fs_err::read(sig_path).unwrap(), sig);
+    assert!(
+        out.join("blobs/sha256")
+            .join(&sha256(&sig_payload)[7..])
+            .is_file()
+    );
+
+    let without = dir.path().join("without");
+    let src = Endpoint::Registry(Reference::parse(&format!("{}/r:t", server.addr)).unwrap());
+    let dst = Endpoint::Disk {
+        path: without.clone(),
+        tag: None,
+        format: DiskFormat::Layout,
+        arg: without.display().to_string(),
+    };
+    let report = plinth_registry::copy(
+        &client(None),
+        &src,
+        &dst,
+        &CopyOptions {
+            platform: None,
+            referrers: false,
+        },
+        &NoReporter,
+    )
+    .unwrap();
+    assert_eq!(report.referrers, 0);
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(without.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+}
