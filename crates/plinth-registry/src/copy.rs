@@ -533,7 +533,11 @@ pub fn copy_from(
             path, tag, format, ..
         } => {
             let tag = tag.clone().or_else(|| opened.tag.clone());
-            let name = docker_name(opened.reference.as_ref(), tag.as_deref());
+            let name = match &tag {
+                // `docker-archive:FILE:NAME:TAG` names the image itself.
+                Some(t) if t.contains(':') => t.clone(),
+                t => docker_name(opened.reference.as_ref(), src, t.as_deref()),
+            };
             (Box::new(LocalSink::new(path, *format, name)?), tag)
         }
     };
@@ -601,8 +605,9 @@ fn manifest_of(d: &Descriptor, bytes: &[u8]) -> Manifest {
 }
 
 /// `docker save`'s name for an image: `alpine:3.20` for Docker Hub's library images,
-/// else `registry/repository:tag`; `plinth:TAG` for an image read from disk.
-fn docker_name(r: Option<&Reference>, tag: Option<&str>) -> String {
+/// else `registry/repository:tag`; for an image read from disk, its file name without
+/// extension (`hello:latest` for `out/hello`).
+fn docker_name(r: Option<&Reference>, src: &Endpoint, tag: Option<&str>) -> String {
     let tag = tag.unwrap_or("latest");
     match r {
         Some(r) if r.registry == crate::reference::DOCKER_HUB => {
@@ -613,7 +618,16 @@ fn docker_name(r: Option<&Reference>, tag: Option<&str>) -> String {
             format!("{repo}:{tag}")
         }
         Some(r) => format!("{}:{tag}", r.name()),
-        None => format!("plinth:{tag}"),
+        None => {
+            let stem = match src {
+                Endpoint::Disk { path, .. } => path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_ascii_lowercase())
+                    .filter(|s| plinth_oci::reference::valid_name(s)),
+                Endpoint::Registry(_) => None,
+            };
+            format!("{}:{tag}", stem.as_deref().unwrap_or("image"))
+        }
     }
 }
 
