@@ -538,3 +538,47 @@ fn referrers_travel_with_a_pull_into_a_layout() {
         serde_json::from_slice(&fs_err::read(without.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
 }
+
+/// `RegistrySource` is lazy: opening it fetches the manifest, resolving the image its
+/// config, and only squashing the filesystem fetches the layer, once, verified.
+#[test]
+fn a_registry_source_fetches_a_layer_only_when_it_is_read() {
+    use plinth_oci::testing::{file_entry, gzip, tar_bytes};
+    use plinth_oci::{ImageFs, ImageFsOptions, ImageSource};
+    let tar = tar_bytes(&[file_entry("etc/os-release", b"ID=lazy\n")]);
+    let layer = gzip(&tar);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+        sha256(&tar)
+    )
+    .into_bytes();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MANIFEST_TYPE}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}}"#,
+        sha256(&config),
+        config.len(),
+        sha256(&layer),
+        layer.len()
+    )
+    .into_bytes();
+    let blobs = HashMap::from([(sha256(&config), config), (sha256(&layer), layer.clone())]);
+    let server = {
+        let manifest = manifest.clone();
+        Server::start(move |req| registry(req, &manifest, &blobs))
+    };
+    let layer_gets = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.target.ends_with(&sha256(&layer)))
+            .count()
+    };
+    let r = Reference::parse(&format!("{}/r:t", server.addr)).unwrap();
+    let src = plinth_registry::RegistrySource::open(client(None), &r).unwrap();
+    let src: &dyn ImageSource = &src;
+    let images = src.images(Some("t")).unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(layer_gets(), 0, "the layer was fetched before it was read");
+    let fs = ImageFs::open(src, &images[0], &ImageFsOptions::default()).unwrap();
+    assert!(fs.get("etc/os-release").is_some());
+    assert_eq!(layer_gets(), 1);
+}
