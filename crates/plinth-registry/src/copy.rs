@@ -514,10 +514,7 @@ pub fn copy_from(
     }
     let (sink, dest_tag): (Box<dyn Sink>, Option<String>) = match dst {
         Endpoint::Registry(r) => {
-            if r.digest.is_some()
-                && r.tag.is_none()
-                && r.digest.as_deref() != Some(graph.root.digest().as_ref())
-            {
+            if r.digest.is_some() && r.digest.as_deref() != Some(graph.root.digest().as_ref()) {
                 return Err(Error::Usage(format!(
                     "destination {r} names digest {}, but the image is {}",
                     r.digest.as_deref().unwrap_or(""),
