@@ -16,7 +16,7 @@ pub struct LoginArgs {
     /// The user name
     #[arg(short, long)]
     username: Option<String>,
-    /// Read the password (or token) from standard input
+    /// Read the password (or token) from standard input [default: ask on the terminal]
     #[arg(long)]
     password_stdin: bool,
 }
@@ -39,7 +39,7 @@ fn registry_name(arg: &str) -> Result<String, CliError> {
         .unwrap_or(a);
     let r = plinth_registry::Reference::parse(&format!("{a}/x"))
         .map_err(|_| CliError::input(format!("`{arg}` is not a registry host"), None))?;
-    if r.repository != "x" {
+    if r.repository != "x" && r.repository != "library/x" {
         return Err(CliError::input(
             format!("`{arg}` is not a registry host"),
             None,
@@ -59,29 +59,32 @@ pub fn run_login(args: LoginArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    if !args.password_stdin {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            CliError::input(
+                format!("cannot read the password from standard input: {e}"),
+                None,
+            )
+        })?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("Password for {username}@{registry}: ")).map_err(
+            |e| {
+                CliError::input(
+                    format!("cannot read the password from the terminal: {e}"),
+                    None,
+                )
+            },
+        )?
+    } else {
         return Err(CliError::input(
-            "the password is read from standard input: --password-stdin",
+            "no terminal to ask for the password: pass it on standard input with --password-stdin",
             Some("echo \"$TOKEN\" | plinth login REGISTRY -u USER --password-stdin".into()),
         ));
-    }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password: ");
-    }
-    let mut password = String::new();
-    stdin.lock().read_line(&mut password).map_err(|e| {
-        CliError::input(
-            format!("cannot read the password from standard input: {e}"),
-            None,
-        )
-    })?;
-    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    };
     if password.is_empty() {
-        return Err(CliError::input(
-            "the password on standard input is empty",
-            None,
-        ));
+        return Err(CliError::input("the password is empty", None));
     }
     let probe = plinth_registry::Reference::parse(&format!("{registry}/plinth-login-check"))?;
     crate::registry::client().check_login(
