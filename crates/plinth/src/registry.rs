@@ -54,18 +54,54 @@ pub fn open_remote(reference: &str) -> Result<Option<RegistrySource>, CliError> 
     }
 }
 
+/// Whether a failure while reading a registry image lazily (a layer fetched from inside
+/// `plinth_oci`, which carries the registry's error as the cause of a read error) is
+/// the registry's fault rather than the input's: exit 3 then, as for `pull`.
+pub fn remote_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<plinth_registry::Error>() {
+            return r.is_internal();
+        }
+        if let Some(r) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<plinth_registry::Error>())
+        {
+            return r.is_internal();
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// A lazy read's error, exit 3 when the registry failed.
+pub fn lazy_error<E>(e: E) -> CliError
+where
+    E: std::error::Error + 'static,
+    CliError: From<E>,
+{
+    let internal = remote_failure(&e);
+    let mut c = CliError::from(e);
+    if internal {
+        c.code = crate::render::INTERNAL;
+    }
+    c
+}
+
 /// The subject (squashed image) of `reference`: from a registry when it names one,
 /// else from disk.
 pub fn open_subject(reference: &str, platform: Option<&str>) -> Result<Subject, CliError> {
     match open_remote(reference)? {
         None => Ok(plinth_sbom::subject::open(reference, platform)?),
-        Some(src) => Ok(plinth_sbom::subject::from_source(
+        Some(src) => plinth_sbom::subject::from_source(
             &src,
             None,
             reference,
             platform,
             SubjectKind::Registry,
             &plinth_sbom::subject::fs_options(),
-        )?),
+        )
+        .map_err(lazy_error),
     }
 }

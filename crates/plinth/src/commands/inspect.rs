@@ -25,7 +25,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let report = match crate::registry::open_remote(&args.image)? {
-        Some(src) => inspect_source(&src, None, args.platform.as_deref(), !args.no_files, false)?,
+        Some(src) => inspect_source(&src, None, args.platform.as_deref(), !args.no_files, false)
+            .map_err(crate::registry::lazy_error)?,
         None => inspect(&args.image, args.platform.as_deref(), !args.no_files)?,
     };
     for img in &report.images {

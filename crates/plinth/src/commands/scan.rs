@@ -181,7 +181,8 @@ pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, C
             platform,
             plinth_sbom::SubjectKind::Registry,
             &plinth_sbom::subject::fs_options(),
-        )?;
+        )
+        .map_err(crate::registry::lazy_error)?;
         let sbom = plinth_sbom::catalog(&subject);
         if !quiet {
             crate::render::warnings(&sbom.warnings);
