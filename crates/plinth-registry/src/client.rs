@@ -538,7 +538,9 @@ impl Client {
         mut body: Body<'_>,
     ) -> Result<Response<ureq::Body>> {
         let state = self.host(&r.registry);
-        let follows = matches!(method, "GET" | "HEAD");
+        // Only GETs follow redirects: a redirect answering a HEAD already says the blob
+        // exists, and a storage URL signed for GET may refuse a HEAD.
+        let follows = method == "GET";
         let mut current = url.to_string();
         let mut hops = 0;
         let mut retry = 0;
@@ -567,7 +569,7 @@ impl Client {
             let agent = self.agent_for(&current);
             let result = match &mut body {
                 Body::Empty => {
-                    if !follows {
+                    if !matches!(method, "GET" | "HEAD") {
                         req = req.header("content-length", "0");
                     }
                     agent.run(req.body(SendBody::none()).map_err(build_err)?)

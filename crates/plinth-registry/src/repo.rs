@@ -266,6 +266,8 @@ impl<'c> Repo<'c> {
         let url = format!("{}/blobs/{digest}", self.base);
         let resp = self.send("HEAD", &url, &[], Body::Empty)?;
         match resp.status().as_u16() {
+            // A redirect (to blob storage) means the registry has it.
+            300..=399 => Ok(Some(0)),
             200..=299 => Ok(Some(
                 header(&resp, "content-length")
                     .and_then(|v| v.parse().ok())
