@@ -237,6 +237,12 @@ fn is_unknown_host(e: &ureq::Error) -> bool {
 }
 
 fn transport_error(url: &str, host: &str, e: ureq::Error) -> Error {
+    if outcome_of(&e) == Outcome::Permanent {
+        return Error::Tls {
+            url: url.to_string(),
+            source: Box::new(e),
+        };
+    }
     match e {
         e if is_unknown_host(&e) => Error::UnknownHost {
             host: host.to_string(),
@@ -250,10 +256,12 @@ fn transport_error(url: &str, host: &str, e: ureq::Error) -> Error {
 }
 
 fn outcome_of(e: &ureq::Error) -> Outcome {
-    if is_unknown_host(e) {
-        Outcome::UnknownHost
-    } else {
-        Outcome::Connection
+    match e {
+        e if is_unknown_host(e) => Outcome::UnknownHost,
+        // TLS failures (a plain-HTTP server, an untrusted certificate) come as
+        // `InvalidData`; a reset, a refused or timed-out connection heal.
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => Outcome::Permanent,
+        _ => Outcome::Connection,
     }
 }
 

@@ -30,6 +30,16 @@ pub enum Error {
         #[source]
         source: Box<ureq::Error>,
     },
+    /// The TLS handshake failed: the server does not speak TLS, or its certificate is
+    /// not trusted here. Another try would fail alike.
+    #[error("cannot speak TLS with {url}")]
+    Tls {
+        /// The URL asked for.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: Box<ureq::Error>,
+    },
     /// The registry refused the credentials, or asks for some and there are none.
     #[error("{what}: authentication required or refused{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     Unauthorized {
@@ -131,6 +141,11 @@ impl Error {
             Error::Unauthorized { .. } => Some(
                 "log in with `plinth login REGISTRY` (or `docker login`/`podman login`), or check \
                  the credentials in ~/.docker/config.json"
+                    .into(),
+            ),
+            Error::Tls { .. } => Some(
+                "a registry that speaks plain HTTP, or has a certificate this machine does \
+                 not trust, needs --insecure"
                     .into(),
             ),
             Error::Connect { url, .. } if url.starts_with("https://") => Some(

@@ -23,6 +23,9 @@ pub enum Outcome {
     Connection,
     /// The name does not resolve.
     UnknownHost,
+    /// A failure that another try would repeat: a TLS handshake with a server that does
+    /// not speak TLS, an untrusted certificate.
+    Permanent,
     /// The server answered with this status and, maybe, a `Retry-After` in seconds.
     Status(u16, Option<u64>),
 }
@@ -37,7 +40,7 @@ pub fn decide(outcome: Outcome, retry: u32) -> Option<Duration> {
         .min(MAX_DELAY);
     match outcome {
         Outcome::Connection => Some(backoff),
-        Outcome::UnknownHost => None,
+        Outcome::UnknownHost | Outcome::Permanent => None,
         Outcome::Status(429 | 500 | 502 | 503 | 504, Some(secs)) => {
             let wait = Duration::from_secs(secs);
             (wait <= MAX_RETRY_AFTER).then_some(wait.max(backoff.min(Duration::from_secs(1))))
@@ -74,6 +77,7 @@ mod tests {
             assert_eq!(decide(Outcome::Status(s, None), 0), None, "{s}");
         }
         assert_eq!(decide(Outcome::UnknownHost, 0), None);
+        assert_eq!(decide(Outcome::Permanent, 0), None);
     }
 
     #[test]
