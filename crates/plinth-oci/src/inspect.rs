@@ -94,8 +94,26 @@ pub struct FileReport {
 /// (only `platform`'s, when given), with the file listing when `files`.
 pub fn inspect(reference: &str, platform: Option<&str>, files: bool) -> Result<Report> {
     let (src, tag) = open_image(reference)?;
-    let checked = validate(src.as_ref())?;
-    let mut images = src.images(tag.as_deref())?;
+    inspect_source(src.as_ref(), tag.as_deref(), platform, files, true)
+}
+
+/// [`inspect`] of a source opened elsewhere (a registry image), `tag` naming the image
+/// in its index. With `validate_all` false (a remote source, where reading every blob
+/// of every platform twice costs a download each), only the blobs of the images shown
+/// are read, once, each through its verifying reader.
+pub fn inspect_source(
+    src: &dyn crate::ImageSource,
+    tag: Option<&str>,
+    platform: Option<&str>,
+    files: bool,
+    validate_all: bool,
+) -> Result<Report> {
+    let checked_blobs = if validate_all {
+        Some(validate(src)?.blobs)
+    } else {
+        None
+    };
+    let mut images = src.images(tag)?;
     if let Some(p) = platform {
         images.retain(|i| i.platform_string() == p);
         if images.is_empty() {
@@ -107,13 +125,14 @@ pub fn inspect(reference: &str, platform: Option<&str>, files: bool) -> Result<R
     }
     let mut reports = Vec::new();
     for img in &images {
-        let fs = ImageFs::open(src.as_ref(), img, &ImageFsOptions::default())?;
+        let fs = ImageFs::open(src, img, &ImageFsOptions::default())?;
         reports.push(image_report(img, &fs, files));
     }
     Ok(Report {
-        index_digest: src.index_digest(tag.as_deref()),
+        index_digest: src.index_digest(tag),
         source: src.name(),
-        validated_blobs: checked.blobs,
+        validated_blobs: checked_blobs
+            .unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum()),
         images: reports,
     })
 }

@@ -224,6 +224,60 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
     Ok(b)
 }
 
+/// A directory written under a temporary name beside its target, for writers that fill
+/// it piece by piece (a pull streams blobs into it): [`PendingDir::commit`] renames it
+/// into place; dropping it uncommitted removes it, so nothing half-written is left.
+pub struct PendingDir {
+    tmp: tempfile::TempDir,
+    target: std::path::PathBuf,
+}
+
+impl PendingDir {
+    /// Starts a directory that will replace `path`: refused unless `path` is absent, a
+    /// previous OCI image layout or an empty directory.
+    pub fn create(path: &Path) -> Result<PendingDir> {
+        check_replaceable_dir(path)?;
+        let parent = plinth_core::dirs::parent_dir(path);
+        fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
+        remove_stale_temporaries(&parent);
+        let tmp = tempfile::Builder::new()
+            .prefix(&tmp_prefix())
+            .permissions(plinth_core::dirs::umask_mode(0o777))
+            .tempdir_in(&parent)
+            .map_err(|e| Error::write(&parent, e))?;
+        Ok(PendingDir {
+            tmp,
+            target: path.to_path_buf(),
+        })
+    }
+
+    /// A scratch directory beside `path` (for an archive assembled before it is
+    /// written), removed when dropped; it is never renamed into place.
+    pub fn scratch(path: &Path) -> Result<PendingDir> {
+        let parent = plinth_core::dirs::parent_dir(path);
+        fs_err::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
+        remove_stale_temporaries(&parent);
+        let tmp = tempfile::Builder::new()
+            .prefix(&tmp_prefix())
+            .tempdir_in(&parent)
+            .map_err(|e| Error::write(&parent, e))?;
+        Ok(PendingDir {
+            tmp,
+            target: path.to_path_buf(),
+        })
+    }
+
+    /// Where to write.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Renames the directory into place, replacing what [`PendingDir::create`] allowed.
+    pub fn commit(self) -> Result<()> {
+        replace_dir(self.tmp, &self.target)
+    }
+}
+
 /// Temporary names carry the writer's PID so that a later run can tell leftovers of a
 /// killed process from a write in progress.
 fn tmp_prefix() -> String {

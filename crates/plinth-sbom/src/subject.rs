@@ -24,6 +24,8 @@ pub enum SubjectKind {
     RootfsDir,
     /// A root filesystem tarball, optionally compressed.
     RootfsTar,
+    /// An image in a registry, read lazily.
+    Registry,
 }
 
 impl SubjectKind {
@@ -35,6 +37,7 @@ impl SubjectKind {
             SubjectKind::DockerArchive => "docker-archive",
             SubjectKind::RootfsDir => "rootfs-dir",
             SubjectKind::RootfsTar => "rootfs-tar",
+            SubjectKind::Registry => "registry",
         }
     }
 }
@@ -128,10 +131,30 @@ pub fn open_with(
         n if n.starts_with("docker-archive") => SubjectKind::DockerArchive,
         _ => SubjectKind::OciLayout,
     };
-    let images = src.images(tag.as_deref())?;
+    from_source(
+        src.as_ref(),
+        tag.as_deref(),
+        reference,
+        platform,
+        kind,
+        opts,
+    )
+}
+
+/// A subject from an image source opened elsewhere (a registry: the binary opens it,
+/// since this crate does not link the network); `platform` picks one image of an index.
+pub fn from_source(
+    src: &dyn ImageSource,
+    tag: Option<&str>,
+    reference: &str,
+    platform: Option<&str>,
+    kind: SubjectKind,
+    opts: &ImageFsOptions,
+) -> Result<Subject> {
+    let images = src.images(tag)?;
     let platforms: Vec<String> = images.iter().map(|i| i.platform_string()).collect();
     let image = pick(images, platform, reference)?;
-    let fs = ImageFs::open(src.as_ref(), &image, opts)?;
+    let fs = ImageFs::open(src, &image, opts)?;
     let layers = layer_infos(&image);
     Ok(Subject {
         reference: reference.to_string(),

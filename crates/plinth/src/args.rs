@@ -10,8 +10,8 @@ use crate::render::CliError;
 
 /// What `check`, `compare`, `sbom` and `scan` read.
 pub const IMAGE_OR_ROOTFS: &str = "An OCI layout dir (DIR or DIR:TAG), an oci-archive, a \
-    docker-archive, or a root filesystem (a directory or a tarball, optionally gzip or zstd \
-    compressed)";
+    docker-archive, a root filesystem (a directory or a tarball, optionally gzip or zstd \
+    compressed), or a registry reference (alpine:3.20, docker://host:5000/name:tag)";
 
 /// `--platform` of the commands that read one image of an index.
 pub const READ_PLATFORM: &str = "The image of a multi-platform index to read, e.g. linux/arm64 \

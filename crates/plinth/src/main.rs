@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod progress;
+mod registry;
 mod render;
 
 use std::process::ExitCode;
@@ -25,6 +26,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Talk to registries that are not on a loopback address without verifying their
+    /// TLS certificate, or in plain HTTP when they do not speak TLS
+    #[arg(long, global = true)]
+    insecure: bool,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +52,16 @@ enum Command {
     Scan(commands::scan::Args),
     /// Manage the vulnerability database: update, import, status
     Db(commands::db::Args),
+    /// Pull an image from a registry into a layout directory or an archive
+    Pull(commands::pull::Args),
+    /// Push an image on disk to a registry
+    Push(commands::push::Args),
+    /// Copy an image between registries, layout directories and archives
+    Copy(commands::copy::Args),
+    /// Store credentials for a registry in docker's config.json
+    Login(commands::login::LoginArgs),
+    /// Remove a registry's credentials from docker's config.json
+    Logout(commands::login::LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(commands::completions::Args),
     /// Print the manual page in roff, or write one page per command with --dir
@@ -62,6 +77,7 @@ fn main() -> ExitCode {
         render::error(&e);
         return ExitCode::from(e.exit_code());
     }
+    registry::set_insecure(cli.insecure);
     let result = match cli.command {
         Command::Build(a) => commands::build::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
@@ -72,6 +88,11 @@ fn main() -> ExitCode {
         Command::Check(a) => commands::check::run(a),
         Command::Scan(a) => commands::scan::run(a),
         Command::Db(a) => commands::db::run(a),
+        Command::Pull(a) => commands::pull::run(a),
+        Command::Push(a) => commands::push::run(a),
+        Command::Copy(a) => commands::copy::run(a),
+        Command::Login(a) => commands::login::run_login(a),
+        Command::Logout(a) => commands::login::run_logout(a),
         Command::Completions(a) => commands::completions::run(a, Cli::command()),
         Command::Man(a) => commands::man::run(a, Cli::command()),
     };

@@ -36,6 +36,10 @@ pub struct Args {
     sbom: SbomFormat,
     #[command(flatten)]
     debian: DebianArgs,
+    /// After writing the image, push it (with its SBOM referrers) to this registry
+    /// reference, e.g. registry.example/base:bookworm
+    #[arg(long, value_name = "REF")]
+    push: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -57,6 +61,12 @@ enum Format {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let start = Instant::now();
+    // A bad --push reference is refused before anything is built.
+    let push = args
+        .push
+        .as_deref()
+        .map(|r| plinth_registry::Reference::parse(r.trim_start_matches("docker://")))
+        .transpose()?;
     let spec = Spec::load(&args.spec)?;
     let only_platforms = if args.platforms.is_empty() {
         None
@@ -148,6 +158,35 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             artifact.root.digest(),
             start.elapsed().as_secs_f64()
         );
+    }
+    if let Some(r) = push {
+        let src = plinth_registry::Endpoint::Disk {
+            path: output.clone(),
+            tag: None,
+            format: plinth_registry::DiskFormat::Layout,
+            arg: output.display().to_string(),
+        };
+        let reporter = crate::progress::reporter(args.quiet);
+        let report = plinth_registry::copy(
+            &crate::registry::client(),
+            &src,
+            &plinth_registry::Endpoint::Registry(r),
+            &plinth_registry::CopyOptions {
+                platform: None,
+                referrers: true,
+            },
+            reporter.as_ref(),
+        )?;
+        if !args.quiet {
+            eprintln!(
+                "Pushed {} to {}: {} blobs sent, {} already there, {} referrers",
+                report.digest,
+                report.destination,
+                report.blobs_sent,
+                report.blobs_skipped + report.blobs_mounted,
+                report.referrers
+            );
+        }
     }
     stdout(&format!("{}\n", artifact.root.digest()))
 }

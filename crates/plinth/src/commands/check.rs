@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let hint = e.hint();
         CliError::input(e, hint)
     })?;
-    let subject = plinth_sbom::subject::open(&args.image, args.platform.as_deref())?;
+    let subject = crate::registry::open_subject(&args.image, args.platform.as_deref())?;
     let sbom = plinth_sbom::catalog(&subject);
     let report = check(&args.image, &subject, &sbom, &policy);
     let out = match args.format {

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|l| l as &dyn plinth_vuln::matcher::AdvisoryLookup);
     let mut columns = Vec::new();
     for image in &args.images {
-        let subject = plinth_sbom::subject::open(image, args.platform.as_deref())?;
+        let subject = crate::registry::open_subject(image, args.platform.as_deref())?;
         let sbom = plinth_sbom::catalog(&subject);
         for w in sbom.warnings.iter().take(5) {
             warn(&format!("{image}: {w}"));

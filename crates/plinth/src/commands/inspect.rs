@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use crate::args::TableOrJson;
-use plinth_oci::inspect::inspect;
+use plinth_oci::inspect::{inspect, inspect_source};
 
 use crate::render::{CliError, stdout, warn};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// An OCI layout dir (DIR or DIR:TAG), an oci-archive or a docker-archive
+    /// An OCI layout dir (DIR or DIR:TAG), an oci-archive, a docker-archive or a registry
+    /// reference (alpine:3.20, docker://host:5000/name:tag)
     image: String,
     /// Output format
     #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
@@ -23,7 +24,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let report = inspect(&args.image, args.platform.as_deref(), !args.no_files)?;
+    let report = match crate::registry::open_remote(&args.image)? {
+        Some(src) => inspect_source(&src, None, args.platform.as_deref(), !args.no_files, false)
+            .map_err(crate::registry::lazy_error)?,
+        None => inspect(&args.image, args.platform.as_deref(), !args.no_files)?,
+    };
     for img in &report.images {
         for w in &img.warnings {
             warn(w);

@@ -27,7 +27,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let opts = crate::args::sbom_write_options()?;
-    let subject = plinth_sbom::subject::open(&args.image, args.platform.as_deref())?;
+    let subject = crate::registry::open_subject(&args.image, args.platform.as_deref())?;
     let sbom = plinth_sbom::catalog(&subject);
     if !args.quiet {
         crate::render::warnings(&sbom.warnings);

@@ -173,6 +173,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// The image's packages: catalogued from the image, or read from an SBOM file.
 pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, CliError> {
+    if let Some(src) = crate::registry::open_remote(target)? {
+        let subject = plinth_sbom::subject::from_source(
+            &src,
+            None,
+            target,
+            platform,
+            plinth_sbom::SubjectKind::Registry,
+            &plinth_sbom::subject::fs_options(),
+        )
+        .map_err(crate::registry::lazy_error)?;
+        let sbom = plinth_sbom::catalog(&subject);
+        if !quiet {
+            crate::render::warnings(&sbom.warnings);
+        }
+        return Ok(sbom);
+    }
     let loaded = load_target(target, platform).map_err(|e| match e {
         TargetError::Image(e) => CliError::from(e),
         e => {

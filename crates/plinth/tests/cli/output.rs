@@ -263,6 +263,11 @@ const COMMANDS: &[&str] = &[
     "check",
     "scan",
     "db",
+    "pull",
+    "push",
+    "copy",
+    "login",
+    "logout",
     "completions",
     "man",
 ];

@@ -1,0 +1,169 @@
+//! Errors of the registry client. Each names the reference, URL or digest involved.
+
+use crate::auth::config::ConfigError;
+use crate::reference::ParseError;
+
+/// What went wrong talking to a registry or moving an image.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The reference does not parse.
+    #[error(transparent)]
+    Reference(#[from] ParseError),
+    /// A credentials file or helper cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The registry's host name does not resolve.
+    #[error("unknown registry host {host}")]
+    UnknownHost {
+        /// The host as written in the reference.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The connection failed or broke, after the retries.
+    #[error("cannot reach {url}")]
+    Connect {
+        /// The URL asked for.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The TLS handshake failed: the server does not speak TLS, or its certificate is
+    /// not trusted here. Another try would fail alike.
+    #[error("cannot speak TLS with {url}")]
+    Tls {
+        /// The URL asked for.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The registry refused the credentials, or asks for some and there are none.
+    #[error("{what}: authentication required or refused{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    Unauthorized {
+        /// The reference or URL.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The registry knows who is asking but refuses (403).
+    #[error("{what}: access denied{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    Denied {
+        /// The reference or URL.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The manifest, tag or blob does not exist (404).
+    #[error("{what} was not found in the registry{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    NotFound {
+        /// The reference, manifest or blob.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// Any other 4xx answer.
+    #[error("{what}: the registry answered {status}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    Status {
+        /// The reference or URL.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The registry failed (5xx or 429) on every try: not the input's fault.
+    #[error("{what}: the registry failed with {status}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    Server {
+        /// The reference or URL.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the registry said.
+        detail: String,
+    },
+    /// A manifest larger than the cap.
+    #[error("manifest of {reference} is larger than {limit} bytes")]
+    ManifestTooLarge {
+        /// The reference.
+        reference: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// Bytes that do not hash to the digest they were asked for or announced with.
+    #[error("{what} does not match its digest: expected {expected}, the registry sent {actual}")]
+    DigestMismatch {
+        /// The reference or blob.
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// More redirects than allowed, or a loop.
+    #[error("too many redirects fetching {url}")]
+    TooManyRedirects {
+        /// The first URL.
+        url: String,
+    },
+    /// The registry answered something the protocol does not allow.
+    #[error("{what}: {reason}")]
+    Protocol {
+        /// The reference or URL.
+        what: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
+    /// Reading, checking or writing an image failed.
+    #[error(transparent)]
+    Oci(#[from] plinth_oci::Error),
+    /// The command asked for something that cannot be done (the string says what).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// Whether the failure is not the input's fault: a registry failing (5xx, 429, a
+    /// broken connection after retries) or an output that cannot be written. Exit 3.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            Error::Server { .. } | Error::Connect { .. } => true,
+            Error::Oci(e) => e.is_output_failure(),
+            _ => false,
+        }
+    }
+
+    /// A suggestion the user can act on, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Unauthorized { .. } => Some(
+                "log in with `plinth login REGISTRY` (or `docker login`/`podman login`), or check \
+                 the credentials in ~/.docker/config.json"
+                    .into(),
+            ),
+            Error::Tls { .. } => Some(
+                "a registry that speaks plain HTTP, or has a certificate this machine does \
+                 not trust, needs --insecure"
+                    .into(),
+            ),
+            Error::Connect { url, .. } if url.starts_with("https://") => Some(
+                "check the registry's address and the network; a registry that speaks plain \
+                 HTTP, or has a certificate this machine does not trust, needs --insecure"
+                    .into(),
+            ),
+            Error::Connect { .. } => {
+                Some("check the registry's address and that it is running".into())
+            }
+            Error::DigestMismatch { .. } => {
+                Some("the registry (or something between it and you) sent corrupt data".into())
+            }
+            Error::Oci(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
