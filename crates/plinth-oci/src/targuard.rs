@@ -445,7 +445,11 @@ mod tests {
                 "t",
                 Some(bytes.len() as u64),
             ));
-            let n = ar.entries().unwrap().map(|e| e.unwrap()).count();
+            let mut n = 0;
+            for e in ar.entries().unwrap() {
+                e.unwrap();
+                n += 1;
+            }
             prop_assert_eq!(n, files.len());
         }
     }

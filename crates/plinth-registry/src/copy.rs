@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use plinth_core::progress::Reporter;
 use plinth_oci::reference::tag_matches;
-use plinth_oci::source::MAX_LAYER_BLOB;
 use plinth_oci::{ImageSource, REF_NAME};
 use serde::Serialize;
 
@@ -229,7 +228,7 @@ impl Walker<'_> {
         blobs: &mut Vec<Descriptor>,
     ) -> Result<()> {
         self.visited += 1;
-        if self.visited > plinth_oci::source::MAX_DESCRIPTORS || depth > 4 {
+        if self.visited > plinth_oci::limits::limits().manifests || depth > 4 {
             return Err(Error::Usage(format!(
                 "{} nests or lists more manifests than allowed",
                 self.src.name()
@@ -683,4 +682,6 @@ fn short(digest: &str) -> String {
 }
 
 /// Largest layer a copy moves.
-pub(crate) const MAX_BLOB: u64 = MAX_LAYER_BLOB;
+pub(crate) fn max_blob() -> u64 {
+    plinth_oci::limits::limits().layer_size
+}

@@ -11,7 +11,7 @@ use plinth_oci::write::PendingDir;
 use plinth_oci::{ImageSource, REF_NAME};
 
 use crate::client::Client;
-use crate::copy::{DiskFormat, MAX_BLOB};
+use crate::copy::{DiskFormat, max_blob};
 use crate::error::{Error, Result};
 use crate::reference::Reference;
 use crate::repo::{BlobOutcome, Manifest, Repo, fallback_tag};
@@ -110,7 +110,7 @@ impl<'c> RegistrySink<'c> {
         loop {
             reporter.start(task, Some(d.size()));
             let error = Mutex::new(None);
-            let verifying = src.open_blob(d, MAX_BLOB)?;
+            let verifying = src.open_blob(d, max_blob())?;
             let mut reader = Tracked {
                 inner: verifying,
                 error: &error,
@@ -317,7 +317,7 @@ impl LocalSink {
     ) -> Result<()> {
         let target = self.blob_path(d.digest().as_ref());
         reporter.start(task, Some(d.size()));
-        let mut r = src.open_blob(d, MAX_BLOB)?;
+        let mut r = src.open_blob(d, max_blob())?;
         let part = target.with_extension("part");
         let mut f = fs_err::File::create(&part).map_err(|e| plinth_oci::Error::write(&part, e))?;
         let mut buf = vec![0u8; 256 * 1024];
