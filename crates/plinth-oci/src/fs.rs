@@ -88,6 +88,9 @@ impl Default for ImageFsOptions {
     }
 }
 
+/// Most bytes accepted after a layer's tar end-of-archive blocks (record padding).
+pub const MAX_TAR_TAIL: u64 = 1 << 20;
+
 /// Longest path (and symlink target) a layer may hold, in bytes: the kernel's `PATH_MAX`.
 pub const MAX_PATH: usize = 4096;
 /// Most symlinks followed while resolving one path, as the kernel's limit.
@@ -404,15 +407,20 @@ impl ImageFs {
         // Read the stream to its end before applying anything: a blob's size and digest
         // are checked at its end, past the tar's end-of-archive blocks and padding, so a
         // layer that does not match its descriptor leaves the view untouched.
-        // (Bounded like the entries: a hostile stream may go on after its tar ends.)
-        let left = opts.max_uncompressed.saturating_sub(budget.read);
+        // What follows a tar's end-of-archive blocks is padding to its last record (10 KiB
+        // for GNU tar's default blocking); a stream that goes on for more than
+        // MAX_TAR_TAIL is a decompression bomb or a smuggled payload, refused at once
+        // rather than inflated to the uncompressed limit.
+        let left = opts
+            .max_uncompressed
+            .saturating_sub(budget.read)
+            .min(MAX_TAR_TAIL);
         let mut rest = ar.into_inner().into_inner();
         let tail = std::io::copy(&mut (&mut rest).take(left + 1), &mut std::io::sink())
             .map_err(read_err)?;
         if tail > left {
             return Err(Error::Limit(format!(
-                "the layers hold more than {} uncompressed bytes (after the end of {what})",
-                opts.max_uncompressed
+                "{what} goes on for more than {left} bytes after the end of its tar archive"
             )));
         }
         for dir in opaque {

@@ -381,3 +381,14 @@ pub fn symlink_chain(l: &Layout, n: usize) -> String {
     let tar = b.into_inner().expect("tar");
     l.replace_layer_tar(1, &tar)
 }
+
+/// Layer 1 goes on for 2 MiB of zeros after its tar's end (the digests match, the diff_id
+/// too): the shape of a decompression bomb, refused at the tail's bound.
+pub fn layer_going_on_after_its_tar_ends(l: &Layout) -> Vec<String> {
+    let mut tar = l.layer_tar(1);
+    tar.extend(std::iter::repeat_n(0u8, 2 << 20));
+    let layer = l.replace_layer_tar(1, &tar);
+    vec![format!(
+        "layer {layer} goes on for more than 1048576 bytes after the end of its tar archive"
+    )]
+}

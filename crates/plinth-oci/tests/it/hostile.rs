@@ -363,3 +363,10 @@ fn layer_with_2000_nested_directories_within_path_max_reads() {
 fn symlink_with_300000_components_is_refused() {
     layout_fails(hostile::symlink_with_300000_components);
 }
+
+/// A small tar followed by 20 GiB of zeros was inflated to the uncompressed limit before
+/// it was refused; what follows a tar's end is bounded to its padding.
+#[test]
+fn layer_going_on_after_its_tar_ends_is_refused_at_once() {
+    layout_fails(hostile::layer_going_on_after_its_tar_ends);
+}
