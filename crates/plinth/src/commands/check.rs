@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    #[arg(long, short = 'f', value_enum, default_value_t = TableOrJson::Table)]
     format: TableOrJson,
     /// The image of a multi-platform index to check, e.g. linux/arm64 [default: this
     /// machine's]

@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(required = true, num_args = 2.., value_name = "IMAGE")]
     images: Vec<String>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Also write a self-contained HTML report with charts to FILE [default: no report]
     #[arg(long, value_name = "FILE")]

@@ -13,7 +13,7 @@ pub struct Args {
     /// reference (alpine:3.20, docker://host:5000/name:tag)
     image: String,
     /// Output format
-    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    #[arg(long, short = 'f', value_enum, default_value_t = TableOrJson::Table)]
     format: TableOrJson,
     /// Leave out the file listing
     #[arg(long)]
