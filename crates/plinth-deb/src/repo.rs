@@ -52,6 +52,15 @@ pub enum RepoError {
         /// The suite's directory URL on the mirror.
         url: String,
     },
+    /// The release's security suite has neither `InRelease` nor `Release` where it was
+    /// looked for: an image built without it would miss Debian's security updates.
+    #[error("security suite {suite} is not at {url} (no InRelease or Release)")]
+    MissingSecuritySuite {
+        /// The suite (`trixie-security`).
+        suite: String,
+        /// The suite's directory URL.
+        url: String,
+    },
     /// Fetching the suite's `InRelease`, `Release` or `Release.gpg` failed.
     #[error("cannot fetch the release file of suite {suite}")]
     FetchRelease {
@@ -116,13 +125,43 @@ pub enum RepoError {
     },
 }
 
+impl RepoError {
+    /// What the user can do about the error, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RepoError::MissingSecuritySuite { suite, .. } => Some(format!(
+                "Debian publishes security updates in a separate archive: list it in the apt \
+                 sources (a `*-security` entry) or pass --security-mirror URI (the directory \
+                 holding dists/{suite}); to go without security updates, say so with \
+                 --no-security or `security = false` in [debian]"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Where a release's `-security` suite comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Security {
+    /// From the apt sources, the way apt finds it: the entry listing `CODENAME-security`,
+    /// else the base URI of any Debian release's `*-security` entry (one archive serves
+    /// every release); with no such entry, from the main mirror.
+    #[default]
+    Apt,
+    /// From this base URI (`--security-mirror`).
+    Mirror(String),
+    /// Left out, because the spec or the user said so.
+    Off,
+}
+
 /// Where and what to fetch.
 #[derive(Debug, Clone)]
 pub struct RepoConfig {
     /// Base URI, e.g. `http://127.0.0.1:8080/debian` or `file:///srv/debian`.
     pub mirror: String,
-    /// e.g. `bookworm`, `bookworm-updates`, `bookworm-security`. The first is required;
-    /// the others are skipped with a warning when the mirror lacks them.
+    /// e.g. `bookworm`, `bookworm-updates`, `bookworm-security`. The first and any
+    /// `-security` suite are required; the others are skipped with a warning when the
+    /// mirror lacks them.
     pub suites: Vec<String>,
     /// e.g. `main`.
     pub components: Vec<String>,
@@ -231,7 +270,8 @@ pub fn fetch_index(
     }
     let mut index = RepoIndex::default();
     for (n, suite) in cfg.suites.iter().enumerate() {
-        let Some(suite_index) = fetch_release(cfg, suite, n == 0, reporter)? else {
+        let required = n == 0 || suite.ends_with("-security");
+        let Some(suite_index) = fetch_release(cfg, suite, required, reporter)? else {
             continue;
         };
         let (suite_index, no_all) = suite_index;
@@ -322,6 +362,12 @@ fn fetch_release(
             let data = match http::fetch_bytes(&release_url, limit) {
                 Ok(data) => data,
                 Err(FetchError::NotFound { .. }) => {
+                    if suite.ends_with("-security") {
+                        return Err(RepoError::MissingSecuritySuite {
+                            suite: suite.to_string(),
+                            url: dist_url(base, suite, ""),
+                        });
+                    }
                     if required {
                         return Err(RepoError::MissingSuite {
                             suite: suite.to_string(),
@@ -438,52 +484,130 @@ fn fetch_packages(
 }
 
 /// Builds a [`RepoConfig`] from the apt sources under `root` for the Debian release
-/// `codename`: the mirror of the first binary source listing `codename`; `-updates` and
-/// `-security` when some source lists them (with their own URI if it differs); component
-/// `main`; the keys those sources trust.
+/// `codename`. The main mirror is the first binary source listing `codename`, else the
+/// first listing another Debian release (or its `-updates`) with component `main`: one
+/// archive serves every release. `-updates` comes with it when that source lists it; the
+/// security suite as `security` says ([`add_security`]). Component `main`; the keys
+/// those sources trust.
 pub fn config_from_apt(
     root: &Path,
     codename: &str,
+    security: &Security,
     now: SystemTime,
 ) -> Result<RepoConfig, RepoError> {
-    let entries: Vec<SourceEntry> = sources::discover(root)?
+    let entries = binary_entries(root)?;
+    let lists = |suite: &str| entries.iter().find(|e| e.suites.iter().any(|s| s == suite));
+    let (main, updates) = match lists(codename) {
+        Some(main) => (main, lists(&format!("{codename}-updates")).is_some()),
+        None => {
+            let main = entries
+                .iter()
+                .find(|e| {
+                    e.components.iter().any(|c| c == "main")
+                        && e.suites.iter().any(|s| debian_release_of(s, "").is_some())
+                })
+                .ok_or_else(|| RepoError::NoSource {
+                    codename: codename.to_string(),
+                })?;
+            let updates = main
+                .suites
+                .iter()
+                .any(|s| debian_release_of(s, "-updates").is_some());
+            (main, updates)
+        }
+    };
+    let mut cfg = RepoConfig {
+        mirror: main.uri.clone(),
+        suites: vec![codename.to_string()],
+        components: vec!["main".to_string()],
+        keyring: keyring_of(main, root)?,
+        now,
+        suite_mirrors: BTreeMap::new(),
+    };
+    if updates {
+        cfg.suites.push(format!("{codename}-updates"));
+    }
+    add_security_from(&mut cfg, &entries, root, codename, security)?;
+    Ok(cfg)
+}
+
+/// Adds `codename`'s security suite to `cfg` as `security` says: from the apt sources
+/// under `root` ([`Security::Apt`]: the entry listing `CODENAME-security`, else any
+/// Debian `*-security` entry's base URI, trusted with its keys; with none, the main
+/// mirror), from a given base URI, or not at all ([`Security::Off`]). A security suite
+/// that is configured is required: [`fetch_index`] fails when it is missing.
+pub fn add_security(
+    cfg: &mut RepoConfig,
+    root: &Path,
+    codename: &str,
+    security: &Security,
+) -> Result<(), RepoError> {
+    let entries = match security {
+        Security::Apt => binary_entries(root)?,
+        _ => Vec::new(),
+    };
+    add_security_from(cfg, &entries, root, codename, security)
+}
+
+fn add_security_from(
+    cfg: &mut RepoConfig,
+    entries: &[SourceEntry],
+    root: &Path,
+    codename: &str,
+    security: &Security,
+) -> Result<(), RepoError> {
+    let suite = format!("{codename}-security");
+    cfg.suites.retain(|s| s != &suite);
+    cfg.suite_mirrors.remove(&suite);
+    let uri = match security {
+        Security::Off => return Ok(()),
+        Security::Mirror(uri) => Some(uri.trim_end_matches('/').to_string()),
+        Security::Apt => {
+            let entry = entries
+                .iter()
+                .find(|e| e.suites.iter().any(|s| s == &suite))
+                .or_else(|| {
+                    entries.iter().find(|e| {
+                        e.suites
+                            .iter()
+                            .any(|s| debian_release_of(s, "-security").is_some())
+                    })
+                });
+            match entry {
+                Some(e) => {
+                    cfg.keyring.merge(keyring_of(e, root)?);
+                    Some(e.uri.clone())
+                }
+                None => None,
+            }
+        }
+    };
+    if let Some(uri) = uri.filter(|u| u != cfg.mirror.trim_end_matches('/')) {
+        cfg.suite_mirrors.insert(suite.clone(), uri);
+    }
+    cfg.suites.push(suite);
+    Ok(())
+}
+
+fn binary_entries(root: &Path) -> Result<Vec<SourceEntry>, RepoError> {
+    Ok(sources::discover(root)?
         .into_iter()
         .filter(SourceEntry::is_binary)
-        .collect();
-    let lists = |suite: &str| entries.iter().find(|e| e.suites.iter().any(|s| s == suite));
-    let keyring_of = |e: &SourceEntry| {
-        Keyring::for_source(e, root).map_err(|source| RepoError::Keyring {
-            uri: e.uri.clone(),
-            source: Box::new(source),
-        })
-    };
-    let main = lists(codename).ok_or_else(|| RepoError::NoSource {
-        codename: codename.to_string(),
-    })?;
-    let mut keyring = keyring_of(main)?;
-    let mut suites = vec![codename.to_string()];
-    let mut suite_mirrors = BTreeMap::new();
-    for suffix in ["-updates", "-security"] {
-        let suite = format!("{codename}{suffix}");
-        let Some(entry) = lists(&suite) else {
-            continue;
-        };
-        if entry.uri != main.uri {
-            suite_mirrors.insert(suite.clone(), entry.uri.clone());
-        }
-        if entry.signed_by != main.signed_by {
-            keyring.merge(keyring_of(entry)?);
-        }
-        suites.push(suite);
-    }
-    Ok(RepoConfig {
-        mirror: main.uri.clone(),
-        suites,
-        components: vec!["main".to_string()],
-        keyring,
-        now,
-        suite_mirrors,
+        .collect())
+}
+
+fn keyring_of(e: &SourceEntry, root: &Path) -> Result<Keyring, RepoError> {
+    Keyring::for_source(e, root).map_err(|source| RepoError::Keyring {
+        uri: e.uri.clone(),
+        source: Box::new(source),
     })
+}
+
+/// The Debian release `suite` names with `suffix` (`trixie-security`, `-security` →
+/// `trixie`), when it is one of Debian's.
+fn debian_release_of<'a>(suite: &'a str, suffix: &str) -> Option<&'a str> {
+    let codename = suite.strip_suffix(suffix)?;
+    plinth_dpkg::releases::by_codename(codename).map(|_| codename)
 }
 
 #[cfg(test)]
@@ -522,12 +646,119 @@ mod tests {
              Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\
              Components: main\nSigned-By: /k/a.gpg\n",
         );
-        let err = config_from_apt(root, "bookworm", SystemTime::now()).unwrap_err();
+        let err = config_from_apt(root, "bookworm", &Security::Apt, SystemTime::now()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot load the keyring of apt source http://mirror.example/debian"
         );
-        let err = config_from_apt(root, "trixie", SystemTime::now()).unwrap_err();
+    }
+
+    /// Keys the loader accepts, for configurations that get as far as the keyring.
+    fn with_keyring(root: &Path) {
+        let key = fs_err::read(crate::keyring::DEFAULT_KEYRING);
+        if let Ok(key) = key {
+            write_bytes(root, "k/a.gpg", &key);
+        }
+    }
+
+    fn write_bytes(root: &Path, rel: &str, bytes: &[u8]) {
+        let path = root.join(rel);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, bytes).unwrap();
+    }
+
+    /// Issue 13, point 9: with apt sources listing bookworm only, a trixie build took
+    /// its security suite from the main mirror, which has none, and went on without it.
+    /// The security archive's base URI is the same for every release: apt's
+    /// `*-security` entry gives it.
+    #[test]
+    fn trixie_built_without_its_security_updates() {
+        if !Path::new(crate::keyring::DEFAULT_KEYRING).is_file() {
+            eprintln!("SKIPPED: no Debian archive keyring");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        with_keyring(root);
+        // Signed-By paths are read under `root`.
+        let keyring = Path::new("/k/a.gpg");
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            &format!(
+                "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n\
+                 Components: main\nSigned-By: {k}\n\n\
+                 Types: deb\nURIs: http://security.example/debian-security/\nSuites: bookworm-security\n\
+                 Components: main\nSigned-By: {k}\n",
+                k = keyring.display()
+            ),
+        );
+        let now = SystemTime::now();
+        for codename in ["bookworm", "trixie"] {
+            let cfg = config_from_apt(root, codename, &Security::Apt, now).unwrap();
+            assert_eq!(cfg.mirror, "http://mirror.example/debian");
+            assert_eq!(
+                cfg.suites,
+                [
+                    codename.to_string(),
+                    format!("{codename}-updates"),
+                    format!("{codename}-security")
+                ]
+            );
+            let sec = format!("{codename}-security");
+            assert_eq!(
+                cfg.mirror_for(&sec),
+                "http://security.example/debian-security"
+            );
+            // The way --mirror goes: the security archive still comes from apt's entry.
+            let mut cfg = RepoConfig {
+                suites: vec![codename.to_string()],
+                suite_mirrors: BTreeMap::new(),
+                mirror: "http://other.example/debian".into(),
+                ..cfg
+            };
+            add_security(&mut cfg, root, codename, &Security::Apt).unwrap();
+            assert_eq!(
+                cfg.mirror_for(&sec),
+                "http://security.example/debian-security"
+            );
+            add_security(
+                &mut cfg,
+                root,
+                codename,
+                &Security::Mirror("http://s.example/".into()),
+            )
+            .unwrap();
+            assert_eq!(cfg.suites, [codename.to_string(), sec.clone()]);
+            assert_eq!(cfg.mirror_for(&sec), "http://s.example");
+            add_security(&mut cfg, root, codename, &Security::Off).unwrap();
+            assert_eq!(cfg.suites, [codename.to_string()]);
+        }
+        // Without a security entry, the security suite is looked for on the main mirror
+        // (and is required there: see the repo tests).
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            &format!(
+                "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\
+                 Components: main\nSigned-By: {}\n",
+                keyring.display()
+            ),
+        );
+        let cfg = config_from_apt(root, "trixie", &Security::Apt, now).unwrap();
+        assert_eq!(cfg.suites, ["trixie", "trixie-security"]);
+        assert_eq!(
+            cfg.mirror_for("trixie-security"),
+            "http://mirror.example/debian"
+        );
+        // A source that is not a Debian release's is not taken for the archive.
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            "Types: deb\nURIs: http://other.example/apt\nSuites: cloud-sdk-bookworm\n\
+             Components: main\n",
+        );
+        let err = config_from_apt(root, "trixie", &Security::Apt, now).unwrap_err();
         assert_eq!(err.to_string(), "no apt source lists suite trixie");
     }
 

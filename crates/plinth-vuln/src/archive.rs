@@ -14,7 +14,7 @@
 //! CVE-…" is rare but possible), and CVEs fixed without a changelog mention are missed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use plinth_core::progress::Reporter;
@@ -22,7 +22,9 @@ use plinth_deb::archive::{Changelog, NewestVersions, fetch_source_changelog, new
 use plinth_deb::cache::Cache;
 use plinth_deb::changelog::pending_since;
 use plinth_deb::keyring::Keyring;
-use plinth_deb::repo::{RepoConfig, RepoError, RepoIndex, config_from_apt, fetch_index};
+use plinth_deb::repo::{
+    RepoConfig, RepoError, RepoIndex, Security, add_security, config_from_apt, fetch_index,
+};
 use plinth_dpkg::Version;
 use plinth_sbom::{Distro, PackageKind, Sbom};
 use serde::Serialize;
@@ -98,6 +100,19 @@ pub enum ArchiveSource {
     Config(RepoConfig),
 }
 
+impl ArchiveFixesError {
+    /// What the user can do about the error, when there is something (a security suite
+    /// that is not where it was looked for).
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ArchiveFixesError::Config { source, .. } | ArchiveFixesError::Index { source, .. } => {
+                source.hint()
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ArchiveSource {
     /// One mirror trusted with the Debian archive keyring, or (with none) the machine's
     /// own apt sources.
@@ -123,12 +138,16 @@ pub struct ArchiveOptions {
     pub arch: Option<String>,
     /// The time the signed release files' validity is judged at.
     pub now: SystemTime,
+    /// Where the `-security` suite comes from (by default as apt finds it); a
+    /// configured security suite is required.
+    pub security: Security,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> Self {
         ArchiveOptions {
             source: ArchiveSource::Apt(PathBuf::from("/")),
+            security: Security::Apt,
             arch: None,
             now: SystemTime::now(),
         }
@@ -300,31 +319,34 @@ pub fn debian_arch(sbom: &Sbom) -> Result<String, ArchiveFixesError> {
     Ok(arch.to_string())
 }
 
-/// The repository configuration for `codename`.
+/// The repository configuration for `codename`, its security suite as `security` says
+/// (from the machine's apt sources for a mirror given alone).
 pub fn repo_config(
     codename: &str,
     source: &ArchiveSource,
+    security: &Security,
     now: SystemTime,
 ) -> Result<RepoConfig, ArchiveFixesError> {
+    let config_err = |source| ArchiveFixesError::Config {
+        codename: codename.to_string(),
+        source: Box::new(source),
+    };
     Ok(match source {
         ArchiveSource::Apt(root) => {
-            config_from_apt(root, codename, now).map_err(|source| ArchiveFixesError::Config {
-                codename: codename.to_string(),
-                source: Box::new(source),
-            })?
+            config_from_apt(root, codename, security, now).map_err(config_err)?
         }
-        ArchiveSource::Mirror { uri, keyring } => RepoConfig {
-            mirror: uri.trim_end_matches('/').to_string(),
-            suites: vec![
-                codename.to_string(),
-                format!("{codename}-updates"),
-                format!("{codename}-security"),
-            ],
-            components: vec!["main".to_string()],
-            keyring: keyring.clone(),
-            now,
-            suite_mirrors: BTreeMap::new(),
-        },
+        ArchiveSource::Mirror { uri, keyring } => {
+            let mut cfg = RepoConfig {
+                mirror: uri.trim_end_matches('/').to_string(),
+                suites: vec![codename.to_string(), format!("{codename}-updates")],
+                components: vec!["main".to_string()],
+                keyring: keyring.clone(),
+                now,
+                suite_mirrors: BTreeMap::new(),
+            };
+            add_security(&mut cfg, Path::new("/"), codename, security).map_err(config_err)?;
+            cfg
+        }
         ArchiveSource::Config(cfg) => cfg.clone(),
     })
 }
@@ -343,7 +365,7 @@ pub fn fixes_from_archive(
         Some(a) => a.clone(),
         None => debian_arch(sbom)?,
     };
-    let cfg = repo_config(&codename, &opts.source, opts.now)?;
+    let cfg = repo_config(&codename, &opts.source, &opts.security, opts.now)?;
     let index = fetch_index(&cfg, &arch, reporter).map_err(|source| ArchiveFixesError::Index {
         codename: codename.clone(),
         arch: arch.clone(),
@@ -592,6 +614,7 @@ mod tests {
                 uri: "file:///srv/debian/".into(),
                 keyring: Keyring::default(),
             },
+            &Security::Mirror("file:///srv/debian-security".into()),
             SystemTime::UNIX_EPOCH,
         )
         .unwrap();
@@ -600,9 +623,14 @@ mod tests {
             cfg.suites,
             ["bookworm", "bookworm-updates", "bookworm-security"]
         );
+        assert_eq!(
+            cfg.mirror_for("bookworm-security"),
+            "file:///srv/debian-security"
+        );
         let err = repo_config(
             "bookworm",
             &ArchiveSource::Apt(PathBuf::from("/nonexistent-root")),
+            &Security::Apt,
             SystemTime::UNIX_EPOCH,
         )
         .unwrap_err();

@@ -414,6 +414,65 @@ fn missing_optional_suite_is_skipped_with_a_warning() {
     );
 }
 
+/// Issue 13, point 9: a build went on without its security suite (a warning, exit 0)
+/// when the mirror it was looked for on had none. A configured security suite is
+/// required, like the release itself.
+#[test]
+fn trixie_built_without_its_security_updates() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let rec = Recorder::default();
+    let cfg = config(server.url(), &f.key, &[SUITE, UPDATES, "bookworm-security"]);
+    let err = repo::fetch_index(&cfg, "amd64", &rec).unwrap_err();
+    assert!(
+        matches!(&err, RepoError::MissingSecuritySuite { suite, .. } if suite == "bookworm-security"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "security suite bookworm-security is not at {}/dists/bookworm-security/",
+            server.url()
+        )),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("--security-mirror"));
+    assert!(rec.warnings().is_empty(), "{:?}", rec.warnings());
+    // Served from its own archive, as Debian does, it is found there.
+    let other = tempfile::tempdir().unwrap();
+    write_suite(
+        other.path(),
+        &f.key,
+        &SuiteSpec::new(
+            "bookworm-security",
+            vec![TestDeb::new("libc6", "2.36-9+deb12u1", "amd64")],
+        ),
+    );
+    let security = Server::start(other.path());
+    let mut cfg = cfg;
+    repo::add_security(
+        &mut cfg,
+        Path::new("/nonexistent"),
+        SUITE,
+        &repo::Security::Mirror(security.url()),
+    )
+    .unwrap();
+    let index = repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap();
+    let suites: Vec<&str> = index.suites.iter().map(|s| s.suite.as_str()).collect();
+    assert_eq!(suites, [SUITE, UPDATES, "bookworm-security"]);
+    let libc = find(&index, "libc6", "2.36-9+deb12u1");
+    assert!(index.url_of(libc).starts_with(&security.url()));
+    // Left out on purpose, it is not fetched at all.
+    repo::add_security(
+        &mut cfg,
+        Path::new("/nonexistent"),
+        SUITE,
+        &repo::Security::Off,
+    )
+    .unwrap();
+    let index = repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap();
+    assert_eq!(index.suites.len(), 2);
+}
+
 #[test]
 fn missing_first_suite_is_an_error() {
     let f = fixture();
@@ -616,7 +675,12 @@ fn suite_mirror_override_is_used() {
 
 #[test]
 fn real_mirror_index_and_base_files_download() {
-    let cfg = match repo::config_from_apt(Path::new("/"), "bookworm", SystemTime::now()) {
+    let cfg = match repo::config_from_apt(
+        Path::new("/"),
+        "bookworm",
+        &repo::Security::Apt,
+        SystemTime::now(),
+    ) {
         Ok(cfg) => cfg,
         Err(e) => return skip(&format!("no apt source for bookworm: {}", chain(&e))),
     };
