@@ -11,7 +11,7 @@ use pgp::armor::DearmorOptions;
 use pgp::composed::CleartextSignedMessage;
 use sha2::{Digest, Sha256};
 
-use crate::cache::Download;
+use crate::cache::{Cache, Download};
 use crate::keyring::{Keyring, KeyringError};
 use crate::packages::{self, Compression, PackageRecord, PackagesError};
 use crate::release::{self, FileHash, MAX_RELEASE, Release, ReleaseError};
@@ -256,6 +256,17 @@ fn dist_url(base: &str, suite: &str, file: &str) -> String {
     }
 }
 
+/// How [`fetch_index_with`] gets and keeps the indexes.
+#[derive(Default, Clone, Copy)]
+pub struct IndexOptions<'a> {
+    /// Where the index files are kept under their SHA-256 (as the verified release file
+    /// lists it): while the release file names the same index, nothing is downloaded.
+    pub cache: Option<&'a Cache>,
+    /// Keeps only the records whose paragraph this accepts; the others are parsed no
+    /// further and never held. `None` keeps every record.
+    pub keep: Option<&'a (dyn Fn(&control::Paragraph) -> bool + Sync)>,
+}
+
 /// Fetches and verifies every suite's release file and `Packages` indexes for `arch`
 /// (plus `binary-all` where the release does not fold `Architecture: all` packages into
 /// the per-architecture indexes). Every index is checked against the size and SHA-256 of
@@ -263,6 +274,16 @@ fn dist_url(base: &str, suite: &str, file: &str) -> String {
 pub fn fetch_index(
     cfg: &RepoConfig,
     arch: &str,
+    reporter: &dyn Reporter,
+) -> Result<RepoIndex, RepoError> {
+    fetch_index_with(cfg, arch, IndexOptions::default(), reporter)
+}
+
+/// [`fetch_index`], with the indexes kept in a cache and only some records parsed.
+pub fn fetch_index_with(
+    cfg: &RepoConfig,
+    arch: &str,
+    opts: IndexOptions<'_>,
     reporter: &dyn Reporter,
 ) -> Result<RepoIndex, RepoError> {
     if cfg.suites.is_empty() {
@@ -295,10 +316,10 @@ pub fn fetch_index(
                 suite: suite.clone(),
                 dir: dir.clone(),
             })?;
-            records.extend(fetch_packages(&suite_index, &path, &entry, reporter)?);
+            records.extend(fetch_packages(&suite_index, &path, &entry, opts, reporter)?);
             let all_dir = format!("{component}/binary-all");
             if fetch_all_index && let Some((path, entry)) = pick_index(release, &all_dir) {
-                records.extend(fetch_packages(&suite_index, &path, &entry, reporter)?);
+                records.extend(fetch_packages(&suite_index, &path, &entry, opts, reporter)?);
             }
         }
         let at = index.suites.len();
@@ -425,10 +446,214 @@ fn fetch_packages(
     suite: &SuiteIndex,
     path: &str,
     entry: &FileHash,
+    opts: IndexOptions<'_>,
     reporter: &dyn Reporter,
 ) -> Result<Vec<PackageRecord>, RepoError> {
     let release = &suite.release;
     let url = dist_url(&suite.base_uri, &suite.suite, path);
+    let index_err = |source| RepoError::Index {
+        suite: suite.suite.clone(),
+        path: path.to_string(),
+        url: url.clone(),
+        source: Box::new(source),
+    };
+    // Fastest: the decompressed text kept (as zstd) by an earlier run, checked against the
+    // hash the verified release file gives for it; xz costs ten times more to decode.
+    let plain_path = path
+        .strip_suffix(".xz")
+        .or_else(|| path.strip_suffix(".gz"))
+        .unwrap_or(path);
+    let plain_entry = release
+        .file(plain_path)
+        .filter(|_| Compression::from_path(path) != Compression::None);
+    let copy = match (opts.cache, opts.keep, plain_entry) {
+        (Some(c), Some(keep), Some(plain)) if http::is_sha256_hex(&plain.sha256) => {
+            let copy = c
+                .root()
+                .join("derived/packages-zst")
+                .join(plain.sha256.to_ascii_lowercase());
+            if let Some(records) = read_plain_copy(&copy, plain, keep) {
+                return Ok(records);
+            }
+            Some((c, copy, keep))
+        }
+        _ => None,
+    };
+    // The cache re-checks the hash, which the verified release file gave.
+    let cached = opts
+        .cache
+        .and_then(|c| c.get(&entry.sha256, reporter))
+        .and_then(|p| fs_err::read(p).ok())
+        .filter(|d| d.len() as u64 == entry.size);
+    let data = match cached {
+        Some(data) => data,
+        None => {
+            let data = download_index(suite, path, entry, &url, reporter)?;
+            if let Some(c) = opts.cache
+                && let Err(e) = c.put(&entry.sha256, &data)
+            {
+                reporter.warn(&format!("cannot keep {url} in the cache: {e}"));
+            }
+            data
+        }
+    };
+    let compression = Compression::from_path(path);
+    let (records, plain_size, plain_sha256) = match (opts.keep, copy) {
+        (None, _) => {
+            let plain = packages::decompress(&data, compression).map_err(index_err)?;
+            drop(data);
+            let size = plain.len() as u64;
+            let sha = hex::encode(Sha256::digest(&plain));
+            (packages::parse(&plain).map_err(index_err)?, size, sha)
+        }
+        (Some(keep), None) => {
+            packages::parse_stream(&data, compression, keep).map_err(index_err)?
+        }
+        (Some(_), Some((cache, copy, keep))) => {
+            let parsed = parse_keeping_copy(&data, compression, cache, &copy, keep);
+            let (parsed, kept) = parsed.map_err(index_err)?;
+            if let Some(Err(e)) = kept {
+                reporter.warn(&format!("cannot keep a copy of {url} in the cache: {e}"));
+            }
+            parsed
+        }
+    };
+    // Where the release also lists the uncompressed index, check that too.
+    if compression != Compression::None
+        && let Some(listed) = release.file(plain_path)
+    {
+        if listed.size != plain_size {
+            return Err(index_err(PackagesError::SizeMismatch {
+                path: plain_path.to_string(),
+                expected: listed.size,
+                actual: plain_size,
+            }));
+        }
+        if !listed.sha256.eq_ignore_ascii_case(&plain_sha256) {
+            return Err(index_err(PackagesError::HashMismatch {
+                path: plain_path.to_string(),
+                expected: listed.sha256.clone(),
+                actual: plain_sha256,
+            }));
+        }
+    }
+    Ok(records)
+}
+
+/// The records `keep` accepts from the zstd copy of a decompressed index at `copy`, when
+/// there is one and it decompresses to exactly the text the release file lists; else
+/// `None`, and a damaged copy is removed.
+fn read_plain_copy(
+    copy: &Path,
+    plain: &FileHash,
+    keep: &(dyn Fn(&control::Paragraph) -> bool + Sync),
+) -> Option<Vec<PackageRecord>> {
+    let file = fs_err::File::open(copy).ok()?;
+    let parsed = zstd::stream::read::Decoder::new(file)
+        .map_err(PackagesError::Io)
+        .and_then(|mut r| packages::parse_reader(&mut r, Compression::None, None, keep));
+    match parsed {
+        Ok((records, size, sha))
+            if size == plain.size && sha.eq_ignore_ascii_case(&plain.sha256) =>
+        {
+            Some(records)
+        }
+        _ => {
+            let _ = fs_err::remove_file(copy);
+            None
+        }
+    }
+}
+
+type Parsed = (Vec<PackageRecord>, u64, String);
+
+/// Parses `data` as [`packages::parse_stream`] does, writing the decompressed text, as
+/// zstd, to a temporary file that becomes `copy` once the whole index has parsed (the
+/// caller still checks it against the release file: a copy is only ever read back
+/// through that check). The second value says how keeping the copy went.
+fn parse_keeping_copy(
+    data: &[u8],
+    compression: Compression,
+    cache: &Cache,
+    copy: &Path,
+    keep: &(dyn Fn(&control::Paragraph) -> bool + Sync),
+) -> Result<(Parsed, Option<Result<(), std::io::Error>>), PackagesError> {
+    let mut reader: Box<dyn std::io::Read + '_> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(data)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
+        Compression::None => return Ok((packages::parse_stream(data, compression, keep)?, None)),
+    };
+    let tmp_dir = cache.root().join("tmp");
+    let writer = fs_err::create_dir_all(&tmp_dir)
+        .and_then(|_| {
+            tempfile::Builder::new()
+                .prefix(".index-")
+                .permissions(plinth_core::dirs::umask_mode(0o666))
+                .tempfile_in(&tmp_dir)
+        })
+        .and_then(|tmp| Ok((zstd::stream::write::Encoder::new(tmp.reopen()?, 1)?, tmp)));
+    let (encoder, tmp) = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            return Ok((
+                packages::parse_stream(data, compression, keep)?,
+                Some(Err(e)),
+            ));
+        }
+    };
+    // A copy that cannot be written (a full disk) costs the next run time, not this one
+    // its result: write errors stop the copy, not the parse.
+    let mut tee = Tolerant {
+        inner: Some(encoder),
+        error: None,
+    };
+    let parsed = packages::parse_reader(&mut reader, compression, Some(&mut tee), keep)?;
+    let kept = match (tee.inner, tee.error) {
+        (_, Some(e)) => Err(e),
+        (Some(encoder), None) => encoder
+            .finish()
+            .and_then(|_| fs_err::create_dir_all(copy.parent().unwrap_or(copy)))
+            .and_then(|_| tmp.persist(copy).map(|_| ()).map_err(|e| e.error)),
+        (None, None) => Ok(()),
+    };
+    Ok((parsed, Some(kept)))
+}
+
+/// A writer whose first error is kept and ends the writing, never reported to the caller
+/// of `write`.
+struct Tolerant<W> {
+    inner: Option<W>,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::io::Write for Tolerant<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(w) = self.inner.as_mut()
+            && let Err(e) = w.write_all(buf)
+        {
+            self.error = Some(e);
+            self.inner = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Downloads the index at `path`, by hash when the release offers it, checking size and
+/// SHA-256 while streaming.
+fn download_index(
+    suite: &SuiteIndex,
+    path: &str,
+    entry: &FileHash,
+    url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Vec<u8>, RepoError> {
+    let release = &suite.release;
+    let url = url.to_string();
     let fetch_err = |source| RepoError::FetchIndex {
         suite: suite.suite.clone(),
         path: path.to_string(),
@@ -463,24 +688,7 @@ fn fetch_packages(
     }
     reporter.finish(&task);
     result.map_err(fetch_err)?;
-    let index_err = |source| RepoError::Index {
-        suite: suite.suite.clone(),
-        path: path.to_string(),
-        url: url.clone(),
-        source: Box::new(source),
-    };
-    let compression = Compression::from_path(path);
-    let plain = packages::decompress(&data, compression).map_err(index_err)?;
-    drop(data);
-    // Where the release also lists the uncompressed index, check that too.
-    let plain_path = path
-        .strip_suffix(".xz")
-        .or_else(|| path.strip_suffix(".gz"))
-        .unwrap_or(path);
-    if compression != Compression::None && release.file(plain_path).is_some() {
-        packages::verify_against_release(&plain, release, plain_path).map_err(index_err)?;
-    }
-    packages::parse(&plain).map_err(index_err)
+    Ok(data)
 }
 
 /// Builds a [`RepoConfig`] from the apt sources under `root` for the Debian release

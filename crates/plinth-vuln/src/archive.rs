@@ -13,7 +13,7 @@
 //! an entry is usually one that entry fixes, but the text is prose ("revert the fix for
 //! CVE-…" is rare but possible), and CVEs fixed without a changelog mention are missed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,9 +23,11 @@ use plinth_deb::cache::Cache;
 use plinth_deb::changelog::pending_since;
 use plinth_deb::keyring::Keyring;
 use plinth_deb::repo::{
-    RepoConfig, RepoError, RepoIndex, Security, add_security, config_from_apt, fetch_index,
+    IndexOptions, RepoConfig, RepoError, RepoIndex, Security, add_security, config_from_apt,
+    fetch_index_with,
 };
 use plinth_dpkg::Version;
+use plinth_dpkg::control::Paragraph;
 use plinth_sbom::{Distro, PackageKind, Sbom};
 use serde::Serialize;
 
@@ -366,7 +368,32 @@ pub fn fixes_from_archive(
         None => debian_arch(sbom)?,
     };
     let cfg = repo_config(&codename, &opts.source, &opts.security, opts.now)?;
-    let index = fetch_index(&cfg, &arch, reporter).map_err(|source| ArchiveFixesError::Index {
+    // Only the records of the installed sources are parsed and kept (a few thousand of
+    // Debian's 63,000), and the verified index files are kept in the cache under their
+    // signed hash: a second run downloads the release files alone.
+    let wanted: HashSet<&str> = sbom
+        .packages
+        .iter()
+        .filter(|p| p.kind() == PackageKind::Deb)
+        .map(|p| p.source_or_name())
+        .collect();
+    let keep = |p: &Paragraph| {
+        let source = p
+            .get("Source")
+            .and_then(|s| s.split_whitespace().next())
+            .or_else(|| p.get("Package"));
+        source.is_some_and(|s| wanted.contains(s))
+    };
+    let index = fetch_index_with(
+        &cfg,
+        &arch,
+        IndexOptions {
+            cache: Some(cache),
+            keep: Some(&keep),
+        },
+        reporter,
+    )
+    .map_err(|source| ArchiveFixesError::Index {
         codename: codename.clone(),
         arch: arch.clone(),
         source: Box::new(source),
