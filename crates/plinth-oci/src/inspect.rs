@@ -127,8 +127,8 @@ pub fn inspect_source(
         }
     }
     let mut reports = Vec::new();
-    let mut validated = checked_blobs
-        .unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum());
+    let mut validated =
+        checked_blobs.unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum());
     let mut referrers = src.referrers_by_subject()?;
     for img in &images {
         let fs = ImageFs::open(src, img, &ImageFsOptions::default())?;
