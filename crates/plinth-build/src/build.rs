@@ -31,6 +31,11 @@ pub struct BuildOptions {
     pub only_platforms: Option<Vec<Platform>>,
     /// A Debian mirror overriding the spec's and the apt sources'.
     pub mirror: Option<String>,
+    /// The security archive's base URI, overriding the spec's and the apt sources'.
+    pub security_mirror: Option<String>,
+    /// Leave the release's `-security` suite out (`--no-security`), as the spec's
+    /// `security = false` does.
+    pub no_security: bool,
     /// The package cache (default: [`plinth_core::dirs::cache_root`]).
     pub cache: Option<PathBuf>,
     /// What to do with `plinth.lock` (Debian-based images only).
@@ -45,6 +50,8 @@ impl Default for BuildOptions {
             source_date_epoch: 0,
             only_platforms: None,
             mirror: None,
+            security_mirror: None,
+            no_security: false,
             cache: None,
             lock: LockMode::UseOrCreate,
             reporter: Arc::new(NoReporter),
@@ -101,6 +108,13 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
         ),
         source: None,
     })?;
+    let d = &debian::with_options(spec, d, opts)?;
+    if !d.security {
+        opts.reporter.warn(&format!(
+            "building without Debian's security updates ({}-security left out, as asked)",
+            d.release.codename()
+        ));
+    }
     let path = lock_path(spec);
     let existing = Lock::load(&path)?;
     let inputs = debian::inputs_digest(spec, d);
@@ -110,9 +124,16 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
         if lock.inputs != inputs {
             return Err(BuildError::StaleLock { path });
         }
+        let security = format!("{}-security", d.release.codename());
+        if d.security && !lock.suites.iter().any(|s| s.name == security) {
+            return Err(BuildError::LockWithoutSecurity {
+                path,
+                suite: security,
+            });
+        }
         return Ok((lock.clone(), LockOutcome::Used));
     }
-    let cfg = debian::repo_config(d, opts.mirror.as_deref())?;
+    let cfg = debian::repo_config(d)?;
     let lock = debian::resolve_lock(spec, d, &cfg, opts.reporter.as_ref())?;
     lock.save(&path)?;
     let outcome = match existing {
@@ -169,18 +190,13 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         let mut layers = Vec::new();
         let mut base = accounts_layer(spec)?;
         if let (Some(d), Some((lock, _))) = (&spec.debian, &lock) {
+            let d = &debian::with_options(spec, d, opts)?;
             let locked =
                 lock.platform(&platform.to_string())
                     .ok_or_else(|| BuildError::StaleLock {
                         path: lock_path(spec),
                     })?;
-            let pkgs = debian::fetch_packages(
-                d,
-                opts.mirror.as_deref(),
-                locked,
-                &cache,
-                opts.reporter.as_ref(),
-            )?;
+            let pkgs = debian::fetch_packages(d, locked, &cache, opts.reporter.as_ref())?;
             layers.extend(debian::package_layers(
                 &pkgs,
                 d,

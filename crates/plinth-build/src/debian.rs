@@ -14,7 +14,7 @@ use plinth_deb::cache::{Cache, Download};
 use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
 use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
-use plinth_deb::repo::{RepoConfig, config_from_apt, fetch_index};
+use plinth_deb::repo::{RepoConfig, Security, add_security, config_from_apt, fetch_index};
 use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 
@@ -61,20 +61,60 @@ pub fn inputs_digest(spec: &Spec, d: &DebianSpec) -> String {
     let mut packages = d.packages.clone();
     packages.sort();
     let platforms: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
-    let text = format!(
+    let mut text = format!(
         "release={}\npackages={}\nexclude={}\nplatforms={}\n",
         d.release.codename(),
         packages.join(","),
         d.exclude.join(","),
         platforms.join(",")
     );
+    // Only when off: the locks written before the key existed stay valid.
+    if !d.security {
+        text.push_str("security=false\n");
+    }
     plinth_oci::sha256_digest(text.as_bytes()).to_string()
 }
 
-/// Where the mirror and its keys come from: the spec, `--mirror`, or the apt sources.
-pub fn repo_config(d: &DebianSpec, mirror: Option<&str>) -> Result<RepoConfig, BuildError> {
+/// `d` with the command line's overrides: `--mirror`, `--security-mirror` and
+/// `--no-security` win over the spec's keys.
+pub fn with_options(
+    spec: &Spec,
+    d: &DebianSpec,
+    opts: &crate::BuildOptions,
+) -> Result<DebianSpec, BuildError> {
+    let mut d = d.clone();
+    if let Some(m) = &opts.mirror {
+        d.mirror = Some(m.trim_end_matches('/').to_string());
+    }
+    if opts.no_security {
+        d.security = false;
+        d.security_mirror = None;
+    }
+    if let Some(m) = &opts.security_mirror {
+        if !d.security {
+            return Err(deb_err(format!(
+                "--security-mirror is given but {} leaves the security suite out (security = false)",
+                spec.path.display()
+            )));
+        }
+        d.security_mirror = Some(m.trim_end_matches('/').to_string());
+    }
+    Ok(d)
+}
+
+/// Where the mirror and its keys come from: the spec (with the command line's
+/// overrides, see [`with_options`]) or the apt sources. The security suite comes from
+/// `security-mirror`, else the apt sources' `*-security` entry, else the main mirror; it
+/// is left out only when `security` is off, and required otherwise.
+pub fn repo_config(d: &DebianSpec) -> Result<RepoConfig, BuildError> {
     let now = SystemTime::now();
-    let mut cfg = match mirror.or(d.mirror.as_deref()) {
+    let security = match (&d.security_mirror, d.security) {
+        (_, false) => Security::Off,
+        (Some(m), true) => Security::Mirror(m.clone()),
+        (None, true) => Security::Apt,
+    };
+    let codename = d.release.codename();
+    let mut cfg = match d.mirror.as_deref() {
         Some(m) => RepoConfig {
             mirror: m.trim_end_matches('/').to_string(),
             suites: d.release.suites().to_vec(),
@@ -88,7 +128,7 @@ pub fn repo_config(d: &DebianSpec, mirror: Option<&str>) -> Result<RepoConfig, B
             now,
             suite_mirrors: BTreeMap::new(),
         },
-        None => config_from_apt(Path::new("/"), d.release.codename(), now).map_err(|e| {
+        None => config_from_apt(Path::new("/"), codename, &security, now).map_err(|e| {
             deb_src(
                 format!(
                     "cannot find a mirror for {} in the apt sources",
@@ -98,6 +138,14 @@ pub fn repo_config(d: &DebianSpec, mirror: Option<&str>) -> Result<RepoConfig, B
             )
         })?,
     };
+    if d.mirror.is_some() {
+        add_security(&mut cfg, Path::new("/"), codename, &security).map_err(|e| {
+            deb_src(
+                format!("cannot find the security archive of {codename} in the apt sources"),
+                e,
+            )
+        })?;
+    }
     for k in &d.keys {
         let ring = match k {
             KeySource::File(p) => Keyring::load(p)
@@ -192,7 +240,6 @@ pub fn resolve_lock(
 /// in the cache yet: a warm build needs neither network nor apt sources.
 pub fn fetch_packages(
     d: &DebianSpec,
-    mirror: Option<&str>,
     platform: &LockedPlatform,
     cache: &Cache,
     reporter: &dyn Reporter,
@@ -204,7 +251,7 @@ pub fn fetch_packages(
     let cfg = if all_cached {
         None
     } else {
-        Some(repo_config(d, mirror)?)
+        Some(repo_config(d)?)
     };
     let downloads: Vec<Download> = platform
         .packages

@@ -56,10 +56,19 @@ pub enum BuildError {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// `plinth.lock` does not match the spec and [`crate::LockMode::UseOrCreate`] was asked for.
-    #[error("{} was written for another version of the spec (its packages, profile, release or platforms changed)", path.display())]
+    #[error("{} was written for another version of the spec (its packages, profile, release, platforms or security setting changed)", path.display())]
     StaleLock {
         /// The lock file.
         path: PathBuf,
+    },
+    /// `plinth.lock` was resolved without the release's security suite, which the spec
+    /// does not leave out.
+    #[error("{} was resolved without the security suite {suite}", path.display())]
+    LockWithoutSecurity {
+        /// The lock file.
+        path: PathBuf,
+        /// The suite missing from it (`trixie-security`).
+        suite: String,
     },
     /// `plinth.lock` could not be read, parsed or written.
     #[error(transparent)]
@@ -93,6 +102,16 @@ impl BuildError {
             BuildError::StaleLock { .. } => {
                 Some("run `plinth lock --update SPEC` to resolve it again".to_string())
             }
+            BuildError::LockWithoutSecurity { .. } => Some(
+                "run `plinth lock --update SPEC` to resolve it with the security updates, or \
+                 set `security = false` in [debian] to build without them"
+                    .to_string(),
+            ),
+            BuildError::Debian {
+                source: Some(e), ..
+            } => e
+                .downcast_ref::<plinth_deb::repo::RepoError>()
+                .and_then(|e| e.hint()),
             _ => None,
         }
     }

@@ -8,15 +8,15 @@
 //! SHA-256 of its index record before it is read.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::PathBuf;
 
 use crate::cache::{Cache, CacheError};
 use crate::changelog::{self, ChangelogEntry, ChangelogError};
-use crate::debfile::{DebEntryKind, DebError, DebLimits, DebPackage, read_deb};
+use crate::debfile::{DebEntry, DebEntryKind, DebError, DebLimits, read_data_streaming};
 use crate::packages::PackageRecord;
 use crate::repo::RepoIndex;
 use plinth_core::progress::Reporter;
 use plinth_dpkg::version::Version;
+use sha2::{Digest, Sha256};
 
 /// Failure while reading a package's changelog from the archive.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +29,6 @@ pub enum ArchiveError {
         /// What the cache reported.
         #[source]
         source: CacheError,
-    },
-    /// The cached `.deb` could not be read back.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The file in the cache.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
     },
     /// The package could not be unpacked (the error names it).
     #[error(transparent)]
@@ -218,15 +209,15 @@ pub fn fetch_changelog(
     let mut dir = format!("usr/share/doc/{}", start.package);
     for _ in 0..MAX_PACKAGES {
         let rec = &index.packages[at];
-        let deb = load_deb(index, at, cache, reporter)?;
-        match find_changelog(&deb, &dir, native) {
+        match changelog_in(index, at, &dir, native, cache, reporter)? {
             Found::File(path, bytes) => {
-                let entries = changelog::read(bytes).map_err(|source| ArchiveError::Changelog {
-                    package: rec.package.clone(),
-                    version: rec.version.as_str().to_string(),
-                    path: path.clone(),
-                    source,
-                })?;
+                let entries =
+                    changelog::read(&bytes).map_err(|source| ArchiveError::Changelog {
+                        package: rec.package.clone(),
+                        version: rec.version.as_str().to_string(),
+                        path: path.clone(),
+                        source,
+                    })?;
                 return Ok(Changelog {
                     package: rec.package.clone(),
                     version: rec.version.as_str().to_string(),
@@ -316,12 +307,27 @@ fn find_binary(index: &RepoIndex, name: &str, from: &PackageRecord) -> Option<us
         .map(|(i, _)| i)
 }
 
-fn load_deb(
+/// What package `i` holds under `dir`: from the cache's derived entries when an earlier
+/// run read it (a package's bytes never change under its hash, so neither does what it
+/// holds), else read out of its `.deb` as a stream, keeping only the changelogs' bytes,
+/// and remembered. Reading a package means decompressing all of it (an 80 MB browser
+/// takes seconds and, held whole, hundreds of MB): a warm run reads none.
+fn changelog_in(
     index: &RepoIndex,
     i: usize,
+    dir: &str,
+    native: bool,
     cache: &Cache,
     reporter: &dyn Reporter,
-) -> Result<DebPackage, ArchiveError> {
+) -> Result<Found, ArchiveError> {
+    let rec = &index.packages[i];
+    let key = hex::encode(Sha256::digest(format!(
+        "plinth changelog v1\n{}\n{dir}\n{native}",
+        rec.sha256.to_ascii_lowercase()
+    )));
+    if let Some(found) = cache.derived(DERIVED, &key).and_then(|b| Found::decode(&b)) {
+        return Ok(found);
+    }
     let download = index.download(i);
     let path = cache
         .fetch_all(std::slice::from_ref(&download), 1, reporter)
@@ -330,16 +336,32 @@ fn load_deb(
             source,
         })?
         .remove(0);
-    let bytes = fs_err::read(&path).map_err(|source| ArchiveError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    read_deb(&bytes, &download.name, &DebLimits::default())
-        .map_err(|e| ArchiveError::Deb(Box::new(e)))
+    // Kept: the files a changelog path can resolve to, those named `changelog*`
+    // anywhere and those right in a doc directory (through links, `changelog.gz` may be
+    // `real`); not the package's programs and libraries, nor a doc directory's trees.
+    let keep = |p: &str| {
+        let parts: Vec<&str> = p.split('/').collect();
+        parts.last().is_some_and(|b| b.starts_with("changelog"))
+            || matches!(parts.as_slice(), ["usr", "share", "doc", _, _])
+    };
+    let entries = read_data_streaming(&path, &download.name, &DebLimits::default(), &keep)
+        .map_err(|e| ArchiveError::Deb(Box::new(e)))?;
+    let found = find_changelog(&entries, dir, native);
+    // A cache that cannot be written costs the next run time, not this one its result.
+    if let Err(e) = cache.put_derived(DERIVED, &key, &found.encode()) {
+        reporter.warn(&format!(
+            "cannot remember the changelog of {}: {e}",
+            download.name
+        ));
+    }
+    Ok(found)
 }
 
-enum Found<'a> {
-    File(String, &'a [u8]),
+/// The cache's kind of derived entry for what a package holds under its doc directory.
+const DERIVED: &str = "changelog";
+
+enum Found {
+    File(String, Vec<u8>),
     /// The directory leads into `/usr/share/doc/<owner>`, which this package lacks.
     Elsewhere {
         dir: String,
@@ -348,13 +370,47 @@ enum Found<'a> {
     Nothing,
 }
 
-/// Looks for the changelog under `dir` of `deb`.
-fn find_changelog<'a>(deb: &'a DebPackage, dir: &str, native: bool) -> Found<'a> {
-    let map: HashMap<&str, &DebEntryKind> = deb
-        .entries
-        .iter()
-        .map(|e| (e.path.as_str(), &e.kind))
-        .collect();
+impl Found {
+    /// `file\nPATH\nBYTES`, `elsewhere\nDIR\nOWNER\n` or `nothing\n`.
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Found::File(path, bytes) => {
+                let mut v = format!("file\n{path}\n").into_bytes();
+                v.extend_from_slice(bytes);
+                v
+            }
+            Found::Elsewhere { dir, owner } => format!("elsewhere\n{dir}\n{owner}\n").into_bytes(),
+            Found::Nothing => b"nothing\n".to_vec(),
+        }
+    }
+
+    fn decode(b: &[u8]) -> Option<Found> {
+        let line = |b: &[u8]| -> Option<(String, usize)> {
+            let n = b.iter().position(|&c| c == b'\n')?;
+            Some((String::from_utf8(b[..n].to_vec()).ok()?, n + 1))
+        };
+        let (kind, at) = line(b)?;
+        let rest = &b[at..];
+        match kind.as_str() {
+            "file" => {
+                let (path, n) = line(rest)?;
+                Some(Found::File(path, rest[n..].to_vec()))
+            }
+            "elsewhere" => {
+                let (dir, n) = line(rest)?;
+                let (owner, _) = line(&rest[n..])?;
+                Some(Found::Elsewhere { dir, owner })
+            }
+            "nothing" => Some(Found::Nothing),
+            _ => None,
+        }
+    }
+}
+
+/// Looks for the changelog under `dir` among a package's entries.
+fn find_changelog(entries: &[DebEntry], dir: &str, native: bool) -> Found {
+    let map: HashMap<&str, &DebEntryKind> =
+        entries.iter().map(|e| (e.path.as_str(), &e.kind)).collect();
     let names: &[&str] = if native {
         &["changelog.Debian.gz", "changelog.gz", "changelog"]
     } else {
@@ -363,7 +419,7 @@ fn find_changelog<'a>(deb: &'a DebPackage, dir: &str, native: bool) -> Found<'a>
     let own_dir = dir.split('/').nth(3).unwrap_or_default();
     for name in names {
         match lookup(&map, &format!("{dir}/{name}")) {
-            Lookup::File(path, bytes) => return Found::File(path, bytes),
+            Lookup::File(path, bytes) => return Found::File(path, bytes.to_vec()),
             Lookup::Missing(path) => {
                 let parts: Vec<&str> = path.split('/').collect();
                 if let ["usr", "share", "doc", owner, .., _file] = parts.as_slice()
@@ -683,6 +739,49 @@ openssl (3.0.11-1~deb12u2) bookworm-security; urgency=medium
         let mut bad = idx.clone();
         bad.packages[2].sha256 = hex::encode(Sha256::digest(b"other"));
         let err = fetch_changelog(&bad, 2, &cache, &NoReporter).unwrap_err();
+        assert!(matches!(err, ArchiveError::Fetch { .. }), "{err}");
+    }
+
+    /// Issue 13, point 3: every run of `--fixes-from-archive` read each outdated source's
+    /// `.deb` whole into memory and decompressed all of it (600 MB resident, slower warm
+    /// than cold). What a package holds under its doc directory is now remembered by the
+    /// package's hash: a warm run reads no package at all.
+    #[test]
+    fn fixes_from_archive_reads_every_package_whole_on_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        let gz = gzip(CHANGELOG.as_bytes());
+        let big = vec![7u8; 4 << 20];
+        let openssl = deb(&[
+            T::F("./usr/lib/libcrypto.so.3", &big),
+            T::D("./usr/share/doc/openssl/"),
+            T::F("./usr/share/doc/openssl/changelog.Debian.gz", &gz),
+        ]);
+        let idx = index(
+            b,
+            vec![(1, record(b, "openssl", "3.0.13-1~deb12u1", None, &openssl))],
+        );
+        let cache = Cache::new(b.join("cache"));
+        let first = fetch_changelog(&idx, 0, &cache, &NoReporter).unwrap();
+        assert_eq!(first.entries.len(), 2);
+        // The package leaves the cache and the archive: the second run needs neither.
+        let deb = cache.blob_path(&idx.packages[0].sha256);
+        fs_err::remove_file(&deb).unwrap();
+        fs_err::remove_file(b.join(&idx.packages[0].filename)).unwrap();
+        let second = fetch_changelog(&idx, 0, &cache, &NoReporter).unwrap();
+        assert_eq!(second.path, first.path);
+        assert_eq!(second.entries, first.entries);
+        assert!(!deb.exists(), "nothing fetched");
+        // A damaged memory of it is not trusted: the package is needed again.
+        let derived = b.join("cache/derived/changelog");
+        for e in fs_err::read_dir(&derived).unwrap() {
+            let p = e.unwrap().path();
+            let mut bytes = fs_err::read(&p).unwrap();
+            let n = bytes.len();
+            bytes[n - 1] ^= 1;
+            fs_err::write(&p, bytes).unwrap();
+        }
+        let err = fetch_changelog(&idx, 0, &cache, &NoReporter).unwrap_err();
         assert!(matches!(err, ArchiveError::Fetch { .. }), "{err}");
     }
 }

@@ -198,6 +198,77 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Stores `bytes`, already verified by the caller against `sha256` (a signed index's
+    /// hash), as the blob `sha256`: written to `tmp/` and renamed into place.
+    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<PathBuf, CacheError> {
+        if !http::is_sha256_hex(sha256) || hex::encode(Sha256::digest(bytes)) != sha256 {
+            return Err(CacheError::BadDigest {
+                name: "a verified file".into(),
+                sha256: sha256.to_string(),
+            });
+        }
+        let target = self.blob_path(sha256);
+        self.write_atomically(&target, bytes)?;
+        Ok(target)
+    }
+
+    /// A small file derived from verified inputs (the changelog read out of a package
+    /// whose hash `key` names), stored as `derived/KIND/KEY`: the payload after a line
+    /// holding its SHA-256, so a damaged entry reads as absent (and is removed).
+    pub fn derived(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
+        if !http::is_sha256_hex(key) {
+            return None;
+        }
+        let path = self.root.join("derived").join(kind).join(key);
+        let bytes = fs_err::read(&path).ok()?;
+        let ok = bytes.len() > 65
+            && bytes[64] == b'\n'
+            && hex::encode(Sha256::digest(&bytes[65..])).as_bytes() == &bytes[..64];
+        if !ok {
+            let _ = fs_err::remove_file(&path);
+            return None;
+        }
+        Some(bytes[65..].to_vec())
+    }
+
+    /// Stores `payload` as the derived entry `kind`/`key` (see [`Cache::derived`]).
+    pub fn put_derived(&self, kind: &str, key: &str, payload: &[u8]) -> Result<(), CacheError> {
+        if !http::is_sha256_hex(key) || kind.contains(['/', '.']) {
+            return Err(CacheError::BadDigest {
+                name: format!("derived {kind}"),
+                sha256: key.to_string(),
+            });
+        }
+        let mut bytes = hex::encode(Sha256::digest(payload)).into_bytes();
+        bytes.push(b'\n');
+        bytes.extend_from_slice(payload);
+        self.write_atomically(&self.root.join("derived").join(kind).join(key), &bytes)
+    }
+
+    fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let tmp_dir = self.tmp_dir();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
+            fs_err::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".write-")
+            .permissions(plinth_core::dirs::umask_mode(0o666))
+            .tempfile_in(&tmp_dir)
+            .map_err(io(&tmp_dir))?;
+        tmp.write_all(bytes).map_err(io(tmp.path()))?;
+        tmp.persist(target).map_err(|e| CacheError::Io {
+            path: target.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
 fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut file = fs_err::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -254,5 +325,27 @@ mod tests {
         ));
         assert_eq!(cache.get("../x", &NoReporter), None);
         assert!(cache.fetch_all(&[], 4, &NoReporter).unwrap().is_empty());
+    }
+
+    #[test]
+    fn derived_entries_round_trip_and_a_damaged_one_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let key = hex::encode(Sha256::digest(b"k"));
+        assert_eq!(cache.derived("changelog", &key), None);
+        cache.put_derived("changelog", &key, b"payload").unwrap();
+        assert_eq!(cache.derived("changelog", &key).unwrap(), b"payload");
+        let path = dir.path().join("derived/changelog").join(&key);
+        let mut bytes = fs_err::read(&path).unwrap();
+        *bytes.last_mut().unwrap() = b'X';
+        fs_err::write(&path, bytes).unwrap();
+        assert_eq!(cache.derived("changelog", &key), None);
+        assert!(!path.exists(), "a damaged entry is removed");
+        assert!(cache.put_derived("../x", &key, b"p").is_err());
+        assert!(cache.derived("changelog", "../../x").is_none());
+        let sha = hex::encode(Sha256::digest(b"index"));
+        let p = cache.put(&sha, b"index").unwrap();
+        assert_eq!(cache.get(&sha, &NoReporter), Some(p));
+        assert!(cache.put(&sha, b"other").is_err());
     }
 }

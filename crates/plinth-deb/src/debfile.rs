@@ -188,12 +188,16 @@ fn ar_members<'a>(bytes: &'a [u8], name: &str) -> Result<Vec<Member<'a>>, DebErr
 }
 
 fn decompressor<'a>(member: &Member<'a>, name: &str) -> Result<Box<dyn Read + 'a>, DebError> {
-    let data = member.data;
-    let ext = member
-        .name
-        .rsplit_once(".tar")
-        .map(|(_, e)| e)
-        .unwrap_or("?");
+    decompress_member(&member.name, member.data, name)
+}
+
+/// The decompressed stream of the `ar` member `member` (`data.tar.xz`, …), read from `data`.
+fn decompress_member<'a>(
+    member: &str,
+    data: impl Read + 'a,
+    name: &str,
+) -> Result<Box<dyn Read + 'a>, DebError> {
+    let ext = member.rsplit_once(".tar").map(|(_, e)| e).unwrap_or("?");
     Ok(match ext {
         "" => Box::new(data),
         ".gz" => Box::new(flate2::read::GzDecoder::new(data)),
@@ -201,17 +205,89 @@ fn decompressor<'a>(member: &Member<'a>, name: &str) -> Result<Box<dyn Read + 'a
         ".zst" => Box::new(
             zstd::stream::read::Decoder::new(data).map_err(|e| DebError::Read {
                 name: name.to_string(),
-                member: member.name.clone(),
+                member: member.to_string(),
                 source: e,
             })?,
         ),
         _ => {
             return Err(DebError::Compression {
                 name: name.to_string(),
-                member: member.name.clone(),
+                member: member.to_string(),
             });
         }
     })
+}
+
+/// Reads the data archive of the `.deb` at `path` as a stream, never holding the
+/// package in memory: every entry is checked as [`read_deb`] checks it, but a regular
+/// file's bytes are kept only when `keep` accepts its (normalised) path, and the other
+/// files are left out of the result. Reading one changelog out of an 80 MB package
+/// costs the decompression, not the package's size in memory.
+pub fn read_data_streaming(
+    path: &std::path::Path,
+    name: &str,
+    limits: &DebLimits,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DebEntry>, DebError> {
+    use std::io::{BufReader, Seek, SeekFrom};
+    let io = |member: &str| {
+        let member = member.to_string();
+        move |source| DebError::Read {
+            name: name.to_string(),
+            member,
+            source,
+        }
+    };
+    let bad = |reason: &str| DebError::NotADeb {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut f = BufReader::new(fs_err::File::open(path).map_err(io("the package"))?);
+    let len = f.get_ref().metadata().map_err(io("the package"))?.len();
+    let mut magic = [0u8; 8];
+    f.read_exact(&mut magic).map_err(|_| bad("no ar magic"))?;
+    if &magic != b"!<arch>\n" {
+        return Err(bad("no ar magic"));
+    }
+    let mut pos: u64 = 8;
+    for n in 0..=16 {
+        let mut header = [0u8; 60];
+        f.read_exact(&mut header)
+            .map_err(|_| bad("truncated ar header"))?;
+        if &header[58..60] != b"`\n" {
+            return Err(bad("corrupt ar header"));
+        }
+        let member = String::from_utf8_lossy(&header[..16])
+            .trim_end()
+            .trim_end_matches('/')
+            .to_string();
+        let size: u64 = std::str::from_utf8(&header[48..58])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| bad("bad member size"))?;
+        let start = pos + 60;
+        let end = start
+            .checked_add(size)
+            .filter(|&e| e <= len)
+            .ok_or_else(|| bad("member runs past the end of the file"))?;
+        if n == 0 {
+            let mut version = [0u8; 2];
+            if member != "debian-binary" || size < 2 {
+                return Err(bad("the first member is not debian-binary 2.x"));
+            }
+            f.read_exact(&mut version).map_err(io(&member))?;
+            if &version != b"2." {
+                return Err(bad("the first member is not debian-binary 2.x"));
+            }
+        } else if member.starts_with("data.tar") {
+            let data = (&mut f).take(size);
+            let stream = decompress_member(&member, data, name)?;
+            return read_data_from(stream, &member, name, limits, keep);
+        }
+        pos = end + (size % 2);
+        f.seek(SeekFrom::Start(pos)).map_err(io(&member))?;
+    }
+    Err(bad("no data archive"))
 }
 
 /// Normalises a path inside a package; `..` is refused.
@@ -322,9 +398,21 @@ fn read_control(m: &Member, name: &str, limits: &DebLimits) -> Result<ControlFil
 }
 
 fn read_data(m: &Member, name: &str, limits: &DebLimits) -> Result<Vec<DebEntry>, DebError> {
+    read_data_from(decompressor(m, name)?, &m.name, name, limits, &|_| true)
+}
+
+/// Reads the (decompressed) data archive of member `member`; regular files that `keep`
+/// refuses are checked against the bounds and skipped, not returned.
+fn read_data_from(
+    stream: Box<dyn Read + '_>,
+    member: &str,
+    name: &str,
+    limits: &DebLimits,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DebEntry>, DebError> {
     let rerr = |e| DebError::Read {
         name: name.to_string(),
-        member: m.name.clone(),
+        member: member.to_string(),
         source: e,
     };
     let unsafe_entry = |path: &str, reason| DebError::Unsafe {
@@ -332,11 +420,13 @@ fn read_data(m: &Member, name: &str, limits: &DebLimits) -> Result<Vec<DebEntry>
         path: path.to_string(),
         reason,
     };
-    let mut ar = tar::Archive::new(decompressor(m, name)?);
+    let mut ar = tar::Archive::new(stream);
     let mut out = Vec::new();
     let mut total: u64 = 0;
+    // Entries read, kept or not: the bound is on the archive, not on what is kept.
+    let mut count = 0usize;
     for entry in ar.entries().map_err(rerr)? {
-        if out.len() >= limits.max_entries {
+        if count >= limits.max_entries {
             return Err(DebError::TooManyEntries {
                 name: name.to_string(),
                 limit: limits.max_entries,
@@ -349,6 +439,7 @@ fn read_data(m: &Member, name: &str, limits: &DebLimits) -> Result<Vec<DebEntry>
         if path.is_empty() {
             continue; // `./` itself
         }
+        count += 1;
         let h = entry.header();
         let mode = h.mode().map_err(rerr)? & 0o7777;
         let uid = h.uid().map_err(rerr)?;
@@ -379,9 +470,12 @@ fn read_data(m: &Member, name: &str, limits: &DebLimits) -> Result<Vec<DebEntry>
             if total > limits.max_data {
                 return Err(DebError::TooLarge {
                     name: name.to_string(),
-                    member: m.name.clone(),
+                    member: member.to_string(),
                     limit: limits.max_data,
                 });
+            }
+            if !keep(&path) {
+                continue; // read past by the tar reader; its bytes are not kept
             }
             let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
             (&mut entry)
@@ -566,6 +660,72 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn streaming_reader_checks_what_read_deb_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            fs_err::write(&p, bytes).unwrap();
+            p
+        };
+        let all = |_: &str| true;
+        let good = deb(&[
+            T::D("./usr/"),
+            T::F("./usr/bin/demo", b"\x7fELF"),
+            T::F("./usr/share/doc/demo/changelog.Debian.gz", b"gz"),
+            T::L("./usr/bin/demo2", "demo"),
+        ]);
+        let p = write("good.deb", &good);
+        let whole = read_deb(&good, "good.deb", &DebLimits::default()).unwrap();
+        let streamed = read_data_streaming(&p, "good.deb", &DebLimits::default(), &all).unwrap();
+        assert_eq!(streamed, whole.entries);
+        let only_docs = read_data_streaming(&p, "good.deb", &DebLimits::default(), &|p| {
+            p.starts_with("usr/share/doc")
+        })
+        .unwrap();
+        let paths: Vec<&str> = only_docs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "usr",
+                "usr/share/doc/demo/changelog.Debian.gz",
+                "usr/bin/demo2"
+            ]
+        );
+        // Hostile entries are refused even when their bytes would not be kept.
+        for (entries, expect) in [
+            (vec![T::F("./../../etc/cron.d/evil", b"x")], "escape"),
+            (
+                vec![T::L("./usr/lib/up", "../../../etc/shadow")],
+                "symlink points out",
+            ),
+        ] {
+            let p = write("evil.deb", &deb(&entries));
+            let err = read_data_streaming(&p, "evil.deb", &DebLimits::default(), &|_| false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expect) && err.contains("evil.deb"), "{err}");
+        }
+        let tiny = DebLimits {
+            max_data: 3,
+            ..Default::default()
+        };
+        let p = write("big.deb", &deb(&[T::F("./big", b"1234")]));
+        assert!(matches!(
+            read_data_streaming(&p, "big.deb", &tiny, &|_| false),
+            Err(DebError::TooLarge { .. })
+        ));
+        for (bytes, expect) in [
+            (&b"PK\x03\x04"[..], "no ar magic"),
+            (&b"!<arch>\ngarbage"[..], "truncated ar header"),
+            (&good[..good.len() - 10], "member runs past the end"),
+        ] {
+            let p = write("bad.deb", bytes);
+            let err = read_data_streaming(&p, "bad.deb", &DebLimits::default(), &all).unwrap_err();
+            assert!(err.to_string().contains(expect), "{err}");
+        }
+    }
+
+    #[test]
     fn symlink_containment() {
         assert!(symlink_stays_inside("usr/lib/x", "../../bin/sh"));
         assert!(!symlink_stays_inside("usr/lib/x", "../../../etc"));
@@ -618,6 +778,19 @@ mod real {
                     assert_eq!(format!("{:032x}", md5_digest(data)), sum, "{name}: {path}");
                 }
             }
+            // The streaming reader sees the same entries, keeping only the files asked for.
+            let streamed = read_data_streaming(&p, &name, &DebLimits::default(), &|path| {
+                path.starts_with("usr/share/doc/")
+            })
+            .unwrap();
+            let expected: Vec<&DebEntry> = pkg
+                .entries
+                .iter()
+                .filter(|e| {
+                    !matches!(e.kind, DebEntryKind::File(_)) || e.path.starts_with("usr/share/doc/")
+                })
+                .collect();
+            assert_eq!(streamed.iter().collect::<Vec<_>>(), expected, "{name}");
             seen += 1;
         }
         assert_eq!(seen, 3);

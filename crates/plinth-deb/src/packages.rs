@@ -382,6 +382,88 @@ pub fn parse(data: &[u8]) -> Result<Vec<PackageRecord>, PackagesError> {
         .collect()
 }
 
+/// Decompresses and parses an index as a stream, keeping only the records whose
+/// paragraph `keep` accepts: neither the decompressed text (50 MB for Debian's main
+/// amd64 index) nor the refused records are ever held whole. Returns the records and the
+/// size and SHA-256 of the decompressed text, to check against the release file.
+pub fn parse_stream(
+    data: &[u8],
+    compression: Compression,
+    keep: &dyn Fn(&Paragraph) -> bool,
+) -> Result<(Vec<PackageRecord>, u64, String), PackagesError> {
+    let mut reader: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(data),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(data)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
+    };
+    parse_reader(&mut reader, compression, None, keep)
+}
+
+/// [`parse_stream`] over the decompressed text as `reader` yields it (`compression`
+/// names the stream in errors); every byte read is also written to `tee`, when given
+/// (a copy kept for the next run).
+pub fn parse_reader(
+    reader: &mut dyn Read,
+    compression: Compression,
+    mut tee: Option<&mut dyn std::io::Write>,
+    keep: &dyn Fn(&Paragraph) -> bool,
+) -> Result<(Vec<PackageRecord>, u64, String), PackagesError> {
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    let mut records = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut line = 0usize;
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(PackagesError::Decompress {
+                    compression,
+                    source,
+                });
+            }
+        };
+        hasher.update(&chunk[..n]);
+        if let Some(t) = tee.as_mut() {
+            t.write_all(&chunk[..n])?;
+        }
+        total += n as u64;
+        if total > MAX_INDEX {
+            return Err(PackagesError::TooLarge);
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        // Whole paragraphs only: up to the last blank line, or everything at the end.
+        let cut = if n == 0 {
+            pending.len()
+        } else {
+            match pending.windows(2).rposition(|w| w == b"\n\n") {
+                Some(i) => i + 2,
+                None => continue,
+            }
+        };
+        let opts = control::Options {
+            max_input: MAX_INDEX as usize,
+            first_line: line,
+            ..control::Options::default()
+        };
+        for p in control::paragraphs(&pending[..cut], opts)? {
+            let p = p?;
+            if keep(&p) {
+                records.push(PackageRecord::from_paragraph(&p)?);
+            }
+        }
+        line += pending[..cut].iter().filter(|&&b| b == b'\n').count();
+        pending.drain(..cut);
+        if n == 0 {
+            break;
+        }
+    }
+    Ok((records, total, hex::encode(hasher.finalize())))
+}
+
 /// Reads, decompresses (by extension) and parses an index file.
 pub fn read_index(path: &Path) -> Result<Vec<PackageRecord>, PackagesError> {
     let raw = fs_err::read(path)?;
@@ -481,6 +563,39 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn streamed_parse_keeps_what_it_is_asked_and_counts_lines_across_chunks() {
+        // Big enough to be read in several chunks, so paragraphs straddle them.
+        let mut text = String::new();
+        while text.len() < 3 << 20 {
+            text.push_str(INDEX.trim_end());
+            text.push_str("\n\n");
+        }
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(text.as_bytes()).unwrap();
+        let xz = xz.finish().unwrap();
+        let keep = |p: &Paragraph| p.get("Package") == Some("mawk");
+        let (records, size, sha) = parse_stream(&xz, Compression::Xz, &keep).unwrap();
+        let all = parse(text.as_bytes()).unwrap();
+        let want: Vec<_> = all.into_iter().filter(|r| r.package == "mawk").collect();
+        assert_eq!(records, want);
+        assert_eq!(size, text.len() as u64);
+        assert_eq!(sha, hex::encode(Sha256::digest(text.as_bytes())));
+        // An error deep in the stream names its line in the whole index.
+        let lines = text.matches('\n').count();
+        let bad = format!("{text}Package: p\nbroken line\n");
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(bad.as_bytes()).unwrap();
+        let err = parse_stream(&xz.finish().unwrap(), Compression::Xz, &|_| true).unwrap_err();
+        assert!(
+            std::error::Error::source(&err)
+                .unwrap()
+                .to_string()
+                .contains(&format!("line {}", lines + 2)),
+            "{err:?}"
+        );
     }
 
     #[test]

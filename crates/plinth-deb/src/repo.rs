@@ -11,7 +11,7 @@ use pgp::armor::DearmorOptions;
 use pgp::composed::CleartextSignedMessage;
 use sha2::{Digest, Sha256};
 
-use crate::cache::Download;
+use crate::cache::{Cache, Download};
 use crate::keyring::{Keyring, KeyringError};
 use crate::packages::{self, Compression, PackageRecord, PackagesError};
 use crate::release::{self, FileHash, MAX_RELEASE, Release, ReleaseError};
@@ -50,6 +50,15 @@ pub enum RepoError {
         /// The suite.
         suite: String,
         /// The suite's directory URL on the mirror.
+        url: String,
+    },
+    /// The release's security suite has neither `InRelease` nor `Release` where it was
+    /// looked for: an image built without it would miss Debian's security updates.
+    #[error("security suite {suite} is not at {url} (no InRelease or Release)")]
+    MissingSecuritySuite {
+        /// The suite (`trixie-security`).
+        suite: String,
+        /// The suite's directory URL.
         url: String,
     },
     /// Fetching the suite's `InRelease`, `Release` or `Release.gpg` failed.
@@ -116,13 +125,43 @@ pub enum RepoError {
     },
 }
 
+impl RepoError {
+    /// What the user can do about the error, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RepoError::MissingSecuritySuite { suite, .. } => Some(format!(
+                "Debian publishes security updates in a separate archive: list it in the apt \
+                 sources (a `*-security` entry) or pass --security-mirror URI (the directory \
+                 holding dists/{suite}); to go without security updates, say so with \
+                 --no-security or `security = false` in [debian]"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Where a release's `-security` suite comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Security {
+    /// From the apt sources, the way apt finds it: the entry listing `CODENAME-security`,
+    /// else the base URI of any Debian release's `*-security` entry (one archive serves
+    /// every release); with no such entry, from the main mirror.
+    #[default]
+    Apt,
+    /// From this base URI (`--security-mirror`).
+    Mirror(String),
+    /// Left out, because the spec or the user said so.
+    Off,
+}
+
 /// Where and what to fetch.
 #[derive(Debug, Clone)]
 pub struct RepoConfig {
     /// Base URI, e.g. `http://127.0.0.1:8080/debian` or `file:///srv/debian`.
     pub mirror: String,
-    /// e.g. `bookworm`, `bookworm-updates`, `bookworm-security`. The first is required;
-    /// the others are skipped with a warning when the mirror lacks them.
+    /// e.g. `bookworm`, `bookworm-updates`, `bookworm-security`. The first and any
+    /// `-security` suite are required; the others are skipped with a warning when the
+    /// mirror lacks them.
     pub suites: Vec<String>,
     /// e.g. `main`.
     pub components: Vec<String>,
@@ -217,6 +256,17 @@ fn dist_url(base: &str, suite: &str, file: &str) -> String {
     }
 }
 
+/// How [`fetch_index_with`] gets and keeps the indexes.
+#[derive(Default, Clone, Copy)]
+pub struct IndexOptions<'a> {
+    /// Where the index files are kept under their SHA-256 (as the verified release file
+    /// lists it): while the release file names the same index, nothing is downloaded.
+    pub cache: Option<&'a Cache>,
+    /// Keeps only the records whose paragraph this accepts; the others are parsed no
+    /// further and never held. `None` keeps every record.
+    pub keep: Option<&'a (dyn Fn(&control::Paragraph) -> bool + Sync)>,
+}
+
 /// Fetches and verifies every suite's release file and `Packages` indexes for `arch`
 /// (plus `binary-all` where the release does not fold `Architecture: all` packages into
 /// the per-architecture indexes). Every index is checked against the size and SHA-256 of
@@ -226,12 +276,23 @@ pub fn fetch_index(
     arch: &str,
     reporter: &dyn Reporter,
 ) -> Result<RepoIndex, RepoError> {
+    fetch_index_with(cfg, arch, IndexOptions::default(), reporter)
+}
+
+/// [`fetch_index`], with the indexes kept in a cache and only some records parsed.
+pub fn fetch_index_with(
+    cfg: &RepoConfig,
+    arch: &str,
+    opts: IndexOptions<'_>,
+    reporter: &dyn Reporter,
+) -> Result<RepoIndex, RepoError> {
     if cfg.suites.is_empty() {
         return Err(RepoError::NoSuites);
     }
     let mut index = RepoIndex::default();
     for (n, suite) in cfg.suites.iter().enumerate() {
-        let Some(suite_index) = fetch_release(cfg, suite, n == 0, reporter)? else {
+        let required = n == 0 || suite.ends_with("-security");
+        let Some(suite_index) = fetch_release(cfg, suite, required, reporter)? else {
             continue;
         };
         let (suite_index, no_all) = suite_index;
@@ -255,10 +316,10 @@ pub fn fetch_index(
                 suite: suite.clone(),
                 dir: dir.clone(),
             })?;
-            records.extend(fetch_packages(&suite_index, &path, &entry, reporter)?);
+            records.extend(fetch_packages(&suite_index, &path, &entry, opts, reporter)?);
             let all_dir = format!("{component}/binary-all");
             if fetch_all_index && let Some((path, entry)) = pick_index(release, &all_dir) {
-                records.extend(fetch_packages(&suite_index, &path, &entry, reporter)?);
+                records.extend(fetch_packages(&suite_index, &path, &entry, opts, reporter)?);
             }
         }
         let at = index.suites.len();
@@ -322,6 +383,12 @@ fn fetch_release(
             let data = match http::fetch_bytes(&release_url, limit) {
                 Ok(data) => data,
                 Err(FetchError::NotFound { .. }) => {
+                    if suite.ends_with("-security") {
+                        return Err(RepoError::MissingSecuritySuite {
+                            suite: suite.to_string(),
+                            url: dist_url(base, suite, ""),
+                        });
+                    }
                     if required {
                         return Err(RepoError::MissingSuite {
                             suite: suite.to_string(),
@@ -379,10 +446,214 @@ fn fetch_packages(
     suite: &SuiteIndex,
     path: &str,
     entry: &FileHash,
+    opts: IndexOptions<'_>,
     reporter: &dyn Reporter,
 ) -> Result<Vec<PackageRecord>, RepoError> {
     let release = &suite.release;
     let url = dist_url(&suite.base_uri, &suite.suite, path);
+    let index_err = |source| RepoError::Index {
+        suite: suite.suite.clone(),
+        path: path.to_string(),
+        url: url.clone(),
+        source: Box::new(source),
+    };
+    // Fastest: the decompressed text kept (as zstd) by an earlier run, checked against the
+    // hash the verified release file gives for it; xz costs ten times more to decode.
+    let plain_path = path
+        .strip_suffix(".xz")
+        .or_else(|| path.strip_suffix(".gz"))
+        .unwrap_or(path);
+    let plain_entry = release
+        .file(plain_path)
+        .filter(|_| Compression::from_path(path) != Compression::None);
+    let copy = match (opts.cache, opts.keep, plain_entry) {
+        (Some(c), Some(keep), Some(plain)) if http::is_sha256_hex(&plain.sha256) => {
+            let copy = c
+                .root()
+                .join("derived/packages-zst")
+                .join(plain.sha256.to_ascii_lowercase());
+            if let Some(records) = read_plain_copy(&copy, plain, keep) {
+                return Ok(records);
+            }
+            Some((c, copy, keep))
+        }
+        _ => None,
+    };
+    // The cache re-checks the hash, which the verified release file gave.
+    let cached = opts
+        .cache
+        .and_then(|c| c.get(&entry.sha256, reporter))
+        .and_then(|p| fs_err::read(p).ok())
+        .filter(|d| d.len() as u64 == entry.size);
+    let data = match cached {
+        Some(data) => data,
+        None => {
+            let data = download_index(suite, path, entry, &url, reporter)?;
+            if let Some(c) = opts.cache
+                && let Err(e) = c.put(&entry.sha256, &data)
+            {
+                reporter.warn(&format!("cannot keep {url} in the cache: {e}"));
+            }
+            data
+        }
+    };
+    let compression = Compression::from_path(path);
+    let (records, plain_size, plain_sha256) = match (opts.keep, copy) {
+        (None, _) => {
+            let plain = packages::decompress(&data, compression).map_err(index_err)?;
+            drop(data);
+            let size = plain.len() as u64;
+            let sha = hex::encode(Sha256::digest(&plain));
+            (packages::parse(&plain).map_err(index_err)?, size, sha)
+        }
+        (Some(keep), None) => {
+            packages::parse_stream(&data, compression, keep).map_err(index_err)?
+        }
+        (Some(_), Some((cache, copy, keep))) => {
+            let parsed = parse_keeping_copy(&data, compression, cache, &copy, keep);
+            let (parsed, kept) = parsed.map_err(index_err)?;
+            if let Some(Err(e)) = kept {
+                reporter.warn(&format!("cannot keep a copy of {url} in the cache: {e}"));
+            }
+            parsed
+        }
+    };
+    // Where the release also lists the uncompressed index, check that too.
+    if compression != Compression::None
+        && let Some(listed) = release.file(plain_path)
+    {
+        if listed.size != plain_size {
+            return Err(index_err(PackagesError::SizeMismatch {
+                path: plain_path.to_string(),
+                expected: listed.size,
+                actual: plain_size,
+            }));
+        }
+        if !listed.sha256.eq_ignore_ascii_case(&plain_sha256) {
+            return Err(index_err(PackagesError::HashMismatch {
+                path: plain_path.to_string(),
+                expected: listed.sha256.clone(),
+                actual: plain_sha256,
+            }));
+        }
+    }
+    Ok(records)
+}
+
+/// The records `keep` accepts from the zstd copy of a decompressed index at `copy`, when
+/// there is one and it decompresses to exactly the text the release file lists; else
+/// `None`, and a damaged copy is removed.
+fn read_plain_copy(
+    copy: &Path,
+    plain: &FileHash,
+    keep: &(dyn Fn(&control::Paragraph) -> bool + Sync),
+) -> Option<Vec<PackageRecord>> {
+    let file = fs_err::File::open(copy).ok()?;
+    let parsed = zstd::stream::read::Decoder::new(file)
+        .map_err(PackagesError::Io)
+        .and_then(|mut r| packages::parse_reader(&mut r, Compression::None, None, keep));
+    match parsed {
+        Ok((records, size, sha))
+            if size == plain.size && sha.eq_ignore_ascii_case(&plain.sha256) =>
+        {
+            Some(records)
+        }
+        _ => {
+            let _ = fs_err::remove_file(copy);
+            None
+        }
+    }
+}
+
+type Parsed = (Vec<PackageRecord>, u64, String);
+
+/// Parses `data` as [`packages::parse_stream`] does, writing the decompressed text, as
+/// zstd, to a temporary file that becomes `copy` once the whole index has parsed (the
+/// caller still checks it against the release file: a copy is only ever read back
+/// through that check). The second value says how keeping the copy went.
+fn parse_keeping_copy(
+    data: &[u8],
+    compression: Compression,
+    cache: &Cache,
+    copy: &Path,
+    keep: &(dyn Fn(&control::Paragraph) -> bool + Sync),
+) -> Result<(Parsed, Option<Result<(), std::io::Error>>), PackagesError> {
+    let mut reader: Box<dyn std::io::Read + '_> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(data)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
+        Compression::None => return Ok((packages::parse_stream(data, compression, keep)?, None)),
+    };
+    let tmp_dir = cache.root().join("tmp");
+    let writer = fs_err::create_dir_all(&tmp_dir)
+        .and_then(|_| {
+            tempfile::Builder::new()
+                .prefix(".index-")
+                .permissions(plinth_core::dirs::umask_mode(0o666))
+                .tempfile_in(&tmp_dir)
+        })
+        .and_then(|tmp| Ok((zstd::stream::write::Encoder::new(tmp.reopen()?, 1)?, tmp)));
+    let (encoder, tmp) = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            return Ok((
+                packages::parse_stream(data, compression, keep)?,
+                Some(Err(e)),
+            ));
+        }
+    };
+    // A copy that cannot be written (a full disk) costs the next run time, not this one
+    // its result: write errors stop the copy, not the parse.
+    let mut tee = Tolerant {
+        inner: Some(encoder),
+        error: None,
+    };
+    let parsed = packages::parse_reader(&mut reader, compression, Some(&mut tee), keep)?;
+    let kept = match (tee.inner, tee.error) {
+        (_, Some(e)) => Err(e),
+        (Some(encoder), None) => encoder
+            .finish()
+            .and_then(|_| fs_err::create_dir_all(copy.parent().unwrap_or(copy)))
+            .and_then(|_| tmp.persist(copy).map(|_| ()).map_err(|e| e.error)),
+        (None, None) => Ok(()),
+    };
+    Ok((parsed, Some(kept)))
+}
+
+/// A writer whose first error is kept and ends the writing, never reported to the caller
+/// of `write`.
+struct Tolerant<W> {
+    inner: Option<W>,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::io::Write for Tolerant<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(w) = self.inner.as_mut()
+            && let Err(e) = w.write_all(buf)
+        {
+            self.error = Some(e);
+            self.inner = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Downloads the index at `path`, by hash when the release offers it, checking size and
+/// SHA-256 while streaming.
+fn download_index(
+    suite: &SuiteIndex,
+    path: &str,
+    entry: &FileHash,
+    url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Vec<u8>, RepoError> {
+    let release = &suite.release;
+    let url = url.to_string();
     let fetch_err = |source| RepoError::FetchIndex {
         suite: suite.suite.clone(),
         path: path.to_string(),
@@ -417,73 +688,134 @@ fn fetch_packages(
     }
     reporter.finish(&task);
     result.map_err(fetch_err)?;
-    let index_err = |source| RepoError::Index {
-        suite: suite.suite.clone(),
-        path: path.to_string(),
-        url: url.clone(),
-        source: Box::new(source),
-    };
-    let compression = Compression::from_path(path);
-    let plain = packages::decompress(&data, compression).map_err(index_err)?;
-    drop(data);
-    // Where the release also lists the uncompressed index, check that too.
-    let plain_path = path
-        .strip_suffix(".xz")
-        .or_else(|| path.strip_suffix(".gz"))
-        .unwrap_or(path);
-    if compression != Compression::None && release.file(plain_path).is_some() {
-        packages::verify_against_release(&plain, release, plain_path).map_err(index_err)?;
-    }
-    packages::parse(&plain).map_err(index_err)
+    Ok(data)
 }
 
 /// Builds a [`RepoConfig`] from the apt sources under `root` for the Debian release
-/// `codename`: the mirror of the first binary source listing `codename`; `-updates` and
-/// `-security` when some source lists them (with their own URI if it differs); component
-/// `main`; the keys those sources trust.
+/// `codename`. The main mirror is the first binary source listing `codename`, else the
+/// first listing another Debian release (or its `-updates`) with component `main`: one
+/// archive serves every release. `-updates` comes with it when that source lists it; the
+/// security suite as `security` says ([`add_security`]). Component `main`; the keys
+/// those sources trust.
 pub fn config_from_apt(
     root: &Path,
     codename: &str,
+    security: &Security,
     now: SystemTime,
 ) -> Result<RepoConfig, RepoError> {
-    let entries: Vec<SourceEntry> = sources::discover(root)?
+    let entries = binary_entries(root)?;
+    let lists = |suite: &str| entries.iter().find(|e| e.suites.iter().any(|s| s == suite));
+    let (main, updates) = match lists(codename) {
+        Some(main) => (main, lists(&format!("{codename}-updates")).is_some()),
+        None => {
+            let main = entries
+                .iter()
+                .find(|e| {
+                    e.components.iter().any(|c| c == "main")
+                        && e.suites.iter().any(|s| debian_release_of(s, "").is_some())
+                })
+                .ok_or_else(|| RepoError::NoSource {
+                    codename: codename.to_string(),
+                })?;
+            let updates = main
+                .suites
+                .iter()
+                .any(|s| debian_release_of(s, "-updates").is_some());
+            (main, updates)
+        }
+    };
+    let mut cfg = RepoConfig {
+        mirror: main.uri.clone(),
+        suites: vec![codename.to_string()],
+        components: vec!["main".to_string()],
+        keyring: keyring_of(main, root)?,
+        now,
+        suite_mirrors: BTreeMap::new(),
+    };
+    if updates {
+        cfg.suites.push(format!("{codename}-updates"));
+    }
+    add_security_from(&mut cfg, &entries, root, codename, security)?;
+    Ok(cfg)
+}
+
+/// Adds `codename`'s security suite to `cfg` as `security` says: from the apt sources
+/// under `root` ([`Security::Apt`]: the entry listing `CODENAME-security`, else any
+/// Debian `*-security` entry's base URI, trusted with its keys; with none, the main
+/// mirror), from a given base URI, or not at all ([`Security::Off`]). A security suite
+/// that is configured is required: [`fetch_index`] fails when it is missing.
+pub fn add_security(
+    cfg: &mut RepoConfig,
+    root: &Path,
+    codename: &str,
+    security: &Security,
+) -> Result<(), RepoError> {
+    let entries = match security {
+        Security::Apt => binary_entries(root)?,
+        _ => Vec::new(),
+    };
+    add_security_from(cfg, &entries, root, codename, security)
+}
+
+fn add_security_from(
+    cfg: &mut RepoConfig,
+    entries: &[SourceEntry],
+    root: &Path,
+    codename: &str,
+    security: &Security,
+) -> Result<(), RepoError> {
+    let suite = format!("{codename}-security");
+    cfg.suites.retain(|s| s != &suite);
+    cfg.suite_mirrors.remove(&suite);
+    let uri = match security {
+        Security::Off => return Ok(()),
+        Security::Mirror(uri) => Some(uri.trim_end_matches('/').to_string()),
+        Security::Apt => {
+            let entry = entries
+                .iter()
+                .find(|e| e.suites.iter().any(|s| s == &suite))
+                .or_else(|| {
+                    entries.iter().find(|e| {
+                        e.suites
+                            .iter()
+                            .any(|s| debian_release_of(s, "-security").is_some())
+                    })
+                });
+            match entry {
+                Some(e) => {
+                    cfg.keyring.merge(keyring_of(e, root)?);
+                    Some(e.uri.clone())
+                }
+                None => None,
+            }
+        }
+    };
+    if let Some(uri) = uri.filter(|u| u != cfg.mirror.trim_end_matches('/')) {
+        cfg.suite_mirrors.insert(suite.clone(), uri);
+    }
+    cfg.suites.push(suite);
+    Ok(())
+}
+
+fn binary_entries(root: &Path) -> Result<Vec<SourceEntry>, RepoError> {
+    Ok(sources::discover(root)?
         .into_iter()
         .filter(SourceEntry::is_binary)
-        .collect();
-    let lists = |suite: &str| entries.iter().find(|e| e.suites.iter().any(|s| s == suite));
-    let keyring_of = |e: &SourceEntry| {
-        Keyring::for_source(e, root).map_err(|source| RepoError::Keyring {
-            uri: e.uri.clone(),
-            source: Box::new(source),
-        })
-    };
-    let main = lists(codename).ok_or_else(|| RepoError::NoSource {
-        codename: codename.to_string(),
-    })?;
-    let mut keyring = keyring_of(main)?;
-    let mut suites = vec![codename.to_string()];
-    let mut suite_mirrors = BTreeMap::new();
-    for suffix in ["-updates", "-security"] {
-        let suite = format!("{codename}{suffix}");
-        let Some(entry) = lists(&suite) else {
-            continue;
-        };
-        if entry.uri != main.uri {
-            suite_mirrors.insert(suite.clone(), entry.uri.clone());
-        }
-        if entry.signed_by != main.signed_by {
-            keyring.merge(keyring_of(entry)?);
-        }
-        suites.push(suite);
-    }
-    Ok(RepoConfig {
-        mirror: main.uri.clone(),
-        suites,
-        components: vec!["main".to_string()],
-        keyring,
-        now,
-        suite_mirrors,
+        .collect())
+}
+
+fn keyring_of(e: &SourceEntry, root: &Path) -> Result<Keyring, RepoError> {
+    Keyring::for_source(e, root).map_err(|source| RepoError::Keyring {
+        uri: e.uri.clone(),
+        source: Box::new(source),
     })
+}
+
+/// The Debian release `suite` names with `suffix` (`trixie-security`, `-security` →
+/// `trixie`), when it is one of Debian's.
+fn debian_release_of<'a>(suite: &'a str, suffix: &str) -> Option<&'a str> {
+    let codename = suite.strip_suffix(suffix)?;
+    plinth_dpkg::releases::by_codename(codename).map(|_| codename)
 }
 
 #[cfg(test)]
@@ -522,12 +854,119 @@ mod tests {
              Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\
              Components: main\nSigned-By: /k/a.gpg\n",
         );
-        let err = config_from_apt(root, "bookworm", SystemTime::now()).unwrap_err();
+        let err = config_from_apt(root, "bookworm", &Security::Apt, SystemTime::now()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot load the keyring of apt source http://mirror.example/debian"
         );
-        let err = config_from_apt(root, "trixie", SystemTime::now()).unwrap_err();
+    }
+
+    /// Keys the loader accepts, for configurations that get as far as the keyring.
+    fn with_keyring(root: &Path) {
+        let key = fs_err::read(crate::keyring::DEFAULT_KEYRING);
+        if let Ok(key) = key {
+            write_bytes(root, "k/a.gpg", &key);
+        }
+    }
+
+    fn write_bytes(root: &Path, rel: &str, bytes: &[u8]) {
+        let path = root.join(rel);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, bytes).unwrap();
+    }
+
+    /// Issue 13, point 9: with apt sources listing bookworm only, a trixie build took
+    /// its security suite from the main mirror, which has none, and went on without it.
+    /// The security archive's base URI is the same for every release: apt's
+    /// `*-security` entry gives it.
+    #[test]
+    fn trixie_built_without_its_security_updates() {
+        if !Path::new(crate::keyring::DEFAULT_KEYRING).is_file() {
+            eprintln!("SKIPPED: no Debian archive keyring");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        with_keyring(root);
+        // Signed-By paths are read under `root`.
+        let keyring = Path::new("/k/a.gpg");
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            &format!(
+                "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n\
+                 Components: main\nSigned-By: {k}\n\n\
+                 Types: deb\nURIs: http://security.example/debian-security/\nSuites: bookworm-security\n\
+                 Components: main\nSigned-By: {k}\n",
+                k = keyring.display()
+            ),
+        );
+        let now = SystemTime::now();
+        for codename in ["bookworm", "trixie"] {
+            let cfg = config_from_apt(root, codename, &Security::Apt, now).unwrap();
+            assert_eq!(cfg.mirror, "http://mirror.example/debian");
+            assert_eq!(
+                cfg.suites,
+                [
+                    codename.to_string(),
+                    format!("{codename}-updates"),
+                    format!("{codename}-security")
+                ]
+            );
+            let sec = format!("{codename}-security");
+            assert_eq!(
+                cfg.mirror_for(&sec),
+                "http://security.example/debian-security"
+            );
+            // The way --mirror goes: the security archive still comes from apt's entry.
+            let mut cfg = RepoConfig {
+                suites: vec![codename.to_string()],
+                suite_mirrors: BTreeMap::new(),
+                mirror: "http://other.example/debian".into(),
+                ..cfg
+            };
+            add_security(&mut cfg, root, codename, &Security::Apt).unwrap();
+            assert_eq!(
+                cfg.mirror_for(&sec),
+                "http://security.example/debian-security"
+            );
+            add_security(
+                &mut cfg,
+                root,
+                codename,
+                &Security::Mirror("http://s.example/".into()),
+            )
+            .unwrap();
+            assert_eq!(cfg.suites, [codename.to_string(), sec.clone()]);
+            assert_eq!(cfg.mirror_for(&sec), "http://s.example");
+            add_security(&mut cfg, root, codename, &Security::Off).unwrap();
+            assert_eq!(cfg.suites, [codename.to_string()]);
+        }
+        // Without a security entry, the security suite is looked for on the main mirror
+        // (and is required there: see the repo tests).
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            &format!(
+                "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\
+                 Components: main\nSigned-By: {}\n",
+                keyring.display()
+            ),
+        );
+        let cfg = config_from_apt(root, "trixie", &Security::Apt, now).unwrap();
+        assert_eq!(cfg.suites, ["trixie", "trixie-security"]);
+        assert_eq!(
+            cfg.mirror_for("trixie-security"),
+            "http://mirror.example/debian"
+        );
+        // A source that is not a Debian release's is not taken for the archive.
+        write(
+            root,
+            "etc/apt/sources.list.d/debian.sources",
+            "Types: deb\nURIs: http://other.example/apt\nSuites: cloud-sdk-bookworm\n\
+             Components: main\n",
+        );
+        let err = config_from_apt(root, "trixie", &Security::Apt, now).unwrap_err();
         assert_eq!(err.to_string(), "no apt source lists suite trixie");
     }
 

@@ -83,6 +83,9 @@ pub struct Options {
     pub max_fields: usize,
     /// Longest value of one field, in bytes (a Release's SHA256 list can be large).
     pub max_field_len: usize,
+    /// Lines before the input (when it is a piece of a larger stream): line numbers in
+    /// paragraphs and errors count from here.
+    pub first_line: usize,
 }
 
 impl Default for Options {
@@ -92,6 +95,7 @@ impl Default for Options {
             max_input: 1 << 30,
             max_fields: 1024,
             max_field_len: 64 << 20,
+            first_line: 0,
         }
     }
 }
@@ -160,7 +164,7 @@ pub fn paragraphs(input: &[u8], opts: Options) -> Result<Paragraphs<'_>, Control
     }
     Ok(Paragraphs {
         rest: input,
-        line: 0,
+        line: opts.first_line,
         opts,
         failed: false,
     })

@@ -36,8 +36,9 @@ pub struct ImageArtifact {
     pub root: Descriptor,
     /// One manifest descriptor per platform, in spec order.
     pub manifests: Vec<Descriptor>,
-    /// Artifacts attached to the image (SBOMs), listed untagged in a layout's
-    /// `index.json` after the image; each points at its image through `subject`.
+    /// Artifacts attached to the image (SBOMs): each points at its image through
+    /// `subject`. A layout stores them in `blobs/` without listing them in `index.json`
+    /// (see [`crate::write::layout_files`]).
     pub referrers: Vec<Descriptor>,
 }
 
@@ -263,5 +264,20 @@ impl crate::ImageSource for ArtifactSource<'_> {
             .artifact
             .blob(desc.digest())
             .map(|b| crate::RawBlob::new(b, b.len() as u64)))
+    }
+
+    fn stored_blobs(&self) -> Result<Vec<Descriptor>> {
+        Ok(self
+            .artifact
+            .blobs
+            .iter()
+            .filter_map(|(digest, b)| {
+                Some(Descriptor::new(
+                    MediaType::ImageManifest,
+                    b.len() as u64,
+                    digest.parse::<Digest>().ok()?,
+                ))
+            })
+            .collect())
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fs::{ImageFs, ImageFsOptions, NodeKind};
-use crate::source::{ResolvedImage, open_image};
+use crate::source::{Referrer, ResolvedImage, open_image};
 use crate::validate::validate;
 
 /// An image source and each of its images.
@@ -50,6 +50,9 @@ pub struct ImageReport {
     pub files: Option<Vec<FileReport>>,
     /// What the squash skipped or refused (unsafe paths, hostile links).
     pub warnings: Vec<String>,
+    /// The artifacts attached to the image (OCI 1.1 `subject`): the SBOM a build
+    /// attaches, signatures, attestations.
+    pub referrers: Vec<Referrer>,
 }
 
 /// One layer of an image.
@@ -124,15 +127,27 @@ pub fn inspect_source(
         }
     }
     let mut reports = Vec::new();
+    let mut validated =
+        checked_blobs.unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum());
+    let mut referrers = src.referrers_by_subject()?;
     for img in &images {
         let fs = ImageFs::open(src, img, &ImageFsOptions::default())?;
-        reports.push(image_report(img, &fs, files));
+        let mut report = image_report(img, &fs, files);
+        report.referrers = referrers
+            .remove(&img.descriptor.digest().to_string())
+            .unwrap_or_default();
+        // Each referrer's manifest, config and layers were verified too.
+        validated += report
+            .referrers
+            .iter()
+            .map(|r| 2 + r.layers.len())
+            .sum::<usize>();
+        reports.push(report);
     }
     Ok(Report {
         index_digest: src.index_digest(tag),
         source: src.name(),
-        validated_blobs: checked_blobs
-            .unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum()),
+        validated_blobs: validated,
         images: reports,
     })
 }
@@ -201,6 +216,7 @@ pub fn image_report(img: &ResolvedImage, fs: &ImageFs, files: bool) -> ImageRepo
         layers,
         files,
         warnings: fs.warnings().to_vec(),
+        referrers: Vec::new(),
     }
 }
 
@@ -217,6 +233,30 @@ mod tests {
     use crate::write::{OutputFormat, WriteOptions, write_image};
 
     fn layout(dir: &std::path::Path) -> std::path::PathBuf {
+        write(&artifact(false), &dir.join("img"), OutputFormat::Layout)
+    }
+
+    fn write(
+        artifact: &crate::ImageArtifact,
+        out: &std::path::Path,
+        format: OutputFormat,
+    ) -> std::path::PathBuf {
+        write_image(
+            artifact,
+            out,
+            &WriteOptions {
+                format,
+                name: "img",
+                tag: "latest",
+                mtime: 0,
+            },
+        )
+        .unwrap();
+        out.to_path_buf()
+    }
+
+    /// A one-platform image, with an SBOM attached when `sbom`.
+    fn artifact(sbom: bool) -> crate::ImageArtifact {
         let mut layer = LayerBuilder::new("test");
         layer.add("etc", Entry::dir(0o755, 0, 0)).unwrap();
         layer
@@ -228,7 +268,7 @@ mod tests {
         let mut platform = Platform::default();
         platform.set_os(Os::Linux);
         platform.set_architecture(Arch::Amd64);
-        let artifact = ImageBuilder::new(BTreeMap::new())
+        let mut artifact = ImageBuilder::new(BTreeMap::new())
             .build(vec![PlatformImage {
                 platform,
                 config: Config::default(),
@@ -236,19 +276,91 @@ mod tests {
                 created: "1970-01-01T00:00:00Z".into(),
             }])
             .unwrap();
-        let out = dir.join("img");
-        write_image(
-            &artifact,
-            &out,
-            &WriteOptions {
-                format: OutputFormat::Layout,
-                name: "img",
-                tag: "latest",
-                mtime: 0,
-            },
-        )
-        .unwrap();
-        out
+        if sbom {
+            let subject = artifact.manifests[0].clone();
+            artifact
+                .attach(
+                    &subject,
+                    "application/spdx+json",
+                    br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(),
+                    BTreeMap::new(),
+                )
+                .unwrap();
+        }
+        artifact
+    }
+
+    fn index_entries(layout: &std::path::Path) -> Vec<serde_json::Value> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+        index["manifests"].as_array().unwrap().clone()
+    }
+
+    /// Issue 13, point 5: skopeo, podman and syft refuse an untagged layout whose
+    /// `index.json` holds more than the image.
+    #[test]
+    fn untagged_layout_with_an_attached_sbom_lists_only_the_image() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = artifact(true);
+        let img = write(&a, &tmp.path().join("img"), OutputFormat::Layout);
+        let entries = index_entries(&img);
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0]["digest"], a.root.digest().to_string());
+        // The artifact is stored, and found by its subject.
+        let r = inspect(img.to_str().unwrap(), None, false).unwrap();
+        let refs = &r.images[0].referrers;
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert_eq!(refs[0].digest, a.referrers[0].digest().to_string());
+        assert_eq!(refs[0].artifact_type, "application/spdx+json");
+        assert_eq!(refs[0].layers[0].media_type, "application/spdx+json");
+        // manifest + config + layer, then the artifact's manifest, empty config, payload.
+        assert_eq!(r.validated_blobs, 6);
+        // The same from an oci-archive.
+        let tar = write(&a, &tmp.path().join("img.tar"), OutputFormat::OciArchive);
+        let r = inspect(tar.to_str().unwrap(), None, false).unwrap();
+        assert_eq!(r.images[0].referrers, *refs);
+        // An image with nothing attached has no referrers.
+        let plain = write(
+            &artifact(false),
+            &tmp.path().join("plain"),
+            OutputFormat::Layout,
+        );
+        let r = inspect(plain.to_str().unwrap(), None, false).unwrap();
+        assert!(r.images[0].referrers.is_empty());
+        assert_eq!(r.validated_blobs, 3);
+    }
+
+    /// `oras attach --oci-layout` lists the artifact in `index.json`: it is still found,
+    /// once, and not taken for an image.
+    #[test]
+    fn an_artifact_listed_in_index_json_is_found_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = artifact(true);
+        let img = write(&a, &tmp.path().join("img"), OutputFormat::Layout);
+        let mut entries = index_entries(&img);
+        entries.push(serde_json::to_value(&a.referrers[0]).unwrap());
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": entries});
+        fs_err::write(img.join("index.json"), index.to_string()).unwrap();
+        let r = inspect(&format!("{}:latest", img.display()), None, false).unwrap();
+        assert_eq!(r.images.len(), 1);
+        assert_eq!(r.images[0].referrers.len(), 1);
+    }
+
+    /// A stored artifact whose bytes do not match its name is a corrupt layout, not an
+    /// image without an SBOM.
+    #[test]
+    fn a_corrupt_attached_artifact_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = artifact(true);
+        let img = write(&a, &tmp.path().join("img"), OutputFormat::Layout);
+        let blob = img
+            .join("blobs")
+            .join(a.referrers[0].digest().to_string().replacen(':', "/", 1));
+        let mut bytes = fs_err::read(&blob).unwrap();
+        bytes[0] = b' ';
+        fs_err::write(&blob, bytes).unwrap();
+        let e = inspect(img.to_str().unwrap(), None, false).unwrap_err();
+        assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
     }
 
     #[test]

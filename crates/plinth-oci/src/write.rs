@@ -127,15 +127,19 @@ fn as_write(e: Error, path: &Path) -> Error {
 }
 
 /// The files of an OCI image layout: `oci-layout`, `index.json` and every blob.
+///
+/// `index.json` names the image alone, tagged `tag`: the artifacts attached to it (its
+/// referrers) are stored in `blobs/` but not listed. skopeo, podman and syft read an
+/// untagged layout (`oci:DIR`) only when `index.json` holds exactly one entry, and umoci
+/// only when the tag reaches exactly one manifest; listing the artifacts, beside the image
+/// or inside an index with it (docker buildx's shape), breaks one or the other. An
+/// artifact is found by its `subject`, as a registry's referrers API finds it:
+/// [`crate::ImageSource`]'s `referrers`.
 pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, Arc<[u8]>)>> {
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(
-            std::iter::once(artifact.tagged_root(tag))
-                .chain(artifact.referrers.iter().cloned())
-                .collect::<Vec<_>>(),
-        )
+        .manifests(vec![artifact.tagged_root(tag)])
         .build()
         .map_err(|e| Error::invalid("index.json", e.to_string()))?;
     let index = canonical::to_vec(&index).map_err(|source| Error::Json {

@@ -351,24 +351,21 @@ pub(crate) fn read_graph(
     })
 }
 
-/// The referrers a local source holds: the untagged `artifactType` entries of its index
-/// whose manifest names `subject`.
+/// The referrers a local source holds: the stored manifests whose `subject` names
+/// `subject`, listed in its index or not (Plinth's layouts keep them out of `index.json`,
+/// which skopeo, podman and syft need to hold the image alone).
 fn local_referrers(src: &dyn ImageSource, subject: &str) -> Result<Vec<Descriptor>> {
+    let Ok(subject) = subject.parse::<plinth_oci::spec::Digest>() else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
-    for d in src.index() {
-        if d.artifact_type().is_none() || !is_manifest_type(d.media_type().as_ref()) {
+    for r in src.referrers(&subject)? {
+        let Ok(digest) = r.digest.parse::<plinth_oci::spec::Digest>() else {
             continue;
-        }
-        let bytes = src.read_blob(d)?;
-        #[derive(serde::Deserialize)]
-        struct Subject {
-            subject: Option<Descriptor>,
-        }
-        if let Ok(s) = serde_json::from_slice::<Subject>(&bytes)
-            && s.subject.is_some_and(|s| s.digest().to_string() == subject)
-        {
-            out.push(d.clone());
-        }
+        };
+        let mut d = Descriptor::new(plinth_oci::spec::MediaType::ImageManifest, r.size, digest);
+        d.set_artifact_type(Some(plinth_oci::spec::MediaType::Other(r.artifact_type)));
+        out.push(d);
     }
     Ok(out)
 }

@@ -269,7 +269,6 @@ pub(crate) struct LocalSink {
     format: DiskFormat,
     /// `docker save`'s `RepoTags` name.
     docker_name: String,
-    referrers: Mutex<Vec<Descriptor>>,
 }
 
 impl LocalSink {
@@ -288,7 +287,6 @@ impl LocalSink {
             path: path.to_path_buf(),
             format,
             docker_name,
-            referrers: Mutex::new(Vec::new()),
         })
     }
 
@@ -370,13 +368,8 @@ impl Sink for LocalSink {
         self.write_bytes(&m.digest, &m.bytes)
     }
 
-    fn referrer(&self, d: &Descriptor, m: &Manifest) -> Result<()> {
-        self.write_bytes(&m.digest, &m.bytes)?;
-        self.referrers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(d.clone());
-        Ok(())
+    fn referrer(&self, _d: &Descriptor, m: &Manifest) -> Result<()> {
+        self.write_bytes(&m.digest, &m.bytes)
     }
 
     fn finish(
@@ -393,19 +386,13 @@ impl Sink for LocalSink {
                     .collect(),
             ));
         }
-        let referrers = self
-            .referrers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        // The referrers' manifests are stored, not listed: as in the layouts `plinth
+        // build` writes, index.json names the image alone, so that skopeo, podman and
+        // syft read the untagged `oci:DIR`; readers find them by their subject.
         let index = ImageIndexBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageIndex)
-            .manifests(
-                std::iter::once(root.clone())
-                    .chain(referrers)
-                    .collect::<Vec<_>>(),
-            )
+            .manifests(vec![root.clone()])
             .build()
             .map_err(|e| Error::Usage(format!("cannot build index.json: {e}")))?;
         let index = plinth_oci::canonical::to_vec(&index)

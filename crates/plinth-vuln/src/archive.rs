@@ -13,8 +13,8 @@
 //! an entry is usually one that entry fixes, but the text is prose ("revert the fix for
 //! CVE-…" is rare but possible), and CVEs fixed without a changelog mention are missed.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use plinth_core::progress::Reporter;
@@ -22,8 +22,12 @@ use plinth_deb::archive::{Changelog, NewestVersions, fetch_source_changelog, new
 use plinth_deb::cache::Cache;
 use plinth_deb::changelog::pending_since;
 use plinth_deb::keyring::Keyring;
-use plinth_deb::repo::{RepoConfig, RepoError, RepoIndex, config_from_apt, fetch_index};
+use plinth_deb::repo::{
+    IndexOptions, RepoConfig, RepoError, RepoIndex, Security, add_security, config_from_apt,
+    fetch_index_with,
+};
 use plinth_dpkg::Version;
+use plinth_dpkg::control::Paragraph;
 use plinth_sbom::{Distro, PackageKind, Sbom};
 use serde::Serialize;
 
@@ -98,6 +102,19 @@ pub enum ArchiveSource {
     Config(RepoConfig),
 }
 
+impl ArchiveFixesError {
+    /// What the user can do about the error, when there is something (a security suite
+    /// that is not where it was looked for).
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ArchiveFixesError::Config { source, .. } | ArchiveFixesError::Index { source, .. } => {
+                source.hint()
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ArchiveSource {
     /// One mirror trusted with the Debian archive keyring, or (with none) the machine's
     /// own apt sources.
@@ -123,12 +140,16 @@ pub struct ArchiveOptions {
     pub arch: Option<String>,
     /// The time the signed release files' validity is judged at.
     pub now: SystemTime,
+    /// Where the `-security` suite comes from (by default as apt finds it); a
+    /// configured security suite is required.
+    pub security: Security,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> Self {
         ArchiveOptions {
             source: ArchiveSource::Apt(PathBuf::from("/")),
+            security: Security::Apt,
             arch: None,
             now: SystemTime::now(),
         }
@@ -300,31 +321,34 @@ pub fn debian_arch(sbom: &Sbom) -> Result<String, ArchiveFixesError> {
     Ok(arch.to_string())
 }
 
-/// The repository configuration for `codename`.
+/// The repository configuration for `codename`, its security suite as `security` says
+/// (from the machine's apt sources for a mirror given alone).
 pub fn repo_config(
     codename: &str,
     source: &ArchiveSource,
+    security: &Security,
     now: SystemTime,
 ) -> Result<RepoConfig, ArchiveFixesError> {
+    let config_err = |source| ArchiveFixesError::Config {
+        codename: codename.to_string(),
+        source: Box::new(source),
+    };
     Ok(match source {
         ArchiveSource::Apt(root) => {
-            config_from_apt(root, codename, now).map_err(|source| ArchiveFixesError::Config {
-                codename: codename.to_string(),
-                source: Box::new(source),
-            })?
+            config_from_apt(root, codename, security, now).map_err(config_err)?
         }
-        ArchiveSource::Mirror { uri, keyring } => RepoConfig {
-            mirror: uri.trim_end_matches('/').to_string(),
-            suites: vec![
-                codename.to_string(),
-                format!("{codename}-updates"),
-                format!("{codename}-security"),
-            ],
-            components: vec!["main".to_string()],
-            keyring: keyring.clone(),
-            now,
-            suite_mirrors: BTreeMap::new(),
-        },
+        ArchiveSource::Mirror { uri, keyring } => {
+            let mut cfg = RepoConfig {
+                mirror: uri.trim_end_matches('/').to_string(),
+                suites: vec![codename.to_string(), format!("{codename}-updates")],
+                components: vec!["main".to_string()],
+                keyring: keyring.clone(),
+                now,
+                suite_mirrors: BTreeMap::new(),
+            };
+            add_security(&mut cfg, Path::new("/"), codename, security).map_err(config_err)?;
+            cfg
+        }
         ArchiveSource::Config(cfg) => cfg.clone(),
     })
 }
@@ -343,8 +367,33 @@ pub fn fixes_from_archive(
         Some(a) => a.clone(),
         None => debian_arch(sbom)?,
     };
-    let cfg = repo_config(&codename, &opts.source, opts.now)?;
-    let index = fetch_index(&cfg, &arch, reporter).map_err(|source| ArchiveFixesError::Index {
+    let cfg = repo_config(&codename, &opts.source, &opts.security, opts.now)?;
+    // Only the records of the installed sources are parsed and kept (a few thousand of
+    // Debian's 63,000), and the verified index files are kept in the cache under their
+    // signed hash: a second run downloads the release files alone.
+    let wanted: HashSet<&str> = sbom
+        .packages
+        .iter()
+        .filter(|p| p.kind() == PackageKind::Deb)
+        .map(|p| p.source_or_name())
+        .collect();
+    let keep = |p: &Paragraph| {
+        let source = p
+            .get("Source")
+            .and_then(|s| s.split_whitespace().next())
+            .or_else(|| p.get("Package"));
+        source.is_some_and(|s| wanted.contains(s))
+    };
+    let index = fetch_index_with(
+        &cfg,
+        &arch,
+        IndexOptions {
+            cache: Some(cache),
+            keep: Some(&keep),
+        },
+        reporter,
+    )
+    .map_err(|source| ArchiveFixesError::Index {
         codename: codename.clone(),
         arch: arch.clone(),
         source: Box::new(source),
@@ -592,6 +641,7 @@ mod tests {
                 uri: "file:///srv/debian/".into(),
                 keyring: Keyring::default(),
             },
+            &Security::Mirror("file:///srv/debian-security".into()),
             SystemTime::UNIX_EPOCH,
         )
         .unwrap();
@@ -600,9 +650,14 @@ mod tests {
             cfg.suites,
             ["bookworm", "bookworm-updates", "bookworm-security"]
         );
+        assert_eq!(
+            cfg.mirror_for("bookworm-security"),
+            "file:///srv/debian-security"
+        );
         let err = repo_config(
             "bookworm",
             &ArchiveSource::Apt(PathBuf::from("/nonexistent-root")),
+            &Security::Apt,
             SystemTime::UNIX_EPOCH,
         )
         .unwrap_err();

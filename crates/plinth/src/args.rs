@@ -35,6 +35,14 @@ pub struct DebianArgs {
     /// Debian mirror base URI [default: the spec's `mirror`, else the machine's apt sources]
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
+    /// Debian security archive base URI, holding dists/RELEASE-security [default: the
+    /// spec's `security-mirror`, else the apt sources' *-security entry, else --mirror]
+    #[arg(long, value_name = "URI", conflicts_with = "no_security")]
+    pub security_mirror: Option<String>,
+    /// Build without the release's security suite (as the spec's `security = false`);
+    /// without this, a missing security suite is an error
+    #[arg(long)]
+    pub no_security: bool,
     /// Package cache directory [default: $PLINTH_CACHE, $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -47,6 +55,14 @@ pub struct ArchiveArgs {
     /// sources]
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
+    /// With --fixes-from-archive: the Debian security archive base URI [default: the apt
+    /// sources' *-security entry, else --mirror]
+    #[arg(long, value_name = "URI", conflicts_with = "no_security")]
+    pub security_mirror: Option<String>,
+    /// With --fixes-from-archive: leave the security suite out; without this, a missing
+    /// security suite is an error
+    #[arg(long)]
+    pub no_security: bool,
     /// With --fixes-from-archive: the package cache directory [default: $PLINTH_CACHE,
     /// $XDG_CACHE_HOME/plinth or ~/.cache/plinth]
     #[arg(long, value_name = "DIR")]

@@ -62,16 +62,26 @@ pub(super) fn check_debian(
             }
             exclude.push(x.get_ref().clone());
         }
-        if let Some(m) = &r.mirror {
+        for (key, m) in [
+            ("mirror", &r.mirror),
+            ("security-mirror", &r.security_mirror),
+        ] {
+            let Some(m) = m else { continue };
             let u = m.get_ref();
             if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))
             {
                 return Err(ctx.err_hint(
                     Some(m.span()),
-                    format!("mirror `{u}` is not an http, https or file URI"),
+                    format!("{key} `{u}` is not an http, https or file URI"),
                     Some("write the mirror's base URI, the directory holding dists/ and pool/"),
                 ));
             }
+        }
+        if let (false, Some(m)) = (r.security, &r.security_mirror) {
+            return Err(ctx.err(
+                Some(m.span()),
+                "`security-mirror` is set but `security = false` leaves the security suite out",
+            ));
         }
     }
     if packages.is_empty() {
@@ -113,6 +123,12 @@ pub(super) fn check_debian(
                 .as_ref()
                 .map(|m| m.get_ref().trim_end_matches('/').to_string())
         }),
+        security_mirror: raw.and_then(|r| {
+            r.security_mirror
+                .as_ref()
+                .map(|m| m.get_ref().trim_end_matches('/').to_string())
+        }),
+        security: raw.is_none_or(|r| r.security),
         keys: {
             let (inline, paths): (Vec<_>, Vec<_>) = raw
                 .map(|r| r.keys.clone())

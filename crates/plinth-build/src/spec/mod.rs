@@ -58,6 +58,11 @@ pub struct DebianSpec {
     pub layering: Layering,
     /// A mirror base URI overriding the machine's apt sources.
     pub mirror: Option<String>,
+    /// The security archive's base URI, overriding the apt sources' `*-security` entry.
+    pub security_mirror: Option<String>,
+    /// Whether the release's `-security` suite is used (`security = false` leaves it
+    /// out, on purpose); when used, it must exist.
+    pub security: bool,
     /// Extra OpenPGP keys trusted for the mirror: files (relative to the spec) or
     /// armoured blocks written in the spec.
     pub keys: Vec<KeySource>,
@@ -246,5 +251,38 @@ mod tests {
         assert!(m.contains(":4:8"), "{m}");
         let m = msg("[image\n");
         assert!(m.contains(":1:"), "{m}");
+    }
+
+    /// The security suite is on unless the spec leaves it out explicitly (issue 13,
+    /// point 9), and leaving it out changes the lock's inputs.
+    #[test]
+    fn security_is_on_unless_the_spec_says_false() {
+        let on = parse("[image]\nprofile = \"base\"\n[debian]\nrelease = \"trixie\"\n").unwrap();
+        let d = on.debian.as_ref().unwrap();
+        assert!(d.security && d.security_mirror.is_none());
+        let off = parse(
+            "[image]\nprofile = \"base\"\n[debian]\nrelease = \"trixie\"\nsecurity = false\n",
+        )
+        .unwrap();
+        assert!(!off.debian.as_ref().unwrap().security);
+        assert_ne!(
+            crate::debian::inputs_digest(&on, d),
+            crate::debian::inputs_digest(&off, off.debian.as_ref().unwrap())
+        );
+        let m = parse("[image]\nprofile = \"base\"\n[debian]\nsecurity-mirror = \"http://s.example/debian-security/\"\n")
+            .unwrap();
+        assert_eq!(
+            m.debian.unwrap().security_mirror.as_deref(),
+            Some("http://s.example/debian-security")
+        );
+        let e = msg("[image]\nprofile = \"base\"\n[debian]\nsecurity-mirror = \"s.example\"\n");
+        assert!(
+            e.contains(":4:19") && e.contains("security-mirror `s.example`"),
+            "{e}"
+        );
+        let e = msg(
+            "[image]\nprofile = \"base\"\n[debian]\nsecurity = false\nsecurity-mirror = \"http://s.example/\"\n",
+        );
+        assert!(e.contains("`security = false`"), "{e}");
     }
 }

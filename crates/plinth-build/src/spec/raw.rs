@@ -40,6 +40,9 @@ pub(super) struct RawDebian {
     #[serde(default)]
     pub(super) layers: Layering,
     pub(super) mirror: Option<Spanned<String>>,
+    pub(super) security_mirror: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub(super) security: bool,
     #[serde(default)]
     pub(super) keys: Vec<Spanned<String>>,
     #[serde(default)]

@@ -414,6 +414,134 @@ fn missing_optional_suite_is_skipped_with_a_warning() {
     );
 }
 
+/// Issue 13, point 9: a build went on without its security suite (a warning, exit 0)
+/// when the mirror it was looked for on had none. A configured security suite is
+/// required, like the release itself.
+#[test]
+fn trixie_built_without_its_security_updates() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let rec = Recorder::default();
+    let cfg = config(server.url(), &f.key, &[SUITE, UPDATES, "bookworm-security"]);
+    let err = repo::fetch_index(&cfg, "amd64", &rec).unwrap_err();
+    assert!(
+        matches!(&err, RepoError::MissingSecuritySuite { suite, .. } if suite == "bookworm-security"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "security suite bookworm-security is not at {}/dists/bookworm-security/",
+            server.url()
+        )),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("--security-mirror"));
+    assert!(rec.warnings().is_empty(), "{:?}", rec.warnings());
+    // Served from its own archive, as Debian does, it is found there.
+    let other = tempfile::tempdir().unwrap();
+    write_suite(
+        other.path(),
+        &f.key,
+        &SuiteSpec::new(
+            "bookworm-security",
+            vec![TestDeb::new("libc6", "2.36-9+deb12u1", "amd64")],
+        ),
+    );
+    let security = Server::start(other.path());
+    let mut cfg = cfg;
+    repo::add_security(
+        &mut cfg,
+        Path::new("/nonexistent"),
+        SUITE,
+        &repo::Security::Mirror(security.url()),
+    )
+    .unwrap();
+    let index = repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap();
+    let suites: Vec<&str> = index.suites.iter().map(|s| s.suite.as_str()).collect();
+    assert_eq!(suites, [SUITE, UPDATES, "bookworm-security"]);
+    let libc = find(&index, "libc6", "2.36-9+deb12u1");
+    assert!(index.url_of(libc).starts_with(&security.url()));
+    // Left out on purpose, it is not fetched at all.
+    repo::add_security(
+        &mut cfg,
+        Path::new("/nonexistent"),
+        SUITE,
+        &repo::Security::Off,
+    )
+    .unwrap();
+    let index = repo::fetch_index(&cfg, "amd64", &NoReporter).unwrap();
+    assert_eq!(index.suites.len(), 2);
+}
+
+/// Issue 13, point 3: `--fixes-from-archive` downloaded and parsed every index whole on
+/// every run (50 MB of text, 63,000 records held). With a cache, an index whose hash the
+/// verified release file still names is not downloaded again; with a filter, only the
+/// records asked for are kept.
+#[test]
+fn index_is_downloaded_and_held_whole_on_every_run() {
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let cfg = config(server.url(), &f.key, &[SUITE, UPDATES]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    let keep = |p: &plinth_dpkg::control::Paragraph| p.get("Package") == Some("tzdata");
+    let opts = repo::IndexOptions {
+        cache: Some(&cache),
+        keep: Some(&keep),
+    };
+    let first = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    let names: Vec<(&str, &str)> = first
+        .packages
+        .iter()
+        .map(|p| (p.package.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(names, [("tzdata", "2024a-0"), ("tzdata", "2025b-0")]);
+    assert_eq!(first.origin, [0, 1]);
+    assert_eq!(server.count(), 4);
+    let again = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(again.packages, first.packages);
+    assert_eq!(
+        server.requests()[4..],
+        [
+            "/dists/bookworm/InRelease",
+            "/dists/bookworm-updates/InRelease"
+        ],
+        "only the release files are fetched again"
+    );
+    // The decompressed text is kept too (as zstd, checked against the release file's
+    // hash when read), so the compressed index is not even needed.
+    let copies = cache_dir.path().join("derived/packages-zst");
+    assert_eq!(fs_err::read_dir(&copies).unwrap().count(), 2);
+    for e in fs_err::read_dir(cache_dir.path().join("blobs/sha256")).unwrap() {
+        fs_err::remove_file(e.unwrap().path()).unwrap();
+    }
+    let third = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(third.packages, first.packages);
+    assert_eq!(server.count(), 8, "{:?}", server.requests());
+    // Copies and cached indexes that no longer match their signed hashes are not used:
+    // the indexes are fetched again.
+    for e in fs_err::read_dir(&copies).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = zstd::encode_all(&b"Package: forged\nVersion: 1\n"[..], 1).unwrap();
+        fs_err::write(p, bytes).unwrap();
+    }
+    let fourth = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(fourth.packages, first.packages);
+    assert_eq!(server.count(), 12);
+    // And the filter keeps nothing else than what it accepts, without a cache too.
+    let plain = repo::fetch_index_with(
+        &cfg,
+        "amd64",
+        repo::IndexOptions {
+            cache: None,
+            keep: Some(&keep),
+        },
+        &NoReporter,
+    )
+    .unwrap();
+    assert_eq!(plain.packages, first.packages);
+}
+
 #[test]
 fn missing_first_suite_is_an_error() {
     let f = fixture();
@@ -616,7 +744,12 @@ fn suite_mirror_override_is_used() {
 
 #[test]
 fn real_mirror_index_and_base_files_download() {
-    let cfg = match repo::config_from_apt(Path::new("/"), "bookworm", SystemTime::now()) {
+    let cfg = match repo::config_from_apt(
+        Path::new("/"),
+        "bookworm",
+        &repo::Security::Apt,
+        SystemTime::now(),
+    ) {
         Ok(cfg) => cfg,
         Err(e) => return skip(&format!("no apt source for bookworm: {}", chain(&e))),
     };

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
+use super::layout::is_sha256_hex;
+use super::referrers::stored;
 use super::tar_index::{index_tar, looks_like_tar};
 use super::{ImageSource, RawBlob, parse_json, sniff_compression};
 use crate::digest::hash_reader;
@@ -232,5 +234,23 @@ impl ImageSource for ArchiveSource {
             reader: r,
             len: Some(len),
         }))
+    }
+
+    fn stored_blobs(&self) -> Result<Vec<Descriptor>> {
+        if self.kind == ArchiveKind::Docker {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<Descriptor> = self
+            .entries
+            .iter()
+            .filter_map(|(name, &(_, size))| {
+                let hex = name
+                    .strip_prefix("blobs/sha256/")
+                    .filter(|h| is_sha256_hex(h))?;
+                Some(stored(crate::digest::hex_to_digest(hex), size))
+            })
+            .collect();
+        out.sort_by_key(|d| d.digest().to_string());
+        Ok(out)
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex};
 
+use super::referrers::{MAX_STORED_BLOBS, stored};
 use super::{ImageSource, RawBlob, parse_json};
 use crate::error::{Error, Result};
 use crate::limits::limits;
@@ -71,6 +72,11 @@ fn read_file_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// Whether `name` is a sha256 blob's file name: 64 lower-case hex digits.
+pub(super) fn is_sha256_hex(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl ImageSource for LayoutSource {
     fn name(&self) -> String {
         format!("OCI layout {}", self.root.display())
@@ -100,5 +106,35 @@ impl ImageSource for LayoutSource {
             )),
             Err(e) => Err(Error::io(path, e)),
         }
+    }
+
+    fn stored_blobs(&self) -> Result<Vec<Descriptor>> {
+        let dir = self.root.join("blobs").join("sha256");
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name();
+            let Some(hex) = name.to_str().filter(|n| is_sha256_hex(n)) else {
+                continue; // not a blob: a temporary, a stray file
+            };
+            // Not followed: a link or a FIFO is no blob to search (open_raw refuses it).
+            let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+            if meta.is_file() {
+                out.push(stored(crate::digest::hex_to_digest(hex), meta.len()));
+            }
+            if out.len() > MAX_STORED_BLOBS {
+                return Err(Error::Limit(format!(
+                    "more than {MAX_STORED_BLOBS} blobs in {}",
+                    dir.display()
+                )));
+            }
+        }
+        out.sort_by_key(|d| d.digest().to_string());
+        Ok(out)
     }
 }

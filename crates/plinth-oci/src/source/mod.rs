@@ -15,6 +15,7 @@
 //! | `compress` | compression sniffing and layer decompression |
 //! | `layer_reader` | the layer stream every reader goes through: both digests checked, size bounded |
 //! | `layout` | OCI image layout directories |
+//! | `referrers` | the artifacts attached to an image (OCI 1.1 `subject`) |
 //! | `archive`, `tar_index`, `docker` | oci-archives and docker-archives, read in place |
 //! | `rootfs` | plain root filesystems (a directory or a tarball) |
 
@@ -24,6 +25,7 @@ mod compress;
 mod docker;
 mod layer_reader;
 mod layout;
+mod referrers;
 mod rootfs;
 mod tar_index;
 mod verify;
@@ -44,6 +46,7 @@ pub(crate) use compress::decompress_all;
 pub use compress::{decompress, sniff_compression};
 pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
+pub use referrers::{MAX_REFERRER_MANIFEST, MAX_STORED_BLOBS, Referrer, ReferrerLayer};
 pub use rootfs::{RootfsKind, RootfsSource};
 pub use verify::VerifyingReader;
 pub(crate) use verify::{blob_io, unwrap_io};
@@ -69,6 +72,12 @@ pub trait ImageSource: Send + Sync {
     /// hold it. `desc` tells a lazy source what it fetches: its media type (a manifest or a
     /// blob) and its declared size. Unchecked: read through `open_blob`, not this.
     fn open_raw(&self, desc: &Descriptor) -> Result<Option<RawBlob<'_>>>;
+    /// The digest and stored size of every sha256 blob the source holds, listed or not
+    /// (descriptors of unknown kind): where `referrers` looks for
+    /// artifacts. Default: none (a docker-archive stores no artifacts).
+    fn stored_blobs(&self) -> Result<Vec<Descriptor>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A blob's stored bytes as a source hands them over, before any check.

@@ -85,6 +85,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             source_date_epoch: args.source_date_epoch,
             only_platforms,
             mirror: args.debian.mirror.clone(),
+            security_mirror: args.debian.security_mirror.clone(),
+            no_security: args.debian.no_security,
             cache: args.debian.cache_dir.clone(),
             reporter: crate::progress::reporter(args.quiet),
             ..Default::default()

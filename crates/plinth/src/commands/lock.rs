@@ -25,6 +25,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let spec = Spec::load(&args.spec)?;
     let opts = BuildOptions {
         mirror: args.debian.mirror.clone(),
+        security_mirror: args.debian.security_mirror.clone(),
+        no_security: args.debian.no_security,
         cache: args.debian.cache_dir.clone(),
         lock: if args.update {
             LockMode::Update

@@ -249,11 +249,19 @@ fn archive(args: &Args, sbom: &Sbom) -> Result<ExitCode, CliError> {
     };
     let opts = ArchiveOptions {
         source,
+        security: match (&args.debian.security_mirror, args.debian.no_security) {
+            (_, true) => plinth_deb::repo::Security::Off,
+            (Some(m), false) => plinth_deb::repo::Security::Mirror(m.clone()),
+            (None, false) => plinth_deb::repo::Security::Apt,
+        },
         ..ArchiveOptions::default()
     };
     let reporter = crate::progress::reporter(args.quiet);
     let fixes = plinth_vuln::archive::fixes_from_archive(sbom, &opts, &cache, reporter.as_ref())
-        .map_err(|e| CliError::input(e, None))?;
+        .map_err(|e| {
+            let hint = e.hint();
+            CliError::input(e, hint)
+        })?;
     for w in &fixes.warnings {
         warn(w);
     }

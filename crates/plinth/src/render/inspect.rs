@@ -89,6 +89,20 @@ pub fn table(r: &Report) -> String {
                 l.comment.clone().unwrap_or_default()
             );
         }
+        if !img.referrers.is_empty() {
+            // What is attached to the image (OCI 1.1 `subject`): the build's SBOM.
+            wln!(o, "Referrers");
+            for r in &img.referrers {
+                let payload: u64 = r.layers.iter().map(|l| l.size).sum();
+                wln!(
+                    o,
+                    "  {}  {:>9}  {}",
+                    r.digest,
+                    size(payload),
+                    r.artifact_type
+                );
+            }
+        }
         if let Some(files) = &img.files {
             wln!(o, "Files");
             for f in files {

@@ -708,3 +708,155 @@ fn index_digest(layout: &Path) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Copies `examples/NAME` (spec and lock) into `dir`; returns the spec's path.
+fn copy_debian_example(name: &str, dir: &Path) -> PathBuf {
+    let src = repo_root().join("examples").join(name);
+    let dst = dir.join(name);
+    fs_err::create_dir_all(&dst).unwrap();
+    for f in ["plinth.toml", "plinth.lock"] {
+        fs_err::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    dst.join("plinth.toml")
+}
+
+/// Runs `plinth build SPEC -o OUT` with the test cache; `None` (skipped) when the mirror
+/// of the apt sources cannot be reached and this is not CI.
+fn build_example(spec: &Path, out: &Path, extra: &[&str]) -> Option<std::process::Output> {
+    let o = run(plinth()
+        .arg("build")
+        .arg(spec)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(cache_dir()));
+    let err = stderr(&o);
+    let offline = err.contains("cannot read the package index") && err.contains("cannot fetch")
+        || err.contains("cannot fetch the packages");
+    if offline && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!("SKIPPED: the Debian mirror of the apt sources cannot be reached:\n{err}");
+        return None;
+    }
+    Some(o)
+}
+
+/// Issue 13, point 9: a trixie build on a machine whose apt sources list bookworm went
+/// on without trixie-security ("not on the mirror ... skipping it", exit 0). The security
+/// archive is found the way apt finds it (any release's `*-security` entry gives its
+/// base URI), and a security suite that is nowhere to be found is an error, unless the
+/// user says to go without it. Bookworm and trixie, side by side, from their locks.
+#[test]
+fn trixie_built_without_its_security_updates() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (example, codename, version) in
+        [("base", "bookworm", "12"), ("base-trixie", "trixie", "13")]
+    {
+        let spec = copy_debian_example(example, tmp.path());
+        let lock = fs_err::read_to_string(spec.with_file_name("plinth.lock")).unwrap();
+        assert!(
+            lock.contains(&format!("[[suite]]\nname = \"{codename}-security\"\n")),
+            "{example}: the lock names the security suite"
+        );
+        let out = tmp.path().join(format!("out-{example}"));
+        let Some(o) = build_example(&spec, &out, &["-q"]) else {
+            return;
+        };
+        assert!(o.status.success(), "{example}: {}", stderr(&o));
+        validate_image(&out);
+        assert_eq!(
+            platforms(&inspect_json(&out)),
+            ["linux/amd64", "linux/arm64"]
+        );
+        for platform in ["linux/amd64", "linux/arm64"] {
+            let sbom: serde_json::Value = serde_json::from_str(&ok(plinth()
+                .arg("sbom")
+                .arg(&out)
+                .args(["--platform", platform, "-f", "json"])))
+            .unwrap();
+            assert_eq!(
+                sbom["distro"]["version_id"], version,
+                "{example} {platform}"
+            );
+            assert_eq!(sbom["distro"]["codename"], codename, "{example} {platform}");
+        }
+    }
+
+    // Resolving trixie again with the security archive where it is not: exit 2, a hint,
+    // nothing written.
+    let spec = copy_debian_example("base-trixie", &tmp.path().join("again"));
+    let lock = spec.with_file_name("plinth.lock");
+    fs_err::remove_file(&lock).unwrap();
+    let nowhere = format!(
+        "file://{}",
+        tmp.path().join("no-security-archive").display()
+    );
+    let out = tmp.path().join("out-nowhere");
+    let Some(o) = build_example(&spec, &out, &["--security-mirror", &nowhere]) else {
+        return;
+    };
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("security suite trixie-security is not at file://")
+            && err.contains("hint: ")
+            && err.contains("--no-security"),
+        "{err}"
+    );
+    assert!(!out.exists() && !lock.exists());
+
+    // Said explicitly, it builds without: a warning, and a lock without the suite.
+    let Some(o) = build_example(&spec, &out, &["--no-security"]) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: building without Debian's security updates"),
+        "{}",
+        stderr(&o)
+    );
+    let text = fs_err::read_to_string(&lock).unwrap();
+    assert!(!text.contains("trixie-security"), "{text}");
+    // That lock does not serve the spec without the flag.
+    let err = fails(
+        plinth()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(tmp.path().join("out-stale"))
+            .arg("--cache-dir")
+            .arg(cache_dir()),
+        2,
+    );
+    assert!(err.contains("security setting changed"), "{err}");
+
+    // A lock resolved without the security suite by an older plinth (same inputs) is
+    // refused, not built from.
+    let shipped =
+        fs_err::read_to_string(repo_root().join("examples/base-trixie/plinth.lock")).unwrap();
+    let start = shipped
+        .find("[[suite]]\nname = \"trixie-security\"")
+        .unwrap();
+    let end = start + shipped[start..].find("\n\n").unwrap() + 2;
+    let without = format!("{}{}", &shipped[..start], &shipped[end..]);
+    fs_err::write(
+        &lock,
+        without.replace("suite = \"trixie-security\"", "suite = \"trixie\""),
+    )
+    .unwrap();
+    let err = fails(
+        plinth()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(tmp.path().join("out-old-lock"))
+            .arg("--cache-dir")
+            .arg(cache_dir()),
+        2,
+    );
+    assert!(
+        err.contains("was resolved without the security suite trixie-security")
+            && err.contains("plinth lock --update"),
+        "{err}"
+    );
+}

@@ -251,3 +251,128 @@ fn multi_member_gzip_layers_are_accepted_by_umoci_and_podman() {
         .arg("oci:img:latest"));
     assert_eq!(run, "hello from plinth: uid=65532 gid=65532\n");
 }
+
+/// Issue 13, point 5: with the SBOM attached, `index.json` held two manifests, and
+/// `skopeo inspect oci:out/hello` failed with "more than one image in oci, choose an
+/// image" (podman the same), syft with "unexpected number of OCI directory manifests".
+/// The untagged form now works with every tool, and the SBOM is still attached.
+#[test]
+fn untagged_layout_with_an_attached_sbom_is_refused_by_skopeo_podman_and_syft() {
+    let o = outputs();
+    // The SBOM is attached (OCI 1.1 `subject`) and plinth finds it by its subject.
+    let j = inspect_json(&o.layout);
+    let referrers = j["images"][0]["referrers"].as_array().unwrap();
+    assert_eq!(referrers.len(), 1, "{referrers:?}");
+    assert_eq!(referrers[0]["artifact_type"], "application/spdx+json");
+    let payload = referrers[0]["layers"][0]["digest"].as_str().unwrap();
+    let beside = fs_err::read(o.dir.join("layout.spdx.json")).unwrap();
+    assert_eq!(
+        plinth_oci::testing::sha256(&beside),
+        payload,
+        "the file beside"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(
+            o.layout.join("blobs").join(
+                referrers[0]["digest"]
+                    .as_str()
+                    .unwrap()
+                    .replacen(':', "/", 1),
+            ),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["subject"]["digest"], o.digest.as_str());
+    let table = ok(plinth().arg("inspect").arg(&o.layout).arg("--no-files"));
+    assert!(table.contains("Referrers\n  sha256:"), "{table}");
+    // plinth's own readers take the untagged form.
+    ok(plinth()
+        .arg("sbom")
+        .arg(format!("oci:{}", o.layout.display())));
+
+    let untagged = format!("oci:{}", o.layout.display());
+    if have_tool("skopeo") {
+        let raw = ok(Command::new("skopeo").args(["inspect", "--raw", &untagged]));
+        assert_eq!(plinth_oci::testing::sha256(raw.as_bytes()), o.digest);
+        let copied = o.dir.join("copied.tar");
+        ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            &untagged,
+            &format!("docker-archive:{}:hello:copied", copied.display()),
+        ]));
+        assert!(copied.is_file());
+    }
+    if have_tool("umoci") {
+        // umoci's `--image DIR` means the tag `latest`, which must name one manifest.
+        let bundle = o.dir.join("bundle-untagged");
+        ok(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(&o.layout)
+            .arg(&bundle));
+        assert!(bundle.join("rootfs/usr/local/bin/hello").is_file());
+    }
+    if have_tool("podman") && have_tool("runc") {
+        let store = tempfile::tempdir().unwrap();
+        ok(podman(store.path())
+            .current_dir(&o.dir)
+            .args(["pull", "-q", "oci:layout"]));
+        let out = ok(podman(store.path())
+            .current_dir(&o.dir)
+            .args(RUN_FLAGS)
+            .arg("oci:layout"));
+        assert_eq!(out, "hello from plinth: uid=65532 gid=65532\n");
+    }
+    if let Some(syft) = venv_tool("syft") {
+        let out = ok(Command::new(syft)
+            .args(["-q", "-o", "json"])
+            .arg(format!("oci-dir:{}", o.layout.display()))
+            .env("SYFT_CHECK_FOR_APP_UPDATE", "false"));
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["source"]["type"], "image", "{}", doc["source"]);
+    }
+}
+
+/// The multi-platform form of the same: one index in `index.json`, which skopeo and
+/// podman resolve to this machine's platform, and one SBOM attached to each platform's
+/// manifest. (umoci 0.4 and syft 1.18 read no multi-platform layout at all: build one
+/// platform with `--platform` for them.)
+#[test]
+fn untagged_multi_platform_layout_is_read_by_skopeo_with_an_sbom_per_platform() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "[image]\nname = \"multi\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+         [[files]]\nsrc = \"a\"\ndst = \"/app\"\n",
+        &[("a", b"app")],
+    );
+    let out = tmp.path().join("multi");
+    build(&spec, &out, &[]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    let j = inspect_json(&out);
+    for img in j["images"].as_array().unwrap() {
+        let r = img["referrers"].as_array().unwrap();
+        assert_eq!(r.len(), 1, "{}: {r:?}", img["platform"]);
+        assert_eq!(r[0]["artifact_type"], "application/spdx+json");
+    }
+    if have_tool("skopeo") {
+        let cfg = ok(Command::new("skopeo").args([
+            "inspect",
+            "--config",
+            &format!("oci:{}", out.display()),
+        ]));
+        let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+        assert_eq!(cfg["os"], "linux");
+        let copy = tmp.path().join("copy");
+        ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--all",
+            &format!("oci:{}", out.display()),
+            &format!("oci:{}:copied", copy.display()),
+        ]));
+    }
+}

@@ -214,8 +214,7 @@ fn base_image_packages_match_syft_and_trivy() {
         assert!(names.contains(p), "{p} missing from {names:?}");
     }
     // The peers read the root filesystem unpacked by umoci: trivy needs a registry or a
-    // docker engine for images, and syft's `oci-dir:` wants exactly one manifest in
-    // index.json, which the attached SBOM artifact makes two.
+    // docker engine for images.
     let rootfs = built.rootfs();
     if let Some(s) = syft_packages(&format!("dir:{}", rootfs.display())) {
         same_packages("plinth base", "syft", &ours, &s);
@@ -223,25 +222,35 @@ fn base_image_packages_match_syft_and_trivy() {
     if let Some(t) = trivy_packages(&["rootfs", rootfs.to_str().unwrap()], built.tmp.path()) {
         same_packages("plinth base", "trivy", &ours, &t);
     }
-    // The SBOM written beside the image and attached to it.
+    // syft reads the layout itself too: index.json names the image alone (issue 13,
+    // point 5).
+    if let Some(s) = syft_packages(&format!("oci-dir:{}", built.out.display())) {
+        same_packages("plinth base layout", "syft", &ours, &s);
+    }
+    // The SBOM written beside the image and attached to it, found by its subject.
     let beside = built.out.with_file_name("out.spdx.json");
-    let spdx: serde_json::Value = serde_json::from_slice(&fs_err::read(&beside).unwrap()).unwrap();
+    let beside = fs_err::read(&beside).unwrap();
+    let spdx: serde_json::Value = serde_json::from_slice(&beside).unwrap();
     assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
     let index: serde_json::Value =
         serde_json::from_slice(&fs_err::read(built.out.join("index.json")).unwrap()).unwrap();
-    let referrer = index["manifests"]
-        .as_array()
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    let image = &inspect_json(&built.out)["images"][0];
+    let referrers = image["referrers"].as_array().unwrap();
+    assert_eq!(referrers.len(), 1, "{referrers:?}");
+    let digest = referrers[0]["digest"]
+        .as_str()
         .unwrap()
-        .iter()
-        .find(|m| m["artifactType"] == "application/spdx+json")
-        .expect("an SBOM artifact in index.json");
-    let digest = referrer["digest"].as_str().unwrap().replacen(':', "/", 1);
+        .replacen(':', "/", 1);
     let manifest: serde_json::Value =
         serde_json::from_slice(&fs_err::read(built.out.join("blobs").join(digest)).unwrap())
             .unwrap();
-    let image_digest = index["manifests"][0]["digest"].as_str().unwrap();
-    assert_eq!(manifest["subject"]["digest"], image_digest);
+    assert_eq!(manifest["subject"]["digest"], image["digest"]);
     assert_eq!(manifest["layers"][0]["mediaType"], "application/spdx+json");
+    assert_eq!(
+        referrers[0]["layers"][0]["digest"],
+        plinth_oci::testing::sha256(&beside).as_str()
+    );
 }
 
 fn validate_spdx(file: &Path) {
