@@ -11,6 +11,8 @@ mod modes;
 mod output;
 mod reader;
 mod readme;
+mod registry;
 mod sbom;
 mod scan;
+mod support;
 mod tampered;
