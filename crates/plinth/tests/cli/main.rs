@@ -6,6 +6,7 @@ mod build;
 mod common;
 mod debian;
 mod exit_codes;
+mod hostile;
 mod interop;
 mod modes;
 mod output;

@@ -4,7 +4,7 @@
 //! log, so two tests never race for a port. Dropping the guard kills the process by its
 //! PID and waits for it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -29,12 +29,11 @@ pub struct Registry {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub host: String,
-    pub auth: Auth,
     pub issuer: Option<TokenIssuer>,
     /// The registry's log (for a failing test's message).
     pub log: PathBuf,
     // Last: removed after the process is gone.
-    tmp: tempfile::TempDir,
+    _tmp: tempfile::TempDir,
 }
 
 impl Registry {
@@ -96,10 +95,9 @@ impl Registry {
         let mut reg = Registry {
             child,
             host: String::new(),
-            auth,
             issuer,
             log,
-            tmp: dir,
+            _tmp: dir,
         };
         reg.host = reg.wait_listening();
         Some(reg)
@@ -135,20 +133,6 @@ impl Registry {
     /// skopeo's `docker://` transport for `repo`.
     pub fn docker(&self, repo: &str) -> String {
         format!("docker://{}", self.reference(repo))
-    }
-
-    /// The storage directory (to look at what the registry holds).
-    pub fn storage(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    /// The registry's log so far.
-    pub fn log_text(&self) -> String {
-        fs_err::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
