@@ -79,16 +79,27 @@ impl TokenIssuer {
         format!("http://{}/token", self.server.host())
     }
 
-    /// The requests that obtained a token, as `METHOD grant` (`GET basic`, `GET anonymous`,
-    /// `POST password`, `POST refresh_token`).
+    /// The requests that obtained a token, as `METHOD GRANT SCOPES` (grants: `basic` or
+    /// `anonymous` for a GET, `password` or `refresh_token` for a POST).
     pub fn grants(&self) -> Vec<String> {
         self.server
             .requests()
             .iter()
             .map(|r| match r.method.as_str() {
-                "POST" => format!("POST {}", r.form("grant_type").unwrap_or_default()),
-                m if r.header("authorization").is_some() => format!("{m} basic"),
-                m => format!("{m} anonymous"),
+                "POST" => format!(
+                    "POST {} {}",
+                    r.form("grant_type").unwrap_or_default(),
+                    r.form("scope").unwrap_or_default()
+                ),
+                m => format!(
+                    "{m} {} {}",
+                    if r.header("authorization").is_some() {
+                        "basic"
+                    } else {
+                        "anonymous"
+                    },
+                    r.query_all("scope").join(" ")
+                ),
             })
             .collect()
     }
