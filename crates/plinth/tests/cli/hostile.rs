@@ -51,6 +51,7 @@ struct Image {
     manifest: Vec<u8>,
     manifest_digest: String,
     media_type: String,
+    /// The largest layer: the blob the lies are about.
     layer: String,
     blobs: std::collections::HashMap<String, Vec<u8>>,
 }
@@ -71,8 +72,15 @@ fn image() -> Image {
     let mut blobs = std::collections::HashMap::new();
     let config = m["config"]["digest"].as_str().unwrap().to_string();
     blobs.insert(config.clone(), blob(&config));
-    let layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
-    blobs.insert(layer.clone(), blob(&layer));
+    // Every layer is served; the lies are told about the largest.
+    let mut layer = String::new();
+    for l in m["layers"].as_array().unwrap() {
+        let d = l["digest"].as_str().unwrap().to_string();
+        blobs.insert(d.clone(), blob(&d));
+        if layer.is_empty() || blobs[&d].len() > blobs[&layer].len() {
+            layer = d;
+        }
+    }
     Image {
         media_type: m["mediaType"].as_str().unwrap().to_string(),
         manifest,
