@@ -520,3 +520,46 @@ fn an_unknown_host_is_an_error_naming_the_reference() {
     assert!(err.contains(reference), "{err}");
     assert!(!out.exists());
 }
+
+/// Nothing listens on the port: retried, then exit 3 (not the input's fault), naming the
+/// reference, nothing written.
+#[test]
+fn a_registry_that_refuses_connections_is_exit_3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("img");
+    let reference = format!("127.0.0.1:{port}/{REPO}:v1");
+    let o = run_with_timeout(
+        plinth()
+            .env("DOCKER_CONFIG", tmp.path().join("none"))
+            .args(["pull", &reference, "-o"])
+            .arg(&out),
+        Duration::from_secs(120),
+    )
+    .expect("plinth pull from a closed port hung");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&reference), "{err}");
+    assert!(!out.exists());
+}
+
+/// `localhost:PORT` is a loopback registry too: plain HTTP without a flag.
+#[test]
+fn localhost_registries_speak_plain_http() {
+    let (server, img) = serve(Lie::Honest);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("img");
+    ok(plinth()
+        .env("DOCKER_CONFIG", tmp.path().join("none"))
+        .args([
+            "pull",
+            &format!("localhost:{}/{REPO}:v1", server.port),
+            "-o",
+        ])
+        .arg(&out));
+    assert_eq!(layout_digest(&out), img.manifest_digest);
+}

@@ -439,10 +439,10 @@ fn referrers_survive_push_copy_and_pull_through_the_tag_schema() {
 
 // --- reading by reference -----------------------------------------------------------------
 
-/// `sbom`, `inspect`, `check` and `scan` of a registry reference say what they say of the
-/// same image on disk (the subject's name aside).
+/// `sbom`, `inspect`, `check`, `compare` and `scan` of a registry reference say what they
+/// say of the same image on disk (the subject's name aside).
 #[test]
-fn sbom_scan_inspect_and_check_of_a_reference_equal_the_local_result() {
+fn sbom_scan_inspect_check_and_compare_of_a_reference_equal_the_local_result() {
     let (Some(reg), Some(base)) = (registry::shared(), base_image()) else {
         return;
     };
@@ -463,6 +463,8 @@ fn sbom_scan_inspect_and_check_of_a_reference_equal_the_local_result() {
     same(&["sbom", "-q", "-f", "json", "--platform", "linux/amd64"]);
     same(&["inspect", "--format", "json"]);
     same(&["check", "--format", "json"]);
+    let hello = format!("{}:latest", hello_image().display());
+    same(&["compare", "--format", "json", "--no-cves", &hello]);
     let db = crate::scan::debian_db(tmp.path());
     let db = db.to_str().unwrap();
     same(&["scan", "-q", "-f", "json", "--db", db]);
