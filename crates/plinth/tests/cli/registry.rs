@@ -240,9 +240,11 @@ fn skopeo_push_is_read_by_plinth_pull() {
     assert_eq!(pulled["digest"], index, "{pulled:#}");
     validate_image(&out);
     assert_eq!(layout_digest(&out), index);
-    // Byte for byte: every blob of the index is the same file.
-    for (_, d) in platform_digests(base) {
-        assert_eq!(read_blob(&out, &d), read_blob(base, &d));
+    // Nothing re-encoded: every blob pulled is one of the pushed layout's (by name, and
+    // validate_image checked each name is its content's digest).
+    for e in fs_err::read_dir(out.join("blobs/sha256")).unwrap() {
+        let name = e.unwrap().file_name();
+        assert!(base.join("blobs/sha256").join(&name).exists(), "{name:?}");
     }
 
     let archive = tmp.path().join("pulled.tar");
@@ -265,11 +267,9 @@ fn skopeo_push_is_read_by_plinth_pull() {
             "-o",
         ])
         .arg(&docker));
-    let want: Value = serde_json::from_slice(&read_blob(base, &{
-        let m: Value = serde_json::from_slice(&read_blob(base, &amd64)).unwrap();
-        m["config"]["digest"].as_str().unwrap().to_string()
-    }))
-    .unwrap();
+    let manifest: Value = serde_json::from_slice(&read_blob(base, &amd64)).unwrap();
+    let config = manifest["config"]["digest"].as_str().unwrap();
+    let want: Value = serde_json::from_slice(&read_blob(base, config)).unwrap();
     let docker_cfg: Value = serde_json::from_str(&ok(Command::new("skopeo")
         .args(["inspect", "--config"])
         .arg(format!("docker-archive:{}", docker.display()))))
