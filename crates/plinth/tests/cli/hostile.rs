@@ -45,6 +45,9 @@ enum Lie {
     TooManyRequestsThenOk,
     /// Every layer request gets 503.
     ServerErrorForever,
+    /// Not a lie: Basic auth on every request, and the largest layer redirected to "blob
+    /// storage" on another port (a server of its own), as registries on S3 do.
+    RedirectToStorage(u16),
 }
 
 struct Image {
@@ -92,6 +95,15 @@ fn image() -> Image {
 
 const REPO: &str = "hostile/img";
 
+/// The `Authorization` header of the test user (`u:p`), as `RedirectToStorage` requires.
+static BASIC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("u:p")
+    )
+});
+
 /// Serves `REPO` as a registry, telling `lie`.
 fn serve(lie: Lie) -> (Server, Arc<Image>) {
     let img = Arc::new(image());
@@ -124,6 +136,10 @@ fn answer(
                 200,
                 &serde_json::json!({"token": "never-accepted", "expires_in": 300}),
             )?;
+            return Ok(Next::Keep);
+        }
+        Lie::RedirectToStorage(_) if req.header("authorization") != Some(BASIC.as_str()) => {
+            conn.send(401, &[("WWW-Authenticate", "Basic realm=\"hostile\"")], b"")?;
             return Ok(Next::Keep);
         }
         Lie::TokenNeverAccepted => {
@@ -239,6 +255,10 @@ fn answer(
         }
         Lie::RedirectLoop => {
             conn.send(307, &[("Location", &format!("{prefix}loop/a"))], b"")?;
+        }
+        Lie::RedirectToStorage(port) => {
+            let to = format!("http://127.0.0.1:{port}/storage/{digest}?signature=s3cret");
+            conn.send(307, &[("Location", &to)], b"")?;
         }
         Lie::ServerErrorThenOk | Lie::TooManyRequestsThenOk if n < 2 => {
             let status = if lie == Lie::ServerErrorThenOk {
@@ -564,4 +584,53 @@ fn localhost_registries_speak_plain_http() {
         ])
         .arg(&out));
     assert_eq!(layout_digest(&out), img.manifest_digest);
+}
+
+/// A blob redirected to storage elsewhere is fetched there without the registry's
+/// credentials (storage URLs carry their own signature; an `Authorization` header would
+/// leak the password to another host, and S3 refuses the request).
+#[test]
+fn a_redirect_to_blob_storage_does_not_forward_the_credentials() {
+    let img = Arc::new(image());
+    let i = img.clone();
+    let storage = Server::start(move |req, conn| {
+        let digest = req.path().trim_start_matches("/storage/");
+        match i.blobs.get(digest) {
+            Some(b) => conn.send(200, &[], b)?,
+            None => conn.send(404, &[], b"")?,
+        }
+        Ok(Next::Keep)
+    });
+    let (server, _) = serve(Lie::RedirectToStorage(storage.port));
+    let tmp = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(tmp.path().join("docker")).unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode("u:p");
+    fs_err::write(
+        tmp.path().join("docker/config.json"),
+        serde_json::json!({"auths": {server.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let out = tmp.path().join("img");
+    ok(plinth()
+        .env("DOCKER_CONFIG", tmp.path().join("docker"))
+        .env("REGISTRY_AUTH_FILE", tmp.path().join("none.json"))
+        .args(["pull", &format!("{}/{REPO}:v1", server.host()), "-o"])
+        .arg(&out));
+    validate_image(&out);
+    assert_eq!(layout_digest(&out), img.manifest_digest);
+    let fetched = storage.requests();
+    assert!(
+        !fetched.is_empty(),
+        "the layer was not fetched from storage"
+    );
+    for r in fetched {
+        assert_eq!(
+            r.header("authorization"),
+            None,
+            "{} got credentials",
+            r.target
+        );
+        assert!(r.target.ends_with("?signature=s3cret"), "{}", r.target);
+    }
 }

@@ -465,6 +465,21 @@ fn sbom_scan_inspect_check_and_compare_of_a_reference_equal_the_local_result() {
     same(&["check", "--format", "json"]);
     let hello = format!("{}:latest", hello_image().display());
     same(&["compare", "--format", "json", "--no-cves", &hello]);
+    // Two references in one command, as `compare alpine gcr.io/distroless/static` is.
+    let hello_ref = reg.reference("read/hello:latest");
+    ok(plinth_in(tmp.path())
+        .arg("push")
+        .arg(hello_image())
+        .arg(&hello_ref));
+    let compare = |a: &str, b: &str| {
+        let out =
+            ok(plinth_in(tmp.path()).args(["compare", "--format", "json", "--no-cves", a, b]));
+        let mut v: Value = serde_json::from_str(&out).unwrap();
+        strip_subject(&mut v, a);
+        strip_subject(&mut v, b);
+        v
+    };
+    assert_eq!(compare(&hello_ref, &reference), compare(&hello, &local));
     let db = crate::scan::debian_db(tmp.path());
     let db = db.to_str().unwrap();
     same(&["scan", "-q", "-f", "json", "--db", db]);
