@@ -13,8 +13,10 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The registry's host name does not resolve.
-    #[error("unknown registry host {host}")]
+    #[error("{reference}: unknown registry host {host}")]
     UnknownHost {
+        /// The reference the request was for.
+        reference: String,
         /// The host as written in the reference.
         host: String,
         /// The resolver's error.
@@ -22,8 +24,10 @@ pub enum Error {
         source: Box<ureq::Error>,
     },
     /// The connection failed or broke, after the retries.
-    #[error("cannot reach {url}")]
+    #[error("{reference}: cannot reach {url}")]
     Connect {
+        /// The reference the request was for.
+        reference: String,
         /// The URL asked for.
         url: String,
         /// The transport error.
@@ -32,8 +36,10 @@ pub enum Error {
     },
     /// The TLS handshake failed: the server does not speak TLS, or its certificate is
     /// not trusted here. Another try would fail alike.
-    #[error("cannot speak TLS with {url}")]
+    #[error("{reference}: cannot speak TLS with {url}")]
     Tls {
+        /// The reference the request was for.
+        reference: String,
         /// The URL asked for.
         url: String,
         /// The transport error.
