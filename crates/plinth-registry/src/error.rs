@@ -136,7 +136,9 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         match self {
             Error::Server { .. } | Error::Connect { .. } => true,
-            Error::Oci(e) => e.is_output_failure(),
+            // A registry failure met while `plinth_oci` read a blob (a 5xx on a layer, a
+            // connection broken mid-body) travels as the cause of its read error.
+            Error::Oci(e) => e.is_output_failure() || carried(e).is_some_and(Error::is_internal),
             _ => false,
         }
     }
@@ -169,6 +171,32 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The registry error in `e`'s cause chain, where a reader carried it through
+/// `plinth_oci` (directly, or inside the `io::Error` of a read).
+pub(crate) fn carried<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<Error>() {
+            return Some(r);
+        }
+        if let Some(r) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<Error>())
+        {
+            return Some(r);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// Whether `e` (any error whose cause chain may hold a registry error, such as a lazy
+/// read's) is the registry's fault rather than the input's: exit 3.
+pub fn is_remote_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    carried(e).is_some_and(Error::is_internal)
 }
 
 /// `Result` with this crate's [`Error`].
