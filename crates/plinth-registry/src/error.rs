@@ -143,6 +143,15 @@ impl Error {
         }
     }
 
+    /// Whether another try of a blob read could succeed where this one failed: a
+    /// connection that broke (also in the middle of a body), a body that ended early.
+    /// What the client already retried (5xx, 429) and what no retry heals (a redirect
+    /// loop, a 4xx, a digest mismatch) are not.
+    pub(crate) fn is_transient_read(e: &plinth_oci::Error) -> bool {
+        matches!(e, plinth_oci::Error::Read { .. })
+            && carried(e).is_none_or(|r| matches!(r, Error::Connect { .. }))
+    }
+
     /// A suggestion the user can act on, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -341,6 +341,8 @@ impl LocalSink {
 impl Sink for LocalSink {
     /// Streams the blob to disk; a transfer that breaks off (a connection reset, a
     /// body ending early) is tried again from the start, as a connection failure is.
+    /// A failure the client already retried (5xx, 429) or that no retry heals (a
+    /// redirect loop, a 4xx) is not.
     fn blob(
         &self,
         src: &dyn ImageSource,
@@ -352,8 +354,9 @@ impl Sink for LocalSink {
         loop {
             match self.fetch(src, d, task, reporter) {
                 Ok(()) => return Ok(BlobOutcome::Sent),
-                Err(Error::Oci(plinth_oci::Error::Read { .. }))
-                    if retry::decide(Outcome::Connection, attempt).is_some() =>
+                Err(Error::Oci(e))
+                    if Error::is_transient_read(&e)
+                        && retry::decide(Outcome::Connection, attempt).is_some() =>
                 {
                     std::thread::sleep(
                         retry::decide(Outcome::Connection, attempt).expect("checked"),
