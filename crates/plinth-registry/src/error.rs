@@ -122,6 +122,17 @@ pub enum Error {
         /// What is wrong with the answer.
         reason: String,
     },
+    /// Reading a blob of the image being copied failed, or it is not what its
+    /// descriptor says (digest, size): the message names the image (for a registry, the
+    /// reference), the cause the blob and what is wrong with it.
+    #[error("cannot read {image}")]
+    Source {
+        /// The source, as [`plinth_oci::ImageSource::name`] shows it.
+        image: String,
+        /// What went wrong.
+        #[source]
+        source: plinth_oci::Error,
+    },
     /// Reading, checking or writing an image failed.
     #[error(transparent)]
     Oci(#[from] plinth_oci::Error),
@@ -138,8 +149,23 @@ impl Error {
             Error::Server { .. } | Error::Connect { .. } => true,
             // A registry failure met while `plinth_oci` read a blob (a 5xx on a layer, a
             // connection broken mid-body) travels as the cause of its read error.
-            Error::Oci(e) => e.is_output_failure() || carried(e).is_some_and(Error::is_internal),
+            Error::Oci(e) | Error::Source { source: e, .. } => {
+                e.is_output_failure() || carried(e).is_some_and(Error::is_internal)
+            }
             _ => false,
+        }
+    }
+
+    /// `e`, met reading a blob of `src`, as an error naming `src`; a failure to write
+    /// the output stays as it is.
+    pub(crate) fn reading(src: &dyn plinth_oci::ImageSource, e: plinth_oci::Error) -> Error {
+        if e.is_output_failure() {
+            Error::Oci(e)
+        } else {
+            Error::Source {
+                image: src.name(),
+                source: e,
+            }
         }
     }
 
@@ -176,7 +202,7 @@ impl Error {
             Error::DigestMismatch { .. } => {
                 Some("the registry (or something between it and you) sent corrupt data".into())
             }
-            Error::Oci(e) => e.hint(),
+            Error::Oci(e) | Error::Source { source: e, .. } => e.hint(),
             _ => None,
         }
     }

@@ -110,7 +110,9 @@ impl<'c> RegistrySink<'c> {
         loop {
             reporter.start(task, Some(d.size()));
             let error = Mutex::new(None);
-            let verifying = src.open_blob(d, max_blob())?;
+            let verifying = src
+                .open_blob(d, max_blob())
+                .map_err(|e| Error::reading(src, e))?;
             let mut reader = Tracked {
                 inner: verifying,
                 error: &error,
@@ -126,7 +128,7 @@ impl<'c> RegistrySink<'c> {
             // A source that lied (size, digest) is the error to report, whatever the
             // registry made of the cut-off upload.
             if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return Err(Error::Oci(e));
+                return Err(Error::reading(src, e));
             }
             match result {
                 Ok(None) => return Ok(()),
@@ -364,6 +366,7 @@ impl Sink for LocalSink {
                     attempt += 1;
                     reporter.finish(task);
                 }
+                Err(Error::Oci(e)) => return Err(Error::reading(src, e)),
                 Err(e) => return Err(e),
             }
         }
