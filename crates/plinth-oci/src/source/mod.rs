@@ -25,6 +25,7 @@ mod docker;
 mod layer_reader;
 mod layout;
 mod rootfs;
+mod spool;
 mod tar_index;
 mod verify;
 mod walk;
@@ -45,6 +46,7 @@ pub use compress::{decompress, sniff_compression};
 pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
 pub use rootfs::{RootfsKind, RootfsSource};
+pub(crate) use spool::Spooled;
 pub use verify::VerifyingReader;
 pub(crate) use verify::{blob_io, unwrap_io};
 
