@@ -1,11 +1,13 @@
 //! `inspect`: what an image holds (manifest, config, layers and files) after checking
 //! every digest and size, as data for the caller to render.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fs::{ImageFs, ImageFsOptions, NodeKind};
-use crate::source::{Referrer, ResolvedImage, open_image};
+use crate::source::{Referrer, ResolvedImage, Spooled, open_image};
 use crate::validate::validate;
 
 /// An image source and each of its images.
@@ -126,12 +128,36 @@ pub fn inspect_source(
             )));
         }
     }
+    // A layer several of the images shown hold (a platform-independent one) is read
+    // from a remote source once, then from a temporary file; counted once, as
+    // `validate` counts it.
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    let mut distinct = HashSet::new();
+    for img in &images {
+        for (l, diff_id) in img
+            .manifest
+            .layers()
+            .iter()
+            .zip(img.config.rootfs().diff_ids())
+        {
+            *uses.entry(l.digest().to_string()).or_default() += 1;
+            distinct.insert((l.digest().to_string(), diff_id.clone()));
+        }
+    }
+    let shared = if validate_all {
+        HashSet::new()
+    } else {
+        uses.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(d, _)| d)
+            .collect()
+    };
+    let spooled = Spooled::new(src, shared)?;
     let mut reports = Vec::new();
-    let mut validated =
-        checked_blobs.unwrap_or_else(|| images.iter().map(|i| 2 + i.manifest.layers().len()).sum());
+    let mut validated = checked_blobs.unwrap_or(2 * images.len() + distinct.len());
     let mut referrers = src.referrers_by_subject()?;
     for img in &images {
-        let fs = ImageFs::open(src, img, &ImageFsOptions::default())?;
+        let fs = ImageFs::open(&spooled, img, &ImageFsOptions::default())?;
         let mut report = image_report(img, &fs, files);
         report.referrers = referrers
             .remove(&img.descriptor.digest().to_string())

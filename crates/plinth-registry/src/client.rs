@@ -236,19 +236,24 @@ fn is_unknown_host(e: &ureq::Error) -> bool {
     }
 }
 
-fn transport_error(url: &str, host: &str, e: ureq::Error) -> Error {
+/// The error a failed request stands for, naming the reference `r` it was made for.
+fn transport_error(url: &str, r: &Reference, e: ureq::Error) -> Error {
+    let reference = r.to_string();
     if outcome_of(&e) == Outcome::Permanent {
         return Error::Tls {
+            reference,
             url: url.to_string(),
             source: Box::new(e),
         };
     }
     match e {
         e if is_unknown_host(&e) => Error::UnknownHost {
-            host: host.to_string(),
+            reference,
+            host: r.registry.clone(),
             source: Box::new(e),
         },
         e => Error::Connect {
+            reference,
             url: url.to_string(),
             source: Box::new(e),
         },
@@ -485,7 +490,7 @@ impl Client {
                     retry += 1;
                 }
                 Ok(resp) => return Err(status_error(&what, resp)),
-                Err(e) => return Err(transport_error(realm, &r.registry, e)),
+                Err(e) => return Err(transport_error(realm, r, e)),
             }
         };
         #[derive(serde::Deserialize)]
@@ -602,7 +607,7 @@ impl Client {
                         retry += 1;
                         continue;
                     }
-                    return Err(transport_error(&current, &r.registry, e));
+                    return Err(transport_error(&current, r, e));
                 }
                 Ok(resp) => resp,
             };

@@ -13,8 +13,10 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The registry's host name does not resolve.
-    #[error("unknown registry host {host}")]
+    #[error("{reference}: unknown registry host {host}")]
     UnknownHost {
+        /// The reference the request was for.
+        reference: String,
         /// The host as written in the reference.
         host: String,
         /// The resolver's error.
@@ -22,8 +24,10 @@ pub enum Error {
         source: Box<ureq::Error>,
     },
     /// The connection failed or broke, after the retries.
-    #[error("cannot reach {url}")]
+    #[error("{reference}: cannot reach {url}")]
     Connect {
+        /// The reference the request was for.
+        reference: String,
         /// The URL asked for.
         url: String,
         /// The transport error.
@@ -32,8 +36,10 @@ pub enum Error {
     },
     /// The TLS handshake failed: the server does not speak TLS, or its certificate is
     /// not trusted here. Another try would fail alike.
-    #[error("cannot speak TLS with {url}")]
+    #[error("{reference}: cannot speak TLS with {url}")]
     Tls {
+        /// The reference the request was for.
+        reference: String,
         /// The URL asked for.
         url: String,
         /// The transport error.
@@ -116,6 +122,17 @@ pub enum Error {
         /// What is wrong with the answer.
         reason: String,
     },
+    /// Reading a blob of the image being copied failed, or it is not what its
+    /// descriptor says (digest, size): the message names the image (for a registry, the
+    /// reference), the cause the blob and what is wrong with it.
+    #[error("cannot read {image}")]
+    Source {
+        /// The source, as [`plinth_oci::ImageSource::name`] shows it.
+        image: String,
+        /// What went wrong.
+        #[source]
+        source: plinth_oci::Error,
+    },
     /// Reading, checking or writing an image failed.
     #[error(transparent)]
     Oci(#[from] plinth_oci::Error),
@@ -130,9 +147,35 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         match self {
             Error::Server { .. } | Error::Connect { .. } => true,
-            Error::Oci(e) => e.is_output_failure(),
+            // A registry failure met while `plinth_oci` read a blob (a 5xx on a layer, a
+            // connection broken mid-body) travels as the cause of its read error.
+            Error::Oci(e) | Error::Source { source: e, .. } => {
+                e.is_output_failure() || carried(e).is_some_and(Error::is_internal)
+            }
             _ => false,
         }
+    }
+
+    /// `e`, met reading a blob of `src`, as an error naming `src`; a failure to write
+    /// the output stays as it is.
+    pub(crate) fn reading(src: &dyn plinth_oci::ImageSource, e: plinth_oci::Error) -> Error {
+        if e.is_output_failure() {
+            Error::Oci(e)
+        } else {
+            Error::Source {
+                image: src.name(),
+                source: e,
+            }
+        }
+    }
+
+    /// Whether another try of a blob read could succeed where this one failed: a
+    /// connection that broke (also in the middle of a body), a body that ended early.
+    /// What the client already retried (5xx, 429) and what no retry heals (a redirect
+    /// loop, a 4xx, a digest mismatch) are not.
+    pub(crate) fn is_transient_read(e: &plinth_oci::Error) -> bool {
+        matches!(e, plinth_oci::Error::Read { .. })
+            && carried(e).is_none_or(|r| matches!(r, Error::Connect { .. }))
     }
 
     /// A suggestion the user can act on, when there is one.
@@ -159,10 +202,36 @@ impl Error {
             Error::DigestMismatch { .. } => {
                 Some("the registry (or something between it and you) sent corrupt data".into())
             }
-            Error::Oci(e) => e.hint(),
+            Error::Oci(e) | Error::Source { source: e, .. } => e.hint(),
             _ => None,
         }
     }
+}
+
+/// The registry error in `e`'s cause chain, where a reader carried it through
+/// `plinth_oci` (directly, or inside the `io::Error` of a read).
+pub(crate) fn carried<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<Error>() {
+            return Some(r);
+        }
+        if let Some(r) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<Error>())
+        {
+            return Some(r);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// Whether `e` (any error whose cause chain may hold a registry error, such as a lazy
+/// read's) is the registry's fault rather than the input's: exit 3.
+pub fn is_remote_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    carried(e).is_some_and(Error::is_internal)
 }
 
 /// `Result` with this crate's [`Error`].

@@ -27,6 +27,6 @@ pub mod source;
 
 pub use client::{Client, ClientOptions};
 pub use copy::{CopyOptions, CopyReport, DiskFormat, Endpoint, copy};
-pub use error::{Error, Result};
+pub use error::{Error, Result, is_remote_failure};
 pub use reference::{Location, Reference, classify};
 pub use source::RegistrySource;

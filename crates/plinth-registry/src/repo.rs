@@ -299,7 +299,12 @@ impl<'c> Repo<'c> {
                 reason: format!("the registry announces {n} bytes, the descriptor {size}"),
             });
         }
-        Ok((Box::new(resp.into_body().into_reader()), len))
+        let body = BlobBody {
+            inner: resp.into_body().into_reader(),
+            url,
+            reference: self.reference.to_string(),
+        };
+        Ok((Box::new(body), len))
     }
 
     /// Mounts blob `digest` from repository `from` of the same registry. Returns `true`
@@ -522,7 +527,88 @@ impl<'c> Repo<'c> {
     }
 }
 
+/// A blob's body as it arrives. A connection that breaks in the middle (reset, timed
+/// out) is the registry's or the network's failure, not the image's: the error carries an
+/// [`Error::Connect`] naming the reference, which the reader's caller finds in the cause
+/// chain (exit 3, and another try for a pull). A body that ends cleanly before its
+/// announced length is left to the verifying reader, like any short blob.
+struct BlobBody<R> {
+    inner: R,
+    url: String,
+    reference: String,
+}
+
+impl<R: Read> Read for BlobBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted | std::io::ErrorKind::UnexpectedEof => e,
+            kind => std::io::Error::new(
+                kind,
+                Error::Connect {
+                    reference: self.reference.clone(),
+                    url: self.url.clone(),
+                    source: Box::new(ureq::Error::from(e)),
+                },
+            ),
+        })
+    }
+}
+
 /// The tag the referrers tag schema keeps `digest`'s referrers under: `sha256-<hex>`.
 pub fn fallback_tag(digest: &str) -> String {
     digest.replacen(':', "-", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `first` bytes, then fails with `kind`.
+    struct Breaks(usize, std::io::ErrorKind);
+
+    impl Read for Breaks {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(self.1.into());
+            }
+            let n = self.0.min(buf.len());
+            buf[..n].fill(b'x');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    fn read_error(kind: std::io::ErrorKind) -> plinth_oci::Error {
+        let mut body = BlobBody {
+            inner: Breaks(10, kind),
+            url: "http://127.0.0.1:1/v2/a/blobs/sha256:00".into(),
+            reference: "127.0.0.1:1/a:v1".into(),
+        };
+        let e = std::io::copy(&mut body, &mut std::io::sink()).unwrap_err();
+        // What `plinth_oci`'s verifying reader makes of a read error.
+        plinth_oci::Error::Read {
+            what: "blob sha256:00".into(),
+            source: e,
+        }
+    }
+
+    /// A connection reset in the middle of a layer (a lazy read for `sbom REF`) was
+    /// exit 2, as if the image were bad: it is the registry's or the network's failure.
+    #[test]
+    fn a_connection_broken_mid_body_is_not_the_inputs_fault() {
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::TimedOut,
+        ] {
+            let e = read_error(kind);
+            assert!(crate::is_remote_failure(&e), "{kind:?}");
+            let chain = format!("{:?}", e);
+            assert!(chain.contains("127.0.0.1:1/a:v1"), "{chain}");
+            assert!(Error::Oci(read_error(kind)).is_internal(), "{kind:?}");
+        }
+        // A body that ends early is the short blob the verifying reader reports.
+        let e = read_error(std::io::ErrorKind::UnexpectedEof);
+        assert!(!crate::is_remote_failure(&e));
+        assert!(!Error::Oci(e).is_internal());
+    }
 }

@@ -110,7 +110,9 @@ impl<'c> RegistrySink<'c> {
         loop {
             reporter.start(task, Some(d.size()));
             let error = Mutex::new(None);
-            let verifying = src.open_blob(d, max_blob())?;
+            let verifying = src
+                .open_blob(d, max_blob())
+                .map_err(|e| Error::reading(src, e))?;
             let mut reader = Tracked {
                 inner: verifying,
                 error: &error,
@@ -126,7 +128,7 @@ impl<'c> RegistrySink<'c> {
             // A source that lied (size, digest) is the error to report, whatever the
             // registry made of the cut-off upload.
             if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return Err(Error::Oci(e));
+                return Err(Error::reading(src, e));
             }
             match result {
                 Ok(None) => return Ok(()),
@@ -339,6 +341,8 @@ impl LocalSink {
 impl Sink for LocalSink {
     /// Streams the blob to disk; a transfer that breaks off (a connection reset, a
     /// body ending early) is tried again from the start, as a connection failure is.
+    /// A failure the client already retried (5xx, 429) or that no retry heals (a
+    /// redirect loop, a 4xx) is not.
     fn blob(
         &self,
         src: &dyn ImageSource,
@@ -350,8 +354,9 @@ impl Sink for LocalSink {
         loop {
             match self.fetch(src, d, task, reporter) {
                 Ok(()) => return Ok(BlobOutcome::Sent),
-                Err(Error::Oci(plinth_oci::Error::Read { .. }))
-                    if retry::decide(Outcome::Connection, attempt).is_some() =>
+                Err(Error::Oci(e))
+                    if Error::is_transient_read(&e)
+                        && retry::decide(Outcome::Connection, attempt).is_some() =>
                 {
                     std::thread::sleep(
                         retry::decide(Outcome::Connection, attempt).expect("checked"),
@@ -359,6 +364,7 @@ impl Sink for LocalSink {
                     attempt += 1;
                     reporter.finish(task);
                 }
+                Err(Error::Oci(e)) => return Err(Error::reading(src, e)),
                 Err(e) => return Err(e),
             }
         }

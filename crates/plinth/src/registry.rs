@@ -58,21 +58,7 @@ pub fn open_remote(reference: &str) -> Result<Option<RegistrySource>, CliError> 
 /// `plinth_oci`, which carries the registry's error as the cause of a read error) is
 /// the registry's fault rather than the input's: exit 3 then, as for `pull`.
 pub fn remote_failure(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(c) = cur {
-        if let Some(r) = c.downcast_ref::<plinth_registry::Error>() {
-            return r.is_internal();
-        }
-        if let Some(r) = c
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<plinth_registry::Error>())
-        {
-            return r.is_internal();
-        }
-        cur = c.source();
-    }
-    false
+    plinth_registry::is_remote_failure(e)
 }
 
 /// A lazy read's error, exit 3 when the registry failed.

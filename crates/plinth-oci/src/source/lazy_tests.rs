@@ -140,3 +140,56 @@ fn a_blob_longer_than_declared_is_cut_off() {
     let err = ImageFs::open(src, &img, &opts()).unwrap_err();
     assert!(matches!(err, Error::Oversized { .. }), "{err}");
 }
+
+/// `inspect REF` of a two-platform index downloaded a layer both platforms hold once per
+/// platform, and counted it twice in `validated_blobs` (24 where the same image as a
+/// layout counts 19).
+#[test]
+fn inspect_of_a_lazy_index_fetches_and_counts_a_shared_layer_once() {
+    let layer = |path: &str, data: &'static [u8]| {
+        let mut l = LayerBuilder::new("test");
+        l.add(path, Entry::bytes(data, 0o644)).unwrap();
+        (l.finish(Compression::Gzip, 0).unwrap(), path.to_string())
+    };
+    let platform = |arch: &str| {
+        let mut p = Platform::default();
+        p.set_os("linux".into());
+        p.set_architecture(arch.into());
+        p
+    };
+    let artifact = ImageBuilder::default()
+        .build(
+            ["amd64", "arm64"]
+                .into_iter()
+                .map(|arch| PlatformImage {
+                    platform: platform(arch),
+                    config: ConfigBuilder::default().build().unwrap(),
+                    layers: vec![
+                        layer("etc/shared", b"same on every platform"),
+                        layer("etc/arch", if arch == "amd64" { b"x86" } else { b"arm" }),
+                    ],
+                    created: "1970-01-01T00:00:00Z".into(),
+                })
+                .collect(),
+        )
+        .unwrap();
+    let src = Lazy::new(&artifact);
+    let images = (&src as &dyn ImageSource).images(None).unwrap();
+    assert_eq!(images.len(), 2);
+    let shared = images[0].manifest.layers()[0].digest().to_string();
+    assert_eq!(images[1].manifest.layers()[0].digest().to_string(), shared);
+
+    let report = crate::inspect::inspect_source(&src, None, None, true, false).unwrap();
+    let fetches = src.fetched().iter().filter(|d| **d == shared).count();
+    assert_eq!(fetches, 1, "{:?}", src.fetched());
+    // Two manifests, two configs, three distinct layers: what `validate` counts.
+    assert_eq!(report.validated_blobs, 7);
+    assert_eq!(
+        crate::validate::validate(&src).unwrap().blobs,
+        report.validated_blobs
+    );
+    for img in &report.images {
+        let files = img.files.as_ref().unwrap();
+        assert!(files.iter().any(|f| f.path == "/etc/shared"), "{files:?}");
+    }
+}

@@ -27,6 +27,7 @@ mod layer_reader;
 mod layout;
 mod referrers;
 mod rootfs;
+mod spool;
 mod tar_index;
 mod verify;
 mod walk;
@@ -48,6 +49,7 @@ pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
 pub use referrers::{MAX_REFERRER_MANIFEST, MAX_STORED_BLOBS, Referrer, ReferrerLayer};
 pub use rootfs::{RootfsKind, RootfsSource};
+pub(crate) use spool::Spooled;
 pub use verify::VerifyingReader;
 pub(crate) use verify::{blob_io, unwrap_io};
 

@@ -205,7 +205,7 @@ fn a_registry_lying_about_a_blob_leaves_no_output() {
     let out = dir.path().join("out");
     let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
     assert!(
-        matches!(&err, Error::Oci(plinth_oci::Error::DigestMismatch { expected, .. }) if *expected == layer),
+        matches!(&err, Error::Source { source: plinth_oci::Error::DigestMismatch { expected, .. }, .. } if *expected == layer),
         "{err}"
     );
     let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
@@ -229,7 +229,13 @@ fn an_endless_blob_is_cut_at_its_declared_size() {
     let out = dir.path().join("out");
     let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
     assert!(
-        matches!(&err, Error::Oci(plinth_oci::Error::Oversized { .. })),
+        matches!(
+            &err,
+            Error::Source {
+                source: plinth_oci::Error::Oversized { .. },
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(!out.exists());
@@ -426,7 +432,15 @@ fn a_truncated_blob_leaves_no_output() {
     let out = dir.path().join("out");
     let err = pull_to(&client(None), &server.addr, &out).unwrap_err();
     assert!(!err.is_internal(), "{err}");
-    assert!(err.to_string().contains(&sha256(b"0123456789")), "{err}");
+    // The error names the image pulled, its cause the blob.
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(chain.contains(&sha256(b"0123456789")), "{chain}");
+    assert!(err.to_string().contains(&server.addr), "{err}");
     let left: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

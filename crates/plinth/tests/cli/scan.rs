@@ -65,7 +65,7 @@ fn ids(v: &Value) -> BTreeSet<String> {
 }
 
 /// The real Debian records: the tracker sample and vuln-list-debian's CVE-2025-8058.
-fn debian_db(dir: &Path) -> PathBuf {
+pub(crate) fn debian_db(dir: &Path) -> PathBuf {
     db_with(
         dir,
         &[
