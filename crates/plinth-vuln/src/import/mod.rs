@@ -24,10 +24,21 @@ pub mod alpine;
 pub mod cvss;
 pub mod debian;
 pub mod osv;
+pub mod yaml_depth;
 
 /// The most one JSON/YAML document (an OSV record, an Alpine secdb file) or one zip
 /// entry may hold when read whole.
 pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+/// The longest id, package name or version an advisory may have: each is copied into
+/// every advisory of its record, so an unbounded one makes work grow with its length
+/// times the record's entries. Longer ones are skipped as [`SkipReason::OversizedField`].
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// The longest summary kept (longer ones are cut at a character boundary): a summary is
+/// copied into every advisory of its record.
+pub const MAX_SUMMARY_BYTES: usize = 4096;
+/// The most aliases an OSV record may have (more: an invalid record); they are copied
+/// into every advisory of the record.
+pub const MAX_ALIASES: usize = 1024;
 /// The most entries an OSV zip may have.
 pub const MAX_ZIP_ENTRIES: usize = 2_000_000;
 /// The most files a directory input may hold.
@@ -139,6 +150,9 @@ pub enum SkipReason {
     UnknownStatus,
     /// Text in an Alpine secfixes line that names no advisory.
     UnrecognisedId,
+    /// An id, package name or version longer than [`MAX_FIELD_BYTES`], or an OSV
+    /// record with more than [`MAX_ALIASES`] aliases.
+    OversizedField,
 }
 
 impl SkipReason {
@@ -157,6 +171,7 @@ impl SkipReason {
             SkipReason::InvalidRecord => "invalid record",
             SkipReason::UnknownStatus => "unknown status",
             SkipReason::UnrecognisedId => "unrecognised id",
+            SkipReason::OversizedField => "oversized field",
         }
     }
 }
@@ -381,6 +396,15 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
         });
     }
     Ok(out)
+}
+
+/// `text` cut to at most [`MAX_SUMMARY_BYTES`], at a character boundary.
+pub(crate) fn bounded_summary(text: &str) -> String {
+    let mut end = text.len().min(MAX_SUMMARY_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// Tells a file's format from its name and first bytes.
