@@ -297,3 +297,30 @@ fn json_feeds_nested_200000_deep_are_refused_not_hung() {
         }
     }
 }
+
+#[test]
+fn sbom_with_200000_packages_is_read_in_one_pass() {
+    // Each package was compared with every package read before it (to drop repeats):
+    // `plinth scan sbom.json` of a large SBOM grew with the square of its size.
+    let components: Vec<String> = (0..200_000)
+        .map(|i| {
+            format!(
+                r#"{{"type": "library", "name": "p{i}", "version": "1.0-1", "purl": "pkg:deb/debian/p{i}@1.0-1?arch=amd64&distro=debian-12"}}"#
+            )
+        })
+        .chain(std::iter::once(
+            r#"{"type": "library", "name": "p7", "version": "1.0-1", "purl": "pkg:deb/debian/p7@1.0-1?arch=amd64&distro=debian-12"}"#
+                .to_string(),
+        ))
+        .collect();
+    let doc = format!(
+        r#"{{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": [{}]}}"#,
+        components.join(",")
+    );
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(plinth_vuln::sbomin::read_sbom(doc.as_bytes()).map(|s| s.packages.len()));
+    });
+    let read = rx.recv_timeout(GUARD).expect("reading the SBOM hung");
+    assert_eq!(read, Ok(200_000), "the repeated package is kept once");
+}
