@@ -667,9 +667,9 @@ pub(crate) fn import_locked(
 
 /// Runs the importer of `format` over one document held in memory, into a throwaway
 /// in-memory database, and reports what it would have imported. Nothing on disk is
-/// touched. This is the entry point of the fuzz target and of the mutation tests: any
-/// bytes give `Ok` or an `Err` naming `name`, never a panic. (OSV zips are read from
-/// files only; their records go through the same code as a single OSV document.)
+/// touched. This is the entry point of the fuzz targets and of the mutation tests: any
+/// bytes give `Ok` or an `Err` naming `name`, never a panic. OSV bytes that start with
+/// `PK` are read as a zip of records, as an `all.zip` is.
 pub fn check_document(format: Format, name: &Path, bytes: &[u8]) -> Result<SourceReport> {
     let conn = Connection::open_in_memory().map_err(Error::sqlite(name))?;
     db::create_schema(&conn, name)?;
@@ -690,7 +690,12 @@ pub fn check_document(format: Format, name: &Path, bytes: &[u8]) -> Result<Sourc
         }
         Format::Osv => {
             sink.begin("osv", &origin)?;
-            osv::import_record(name, bytes, &mut sink)?;
+            if bytes.starts_with(b"PK") {
+                let none = plinth_core::progress::NoReporter;
+                osv::import_zip_from(name, std::io::Cursor::new(bytes), &mut sink, &none, "")?;
+            } else {
+                osv::import_record(name, bytes, &mut sink)?;
+            }
         }
         Format::AlpineSecdb => {
             alpine::import_secdb(name, bytes, None, &origin, &mut sink)?;

@@ -7,7 +7,7 @@
 //! skipped. `GIT` ranges (commits, not versions) are skipped and counted.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
@@ -558,7 +558,25 @@ pub(crate) fn import_zip(
 ) -> Result<()> {
     let file = fs_err::File::open(path).map_err(Error::io(path))?;
     // A small buffer: the reader seeks to every entry, and each seek drops the buffer.
-    let mut zip = zip::ZipArchive::new(BufReader::with_capacity(16 << 10, file))
+    import_zip_from(
+        path,
+        BufReader::with_capacity(16 << 10, file),
+        sink,
+        reporter,
+        task,
+    )
+}
+
+/// [`import_zip`] over any seekable reader (a file, or bytes in memory); `path` names it
+/// in errors.
+pub(crate) fn import_zip_from(
+    path: &Path,
+    reader: impl Read + Seek,
+    sink: &mut Sink,
+    reporter: &dyn Reporter,
+    task: &str,
+) -> Result<()> {
+    let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| Error::parse(path, format!("not a valid zip archive: {e}")))?;
     if zip.len() > MAX_ZIP_ENTRIES {
         return Err(Error::TooLarge {
