@@ -1,7 +1,5 @@
-//! Alpine's `/lib/apk/db/installed`: any bytes parse to packages and warnings.
+//! libFuzzer target: see `plinth_fuzz::sbom::apk_installed` (fuzz/src/sbom.rs).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = plinth_sbom::catalog::apk::parse(data);
-});
+fuzz_target!(|data: &[u8]| plinth_fuzz::sbom::apk_installed(data));

@@ -57,7 +57,7 @@ pub enum Status {
 
 /// An affected range in the ecosystem's version scheme: `introduced <= v < fixed`, or
 /// `introduced <= v <= last_affected`. A missing `introduced` means "from the start".
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Range {
     /// The first affected version; `None` (or `0`) = every version below the upper bound.
     #[serde(skip_serializing_if = "Option::is_none")]

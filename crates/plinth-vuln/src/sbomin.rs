@@ -222,6 +222,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 struct Reader {
     packages: Vec<Package>,
+    seen: std::collections::HashSet<String>,
     distro: Option<Distro>,
     distro_from_purl: Option<Distro>,
     warnings: Vec<String>,
@@ -232,6 +233,7 @@ impl Reader {
     fn new() -> Self {
         Reader {
             packages: Vec::new(),
+            seen: std::collections::HashSet::new(),
             distro: None,
             distro_from_purl: None,
             warnings: Vec::new(),
@@ -320,7 +322,10 @@ impl Reader {
             purl: purl_text.to_string(),
             ..Default::default()
         };
-        if !self.packages.contains(&pkg) {
+        // The same package listed twice is kept once. Looked up by its JSON (every field
+        // is serialised): a scan of the list per package made reading an SBOM quadratic.
+        let key = serde_json::to_string(&pkg).unwrap_or_default();
+        if self.seen.insert(key) {
             self.packages.push(pkg);
         }
     }

@@ -1,6 +1,7 @@
 //! plinth-oci's own integration tests: images written through the library and read back
 //! through its read path (`open_image`, `validate`, `images`, `ImageFs::open`).
 
+mod fuzz_corpus;
 mod hostile;
 
 use std::path::{Path, PathBuf};

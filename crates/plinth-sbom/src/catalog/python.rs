@@ -104,6 +104,8 @@ pub fn parse_metadata(data: &[u8]) -> Result<Package, String> {
     let mut expression = None;
     let mut license: Option<String> = None;
     let mut classifiers: Vec<String> = Vec::new();
+    // Beside the list: a scan of it per classifier line was quadratic.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // The header being read and its (first-line) value; continuation lines only matter
     // to tell a one-line `License` from a licence text.
     let mut current: Option<(String, String, bool)> = None;
@@ -120,7 +122,7 @@ pub fn parse_metadata(data: &[u8]) -> Result<Package, String> {
             "classifier" => {
                 if let Some(l) = value.strip_prefix("License ::") {
                     let last = l.rsplit("::").next().unwrap_or("").trim().to_string();
-                    if !last.is_empty() && !classifiers.contains(&last) {
+                    if !last.is_empty() && seen.insert(last.clone()) {
                         classifiers.push(last);
                     }
                 }

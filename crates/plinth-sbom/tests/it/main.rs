@@ -2,5 +2,6 @@
 
 mod catalog;
 mod formats;
+mod fuzz_corpus;
 mod lang_catalogers;
 mod lang_toolchains;

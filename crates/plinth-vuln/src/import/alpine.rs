@@ -3,12 +3,13 @@
 //! `"0"` meaning "never affected". There is no "open" state: a package is listed only
 //! once fixed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{Sink, SkipReason};
+use super::yaml_depth::{MAX_YAML_FLOW_DEPTH, flow_depth_exceeded};
+use super::{MAX_FIELD_BYTES, Sink, SkipReason};
 use crate::error::{Error, Result};
 use crate::model::{Advisory, Range, Status};
 use crate::version::apk;
@@ -82,6 +83,7 @@ pub fn ids_in_line(line: &str) -> (Vec<String>, bool) {
     let text = line.split('(').next().unwrap_or_default();
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let mut ids: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut unrecognised = false;
     let mut i = 0;
     while i < tokens.len() {
@@ -103,7 +105,7 @@ pub fn ids_in_line(line: &str) -> (Vec<String>, bool) {
         }
         match cve_id(token).or_else(|| other_id(token)) {
             Some(id) => {
-                if !ids.contains(&id) {
+                if seen.insert(id.clone()) {
                     ids.push(id);
                 }
             }
@@ -129,6 +131,15 @@ pub(crate) fn import_secdb(
         serde_json::from_slice(bytes)
             .map_err(|e| Error::parse(path, format!("not a valid Alpine secdb JSON: {e}")))?
     } else {
+        // Checked first: libyaml's scanner is quadratic in flow nesting.
+        if let Some(line) = flow_depth_exceeded(bytes, MAX_YAML_FLOW_DEPTH) {
+            return Err(Error::parse(
+                path,
+                format!(
+                    "not a valid Alpine secdb YAML: flow collections nested deeper than {MAX_YAML_FLOW_DEPTH} at line {line}"
+                ),
+            ));
+        }
         serde_norway::from_slice(bytes)
             .map_err(|e| Error::parse(path, format!("not a valid Alpine secdb YAML: {e}")))?
     };
@@ -157,8 +168,14 @@ pub(crate) fn import_secdb(
             sink.skip(SkipReason::MissingFields, 1);
             continue;
         };
-        // id → fixed version (None = not affected), in first-seen order.
+        if package.len() > MAX_FIELD_BYTES {
+            sink.skip(SkipReason::OversizedField, 1);
+            continue;
+        }
+        // id → fixed version (None = not affected), in first-seen order; `index` finds
+        // an id's entry without a scan (a package may list many ids).
         let mut fixes: Vec<(String, Option<String>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for (version, lines) in pkg.secfixes {
             let version = version.trim().to_string();
             let not_affected = version == "0";
@@ -171,13 +188,17 @@ pub(crate) fn import_secdb(
                 }
                 ids.extend(found);
             }
+            if version.len() > MAX_FIELD_BYTES {
+                sink.skip(SkipReason::OversizedField, 1);
+                continue;
+            }
             if !not_affected && !apk::is_valid(&version) {
                 sink.skip(SkipReason::UnparseableVersion, ids.len().max(1) as u64);
                 continue;
             }
             for id in ids {
                 let fixed = (!not_affected).then(|| version.clone());
-                match fixes.iter_mut().find(|(i, _)| *i == id) {
+                match index.get(&id).map(|&k| &mut fixes[k]) {
                     // Listed twice: the later fix wins (the first was incomplete), and
                     // any real fix wins over "not affected".
                     Some((_, prev)) => {
@@ -192,7 +213,10 @@ pub(crate) fn import_secdb(
                             *prev = fixed;
                         }
                     }
-                    None => fixes.push((id, fixed)),
+                    None => {
+                        index.insert(id.clone(), fixes.len());
+                        fixes.push((id, fixed));
+                    }
                 }
             }
         }

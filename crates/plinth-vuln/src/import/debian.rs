@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Sink, SkipReason};
+use super::{MAX_FIELD_BYTES, Sink, SkipReason, bounded_summary};
 use crate::error::{Error, Result};
 use crate::model::{Advisory, Range, Severity, Status};
 use crate::version::Scheme;
@@ -154,7 +154,15 @@ fn tracker_package(
     sink: &mut Sink,
 ) -> Result<()> {
     for (id, cve) in cves {
-        let summary = cve.description.filter(|d| !d.trim().is_empty());
+        // The id, package and summary are copied into every release's advisory.
+        if id.len() > MAX_FIELD_BYTES || package.len() > MAX_FIELD_BYTES {
+            sink.skip(SkipReason::OversizedField, cve.releases.len().max(1) as u64);
+            continue;
+        }
+        let summary = cve
+            .description
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| bounded_summary(&d));
         for (codename, rel) in cve.releases {
             let Some(ecosystem) = ecosystem(&sink.debian_releases, &codename) else {
                 sink.skip(SkipReason::UnknownRelease, 1);
@@ -278,12 +286,17 @@ pub(crate) fn import_vuln_list(path: &Path, bytes: &[u8], sink: &mut Sink) -> Re
         sink.skip(SkipReason::MissingFields, 1);
         return Ok(());
     };
+    if id.len() > MAX_FIELD_BYTES {
+        sink.skip(SkipReason::OversizedField, 1);
+        return Ok(());
+    }
     let summary = header.description.map(|d| {
-        d.trim()
-            .trim_start_matches('(')
-            .trim_end_matches(')')
-            .trim()
-            .to_string()
+        bounded_summary(
+            d.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim(),
+        )
     });
     // package → release ("" = unstable) → annotation
     let mut by_package: BTreeMap<String, BTreeMap<String, VlAnnotation>> = BTreeMap::new();
@@ -295,6 +308,10 @@ pub(crate) fn import_vuln_list(path: &Path, bytes: &[u8], sink: &mut Sink) -> Re
             sink.skip(SkipReason::MissingFields, 1);
             continue;
         };
+        if package.len() > MAX_FIELD_BYTES {
+            sink.skip(SkipReason::OversizedField, 1);
+            continue;
+        }
         let release = ann.release.clone().unwrap_or_default();
         by_package.entry(package).or_default().insert(release, ann);
     }

@@ -24,10 +24,21 @@ pub mod alpine;
 pub mod cvss;
 pub mod debian;
 pub mod osv;
+pub mod yaml_depth;
 
 /// The most one JSON/YAML document (an OSV record, an Alpine secdb file) or one zip
 /// entry may hold when read whole.
 pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+/// The longest id, package name or version an advisory may have: each is copied into
+/// every advisory of its record, so an unbounded one makes work grow with its length
+/// times the record's entries. Longer ones are skipped as [`SkipReason::OversizedField`].
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// The longest summary kept (longer ones are cut at a character boundary): a summary is
+/// copied into every advisory of its record.
+pub const MAX_SUMMARY_BYTES: usize = 4096;
+/// The most aliases an OSV record may have (more: an invalid record); they are copied
+/// into every advisory of the record.
+pub const MAX_ALIASES: usize = 1024;
 /// The most entries an OSV zip may have.
 pub const MAX_ZIP_ENTRIES: usize = 2_000_000;
 /// The most files a directory input may hold.
@@ -139,6 +150,9 @@ pub enum SkipReason {
     UnknownStatus,
     /// Text in an Alpine secfixes line that names no advisory.
     UnrecognisedId,
+    /// An id, package name or version longer than [`MAX_FIELD_BYTES`], or an OSV
+    /// record with more than [`MAX_ALIASES`] aliases.
+    OversizedField,
 }
 
 impl SkipReason {
@@ -157,6 +171,7 @@ impl SkipReason {
             SkipReason::InvalidRecord => "invalid record",
             SkipReason::UnknownStatus => "unknown status",
             SkipReason::UnrecognisedId => "unrecognised id",
+            SkipReason::OversizedField => "oversized field",
         }
     }
 }
@@ -381,6 +396,15 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
         });
     }
     Ok(out)
+}
+
+/// `text` cut to at most [`MAX_SUMMARY_BYTES`], at a character boundary.
+pub(crate) fn bounded_summary(text: &str) -> String {
+    let mut end = text.len().min(MAX_SUMMARY_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// Tells a file's format from its name and first bytes.
@@ -643,9 +667,9 @@ pub(crate) fn import_locked(
 
 /// Runs the importer of `format` over one document held in memory, into a throwaway
 /// in-memory database, and reports what it would have imported. Nothing on disk is
-/// touched. This is the entry point of the fuzz target and of the mutation tests: any
-/// bytes give `Ok` or an `Err` naming `name`, never a panic. (OSV zips are read from
-/// files only; their records go through the same code as a single OSV document.)
+/// touched. This is the entry point of the fuzz targets and of the mutation tests: any
+/// bytes give `Ok` or an `Err` naming `name`, never a panic. OSV bytes that start with
+/// `PK` are read as a zip of records, as an `all.zip` is.
 pub fn check_document(format: Format, name: &Path, bytes: &[u8]) -> Result<SourceReport> {
     let conn = Connection::open_in_memory().map_err(Error::sqlite(name))?;
     db::create_schema(&conn, name)?;
@@ -666,7 +690,12 @@ pub fn check_document(format: Format, name: &Path, bytes: &[u8]) -> Result<Sourc
         }
         Format::Osv => {
             sink.begin("osv", &origin)?;
-            osv::import_record(name, bytes, &mut sink)?;
+            if bytes.starts_with(b"PK") {
+                let none = plinth_core::progress::NoReporter;
+                osv::import_zip_from(name, std::io::Cursor::new(bytes), &mut sink, &none, "")?;
+            } else {
+                osv::import_record(name, bytes, &mut sink)?;
+            }
         }
         Format::AlpineSecdb => {
             alpine::import_secdb(name, bytes, None, &origin, &mut sink)?;

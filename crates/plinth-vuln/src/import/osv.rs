@@ -6,14 +6,18 @@
 //! `Debian:N`, `Alpine:vX.Y`, `Go`, `crates.io`, `PyPI`, `npm`; others are counted as
 //! skipped. `GIT` ranges (commits, not versions) are skipped and counted.
 
-use std::io::{BufReader, Read};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::cvss;
-use super::{MAX_DOCUMENT_BYTES, MAX_ZIP_ENTRIES, Sink, SkipReason};
+use super::{
+    MAX_ALIASES, MAX_DOCUMENT_BYTES, MAX_FIELD_BYTES, MAX_ZIP_ENTRIES, Sink, SkipReason,
+    bounded_summary,
+};
 use crate::error::{Error, Result};
 use crate::model::{Advisory, Range, Severity, Status};
 use crate::version::{self, Scheme};
@@ -45,7 +49,7 @@ struct Record {
     database_specific: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct OsvSeverity {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -243,12 +247,13 @@ struct Rated {
 /// CVSS v3 → computed base score; CVSS v4 → the database's own word if any, else
 /// unknown; nothing → the database's own word.
 fn rate(sevs: &[OsvSeverity], db_specific: Option<Severity>) -> Rated {
+    // A vector is copied into each advisory: an absurdly long one counts as none.
     let find = |t: &str| {
         sevs.iter()
             .find(|s| s.kind.as_deref() == Some(t))
             .and_then(|s| s.score.as_deref())
             .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s.len() <= MAX_FIELD_BYTES)
     };
     if let Some(v3) = find("CVSS_V3")
         && let Some(score) = cvss::base_score_v3(v3)
@@ -325,7 +330,7 @@ fn summary_of(rec: &Record) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        return Some(s.to_string());
+        return Some(bounded_summary(s));
     }
     let line = rec
         .details
@@ -338,6 +343,13 @@ fn summary_of(rec: &Record) -> Option<String> {
         s.push('…');
     }
     Some(s)
+}
+
+/// What a merged advisory holds already, to merge further entries without a scan.
+struct Held {
+    ranges: HashSet<Range>,
+    versions: HashSet<String>,
+    symbols: HashSet<String>,
 }
 
 fn convert(rec: Record, sink: &mut Sink) -> Result<()> {
@@ -357,16 +369,41 @@ fn convert(rec: Record, sink: &mut Sink) -> Result<()> {
         sink.skip(SkipReason::NoAffectedVersions, 1);
         return Ok(());
     }
+    // The id, aliases and summary are copied into each advisory of the record: bounded.
+    if id.len() > MAX_FIELD_BYTES
+        || rec.aliases.len() > MAX_ALIASES
+        || rec.aliases.iter().any(|a| a.len() > MAX_FIELD_BYTES)
+    {
+        sink.skip(SkipReason::OversizedField, 1);
+        return Ok(());
+    }
     let mut aliases: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for a in &rec.aliases {
-        if a != &id && !aliases.contains(a) {
+        if a != &id && seen.insert(a) {
             aliases.push(a.clone());
         }
     }
     let summary = summary_of(&rec);
+    // `rate` looks at the first entry of each kind only: keep just those, so that rating
+    // each affected entry does not scan a long record-level list again.
+    let rec_severity: Vec<OsvSeverity> = {
+        let mut kinds = HashSet::new();
+        rec.severity
+            .iter()
+            .filter(|s| {
+                matches!(s.kind.as_deref(), Some("CVSS_V3" | "CVSS_V4"))
+                    && kinds.insert(s.kind.clone())
+            })
+            .cloned()
+            .collect()
+    };
     let rec_db_severity = db_severity(rec.database_specific.as_ref());
-    // (advisory, whole package affected in some entry)
+    // (advisory, whole package affected in some entry), and by (ecosystem, package)
+    // the index of its entry with what it holds already, so that merging many entries
+    // stays linear.
     let mut merged: Vec<(Advisory, bool)> = Vec::new();
+    let mut index: HashMap<(String, String), (usize, Held)> = HashMap::new();
     for aff in &rec.affected {
         let (Some(eco), Some(name)) = (
             aff.package.as_ref().and_then(|p| p.ecosystem.as_deref()),
@@ -409,12 +446,16 @@ fn convert(rec: Record, sink: &mut Sink) -> Result<()> {
             sink.skip(SkipReason::NoAffectedVersions, 1);
             continue;
         }
+        if name.len() > MAX_FIELD_BYTES {
+            sink.skip(SkipReason::OversizedField, 1);
+            continue;
+        }
         let package = normalize_package(&ecosystem, name);
         let symbols = symbols_of(aff.ecosystem_specific.as_ref());
         let whole = symbols.is_none();
         let rated = if aff.severity.is_empty() {
             rate(
-                &rec.severity,
+                &rec_severity,
                 db_severity(aff.database_specific.as_ref()).or(rec_db_severity),
             )
         } else {
@@ -423,31 +464,35 @@ fn convert(rec: Record, sink: &mut Sink) -> Result<()> {
                 db_severity(aff.database_specific.as_ref()).or(rec_db_severity),
             )
         };
-        if let Some((adv, any_whole)) = merged
-            .iter_mut()
-            .find(|(a, _)| a.ecosystem == ecosystem && a.package == package)
-        {
+        if let Some((k, held)) = index.get_mut(&(ecosystem.clone(), package.clone())) {
+            let (adv, any_whole) = &mut merged[*k];
             for r in ranges {
-                if !adv.ranges.contains(&r) {
+                if r.fixed.is_some() {
+                    adv.status = Status::Fixed;
+                }
+                if held.ranges.insert(r.clone()) {
                     adv.ranges.push(r);
                 }
             }
             for v in versions {
-                if !adv.versions.contains(&v) {
+                if held.versions.insert(v.clone()) {
                     adv.versions.push(v);
                 }
             }
             *any_whole |= whole;
             for s in symbols.unwrap_or_default() {
-                if !adv.symbols.contains(&s) {
+                if held.symbols.insert(s.clone()) {
                     adv.symbols.push(s);
                 }
             }
-            if adv.ranges.iter().any(|r| r.fixed.is_some()) {
-                adv.status = Status::Fixed;
-            }
             continue;
         }
+        let held = Held {
+            ranges: ranges.iter().cloned().collect(),
+            versions: versions.iter().cloned().collect(),
+            symbols: symbols.iter().flatten().cloned().collect(),
+        };
+        index.insert((ecosystem.clone(), package.clone()), (merged.len(), held));
         let status = if ranges.iter().any(|r| r.fixed.is_some()) {
             Status::Fixed
         } else {
@@ -512,7 +557,26 @@ pub(crate) fn import_zip(
     task: &str,
 ) -> Result<()> {
     let file = fs_err::File::open(path).map_err(Error::io(path))?;
-    let mut zip = zip::ZipArchive::new(BufReader::with_capacity(256 << 10, file))
+    // A small buffer: the reader seeks to every entry, and each seek drops the buffer.
+    import_zip_from(
+        path,
+        BufReader::with_capacity(16 << 10, file),
+        sink,
+        reporter,
+        task,
+    )
+}
+
+/// [`import_zip`] over any seekable reader (a file, or bytes in memory); `path` names it
+/// in errors.
+pub(crate) fn import_zip_from(
+    path: &Path,
+    reader: impl Read + Seek,
+    sink: &mut Sink,
+    reporter: &dyn Reporter,
+    task: &str,
+) -> Result<()> {
+    let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| Error::parse(path, format!("not a valid zip archive: {e}")))?;
     if zip.len() > MAX_ZIP_ENTRIES {
         return Err(Error::TooLarge {
@@ -520,6 +584,18 @@ pub(crate) fn import_zip(
             what: format!("the zip's entry count ({})", zip.len()),
             limit: MAX_ZIP_ENTRIES as u64,
         });
+    }
+    // Entries that share bytes (a zip bomb: 20,000 entries over one 16 MiB stream) would
+    // make the work grow with entries × shared size, not with the file: refused, like
+    // entries that run into the central directory. Reading each local header is linear.
+    let overlap = zip
+        .has_overlapping_entries()
+        .map_err(|e| Error::parse(path, format!("not a valid zip archive: {e}")))?;
+    if overlap {
+        return Err(Error::parse(
+            path,
+            "not a valid zip archive: its entries overlap each other or the central directory",
+        ));
     }
     let mut buf = Vec::new();
     for i in 0..zip.len() {

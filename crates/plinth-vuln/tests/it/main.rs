@@ -2,6 +2,8 @@
 
 mod archive;
 mod bad_input;
+mod fuzz_corpus;
+mod hostile_feeds;
 mod match_rules;
 mod match_support;
 mod match_suppress;

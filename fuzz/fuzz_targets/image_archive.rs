@@ -1,0 +1,5 @@
+//! libFuzzer target: see `plinth_fuzz::oci::image_archive` (fuzz/src/oci.rs).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| plinth_fuzz::oci::image_archive(data));
