@@ -3,7 +3,6 @@
 //! a correct import. No timings are asserted: the guard only turns a hang into a
 //! failure. `bench/hostile-feeds` measures the same inputs at N and 2N.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -112,65 +111,15 @@ fn alpine_package_with_100000_ids_imports_in_one_pass() {
     assert_eq!(report.records(), 100_000);
 }
 
-/// A zip whose `entries` central-directory entries all point at one local file: a
-/// deflate stream of `size` spaces (the overlapping zip bomb).
-fn overlapping_zip(entries: usize, size: usize) -> Vec<u8> {
-    let raw = vec![b' '; size];
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(&raw).unwrap();
-    let data = enc.finish().unwrap();
-    let mut crc = flate2::Crc::new();
-    crc.update(&raw);
-    let crc = crc.sum();
-    let name = b"a.json";
-    let mut out = Vec::new();
-    let u16le = |v: usize| (v as u16).to_le_bytes();
-    let u32le = |v: usize| (v as u32).to_le_bytes();
-    out.extend(0x04034b50u32.to_le_bytes());
-    out.extend(u16le(20)); // version needed
-    out.extend(u16le(0)); // flags
-    out.extend(u16le(8)); // deflate
-    out.extend([0; 4]); // time, date
-    out.extend(crc.to_le_bytes());
-    out.extend(u32le(data.len()));
-    out.extend(u32le(raw.len()));
-    out.extend(u16le(name.len()));
-    out.extend(u16le(0));
-    out.extend(name);
-    out.extend(&data);
-    let cd_start = out.len();
-    for i in 0..entries {
-        let name = format!("e{i:07}.json");
-        out.extend(0x02014b50u32.to_le_bytes());
-        out.extend(u16le(20)); // made by
-        out.extend(u16le(20)); // needed
-        out.extend(u16le(0));
-        out.extend(u16le(8));
-        out.extend([0; 4]);
-        out.extend(crc.to_le_bytes());
-        out.extend(u32le(data.len()));
-        out.extend(u32le(raw.len()));
-        out.extend(u16le(name.len()));
-        out.extend([0; 12]); // extra, comment, disk, internal attrs, external attrs
-        out.extend(u32le(0)); // local header offset: all the same
-        out.extend(name.as_bytes());
-    }
-    let cd_len = out.len() - cd_start;
-    out.extend(0x06054b50u32.to_le_bytes());
-    out.extend([0; 4]);
-    out.extend(u16le(entries));
-    out.extend(u16le(entries));
-    out.extend(u32le(cd_len));
-    out.extend(u32le(cd_start));
-    out.extend(u16le(0));
-    out
-}
-
 #[test]
 fn osv_zip_with_20000_overlapping_entries_is_refused_not_hung() {
     // Each entry inflated the same 16 MiB again: 20,000 × 16 MiB from a 1 MB file.
     let tmp = tempfile::tempdir().unwrap();
-    let f = write(tmp.path(), "Go-all.zip", &overlapping_zip(20_000, 16 << 20));
+    let f = write(
+        tmp.path(),
+        "Go-all.zip",
+        &crate::overlapping_zip::overlapping_zip(20_000, 16 << 20),
+    );
     let e = import_guarded(tmp.path(), &f).unwrap_err();
     assert!(parse_detail(&e).contains("overlap"), "{e}");
     assert!(!tmp.path().join("vuln.db").exists(), "nothing written");

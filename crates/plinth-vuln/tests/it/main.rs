@@ -8,6 +8,8 @@ mod match_rules;
 mod match_support;
 mod match_suppress;
 mod mutations;
+#[path = "../../../../tests/support/overlapping_zip.rs"]
+mod overlapping_zip;
 mod real_data;
 mod report;
 mod sbomin;

@@ -405,7 +405,11 @@ fn db_import_of_nested_yaml_or_overlapping_zip_is_exit_2_not_a_hang() {
     doc.extend(b"]".repeat(200_000));
     fs_err::write(&yaml, &doc).unwrap();
     let zip = tmp.path().join("Go-all.zip");
-    fs_err::write(&zip, overlapping_zip(20_000)).unwrap();
+    fs_err::write(
+        &zip,
+        crate::overlapping_zip::overlapping_zip(20_000, 16 << 20),
+    )
+    .unwrap();
     for (feed, says) in [
         (&yaml, "flow collections nested deeper than 64 at line 3"),
         (&zip, "entries overlap"),
@@ -420,58 +424,4 @@ fn db_import_of_nested_yaml_or_overlapping_zip_is_exit_2_not_a_hang() {
         assert!(err.contains(says), "{err}");
         assert!(!db.exists(), "a refused import wrote the database");
     }
-}
-
-/// A zip of `entries` central-directory entries that all point at one local file, a
-/// deflate stream of 16 MiB of spaces (the overlapping zip bomb).
-fn overlapping_zip(entries: usize) -> Vec<u8> {
-    use std::io::Write;
-    let raw = vec![b' '; 16 << 20];
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(&raw).unwrap();
-    let data = enc.finish().unwrap();
-    let mut crc = flate2::Crc::new();
-    crc.update(&raw);
-    let (crc, name) = (crc.sum().to_le_bytes(), b"a.json");
-    let u16le = |v: usize| (v as u16).to_le_bytes();
-    let u32le = |v: usize| (v as u32).to_le_bytes();
-    let mut out = Vec::new();
-    out.extend(0x04034b50u32.to_le_bytes());
-    out.extend(u16le(20));
-    out.extend(u16le(0));
-    out.extend(u16le(8));
-    out.extend([0; 4]);
-    out.extend(crc);
-    out.extend(u32le(data.len()));
-    out.extend(u32le(raw.len()));
-    out.extend(u16le(name.len()));
-    out.extend(u16le(0));
-    out.extend(name);
-    out.extend(&data);
-    let cd_start = out.len();
-    for i in 0..entries {
-        let name = format!("e{i:07}.json");
-        out.extend(0x02014b50u32.to_le_bytes());
-        out.extend(u16le(20));
-        out.extend(u16le(20));
-        out.extend(u16le(0));
-        out.extend(u16le(8));
-        out.extend([0; 4]);
-        out.extend(crc);
-        out.extend(u32le(data.len()));
-        out.extend(u32le(raw.len()));
-        out.extend(u16le(name.len()));
-        out.extend([0; 12]);
-        out.extend(u32le(0));
-        out.extend(name.as_bytes());
-    }
-    let cd_len = out.len() - cd_start;
-    out.extend(0x06054b50u32.to_le_bytes());
-    out.extend([0; 4]);
-    out.extend(u16le(entries));
-    out.extend(u16le(entries));
-    out.extend(u32le(cd_len));
-    out.extend(u32le(cd_start));
-    out.extend(u16le(0));
-    out
 }

@@ -10,6 +10,8 @@ mod hostile;
 mod interop;
 mod modes;
 mod output;
+#[path = "../../../../tests/support/overlapping_zip.rs"]
+mod overlapping_zip;
 mod reader;
 mod readme;
 mod registry;
