@@ -139,6 +139,22 @@ struct Member<'a> {
     data: &'a [u8],
 }
 
+/// One 60-byte `ar` member header: the member's name and size, or why it is not one.
+fn ar_header(header: &[u8]) -> Result<(String, u64), &'static str> {
+    if header.len() != 60 || &header[58..60] != b"`\n" {
+        return Err("corrupt ar header");
+    }
+    let member = String::from_utf8_lossy(&header[..16])
+        .trim_end()
+        .trim_end_matches('/')
+        .to_string();
+    let size = std::str::from_utf8(&header[48..58])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("bad member size")?;
+    Ok((member, size))
+}
+
 /// Splits an `ar` archive. Written by hand: the format is a 8-byte magic then 60-byte
 /// headers with decimal sizes, and owning the parser lets every size be bounds-checked
 /// against the buffer (the `ar` crate reads from a stream and trusts the sizes).
@@ -159,17 +175,8 @@ fn ar_members<'a>(bytes: &'a [u8], name: &str) -> Result<Vec<Member<'a>>, DebErr
         let header = rest
             .get(pos..pos + 60)
             .ok_or_else(|| bad("truncated ar header"))?;
-        if &header[58..60] != b"`\n" {
-            return Err(bad("corrupt ar header"));
-        }
-        let member = String::from_utf8_lossy(&header[..16])
-            .trim_end()
-            .trim_end_matches('/')
-            .to_string();
-        let size: usize = std::str::from_utf8(&header[48..58])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| bad("bad member size"))?;
+        let (member, size) = ar_header(header).map_err(bad)?;
+        let size = usize::try_from(size).map_err(|_| bad("bad member size"))?;
         let start = pos + 60;
         let end = start
             .checked_add(size)
@@ -254,17 +261,7 @@ pub fn read_data_streaming(
         let mut header = [0u8; 60];
         f.read_exact(&mut header)
             .map_err(|_| bad("truncated ar header"))?;
-        if &header[58..60] != b"`\n" {
-            return Err(bad("corrupt ar header"));
-        }
-        let member = String::from_utf8_lossy(&header[..16])
-            .trim_end()
-            .trim_end_matches('/')
-            .to_string();
-        let size: u64 = std::str::from_utf8(&header[48..58])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| bad("bad member size"))?;
+        let (member, size) = ar_header(&header).map_err(bad)?;
         let start = pos + 60;
         let end = start
             .checked_add(size)
