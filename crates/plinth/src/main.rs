@@ -58,6 +58,8 @@ enum Command {
     Push(commands::push::Args),
     /// Copy an image between registries, layout directories and archives
     Copy(commands::copy::Args),
+    /// Run an OCI registry on local disk
+    Serve(commands::serve::Args),
     /// Store credentials for a registry in docker's config.json
     Login(commands::login::LoginArgs),
     /// Remove a registry's credentials from docker's config.json
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Pull(a) => commands::pull::run(a),
         Command::Push(a) => commands::push::run(a),
         Command::Copy(a) => commands::copy::run(a),
+        Command::Serve(a) => commands::serve::run(a),
         Command::Login(a) => commands::login::run_login(a),
         Command::Logout(a) => commands::login::run_logout(a),
         Command::Completions(a) => commands::completions::run(a, Cli::command()),

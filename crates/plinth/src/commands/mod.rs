@@ -12,4 +12,5 @@ pub mod pull;
 pub mod push;
 pub mod sbom;
 pub mod scan;
+pub mod serve;
 pub mod why;
