@@ -17,5 +17,6 @@ mod readme;
 mod registry;
 mod sbom;
 mod scan;
+mod serve;
 mod support;
 mod tampered;

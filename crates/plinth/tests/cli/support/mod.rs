@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod registry;
+pub mod serve;
 pub mod token;
 
 use std::path::{Path, PathBuf};
