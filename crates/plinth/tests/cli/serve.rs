@@ -37,4 +37,7 @@ fn an_image_built_by_plinth_goes_into_plinth_serve_with_skopeo_and_comes_back() 
         log.contains("route=\"manifest\" status=201"),
         "the request log has a line per request:\n{log}"
     );
+    let mut serve = serve;
+    let status = serve.terminate();
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
 }

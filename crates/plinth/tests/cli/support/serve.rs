@@ -13,6 +13,7 @@ pub struct Serve {
     /// `127.0.0.1:PORT`.
     pub host: String,
     /// The storage directory.
+    #[allow(dead_code)] // for the tests that look at or share the store
     pub storage: PathBuf,
     /// The server's stderr (the request log).
     pub log: PathBuf,
@@ -29,6 +30,7 @@ impl Serve {
     }
 
     /// Starts `plinth serve --storage STORAGE EXTRA...` (EXTRA may hold `--config FILE`).
+    #[allow(dead_code)] // for the tests that share a store between servers
     pub fn start_on(storage: &Path, extra: &[&str]) -> Serve {
         Serve::start_with(tempfile::tempdir().unwrap(), storage, extra)
     }
@@ -79,6 +81,7 @@ impl Serve {
     }
 
     /// `http://127.0.0.1:PORT`.
+    #[allow(dead_code)] // for the tests that speak HTTP to it directly
     pub fn url(&self) -> String {
         format!("http://{}", self.host)
     }
@@ -94,6 +97,7 @@ impl Serve {
     }
 
     /// The PID (to signal it).
+    #[allow(dead_code)] // for the tests that signal it
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
