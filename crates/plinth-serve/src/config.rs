@@ -69,6 +69,12 @@ pub struct Config {
     /// Whether deletes of manifests, tags and blobs are allowed (405 otherwise).
     #[serde(default = "yes")]
     pub delete: bool,
+    /// Access control (`crate::auth`); absent: everything is allowed.
+    #[serde(default)]
+    pub auth: Option<crate::auth::AuthConfig>,
+    /// HTTPS; absent: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<crate::auth::TlsConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -112,6 +118,8 @@ impl Config {
             },
             limits: LimitsConfig::default(),
             delete: true,
+            auth: None,
+            tls: None,
         }
     }
 
@@ -130,6 +138,7 @@ impl Config {
             StorageConfig::Fs { path } if path.is_relative() => *path = base.join(&*path),
             StorageConfig::Fs { .. } => {}
         }
+        crate::auth::resolve_paths(cfg.auth.as_mut(), cfg.tls.as_mut(), base);
         Ok(cfg)
     }
 }

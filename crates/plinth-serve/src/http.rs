@@ -109,12 +109,15 @@ impl Route {
 #[derive(Debug)]
 pub struct Api<S> {
     registry: Arc<Registry<S>>,
+    /// Access control (`crate::auth`); `None`: everything is allowed.
+    pub(crate) auth: Option<Arc<crate::auth::Auth>>,
 }
 
 impl<S> Clone for Api<S> {
     fn clone(&self) -> Self {
         Api {
             registry: self.registry.clone(),
+            auth: self.auth.clone(),
         }
     }
 }
@@ -335,7 +338,16 @@ fn paginate(
 impl<S: Store> Api<S> {
     /// The API over a registry.
     pub fn new(registry: Arc<Registry<S>>) -> Api<S> {
-        Api { registry }
+        Api {
+            registry,
+            auth: None,
+        }
+    }
+
+    /// The API with access control (`None`: everything is allowed).
+    pub fn with_auth(mut self, auth: Option<Arc<crate::auth::Auth>>) -> Api<S> {
+        self.auth = auth;
+        self
     }
 
     /// The registry.
@@ -351,6 +363,7 @@ impl<S: Store> Api<S> {
         let head = method == Method::HEAD;
         let route = Route::parse(&path);
         let mut resp = match &route {
+            None if path == crate::auth::TOKEN_PATH => self.token_endpoint(req).await,
             None => error_response(
                 &ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -405,6 +418,10 @@ impl<S: Store> Api<S> {
         route: &Route,
         req: Request<Incoming>,
     ) -> Result<Response<ResponseBody>, ApiError> {
+        let req = match self.admit(route, req).await {
+            Ok(req) => req,
+            Err(refused) => return Ok(refused),
+        };
         if let Some(name) = route.repository()
             && !valid_name(name)
         {
@@ -451,7 +468,11 @@ impl<S: Store> Api<S> {
             },
             Route::Catalog => match method {
                 Method::GET => {
-                    let (repos, link) = paginate(reg.catalog().await?, &pairs, "/v2/_catalog")?;
+                    let (repos, link) = paginate(
+                        crate::auth::visible(&parts.extensions, reg.catalog().await?),
+                        &pairs,
+                        "/v2/_catalog",
+                    )?;
                     let mut r =
                         json_response(&json!({ "repositories": repos }), "application/json");
                     if let Some(l) = link {

@@ -8,12 +8,14 @@
 //! | `store` | the storage trait and the file-system backend |
 //! | `registry` | the operations (blobs, uploads, manifests, tags, referrers), free of HTTP |
 //! | `http` | routes, headers, bodies, timeouts |
+//! | `auth` | access control (htpasswd, tokens, grants) and TLS |
 //!
 //! The server is async (tokio, hyper) where the client in `plinth-registry` is blocking:
 //! that is why it is a crate of its own, so that the client's users do not build an
 //! async runtime.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod error;
@@ -47,6 +49,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// `[auth]` or `[tls]` cannot be used.
+    #[error(transparent)]
+    Security(#[from] auth::SecurityError),
     /// The storage cannot be opened.
     #[error("cannot open the storage: {0}")]
     Store(#[from] store::StoreError),
@@ -65,14 +70,15 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ServeError> {
         })
 }
 
-/// Serves `registry` on `listener` until `shutdown` completes, then lets requests in
-/// flight finish (up to 30 s).
+/// Serves `registry` on `listener`, with the access control and TLS of `security`, until
+/// `shutdown` completes, then lets requests in flight finish (up to 30 s).
 pub async fn serve<S: Store>(
     registry: Arc<Registry<S>>,
     listener: TcpListener,
+    security: auth::Security,
     shutdown: impl Future<Output = ()>,
 ) {
-    let api = http::Api::new(registry.clone());
+    let api = http::Api::new(registry.clone()).with_auth(security.auth.clone());
     let limits = registry.config().limits.clone();
     let header_timeout = Duration::from_secs(limits.header_timeout_secs.max(1));
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
@@ -94,6 +100,7 @@ pub async fn serve<S: Store>(
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
+        let stream = security.wrap(stream, header_timeout);
         let io = TokioIo::new(http::IdleTimeout::new(stream, idle));
         let service = service_fn(move |req| {
             let api = api.clone();
@@ -154,6 +161,7 @@ pub fn run(config: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<(), Ser
             source,
         })?;
     rt.block_on(async move {
+        let security = auth::Security::load(&config)?;
         let listener = bind(&config).await?;
         let addr = listener.local_addr().unwrap_or(config.listen);
         match &config.storage {
@@ -163,6 +171,7 @@ pub fn run(config: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<(), Ser
                 serve(
                     Arc::new(Registry::new(store, config.clone())),
                     listener,
+                    security,
                     signal(),
                 )
                 .await;

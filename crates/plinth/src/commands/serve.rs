@@ -47,8 +47,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let storage = match &config.storage {
         StorageConfig::Fs { path } => path.display().to_string(),
     };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     plinth_serve::run(config, |addr| {
-        eprintln!("plinth serve: listening on http://{addr} (storage {storage})");
+        eprintln!("plinth serve: listening on {scheme}://{addr} (storage {storage})");
     })
     .map_err(|e| CliError::input(e, None))?;
     Ok(ExitCode::SUCCESS)
