@@ -153,8 +153,18 @@ impl<S: Store> Api<S> {
             }
         };
         let Some((name, action)) = needs else {
-            // The API root and the catalog: any identity, or anybody with anonymous pull.
-            if !auth.admits(&caller) {
+            // The API root answers a caller without credentials with the challenge, even
+            // with anonymous pull: clients (containers/image, docker) learn from this one
+            // answer whether to send the credentials they have, and would push without
+            // them after a 200. An anonymous token is enough when anonymous pull is on.
+            // The catalog: any identity, or anybody with anonymous pull.
+            let allowed = if *route == Route::Catalog {
+                auth.admits(&caller)
+            } else {
+                caller.user().is_some()
+                    || matches!(caller, Caller::Token(_)) && auth.admits(&caller)
+            };
+            if !allowed {
                 return Err(refusal(
                     StatusCode::UNAUTHORIZED,
                     Code::Unauthorized,

@@ -199,8 +199,8 @@ impl Auth {
         }
     }
 
-    /// Whether `caller` may use the API root and the catalog (any valid identity, or
-    /// nobody when anonymous pull is on).
+    /// Whether `caller` may list the catalog (any valid identity, or nobody when
+    /// anonymous pull is on).
     pub fn admits(&self, caller: &Caller) -> bool {
         self.config.anonymous_pull || caller.user().is_some()
     }
@@ -218,6 +218,11 @@ impl Auth {
         if scheme.eq_ignore_ascii_case("basic") {
             let (user, password) =
                 basic_credentials(rest.trim()).ok_or("malformed Basic credentials")?;
+            if user.is_empty() && password.is_empty() {
+                // containers/image answers a Basic challenge with `:` when it has no
+                // credentials: that is nobody, not a wrong password.
+                return Ok(Caller::Anonymous);
+            }
             if self.check_password(user.clone(), password).await {
                 Ok(Caller::User(user))
             } else {

@@ -18,5 +18,6 @@ mod registry;
 mod sbom;
 mod scan;
 mod serve;
+mod serve_auth;
 mod support;
 mod tampered;

@@ -61,8 +61,10 @@ impl Serve {
         let start = Instant::now();
         loop {
             let log = fs_err::read_to_string(&self.log).unwrap_or_default();
-            if let Some(i) = log.find("listening on http://") {
-                let rest = &log[i + "listening on http://".len()..];
+            if let Some(i) = log.find("listening on http") {
+                let rest = &log[i + "listening on http".len()..];
+                let rest = rest.strip_prefix('s').unwrap_or(rest);
+                let rest = rest.strip_prefix("://").unwrap_or(rest);
                 let end = rest
                     .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
                     .unwrap_or(rest.len());
