@@ -985,6 +985,13 @@ fn a_tls_client_that_never_finishes_the_handshake_is_disconnected() {
     // A generous bound: the test proves the server hangs up, not how fast.
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut buf = [0u8; 16];
-    let n = s.read(&mut buf).expect("the server closes the connection");
-    assert_eq!(n, 0);
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => panic!("the server sent {n} bytes to a client that said nothing"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
 }
