@@ -190,6 +190,24 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// docs/serve.md's `toml` blocks together are one configuration this schema reads
+    /// (`deny_unknown_fields`: a documented key that does not exist fails here).
+    #[test]
+    fn the_documented_configuration_parses() {
+        let doc = include_str!("../../../../docs/serve.md");
+        let blocks: Vec<&str> = doc
+            .split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert!(blocks.len() >= 2, "the docs lost their examples");
+        let cfg: crate::Config = toml::from_str(&blocks.concat()).unwrap();
+        let auth = cfg.auth.unwrap();
+        assert_eq!(auth.token.ttl_secs, 300);
+        assert_eq!(auth.grants.len(), 2);
+        assert!(cfg.tls.is_some());
+    }
+
     #[test]
     fn star_stays_in_a_component_and_double_star_crosses() {
         assert!(glob("team/*", "team/app"));
