@@ -114,14 +114,58 @@ fn agent(insecure: bool) -> Agent {
         // only for GET and HEAD.
         .max_redirects(0)
         .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")));
-    if insecure {
-        b = b.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .disable_verification(true)
-                .build(),
-        );
-    }
+    let tls = if insecure {
+        ureq::tls::TlsConfig::builder().disable_verification(true)
+    } else {
+        ureq::tls::TlsConfig::builder().root_certs(root_certs())
+    };
+    b = b.tls_config(tls.build());
     b.build().into()
+}
+
+/// The system's CA bundles, where Debian, Fedora/RHEL, openSUSE and Alpine keep them (the
+/// paths Go's crypto/x509 reads).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The roots a registry's certificate must chain to: the file `SSL_CERT_FILE` names when
+/// it is set (as OpenSSL, curl and Go read it: a private CA is trusted this way), else the
+/// system's bundle (so that a CA installed on the machine is trusted, as skopeo and crane
+/// trust it), else the Mozilla roots built into the binary.
+fn root_certs() -> ureq::tls::RootCerts {
+    fn certs_in(path: &std::path::Path) -> Option<Vec<ureq::tls::Certificate<'static>>> {
+        let pem = fs_err::read(path).ok()?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        (!certs.is_empty()).then_some(certs)
+    }
+    let env = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty());
+    let files = env
+        .iter()
+        .map(std::path::PathBuf::from)
+        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from));
+    for f in files {
+        if let Some(certs) = certs_in(&f) {
+            return ureq::tls::RootCerts::new_with_certs(&certs);
+        }
+    }
+    ureq::tls::RootCerts::WebPki
+}
+
+/// Whether a failed TLS attempt met a TLS server (whose certificate was refused), rather
+/// than a server that does not speak TLS.
+fn met_a_tls_server(e: &ureq::Error) -> bool {
+    let text = e.to_string();
+    text.contains("certificate") || text.contains("Certificate")
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -303,18 +347,27 @@ impl Client {
         }
     }
 
-    /// `http://host` for loopback registries; `https://host` otherwise, falling back to
-    /// `http://` with `--insecure` when the registry does not speak TLS.
+    /// `https://host`, or `http://host` for a registry on loopback that does not speak TLS;
+    /// elsewhere `http://` only with `--insecure` when the registry does not speak TLS.
     pub fn base_url(&self, r: &Reference) -> String {
         let state = self.host(&r.registry);
         state
             .base
             .get_or_init(|| {
                 let host = r.api_host();
-                if r.is_loopback() {
-                    return format!("http://{host}");
-                }
                 let https = format!("https://{host}");
+                if r.is_loopback() {
+                    // Registries on loopback are often plain HTTP (docker's rule treats
+                    // them as insecure): speak TLS when the registry does, else HTTP.
+                    let ping = http::Request::get(format!("{https}/v2/"))
+                        .body(SendBody::none())
+                        .expect("a valid request");
+                    return match self.agent.run(ping) {
+                        Ok(_) => https,
+                        Err(e) if met_a_tls_server(&e) => https,
+                        Err(_) => format!("http://{host}"),
+                    };
+                }
                 if !self.opts.insecure {
                     return https;
                 }

@@ -188,7 +188,8 @@ impl Error {
             ),
             Error::Tls { .. } => Some(
                 "a registry that speaks plain HTTP, or has a certificate this machine does \
-                 not trust, needs --insecure"
+                 not trust, needs --insecure; a private CA is trusted through SSL_CERT_FILE \
+                 or the system's CA bundle"
                     .into(),
             ),
             Error::Connect { url, .. } if url.starts_with("https://") => Some(

@@ -968,6 +968,66 @@ fn skopeo_pushes_and_pulls_over_tls_trusting_a_test_ca_with_token_auth() {
     assert!(stderr(&o).contains("certificate"), "{}", stderr(&o));
 }
 
+/// `plinth pull` and `plinth push` speak TLS to a registry on loopback that speaks it,
+/// trusting a private CA named by `SSL_CERT_FILE` (as OpenSSL, curl and Go do), and refuse
+/// the certificate without it.
+#[test]
+fn plinth_pushes_and_pulls_over_tls_trusting_a_ca_from_ssl_cert_file() {
+    if !tools(&["htpasswd", "openssl"]) {
+        return;
+    }
+    let setup = Setup::new();
+    test_ca(setup.path());
+    let config = setup.config(
+        "tls-plinth",
+        "anonymous_pull = false",
+        "[tls]\ncert = \"server.crt\"\nkey = \"server.key\"",
+    );
+    let serve = setup.start(&config);
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path();
+    let ca = setup.path().join("ca.crt");
+    let reference = serve.reference("team/hello:latest");
+    let mut login = plinth_in(home);
+    login
+        .env("SSL_CERT_FILE", &ca)
+        .args(["login", &serve.host, "-u", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"alice-pw\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "plinth login over TLS: {}", stderr(&o));
+    ok(plinth_in(home)
+        .env("SSL_CERT_FILE", &ca)
+        .arg("push")
+        .arg(hello_image())
+        .arg(&reference));
+    let pulled = home.join("pulled");
+    ok(plinth_in(home)
+        .env("SSL_CERT_FILE", &ca)
+        .arg("pull")
+        .arg(&reference)
+        .arg("-o")
+        .arg(&pulled));
+    assert_eq!(layout_digest(&pulled), layout_digest(hello_image()));
+    // Without the CA the certificate is refused, with a hint naming SSL_CERT_FILE.
+    let o = run(plinth_in(home)
+        .arg("pull")
+        .arg(&reference)
+        .arg("-o")
+        .arg(home.join("untrusted")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("SSL_CERT_FILE"), "{}", stderr(&o));
+    assert!(!home.join("untrusted").exists());
+}
+
 #[test]
 fn a_tls_client_that_never_finishes_the_handshake_is_disconnected() {
     if !tools(&["openssl", "htpasswd"]) {
