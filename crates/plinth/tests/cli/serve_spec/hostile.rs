@@ -384,3 +384,36 @@ fn the_disk_filling_up_is_a_5xx_and_a_log_line_and_the_store_is_intact_afterward
     serve.kill();
     drop(fs);
 }
+
+/// The idle timeout is for connections where nothing moves: a client that reads a blob
+/// slowly but steadily (so the server's reads wait all along) gets all of it.
+#[test]
+fn a_slow_but_steady_download_is_not_cut_by_the_idle_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (serve, _cfg) = serve_with_limits(&tmp.path().join("s"), "idle_timeout_secs = 1");
+    let api = Api::new(&serve);
+    let bytes = random_bytes(12 << 20);
+    let d = api.push_blob("slow", &bytes);
+    let mut raw = Raw::connect(&serve.host);
+    raw.write(
+        format!(
+            "GET /v2/slow/blobs/{d} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            serve.host
+        )
+        .as_bytes(),
+    );
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match std::io::Read::read(&mut raw.stream, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the download failed after {} bytes: {e}", got.len()),
+        }
+        // About 3 MB/s: four seconds for the blob, each read well within a second.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - body_at, bytes.len(), "the whole blob arrives");
+    assert!(got[body_at..] == bytes[..]);
+}
