@@ -417,3 +417,25 @@ fn a_slow_but_steady_download_is_not_cut_by_the_idle_timeout() {
     assert_eq!(got.len() - body_at, bytes.len(), "the whole blob arrives");
     assert!(got[body_at..] == bytes[..]);
 }
+
+/// The upload expiry counts from a session's last activity: a slow chunked upload that
+/// keeps sending outlives it.
+#[test]
+fn an_upload_that_keeps_sending_chunks_outlives_the_upload_expiry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (serve, _cfg) = serve_with_limits(&tmp.path().join("s"), "upload_expiry_secs = 2");
+    let api = Api::new(&serve);
+    let bytes = random_bytes(8 * 100);
+    let d = sha256(&bytes);
+    let mut loc = api.start_upload("steady");
+    for (i, chunk) in bytes.chunks(100).enumerate() {
+        // A quarter of the expiry between chunks: two expiries in all.
+        std::thread::sleep(Duration::from_millis(500));
+        let range = format!("{}-{}", i * 100, i * 100 + 99);
+        let r = api.send("PATCH", &loc, &[("content-range", &range)], Some(chunk));
+        r.expect(202);
+        loc = r.location();
+    }
+    api.send("PUT", &Api::with_digest(&loc, &d), &[], None)
+        .expect(201);
+}
