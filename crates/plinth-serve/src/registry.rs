@@ -958,3 +958,6 @@ pub async fn read_capped(mut body: Body, max: u64) -> Result<Option<Bytes>, std:
     }
     Ok(Some(buf.freeze()))
 }
+
+#[cfg(test)]
+mod keys_tests;
