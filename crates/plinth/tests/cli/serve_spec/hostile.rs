@@ -218,7 +218,7 @@ fn slowloris_headers_are_cut_after_the_header_timeout() {
         // A closed connection also shows as readable with 0 bytes.
         raw.stream.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 512];
-        let closed = matches!(std::io::Read::read(&mut raw.stream, &mut buf), Ok(_));
+        let closed = std::io::Read::read(&mut raw.stream, &mut buf).is_ok();
         raw.stream.set_nonblocking(false).unwrap();
         if closed {
             cut = true;

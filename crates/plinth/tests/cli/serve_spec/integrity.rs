@@ -97,8 +97,15 @@ fn a_server_killed_mid_upload_leaves_no_visible_blob_and_no_upload_after_expiry(
         .as_bytes(),
     );
     mono.write(&bytes[..3 << 20]);
-    // Wait until the server holds bytes of the monolithic upload, then SIGKILL it.
-    assert!(eventually(|| entries(&storage.join("_uploads")).len() >= 2));
+    // Wait until bytes of both transfers in flight are on disk, then SIGKILL the server.
+    let in_flight = |dir: &std::path::Path| {
+        entries(dir)
+            .iter()
+            .map(|id| fs_err::metadata(dir.join(id).join("data")).map_or(0, |m| m.len()))
+            .filter(|&n| n > 1000)
+            .count()
+    };
+    assert!(eventually(|| in_flight(&storage.join("_uploads")) >= 2));
     serve.kill();
     drop((chunk, mono));
     let (serve, _cfg2) = serve_with_limits(&storage, "upload_expiry_secs = 2");
