@@ -390,9 +390,9 @@ fn the_disk_filling_up_is_a_5xx_and_a_log_line_and_the_store_is_intact_afterward
 #[test]
 fn a_slow_but_steady_download_is_not_cut_by_the_idle_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let (serve, _cfg) = serve_with_limits(&tmp.path().join("s"), "idle_timeout_secs = 1");
+    let (serve, _cfg) = serve_with_limits(&tmp.path().join("s"), "idle_timeout_secs = 2");
     let api = Api::new(&serve);
-    let bytes = random_bytes(12 << 20);
+    let bytes = random_bytes(16 << 20);
     let d = api.push_blob("slow", &bytes);
     let mut raw = Raw::connect(&serve.host);
     raw.write(
@@ -410,7 +410,7 @@ fn a_slow_but_steady_download_is_not_cut_by_the_idle_timeout() {
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) => panic!("the download failed after {} bytes: {e}", got.len()),
         }
-        // About 3 MB/s: four seconds for the blob, each read well within a second.
+        // About 3 MB/s: five seconds for the blob, each read well within the idle time.
         std::thread::sleep(Duration::from_millis(20));
     }
     let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
