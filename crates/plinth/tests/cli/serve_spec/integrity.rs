@@ -188,3 +188,87 @@ fn a_manifest_naming_a_blob_the_repository_does_not_hold_is_manifest_blob_unknow
     api.put_manifest("mbu", "index", OCI_INDEX, &idx)
         .expect(201);
 }
+
+/// Readers racing writers of the same blob (monolithic and chunked pushes, in several
+/// repositories) see it whole or not at all: every GET is a 404 or the exact bytes.
+#[test]
+fn readers_racing_pushes_of_the_same_blob_see_it_whole_or_not_at_all() {
+    let serve = Serve::start();
+    let bytes = random_bytes(3 << 20);
+    let d = sha256(&bytes);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..3)
+            .map(|i| {
+                let (serve, bytes, d, stop) = (&serve, &bytes, &d, &stop);
+                s.spawn(move || {
+                    let api = Api::new(serve);
+                    let repo = format!("race{}", i % 2);
+                    let (mut whole, mut missing) = (0, 0);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = api.get(&format!("/v2/{repo}/blobs/{d}"));
+                        match r.status {
+                            200 => {
+                                assert!(r.body == *bytes, "a partial or wrong blob was served");
+                                whole += 1;
+                            }
+                            404 => missing += 1,
+                            other => panic!("GET answered {other}"),
+                        }
+                    }
+                    (whole, missing)
+                })
+            })
+            .collect();
+        let writers: Vec<_> = (0..2)
+            .map(|i| {
+                let (serve, bytes, d) = (&serve, &bytes, &d);
+                s.spawn(move || {
+                    let api = Api::new(serve);
+                    let repo = format!("race{i}");
+                    for round in 0..4 {
+                        if round % 2 == 0 {
+                            api.send(
+                                "POST",
+                                &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
+                                &[],
+                                Some(bytes),
+                            )
+                            .expect(201);
+                        } else {
+                            let mut loc = api.start_upload(&repo);
+                            for (n, chunk) in bytes.chunks(1 << 20).enumerate() {
+                                let range = format!("{}-{}", n << 20, (n << 20) + chunk.len() - 1);
+                                let r = api.send(
+                                    "PATCH",
+                                    &loc,
+                                    &[("content-range", &range)],
+                                    Some(chunk),
+                                );
+                                r.expect(202);
+                                loc = r.location();
+                            }
+                            api.send("PUT", &Api::with_digest(&loc, d), &[], None)
+                                .expect(201);
+                        }
+                        api.delete(&format!("/v2/{repo}/blobs/{d}")).expect(202);
+                    }
+                    api.push_blob(&repo, bytes);
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        // One more round of reads once both are pushed for good.
+        let api = Api::new(&serve);
+        for repo in ["race0", "race1"] {
+            assert!(api.get(&format!("/v2/{repo}/blobs/{d}")).body == bytes);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            let (whole, missing) = r.join().unwrap();
+            assert!(whole + missing > 0);
+        }
+    });
+}
