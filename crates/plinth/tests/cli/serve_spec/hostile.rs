@@ -439,3 +439,18 @@ fn an_upload_that_keeps_sending_chunks_outlives_the_upload_expiry() {
     api.send("PUT", &Api::with_digest(&loc, &d), &[], None)
         .expect(201);
 }
+
+/// A keep-alive connection that goes quiet after its answer is closed after the idle
+/// timeout (and not before it has been answered).
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (serve, _cfg) = serve_with_limits(&tmp.path().join("s"), "idle_timeout_secs = 2");
+    let mut raw = Raw::connect(&serve.host);
+    raw.write(format!("GET /v2/ HTTP/1.1\r\nHost: {}\r\n\r\n", serve.host).as_bytes());
+    // The answer comes, then nothing; the server closes: read_answer returns at EOF
+    // (it would fail after 60 s of neither).
+    let (status, text) = raw.read_answer();
+    assert_eq!(status, Some(200), "{text}");
+    assert!(text.ends_with("{}"), "one whole answer: {text}");
+}
