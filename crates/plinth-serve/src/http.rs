@@ -747,12 +747,16 @@ impl<S: Store> Api<S> {
     }
 }
 
-/// A connection that fails when a read or a write waits longer than `idle` (idle
-/// keep-alive connections and stalled peers are closed).
+/// A connection that fails when nothing has moved, in either direction, for `idle`
+/// (idle keep-alive connections and stalled peers are closed). A read that waits while
+/// the response streams out is not idle: hyper keeps a read pending during a download
+/// to notice the peer closing, and a slow but steady download must not be cut.
 #[derive(Debug)]
 pub struct IdleTimeout<T> {
     inner: T,
     idle: Duration,
+    /// When bytes last moved either way.
+    progress: tokio::time::Instant,
     read_wait: Option<Pin<Box<tokio::time::Sleep>>>,
     write_wait: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -763,6 +767,7 @@ impl<T> IdleTimeout<T> {
         IdleTimeout {
             inner,
             idle,
+            progress: tokio::time::Instant::now(),
             read_wait: None,
             write_wait: None,
         }
@@ -771,10 +776,14 @@ impl<T> IdleTimeout<T> {
 
 fn check_wait(
     wait: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    idle: Duration,
+    deadline: tokio::time::Instant,
     cx: &mut Context<'_>,
 ) -> Poll<io::Error> {
-    let sleep = wait.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+    let sleep = wait.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if sleep.deadline() != deadline {
+        // Bytes moved the other way since this wait began: it starts over.
+        sleep.as_mut().reset(deadline);
+    }
     match sleep.as_mut().poll(cx) {
         Poll::Ready(()) => Poll::Ready(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -796,9 +805,12 @@ impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleTimeout<T> {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 this.read_wait = None;
+                this.progress = tokio::time::Instant::now();
                 Poll::Ready(r)
             }
-            Poll::Pending => check_wait(&mut this.read_wait, this.idle, cx).map(Err),
+            Poll::Pending => {
+                check_wait(&mut this.read_wait, this.progress + this.idle, cx).map(Err)
+            }
         }
     }
 }
@@ -813,9 +825,12 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleTimeout<T> 
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(r) => {
                 this.write_wait = None;
+                this.progress = tokio::time::Instant::now();
                 Poll::Ready(r)
             }
-            Poll::Pending => check_wait(&mut this.write_wait, this.idle, cx).map(Err),
+            Poll::Pending => {
+                check_wait(&mut this.write_wait, this.progress + this.idle, cx).map(Err)
+            }
         }
     }
 
@@ -828,9 +843,12 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleTimeout<T> 
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
                 this.write_wait = None;
+                this.progress = tokio::time::Instant::now();
                 Poll::Ready(r)
             }
-            Poll::Pending => check_wait(&mut this.write_wait, this.idle, cx).map(Err),
+            Poll::Pending => {
+                check_wait(&mut this.write_wait, this.progress + this.idle, cx).map(Err)
+            }
         }
     }
 

@@ -311,12 +311,29 @@ impl<S: Store> Registry<S> {
             .ok_or_else(|| ApiError::upload_unknown(id))?;
         let info: UploadInfo =
             serde_json::from_slice(&bytes).map_err(|_| ApiError::upload_unknown(id))?;
-        let expired =
-            now_secs().saturating_sub(info.started) > self.config.limits.upload_expiry_secs;
+        let active = self.last_activity(id, info.started).await?;
+        let expired = now_secs().saturating_sub(active) > self.config.limits.upload_expiry_secs;
         if info.repo != repo || expired {
             return Err(ApiError::upload_unknown(id));
         }
         Ok(info)
+    }
+
+    /// When an upload last did something (seconds since the epoch): its start, or the
+    /// last write to its bytes. Expiry counts from there, so a slow upload that keeps
+    /// sending chunks is not cut off.
+    async fn last_activity(&self, id: &str, started: u64) -> Result<u64, StoreError> {
+        let written = self
+            .store
+            .head(&format!("_uploads/{id}/data"))
+            .await?
+            .map_or(0, |m| {
+                m.modified
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+            });
+        Ok(started.max(written))
     }
 
     /// The bytes an upload holds.
@@ -488,23 +505,16 @@ impl<S: Store> Registry<S> {
             if !valid_upload_id(&id) {
                 continue;
             }
+            // Bytes without a record are a session whose start was cut short: their
+            // last write counts.
             let started = match self.store.get(&format!("_uploads/{id}/info")).await? {
                 Some(b) => serde_json::from_slice::<UploadInfo>(&b)
                     .map(|i| i.started)
                     .unwrap_or(0),
-                None => {
-                    // Bytes without a record: a session whose start was cut short.
-                    match self.store.head(&format!("_uploads/{id}/data")).await? {
-                        Some(m) => m
-                            .modified
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or_default()
-                            .as_secs(),
-                        None => 0,
-                    }
-                }
+                None => 0,
             };
-            if now_secs().saturating_sub(started) > expiry {
+            let active = self.last_activity(&id, started).await?;
+            if now_secs().saturating_sub(active) > expiry {
                 self.forget(&id);
                 self.store.delete_prefix(&format!("_uploads/{id}")).await?;
                 removed += 1;
@@ -948,3 +958,6 @@ pub async fn read_capped(mut body: Body, max: u64) -> Result<Option<Bytes>, std:
     }
     Ok(Some(buf.freeze()))
 }
+
+#[cfg(test)]
+mod keys_tests;

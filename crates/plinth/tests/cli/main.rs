@@ -19,5 +19,7 @@ mod sbom;
 mod scan;
 mod serve;
 mod serve_auth;
+mod serve_clients;
+mod serve_spec;
 mod support;
 mod tampered;
