@@ -16,6 +16,8 @@ pub enum StorageConfig {
         /// The directory.
         path: PathBuf,
     },
+    /// A bucket of an S3-compatible object store.
+    S3(crate::store::object::S3Config),
 }
 
 /// Limits that keep one client from hurting the others.
@@ -136,7 +138,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         match &mut cfg.storage {
             StorageConfig::Fs { path } if path.is_relative() => *path = base.join(&*path),
-            StorageConfig::Fs { .. } => {}
+            StorageConfig::Fs { .. } | StorageConfig::S3(_) => {}
         }
         crate::auth::resolve_paths(cfg.auth.as_mut(), cfg.tls.as_mut(), base);
         Ok(cfg)

@@ -176,6 +176,18 @@ pub fn run(config: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<(), Ser
                 )
                 .await;
             }
+            StorageConfig::S3(s3) => {
+                let store = store::object::ObjectBackend::open(s3)?;
+                store.check().await?;
+                on_listen(addr);
+                serve(
+                    Arc::new(Registry::new(store, config.clone())),
+                    listener,
+                    security,
+                    signal(),
+                )
+                .await;
+            }
         }
         Ok(())
     })

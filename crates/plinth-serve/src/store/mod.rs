@@ -7,6 +7,7 @@
 //! and the bytes appear under the key only on [`Writer::commit`].
 
 pub mod fs;
+pub mod object;
 
 use std::future::Future;
 use std::io;
@@ -56,6 +57,17 @@ pub enum StoreError {
     /// An object-store backend failed.
     #[error("object store: {0}")]
     Backend(String),
+    /// An object store refused or failed a request on a key.
+    #[error("object store: {op} {key}: {source}")]
+    Object {
+        /// What was being done.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// Why it failed.
+        #[source]
+        source: Box<object_store::Error>,
+    },
 }
 
 impl StoreError {

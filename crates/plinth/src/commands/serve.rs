@@ -46,6 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .init();
     let storage = match &config.storage {
         StorageConfig::Fs { path } => path.display().to_string(),
+        StorageConfig::S3(s3) => s3.describe(),
     };
     let scheme = if config.tls.is_some() {
         "https"
