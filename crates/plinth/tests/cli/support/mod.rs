@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod registry;
+pub mod seaweed;
 pub mod serve;
 pub mod token;
 

@@ -35,11 +35,26 @@ impl Serve {
         Serve::start_with(tempfile::tempdir().unwrap(), storage, extra)
     }
 
+    /// Starts `plinth serve --config CONFIG` (the storage is the file's; `storage` is
+    /// left empty).
+    #[allow(dead_code)] // for the tests of other storage backends
+    pub fn start_config(config: &Path) -> Serve {
+        let config = config.to_str().unwrap();
+        Serve::start_with(
+            tempfile::tempdir().unwrap(),
+            Path::new(""),
+            &["--config", config],
+        )
+    }
+
     fn start_with(tmp: tempfile::TempDir, storage: &Path, extra: &[&str]) -> Serve {
         let log = tmp.path().join("serve.log");
-        let child = plinth()
-            .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
-            .arg(storage)
+        let mut cmd = plinth();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        if !storage.as_os_str().is_empty() {
+            cmd.arg("--storage").arg(storage);
+        }
+        let child = cmd
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
