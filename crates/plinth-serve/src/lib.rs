@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `config` | the TOML configuration and its defaults |
 //! | `names`, `digest` | the spec's grammar for names, tags and digests; hashing |
-//! | `store` | the storage trait and the file-system backend |
+//! | `store` | the storage trait, the file-system backend and the S3 one (`object_store`) |
 //! | `registry` | the operations (blobs, uploads, manifests, tags, referrers), free of HTTP |
 //! | `http` | routes, headers, bodies, timeouts |
 //! | `auth` | access control (htpasswd, tokens, grants) and TLS |

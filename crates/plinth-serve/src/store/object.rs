@@ -27,7 +27,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{
     ClientOptions, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload,
-    WriteMultipart,
+    RetryConfig, WriteMultipart,
 };
 use serde::Deserialize;
 
@@ -113,6 +113,8 @@ pub struct ObjectBackend {
     store: Arc<dyn ObjectStore>,
     /// Key prefix without slashes at either end; may be empty.
     prefix: String,
+    /// `s3://bucket/prefix`, for errors about the whole store.
+    name: String,
 }
 
 fn backend(op: &'static str, key: &str, source: object_store::Error) -> StoreError {
@@ -147,6 +149,14 @@ impl ObjectBackend {
             .with_region(&config.region)
             .with_allow_http(config.allow_http)
             .with_virtual_hosted_style_request(config.virtual_hosted_style)
+            // A request that failed is tried again a few times (about 3 s of back-off in
+            // all), not object_store's default of 10 times over 3 minutes: a client waits
+            // on the other end, and an unreachable bucket at start is an error at once.
+            .with_retry(RetryConfig {
+                max_retries: 4,
+                retry_timeout: Duration::from_secs(30),
+                ..RetryConfig::default()
+            })
             .with_client_options(
                 ClientOptions::new()
                     .with_allow_http(config.allow_http)
@@ -176,14 +186,18 @@ impl ObjectBackend {
         let store = b
             .build()
             .map_err(|e| backend("open", &format!("bucket {}", config.bucket), e))?;
-        Ok(ObjectBackend::new(Arc::new(store), &config.prefix))
+        let mut backend = ObjectBackend::new(Arc::new(store), &config.prefix);
+        backend.name = format!("s3://{}/{}", config.bucket, backend.prefix);
+        Ok(backend)
     }
 
     /// A backend over any object store, its keys under `prefix`.
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> ObjectBackend {
+        let prefix = prefix.trim_matches('/').to_string();
         ObjectBackend {
+            name: format!("{store}/{prefix}"),
             store,
-            prefix: prefix.trim_matches('/').to_string(),
+            prefix,
         }
     }
 
@@ -195,7 +209,7 @@ impl ObjectBackend {
             .list_with_delimiter(top.as_ref())
             .await
             .map(|_| ())
-            .map_err(|e| backend("list", &self.prefix, e))
+            .map_err(|e| backend("list", &self.name, e))
     }
 
     fn path(&self, key: &str) -> Path {

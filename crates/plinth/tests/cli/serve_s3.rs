@@ -335,3 +335,40 @@ fn a_tampered_upload_is_refused_with_digest_invalid_and_nothing_is_visible() {
         "the refused upload's bytes are removed"
     );
 }
+
+/// Bad input never hangs: a bucket that cannot be reached (nothing listens on the
+/// endpoint) stops `plinth serve` at start, exit 2, naming the bucket, within the retries'
+/// few seconds (the guard allows 60).
+#[test]
+fn a_bucket_that_cannot_be_reached_stops_the_server_at_start_naming_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("serve.toml");
+    fs_err::write(
+        &config,
+        format!(
+            "[storage]\ntype = \"s3\"\nbucket = \"nowhere\"\nendpoint = \
+             \"http://127.0.0.1:{port}\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n\
+             allow_http = true\n"
+        ),
+    )
+    .unwrap();
+    let o = run_with_timeout(
+        plinth()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config),
+        Duration::from_secs(60),
+    )
+    .expect("plinth serve gave up on the unreachable bucket");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("s3://nowhere/"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("listening"),
+        "{err}"
+    );
+}
