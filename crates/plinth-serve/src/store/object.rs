@@ -37,7 +37,7 @@ use super::{ByteStream, Meta, Result, Store, StoreError, Writer};
 /// (S3 wants parts of 5 MiB at least, the last one excepted).
 pub const PART: usize = 8 << 20;
 /// Parts of one writer being sent at once.
-pub const PARTS_IN_FLIGHT: usize = 4;
+pub const PARTS_IN_FLIGHT: usize = 2;
 /// The largest object S3 copies in one request; a larger chunk is streamed instead.
 const MAX_COPY: u64 = 5 << 30;
 
