@@ -323,16 +323,12 @@ impl<S: Store> Registry<S> {
     /// last write to its bytes. Expiry counts from there, so a slow upload that keeps
     /// sending chunks is not cut off.
     async fn last_activity(&self, id: &str, started: u64) -> Result<u64, StoreError> {
-        let written = self
-            .store
-            .head(&format!("_uploads/{id}/data"))
-            .await?
-            .map_or(0, |m| {
-                m.modified
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs()
-            });
+        let written = self.store.upload_modified(id).await?.map_or(0, |modified| {
+            modified
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs()
+        });
         Ok(started.max(written))
     }
 

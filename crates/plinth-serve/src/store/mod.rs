@@ -147,6 +147,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Writer>> + Send;
     /// All of an upload's bytes, in order.
     fn upload_read(&self, id: &str) -> impl Future<Output = Result<ByteStream>> + Send;
+    /// When the upload's bytes were last written, or `None` when it has none stored.
+    fn upload_modified(&self, id: &str) -> impl Future<Output = Result<Option<SystemTime>>> + Send {
+        let key = format!("_uploads/{id}/data");
+        async move { Ok(self.head(&key).await?.map(|m| m.modified)) }
+    }
     /// Moves an upload's bytes to `key`, atomically.
     fn upload_promote(&self, id: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
 

@@ -504,6 +504,12 @@ impl Store for ObjectBackend {
         Ok((!chunks.is_empty()).then_some(size))
     }
 
+    /// The time of the upload's newest chunk.
+    async fn upload_modified(&self, id: &str) -> Result<Option<SystemTime>> {
+        let chunks = self.list(&format!("_uploads/{id}/chunks")).await?;
+        Ok(chunks.into_iter().map(|(_, m)| m.modified).max())
+    }
+
     async fn upload_chunk(&self, id: &str, offset: u64) -> Result<ObjectWriter> {
         let (_, have) = self.chunks(id).await?;
         if have != offset {
@@ -634,6 +640,8 @@ mod tests {
         w.write(Bytes::from_static(b"defg")).await.unwrap();
         w.commit().await.unwrap();
         assert_eq!(s.upload_size("u").await.unwrap(), Some(7));
+        assert!(s.upload_modified("u").await.unwrap().is_some());
+        assert!(s.upload_modified("none").await.unwrap().is_none());
         assert_eq!(collect(s.upload_read("u").await.unwrap()).await, b"abcdefg");
         s.upload_promote("u", "blobs/x").await.unwrap();
         assert_eq!(&s.get("blobs/x").await.unwrap().unwrap()[..], b"abcdefg");
@@ -696,6 +704,42 @@ mod tests {
         s.delete_prefix("repositories").await.unwrap();
         assert!(!s.exists_prefix("repositories").await.unwrap());
         assert_eq!(s.get("nothing").await.unwrap(), None);
+    }
+
+    /// docs/serve.md's S3 example is a configuration this schema reads, with every key of
+    /// [`S3Config`] (`deny_unknown_fields`: a documented key that does not exist fails).
+    #[test]
+    fn the_documented_s3_section_parses_and_names_every_key() {
+        let doc = include_str!("../../../../docs/serve.md");
+        let section = doc
+            .split("## S3-compatible object storage")
+            .nth(1)
+            .expect("docs/serve.md has its S3 section");
+        let block = section
+            .split("```text\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("the S3 section has its example");
+        let c: crate::Config = toml::from_str(block).unwrap();
+        let crate::StorageConfig::S3(s3) = &c.storage else {
+            panic!("not s3: {c:?}")
+        };
+        assert_eq!(s3.region, "us-east-1");
+        for key in [
+            "bucket",
+            "endpoint",
+            "region",
+            "prefix",
+            "access_key_id",
+            "secret_access_key",
+            "allow_http",
+            "virtual_hosted_style",
+        ] {
+            assert!(
+                block.contains(&format!("\n{key} = ")),
+                "{key} is not documented"
+            );
+        }
     }
 
     #[test]

@@ -372,3 +372,34 @@ fn a_bucket_that_cannot_be_reached_stops_the_server_at_start_naming_it() {
         "{err}"
     );
 }
+
+/// The upload expiry counts from a session's last activity on S3 too, where the bytes are
+/// one object per chunk: a slow chunked upload that keeps sending, through two instances
+/// in turn, outlives it (regression: the activity was read from the file-system
+/// backend's `_uploads/<id>/data`, which S3 uploads do not have).
+#[test]
+fn an_upload_that_keeps_sending_chunks_through_two_instances_outlives_the_upload_expiry() {
+    let Some(s3) = Seaweed::start() else { return };
+    let v = instances(&s3, 2, "[limits]\nupload_expiry_secs = 2\n");
+    let bytes = blob(8 * 100, 3);
+    let digest = sha256(&bytes);
+    let location = start_upload(&v[0], "steady");
+    for (i, chunk) in bytes.chunks(100).enumerate() {
+        // A quarter of the expiry between chunks: two expiries in all.
+        std::thread::sleep(Duration::from_millis(500));
+        let serve = &v[i % 2];
+        let r = agent()
+            .patch(&format!("{}{location}", serve.url()))
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", &format!("{}-{}", i * 100, i * 100 + 99))
+            .send(chunk)
+            .unwrap();
+        assert_eq!(status_of(&r), 202, "chunk {i}:\n{}", serve.log_text());
+    }
+    let r = agent()
+        .put(&format!("{}{location}?digest={digest}", v[1].url()))
+        .send_empty()
+        .unwrap();
+    assert_eq!(status_of(&r), 201, "{}", v[1].log_text());
+    assert_eq!(get_blob(&v[0], "steady", &digest), bytes);
+}
