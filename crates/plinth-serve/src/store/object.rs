@@ -9,9 +9,13 @@
 //!   an incomplete multipart upload, invisible, that a bucket lifecycle rule removes
 //!   (docs/serve.md says how).
 //! - An upload's bytes are one object per chunk, `_uploads/<id>/chunks/<offset, 20
-//!   digits>`: a chunk is visible only once whole, and the upload's size is the sum of its
-//!   chunks, which must follow on from one another. Any process on the bucket can take the
-//!   next chunk, or finish the upload: the bucket is all that instances share.
+//!   digits>.<random>`: a chunk is visible only once whole, and the upload's size is the
+//!   sum of its chunks, which must follow on from one another. Any process on the bucket
+//!   can take the next chunk, or finish the upload: the bucket is all that instances share.
+//!   The random part keeps two chunks sent at once to two processes for the same offset
+//!   from replacing one another: both stay, they overlap, and the upload is refused. (Were
+//!   the later to replace the earlier, the process that received the earlier, holding its
+//!   hash, could finish the upload with bytes that do not match the digest.)
 //! - Finishing an upload copies a single chunk server-side, or streams several chunks into
 //!   one multipart object, then removes them.
 
@@ -233,7 +237,8 @@ impl ObjectBackend {
     }
 
     fn chunk_key(id: &str, offset: u64) -> String {
-        format!("_uploads/{id}/chunks/{offset:020}")
+        let unique = uuid::Uuid::new_v4().simple();
+        format!("_uploads/{id}/chunks/{offset:020}.{unique}")
     }
 
     /// An upload's chunks in order, as (offset, size, key), checked to follow on from one
@@ -245,7 +250,8 @@ impl ObjectBackend {
             let Some(offset) = key
                 .rsplit('/')
                 .next()
-                .and_then(|name| name.parse::<u64>().ok())
+                .and_then(|name| name.split('.').next())
+                .and_then(|offset| offset.parse::<u64>().ok())
             else {
                 continue;
             };
@@ -257,7 +263,7 @@ impl ObjectBackend {
             if *offset != at {
                 return Err(StoreError::Backend(format!(
                     "upload {id}: its chunks do not follow on (one starts at {offset}, \
-                     the ones before end at {at})"
+                     the ones before end at {at}): chunks sent at once for one offset?"
                 )));
             }
             at += size;
@@ -654,6 +660,24 @@ mod tests {
         assert_eq!(&s.get("blobs/y").await.unwrap().unwrap()[..], b"one");
         s.upload_promote("w", "blobs/z").await.unwrap();
         assert_eq!(s.head("blobs/z").await.unwrap().unwrap().size, 0);
+    }
+
+    /// Two processes that both accepted a chunk at the same offset (each checked the size
+    /// before the other committed) both keep theirs: the upload is refused, not finished
+    /// with whichever was stored last.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn chunks_written_at_once_for_one_offset_make_the_upload_fail_not_swap_bytes() {
+        let s = store();
+        let mut a = s.upload_chunk("u", 0).await.unwrap();
+        let mut b = s.upload_chunk("u", 0).await.unwrap();
+        a.write(Bytes::from_static(b"good")).await.unwrap();
+        b.write(Bytes::from_static(b"evil")).await.unwrap();
+        a.commit().await.unwrap();
+        b.commit().await.unwrap();
+        assert!(s.upload_size("u").await.is_err());
+        assert!(s.upload_read("u").await.is_err());
+        assert!(s.upload_promote("u", "blobs/q").await.is_err());
+        assert!(s.head("blobs/q").await.unwrap().is_none());
     }
 
     #[tokio::test(flavor = "multi_thread")]
