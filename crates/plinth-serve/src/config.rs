@@ -77,6 +77,12 @@ pub struct Config {
     /// HTTPS; absent: plain HTTP.
     #[serde(default)]
     pub tls: Option<crate::auth::TlsConfig>,
+    /// Garbage collection.
+    #[serde(default)]
+    pub gc: crate::gc::GcConfig,
+    /// Whether `GET /metrics` answers with Prometheus metrics.
+    #[serde(default = "yes")]
+    pub metrics: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -122,6 +128,8 @@ impl Config {
             delete: true,
             auth: None,
             tls: None,
+            gc: crate::gc::GcConfig::default(),
+            metrics: true,
         }
     }
 

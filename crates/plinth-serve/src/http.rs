@@ -166,7 +166,11 @@ fn json_response(v: &Value, content_type: &str) -> Response<ResponseBody> {
 }
 
 /// A request body as a stream of bytes, each read bounded by `idle`.
-fn body_stream(body: Incoming, idle: Duration) -> Body {
+fn body_stream(
+    body: Incoming,
+    idle: Duration,
+    counter: prometheus_client::metrics::counter::Counter,
+) -> Body {
     let frames = BodyStream::new(body);
     let stream = futures_util::stream::unfold(Some(frames), move |state| async move {
         let mut frames = state?;
@@ -191,6 +195,11 @@ fn body_stream(body: Incoming, idle: Duration) -> Body {
                     }
                 }
             }
+        }
+    });
+    let stream = stream.inspect(move |r| {
+        if let Ok(data) = r {
+            counter.inc_by(data.len() as u64);
         }
     });
     Box::pin(stream)
@@ -362,8 +371,25 @@ impl<S: Store> Api<S> {
         let path = req.uri().path().to_string();
         let head = method == Method::HEAD;
         let route = Route::parse(&path);
+        let metrics = self.registry.metrics();
+        let _upload = (matches!(route, Some(Route::UploadStart(_) | Route::Upload(..)))
+            && matches!(method, Method::POST | Method::PATCH | Method::PUT))
+        .then(|| metrics.upload_started());
         let mut resp = match &route {
             None if path == crate::auth::TOKEN_PATH => self.token_endpoint(req).await,
+            None if path == "/metrics"
+                && self.registry.config().metrics
+                && matches!(method, Method::GET | Method::HEAD) =>
+            {
+                let text = metrics.encode();
+                let mut r = response(StatusCode::OK);
+                set(&mut r, "content-type", crate::metrics::CONTENT_TYPE);
+                set(&mut r, "content-length", text.len().to_string());
+                if !head {
+                    *r.body_mut() = full(text);
+                }
+                r
+            }
             None => error_response(
                 &ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -376,6 +402,7 @@ impl<S: Store> Api<S> {
                 Ok(r) => r,
                 Err(e) => {
                     if e.code == Code::Internal {
+                        metrics.storage_error();
                         tracing::error!(%method, %path, error = %e.message, "storage failure");
                     }
                     error_response(&e, head)
@@ -392,7 +419,23 @@ impl<S: Store> Api<S> {
             ms = start.elapsed().as_millis() as u64,
             "request"
         );
-        resp
+        let method_label = match method {
+            Method::GET
+            | Method::HEAD
+            | Method::POST
+            | Method::PUT
+            | Method::PATCH
+            | Method::DELETE => method.as_str(),
+            _ => "other",
+        };
+        let route_label = match &route {
+            Some(r) => r.label(),
+            None if path == "/metrics" => "metrics",
+            None if path == crate::auth::TOKEN_PATH => "token",
+            None => "none",
+        };
+        metrics.request(route_label, method_label, resp.status().as_u16());
+        resp.map(|b| metrics.counted(b).boxed_unsync())
     }
 
     /// Runs an upload step as a task of its own, so that it ends in a commit or an abort
@@ -440,6 +483,8 @@ impl<S: Store> Api<S> {
         let limits = &self.registry.config().limits;
         let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
         let reg = &self.registry;
+        // Request bodies count towards the metrics' bytes in.
+        let body_stream = |body, idle| body_stream(body, idle, reg.metrics().bytes_in());
         let head = method == Method::HEAD;
         let not_allowed = || {
             Err(ApiError::new(

@@ -9,6 +9,8 @@
 //! | `registry` | the operations (blobs, uploads, manifests, tags, referrers), free of HTTP |
 //! | `http` | routes, headers, bodies, timeouts |
 //! | `auth` | access control (htpasswd, tokens, grants) and TLS |
+//! | `gc` | garbage collection while pushes go on |
+//! | `metrics` | Prometheus metrics at `/metrics` |
 //!
 //! The server is async (tokio, hyper) where the client in `plinth-registry` is blocking:
 //! that is why it is a crate of its own, so that the client's users do not build an
@@ -19,7 +21,9 @@ pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod gc;
 pub mod http;
+pub mod metrics;
 pub mod names;
 pub mod registry;
 pub mod store;
@@ -55,6 +59,9 @@ pub enum ServeError {
     /// The storage cannot be opened.
     #[error("cannot open the storage: {0}")]
     Store(#[from] store::StoreError),
+    /// A garbage collection failed.
+    #[error(transparent)]
+    Gc(#[from] gc::GcError),
 }
 
 /// How long a graceful shutdown waits for transfers in flight.
@@ -84,6 +91,7 @@ pub async fn serve<S: Store>(
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let maintenance = tokio::spawn(maintain(registry.clone()));
+    let collector = tokio::spawn(gc::run_periodically(registry.clone()));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -119,6 +127,7 @@ pub async fn serve<S: Store>(
         });
     }
     maintenance.abort();
+    collector.abort();
     tracing::info!("shutting down: waiting for requests in flight");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
@@ -190,6 +199,33 @@ pub fn run(config: Config, on_listen: impl FnOnce(SocketAddr)) -> Result<(), Ser
             }
         }
         Ok(())
+    })
+}
+
+/// Runs one garbage collection on the storage the configuration names (see [`gc`]),
+/// on a runtime of its own; what it removed.
+pub fn collect_once(config: Config) -> Result<gc::GcReport, ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    rt.block_on(async move {
+        match &config.storage {
+            StorageConfig::Fs { path } => {
+                let store = store::fs::FsStore::open(path)?;
+                let registry = Registry::new(store, config.clone());
+                Ok(registry.collect_garbage().await?)
+            }
+            StorageConfig::S3(s3) => {
+                let store = store::object::ObjectBackend::open(s3)?;
+                store.check().await?;
+                let registry = Registry::new(store, config.clone());
+                Ok(registry.collect_garbage().await?)
+            }
+        }
     })
 }
 

@@ -46,7 +46,7 @@ const FOREIGN_LAYERS: [&str; 2] = [
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
 ];
 
-fn blob_key(d: &Digest) -> String {
+pub(crate) fn blob_key(d: &Digest) -> String {
     format!(
         "blobs/{}/{}/{}",
         d.algorithm().name(),
@@ -55,7 +55,7 @@ fn blob_key(d: &Digest) -> String {
     )
 }
 
-fn link_key(repo: &str, d: &Digest) -> String {
+pub(crate) fn link_key(repo: &str, d: &Digest) -> String {
     format!(
         "repositories/{repo}/_layers/{}/{}",
         d.algorithm().name(),
@@ -63,7 +63,7 @@ fn link_key(repo: &str, d: &Digest) -> String {
     )
 }
 
-fn revision_key(repo: &str, d: &Digest) -> String {
+pub(crate) fn revision_key(repo: &str, d: &Digest) -> String {
     format!(
         "repositories/{repo}/_manifests/revisions/{}/{}",
         d.algorithm().name(),
@@ -173,6 +173,8 @@ pub struct Registry<S> {
     store: S,
     config: Config,
     uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
+    pub(crate) gc: crate::gc::GcState,
+    metrics: crate::metrics::Metrics,
 }
 
 /// A request body: bytes as they arrive.
@@ -185,7 +187,14 @@ impl<S: Store> Registry<S> {
             store,
             config,
             uploads: Mutex::new(HashMap::new()),
+            gc: crate::gc::GcState::default(),
+            metrics: crate::metrics::Metrics::new(),
         }
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The store.
@@ -253,6 +262,13 @@ impl<S: Store> Registry<S> {
             return Ok(false);
         }
         self.link(repo, d).await?;
+        // The link first, then the blob's standing: see `gc` for why a blob the mount
+        // relies on is never collected. A doomed blob is not mounted (the client uploads).
+        let keys = [link_key(repo, d), blob_key(d)];
+        if crate::gc::standing(&self.store, &keys).await? != crate::gc::Standing::Alive {
+            self.store.delete(&link_key(repo, d)).await?;
+            return Ok(false);
+        }
         Ok(true)
     }
 
@@ -472,10 +488,39 @@ impl<S: Store> Registry<S> {
                 "the upload's bytes have digest {actual}, not {digest}"
             )));
         }
-        if self.store.head(&blob_key(digest)).await?.is_none() {
-            self.store.upload_promote(id, &blob_key(digest)).await?;
+        // The link first, then the blob's standing (see `gc`). While the collector is
+        // about to remove the blob, wait for it to finish and promote the bytes again.
+        let mut promoted = false;
+        let mut attempts = 0;
+        loop {
+            if !promoted && self.store.head(&blob_key(digest)).await?.is_none() {
+                self.store.upload_promote(id, &blob_key(digest)).await?;
+                promoted = true;
+            }
+            self.link(repo, digest).await?;
+            let keys = [link_key(repo, digest), blob_key(digest)];
+            let key = match crate::gc::standing(&self.store, &keys).await? {
+                crate::gc::Standing::Alive => break,
+                crate::gc::Standing::Doomed(k) | crate::gc::Standing::Missing(k) => k,
+            };
+            self.store.delete(&link_key(repo, digest)).await?;
+            attempts += 1;
+            let cleared = crate::gc::wait_collected(&self.store, &key).await?;
+            if !cleared
+                || attempts > 3
+                || (promoted && self.store.head(&blob_key(digest)).await?.is_none())
+            {
+                drop(state);
+                self.upload_cancel_unchecked(id).await?;
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Code::TooManyRequests,
+                    format!(
+                        "blob {digest} was removed by garbage collection while it was stored; upload it again"
+                    ),
+                ));
+            }
         }
-        self.link(repo, digest).await?;
         drop(state);
         self.upload_cancel_unchecked(id).await?;
         Ok(())
@@ -572,6 +617,39 @@ impl<S: Store> Registry<S> {
         bytes: Bytes,
         extra_tags: &[String],
     ) -> Result<Pushed, ApiError> {
+        // Its own blob, link or revision doomed by the collector: write them again once
+        // the collection is over (see `gc`).
+        let mut attempts = 0;
+        loop {
+            let put =
+                self.manifest_put_once(repo, reference, content_type, bytes.clone(), extra_tags);
+            let key = match put.await? {
+                Ok(pushed) => return Ok(pushed),
+                Err(key) => key,
+            };
+            attempts += 1;
+            if attempts > 3 || !crate::gc::wait_collected(&self.store, &key).await? {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Code::TooManyRequests,
+                    format!(
+                        "{key} was removed by garbage collection while the manifest was stored; push it again"
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// One attempt of [`Registry::manifest_put`]; `Ok(Err(key))` when `key`, one of the
+    /// manifest's own objects, is being collected.
+    async fn manifest_put_once(
+        &self,
+        repo: &str,
+        reference: &Reference,
+        content_type: Option<&str>,
+        bytes: Bytes,
+        extra_tags: &[String],
+    ) -> Result<Result<Pushed, String>, ApiError> {
         let digest = match reference {
             Reference::Digest(d) => {
                 let actual = Digest::of(d.algorithm(), &bytes);
@@ -624,6 +702,19 @@ impl<S: Store> Registry<S> {
             }
         }
         let size = bytes.len() as u64;
+        let had_revision = self
+            .store
+            .head(&revision_key(repo, &digest))
+            .await?
+            .is_some();
+        let mut old_tags = Vec::new();
+        for t in &tags {
+            old_tags.push(
+                self.store
+                    .get(&format!("{}/{t}", tags_prefix(repo)))
+                    .await?,
+            );
+        }
         if self.store.head(&blob_key(&digest)).await?.is_none() {
             self.store.put(&blob_key(&digest), bytes).await?;
         }
@@ -660,11 +751,76 @@ impl<S: Store> Registry<S> {
                 )
                 .await?;
         }
-        Ok(Pushed {
+        // What the manifest relies on, checked once all is written, tags included (see
+        // `gc` for why nothing it relies on is then collected).
+        let own = [
+            revision_key(repo, &digest),
+            link_key(repo, &digest),
+            blob_key(&digest),
+        ];
+        let failed = match crate::gc::standing(&self.store, &own).await? {
+            crate::gc::Standing::Alive => None,
+            crate::gc::Standing::Doomed(k) | crate::gc::Standing::Missing(k) => Some(Err(k)),
+        };
+        let mut relied = Vec::new();
+        for d in &checked.blobs {
+            relied.push((link_key(repo, d), d));
+            relied.push((blob_key(d), d));
+        }
+        for d in &checked.manifests {
+            relied.push((revision_key(repo, d), d));
+            relied.push((blob_key(d), d));
+        }
+        let keys: Vec<String> = relied.iter().map(|(k, _)| k.clone()).collect();
+        let failed = match failed {
+            Some(f) => Some(f),
+            None => {
+                match crate::gc::standing(&self.store, &keys).await? {
+                    crate::gc::Standing::Alive => None,
+                    crate::gc::Standing::Doomed(k) | crate::gc::Standing::Missing(k) => {
+                        let d = relied
+                            .iter()
+                            .find(|(r, _)| *r == k)
+                            .map_or(k.clone(), |(_, d)| d.to_string());
+                        Some(Ok(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        Code::ManifestBlobUnknown,
+                        format!("the manifest names {d}, which is being removed from this repository"),
+                    )
+                    .with_detail(serde_json::json!({ "digests": [d] }))))
+                    }
+                }
+            }
+        };
+        if let Some(failed) = failed {
+            // Undo what this attempt changed.
+            for (t, old) in tags.iter().zip(old_tags) {
+                let key = format!("{}/{t}", tags_prefix(repo));
+                match old {
+                    Some(b) => self.store.put(&key, b).await?,
+                    None => {
+                        self.store.delete(&key).await?;
+                    }
+                }
+            }
+            if !had_revision {
+                if let Some(subject) = &checked.subject {
+                    self.store
+                        .delete(&referrer_key(repo, subject, &digest))
+                        .await?;
+                }
+                self.store.delete(&revision_key(repo, &digest)).await?;
+            }
+            return match failed {
+                Ok(e) => Err(e),
+                Err(key) => Ok(Err(key)),
+            };
+        }
+        Ok(Ok(Pushed {
             digest,
             subject: checked.subject,
             tags,
-        })
+        }))
     }
 
     /// Deletes a tag, or a manifest (with the tags that point at it).
@@ -825,11 +981,11 @@ fn valid_upload_id(id: &str) -> bool {
 
 /// What a manifest says, once checked.
 #[derive(Debug)]
-struct Checked {
+pub(crate) struct Checked {
     media_type: String,
-    blobs: Vec<Digest>,
-    manifests: Vec<Digest>,
-    subject: Option<Digest>,
+    pub(crate) blobs: Vec<Digest>,
+    pub(crate) manifests: Vec<Digest>,
+    pub(crate) subject: Option<Digest>,
     artifact_type: Option<String>,
     annotations: Option<Value>,
 }
@@ -857,7 +1013,10 @@ fn descriptor_digest(v: &Value, what: &str) -> Result<Digest, ApiError> {
 }
 
 /// Checks a manifest's shape and collects what it references.
-fn check_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Checked, ApiError> {
+pub(crate) fn check_manifest(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Checked, ApiError> {
     let v: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::manifest_invalid(format!("the manifest is not JSON: {e}")))?;
     let obj = v
