@@ -25,6 +25,10 @@ pub struct Args {
     /// or debug
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: tracing_subscriber::filter::LevelFilter,
+    /// Run one garbage collection on the storage (with the config's [gc] grace_secs and
+    /// untagged), print what it removed on stdout, and exit instead of serving
+    #[arg(long)]
+    gc_once: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -37,6 +41,32 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     if let Some(dir) = args.storage {
         config.storage = StorageConfig::Fs { path: dir };
+    }
+    if args.gc_once {
+        let report = plinth_serve::collect_once(config).map_err(|e| match e {
+            plinth_serve::ServeError::Gc(_) => CliError::internal(e, None),
+            _ => CliError::input(e, None),
+        })?;
+        let mut out = String::new();
+        for (repo, d) in &report.manifests {
+            out.push_str(&format!("manifest {repo}@{d}\n"));
+        }
+        for (repo, d) in &report.links {
+            out.push_str(&format!("link {repo}@{d}\n"));
+        }
+        for (d, size) in &report.blobs {
+            out.push_str(&format!("blob {d} {size}\n"));
+        }
+        print!("{out}");
+        eprintln!(
+            "plinth serve: garbage collection removed {} manifests, {} links and {} blobs ({} bytes) in {} ms",
+            report.manifests.len(),
+            report.links.len(),
+            report.blobs.len(),
+            report.bytes,
+            report.duration.as_millis()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -20,6 +20,7 @@ mod scan;
 mod serve;
 mod serve_auth;
 mod serve_clients;
+mod serve_gc;
 mod serve_s3;
 mod serve_spec;
 mod support;
