@@ -403,3 +403,69 @@ fn metrics_count_a_push_and_a_pull() {
     let scrapes = "plinth_serve_requests_total{route=\"metrics\",method=\"GET\",status=\"200\"}";
     assert!(sample(&m, scrapes) >= 1.0, "{m:?}");
 }
+
+/// Issue 15 points 3 and 4: on S3 storage shared by two servers, `--gc-once` removes
+/// the orphan blob and the untagged manifest pushed through one of them, and the tagged
+/// image pushed through the other still pulls through both.
+#[test]
+fn gc_on_s3_storage_removes_what_nothing_keeps_and_the_tagged_image_pulls_through_both_servers() {
+    if !have_tool("skopeo") || !have_tool("curl") {
+        return;
+    }
+    let Some(s3) = crate::support::seaweed::Seaweed::start() else {
+        return;
+    };
+    let config = s3.serve_config(
+        "gc.toml",
+        "reg",
+        "[gc]\ninterval_secs = 0\ngrace_secs = 0\nuntagged = true\n",
+    );
+    let (a, b) = (Serve::start_config(&config), Serve::start_config(&config));
+    let image = hello_image();
+    skopeo_copy(&[
+        &format!("oci:{}", image.display()),
+        &a.docker("hello:latest"),
+    ]);
+    let (pushed, orphan) = push_blob(&b, "hello", b"an orphan on S3");
+    assert!(pushed);
+    let untagged = raw_image(&b, "hello", "untagged on S3").unwrap();
+    let untagged_digest = plinth_oci::testing::sha256(&untagged);
+    assert_eq!(put_manifest(&b, "hello", &untagged_digest, &untagged), 201);
+
+    let out = ok(plinth()
+        .args(["serve", "--gc-once", "--config"])
+        .arg(&config));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&format!("manifest hello@{untagged_digest}").as_str()),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("blob {orphan} "))),
+        "{out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("blob ")).count(),
+        4,
+        "{out}"
+    );
+    for serve in [&a, &b] {
+        let url = format!("{}/v2/hello/blobs/{orphan}", serve.url());
+        assert_eq!(curl("GET", &url, &[], None).0, 404);
+        let tmp = tempfile::tempdir().unwrap();
+        let back = tmp.path().join("back");
+        skopeo_copy(&[
+            &serve.docker("hello:latest"),
+            &format!("oci:{}:latest", back.display()),
+        ]);
+        assert_eq!(layout_digest(&back), layout_digest(image));
+        validate_image(&back);
+    }
+    assert!(
+        s3.keys_under("reg/_gc").is_empty(),
+        "no marker is left: {:?}",
+        s3.keys_under("reg/_gc")
+    );
+}
