@@ -266,6 +266,7 @@ const COMMANDS: &[&str] = &[
     "pull",
     "push",
     "copy",
+    "serve",
     "login",
     "logout",
     "completions",
