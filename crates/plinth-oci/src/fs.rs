@@ -2,7 +2,8 @@
 //!
 //! Layers are applied bottom first. In each layer, whiteouts (`.wh.NAME`) delete `NAME`
 //! from the layers below and an opaque marker (`.wh..wh..opq`) hides everything below its
-//! directory; then the layer's own entries are laid on top. Nothing is written to disk.
+//! directory; then the layer's own entries are laid on top. Nothing is written to disk
+//! but, when asked for, the [layer cache](crate::layer_cache).
 //! Entry count, total size and kept bytes are bounded, so a tar bomb ends in an error.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::layer_cache::LayerCache;
 use crate::source::{ImageSource, ResolvedImage, RootfsSource, unwrap_io};
 use crate::targuard::TarGuard;
 
@@ -73,6 +75,10 @@ pub struct ImageFsOptions {
     /// When set, kept bytes are dropped again unless `retain(path, mode, bytes)` is true
     /// (e.g. executables that turn out not to be ELF).
     pub retain: Option<RetainFn>,
+    /// When set, what reading each layer gave is cached by the layer's digests, and a
+    /// cached layer is not read again (see [`LayerCache`]). The cache's tag must name
+    /// `keep` and `retain`.
+    pub cache: Option<LayerCache>,
 }
 
 impl Default for ImageFsOptions {
@@ -84,6 +90,7 @@ impl Default for ImageFsOptions {
             max_uncompressed: crate::limits::limits().uncompressed,
             keep: None,
             retain: None,
+            cache: None,
         }
     }
 }
@@ -103,30 +110,33 @@ pub struct ImageFs {
     warnings: Vec<String>,
 }
 
-struct Pending {
-    path: String,
-    node: Node,
-}
-
 impl ImageFs {
     /// Reads every layer of `image` from `src` and squashes them.
+    ///
+    /// With [`ImageFsOptions::cache`], a layer whose reading was cached (by its digest
+    /// and diff_id, which the verified manifest and config name) is checked against its
+    /// digest but neither inflated nor parsed, and every other layer read in full and
+    /// verified is cached.
     pub fn open(
         src: &dyn ImageSource,
         image: &ResolvedImage,
         opts: &ImageFsOptions,
     ) -> Result<Self> {
         let mut fs = ImageFs::default();
-        let mut budget = Budget {
-            entries: 0,
-            kept: 0,
-            read: 0,
-            path_bytes: 0,
-        };
+        let mut budget = Budget::default();
         let layers = image.manifest.layers();
         let diff_ids = image.config.rootfs().diff_ids();
+        let cache = opts.cache.as_ref();
+        // A layer is cached only under both of its digests: the manifest names the
+        // stored bytes, the config the tar stream they inflate to.
+        let key = |i: usize| Some((layers[i].digest().to_string(), diff_ids.get(i)?.clone()));
+        let hits: Vec<Option<ParsedLayer>> = (0..layers.len())
+            .map(|i| cache.zip(key(i)).and_then(|(c, (d, id))| c.load(&d, &id)))
+            .collect();
         // The next layers are read, verified and decompressed on other cores while this
         // one is squashed (about two thirds of a scan's time is inflating); squashing
-        // itself stays in layer order on this thread.
+        // itself stays in layer order on this thread. Cache entries are written on their
+        // own threads, beside the reading.
         let window = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::scope(|s| {
             crate::par::read_ahead(
@@ -134,13 +144,41 @@ impl ImageFs {
                 layers.len(),
                 window,
                 |i| {
+                    if hits[i].is_some() {
+                        // A hit is still the layer the manifest names: its stored bytes
+                        // are read through the verifying reader (size and digest), only
+                        // not inflated nor parsed again.
+                        src.verify_blob(&layers[i], crate::limits::limits().layer_size)?;
+                        return Ok(Box::new(std::io::empty()) as Box<dyn Read + Send>);
+                    }
                     let r = src.open_layer(&layers[i], diff_ids.get(i).map(String::as_str))?;
                     Ok(Box::new(r) as Box<dyn Read + Send>)
                 },
                 |i, r| {
                     let desc = &layers[i];
-                    fs.apply_layer(i, r, desc.digest().as_ref(), opts, &mut budget)
-                        .map_err(|e| src.explain_layer_error(desc, e))
+                    let r: Box<dyn Read + Send> = match &hits[i] {
+                        Some(hit) if fs.replay(i, hit, opts, &mut budget) => return Ok(()),
+                        // The entry cannot stand in for the layer here (a bound of this
+                        // image would be crossed, or the reader wants a file the entry
+                        // lacks): read the layer itself, which also rewrites the entry.
+                        Some(_) => {
+                            Box::new(src.open_layer(desc, diff_ids.get(i).map(String::as_str))?)
+                        }
+                        None => Box::new(r),
+                    };
+                    let parsed = parse_layer(r, desc.digest().as_ref(), opts, &mut budget)
+                        .map_err(|e| src.explain_layer_error(desc, e))?;
+                    fs.apply_parsed(i, &parsed);
+                    if let Some((cache, (digest, diff_id))) = cache.zip(key(i))
+                        && parsed.cacheable
+                    {
+                        // A cache that cannot be written is no error: the next read
+                        // reads the layer.
+                        s.spawn(move || {
+                            let _ = cache.store(&digest, &diff_id, &parsed);
+                        });
+                    }
+                    Ok(())
                 },
             )
         })?;
@@ -164,12 +202,7 @@ impl ImageFs {
     pub fn from_dir(root: &std::path::Path, opts: &ImageFsOptions) -> Result<Self> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let mut fs = ImageFs::default();
-        let mut budget = Budget {
-            entries: 0,
-            kept: 0,
-            read: 0,
-            path_bytes: 0,
-        };
+        let mut budget = Budget::default();
         let io = |path: &std::path::Path, source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -267,199 +300,106 @@ impl ImageFs {
     ) -> Result<()> {
         let mut budget = Budget {
             entries: self.nodes.len(),
-            kept: 0,
-            read: 0,
-            path_bytes: 0,
+            ..Budget::default()
         };
-        self.apply_layer(layer, r, name, opts, &mut budget)
-    }
-
-    fn apply_layer(
-        &mut self,
-        layer: usize,
-        r: impl Read,
-        name: &str,
-        opts: &ImageFsOptions,
-        budget: &mut Budget,
-    ) -> Result<()> {
-        let what = format!("layer {name}");
-        let mut ar = tar::Archive::new(TarGuard::new(r, what.clone(), None));
-        let mut pending = Vec::new();
-        let mut whiteouts = Vec::new();
-        let mut opaque = Vec::new();
-        let read_err = |e: std::io::Error| unwrap_io(e, &what);
-        for entry in ar.entries().map_err(read_err)? {
-            let mut entry = entry.map_err(read_err)?;
-            budget.entries += 1;
-            if budget.entries > opts.max_entries {
-                return Err(Error::Limit(format!(
-                    "more than {} entries in the image (at {what})",
-                    opts.max_entries
-                )));
-            }
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            if raw.len() > MAX_PATH {
-                return Err(Error::Limit(format!(
-                    "{what} holds a path of {} bytes; paths are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
-                    raw.len()
-                )));
-            }
-            let Some(path) = self.normalize(&raw, &raw, &what) else {
-                continue;
-            };
-            budget.path_bytes +=
-                raw.len() as u64 + entry.link_name_bytes().map_or(0, |l| l.len() as u64);
-            if budget.path_bytes > MAX_PATH_BYTES {
-                return Err(Error::Limit(format!(
-                    "the layers' paths and link targets hold more than {MAX_PATH_BYTES} bytes (at `{raw}` in {what})"
-                )));
-            }
-            let h = entry.header();
-            let size = entry.size();
-            budget.read = budget.read.saturating_add(size);
-            if budget.read > opts.max_uncompressed {
-                return Err(Error::Limit(format!(
-                    "the layers declare more than {} uncompressed bytes (at `{raw}` in {what})",
-                    opts.max_uncompressed
-                )));
-            }
-            let (parent, base) = match path.rsplit_once('/') {
-                Some((p, b)) => (p.to_string(), b),
-                None => (String::new(), path.as_str()),
-            };
-            if base == ".wh..wh..opq" {
-                opaque.push(parent);
-                continue;
-            }
-            if let Some(hidden) = base.strip_prefix(".wh.") {
-                whiteouts.push(join(&parent, hidden));
-                continue;
-            }
-            let link = |e: &tar::Entry<_>| -> Result<String> {
-                let target = e
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                if target.len() > MAX_PATH {
-                    return Err(Error::Limit(format!(
-                        "`{raw}` in {what} links to a path of {} bytes; link targets are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
-                        target.len()
-                    )));
-                }
-                Ok(target)
-            };
-            let t = h.entry_type();
-            let kind = if t.is_dir() {
-                NodeKind::Dir
-            } else if t.is_symlink() {
-                NodeKind::Symlink(link(&entry)?)
-            } else if t.is_hard_link() {
-                let target = link(&entry)?;
-                match self.normalize(&target, &path, &what) {
-                    Some(t) => NodeKind::Hardlink(t),
-                    None => continue,
-                }
-            } else if t.is_character_special() {
-                NodeKind::CharDevice
-            } else if t.is_block_special() {
-                NodeKind::BlockDevice
-            } else if t.is_fifo() {
-                NodeKind::Fifo
-            } else if t.is_file() || t == tar::EntryType::Continuous {
-                NodeKind::File
-            } else {
-                continue; // pax headers and the like are consumed by the tar reader
-            };
-            let mode = h.mode().unwrap_or(0o644) & 0o7777;
-            let uid = h.uid().unwrap_or(0);
-            let gid = h.gid().unwrap_or(0);
-            let mtime = h.mtime().unwrap_or(0);
-            let mut content = None;
-            if kind == NodeKind::File
-                && size <= opts.keep_files_up_to
-                && budget.kept + size <= opts.max_kept_bytes
-                && opts.keep.is_none_or(|keep| keep(&path, mode))
-            {
-                let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
-                (&mut entry)
-                    .take(size)
-                    .read_to_end(&mut buf)
-                    .map_err(read_err)?;
-                if opts.retain.is_none_or(|retain| retain(&path, mode, &buf)) {
-                    budget.kept += buf.len() as u64;
-                    content = Some(Arc::from(buf));
-                }
-            }
-            pending.push(Pending {
-                path,
-                node: Node {
-                    kind,
-                    mode,
-                    uid,
-                    gid,
-                    size: if t.is_file() { size } else { 0 },
-                    mtime,
-                    layer,
-                    content,
-                },
-            });
-        }
-        // Read the stream to its end before applying anything: a blob's size and digest
-        // are checked at its end, past the tar's end-of-archive blocks and padding, so a
-        // layer that does not match its descriptor leaves the view untouched.
-        // What follows a tar's end-of-archive blocks is padding to its last record (10 KiB
-        // for GNU tar's default blocking); a stream that goes on for more than
-        // MAX_TAR_TAIL is a decompression bomb or a smuggled payload, refused at once
-        // rather than inflated to the uncompressed limit.
-        let left = opts
-            .max_uncompressed
-            .saturating_sub(budget.read)
-            .min(MAX_TAR_TAIL);
-        let mut rest = ar.into_inner().into_inner();
-        let tail = std::io::copy(&mut (&mut rest).take(left + 1), &mut std::io::sink())
-            .map_err(read_err)?;
-        if tail > left {
-            return Err(Error::Limit(format!(
-                "{what} goes on for more than {left} bytes after the end of its tar archive"
-            )));
-        }
-        for dir in opaque {
-            self.remove_children(&dir);
-        }
-        for path in whiteouts {
-            self.remove_tree(&path);
-        }
-        for Pending { path, node } in pending {
-            self.ensure_parents(&path, layer);
-            if node.kind != NodeKind::Dir {
-                self.remove_children(&path);
-            }
-            self.nodes.insert(path, node);
-        }
+        let parsed = parse_layer(r, name, opts, &mut budget)?;
+        self.apply_parsed(layer, &parsed);
         Ok(())
     }
 
-    /// Normalises `raw`; on `..`, records a warning naming `entry` (the skipped path).
-    fn normalize(&mut self, raw: &str, entry: &str, what: &str) -> Option<String> {
-        let mut parts = Vec::new();
-        for c in raw.split('/') {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    self.warnings.push(if raw == entry {
-                        format!("skipped `{raw}` in {what}: `..` would escape the image root")
-                    } else {
-                        format!("skipped `{entry}` in {what}: its link target `{raw}` would escape the image root")
-                    });
-                    return None;
-                }
-                c => parts.push(c),
+    /// Lays a layer read by [`parse_layer`] (or from the cache) on top: its opaque
+    /// markers and whiteouts first, then its entries.
+    fn apply_parsed(&mut self, layer: usize, parsed: &ParsedLayer) {
+        self.warnings.extend(parsed.warnings.iter().cloned());
+        for dir in &parsed.opaque {
+            self.remove_children(dir);
+        }
+        for path in &parsed.whiteouts {
+            self.remove_tree(path);
+        }
+        for ParsedEntry { path, node, .. } in &parsed.entries {
+            self.ensure_parents(path, layer);
+            if node.kind != NodeKind::Dir {
+                self.remove_children(path);
             }
+            self.nodes.insert(
+                path.clone(),
+                Node {
+                    layer,
+                    ..node.clone()
+                },
+            );
         }
-        if parts.is_empty() {
-            return None; // the root itself
+    }
+
+    /// Lays a cached layer on top when it gives exactly what reading the layer would:
+    /// every bound of `opts` still holds with this layer counted, and every file `opts`
+    /// keeps was kept in the entry. Returns false, changing nothing, otherwise.
+    fn replay(
+        &mut self,
+        layer: usize,
+        cached: &ParsedLayer,
+        opts: &ImageFsOptions,
+        budget: &mut Budget,
+    ) -> bool {
+        let st = &cached.stats;
+        let read = budget.read.saturating_add(st.read);
+        let tail_left = opts.max_uncompressed.saturating_sub(read).min(MAX_TAR_TAIL);
+        if budget.entries.saturating_add(st.entries) > opts.max_entries
+            || read > opts.max_uncompressed
+            || budget.path_bytes.saturating_add(st.path_bytes) > MAX_PATH_BYTES
+            || st.tail > tail_left
+        {
+            return false;
         }
-        Some(parts.join("/"))
+        let wanted = |e: &ParsedEntry| {
+            e.node.kind == NodeKind::File
+                && e.node.size <= opts.keep_files_up_to
+                && opts.keep.is_none_or(|keep| keep(&e.path, e.node.mode))
+        };
+        let mut want_bytes = 0u64;
+        for e in cached.entries.iter().filter(|e| wanted(e)) {
+            if !e.read {
+                return false; // the entry was written for a reader that kept less
+            }
+            want_bytes = want_bytes.saturating_add(e.node.size);
+        }
+        if budget.kept.saturating_add(want_bytes) > opts.max_kept_bytes {
+            return false;
+        }
+        budget.entries += st.entries;
+        budget.read = read;
+        budget.path_bytes += st.path_bytes;
+        let mut parsed = ParsedLayer {
+            entries: Vec::with_capacity(cached.entries.len()),
+            whiteouts: cached.whiteouts.clone(),
+            opaque: cached.opaque.clone(),
+            warnings: cached.warnings.clone(),
+            stats: cached.stats.clone(),
+            cacheable: false,
+        };
+        for e in &cached.entries {
+            let mut node = e.node.clone();
+            if !wanted(e) {
+                node.content = None;
+            } else if let Some(bytes) = &node.content {
+                if opts
+                    .retain
+                    .is_none_or(|retain| retain(&e.path, node.mode, bytes))
+                {
+                    budget.kept += bytes.len() as u64;
+                } else {
+                    node.content = None;
+                }
+            }
+            parsed.entries.push(ParsedEntry {
+                path: e.path.clone(),
+                node,
+                read: e.read,
+            });
+        }
+        self.apply_parsed(layer, &parsed);
+        true
     }
 
     /// Creates the missing parent directories of `path`. Every node's parents exist, so
@@ -620,11 +560,246 @@ impl ImageFs {
 /// [`MAX_PATH`] and the file count, what bounds the squashed view's memory.
 pub const MAX_PATH_BYTES: u64 = 256 << 20;
 
+#[derive(Default)]
 struct Budget {
     path_bytes: u64,
     entries: usize,
     kept: u64,
     read: u64,
+}
+
+/// What reading one layer gave, before it is laid on the layers below: the unit the
+/// layer cache stores. It depends on the layer's bytes and the reader options only,
+/// never on the layers below (bounds across layers are checked again on a replay).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParsedLayer {
+    /// The layer's entries in tar order; `node.layer` is set when applied.
+    pub(crate) entries: Vec<ParsedEntry>,
+    /// Paths the layer's whiteouts delete.
+    pub(crate) whiteouts: Vec<String>,
+    /// Directories whose lower contents the layer's opaque markers hide.
+    pub(crate) opaque: Vec<String>,
+    /// What was skipped while reading the layer.
+    pub(crate) warnings: Vec<String>,
+    /// What the layer counts against the image's bounds.
+    pub(crate) stats: LayerStats,
+    /// Whether every file the options wanted was read (none refused by the bound on
+    /// kept bytes, which depends on the layers below): only then may it be cached.
+    pub(crate) cacheable: bool,
+}
+
+/// One entry of a [`ParsedLayer`].
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedEntry {
+    /// Normalised path, no leading `/`.
+    pub(crate) path: String,
+    /// The node, with its bytes when kept.
+    pub(crate) node: Node,
+    /// Whether the reader read the file's bytes to decide on keeping them (so that
+    /// `content: None` means the retain rule dropped them).
+    pub(crate) read: bool,
+}
+
+/// What one layer counts against an image's bounds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LayerStats {
+    /// Tar entries, every kind.
+    pub(crate) entries: usize,
+    /// Uncompressed bytes the entries declare.
+    pub(crate) read: u64,
+    /// Bytes of paths and link targets.
+    pub(crate) path_bytes: u64,
+    /// Bytes after the tar's end-of-archive blocks.
+    pub(crate) tail: u64,
+}
+
+/// Reads one layer's tar stream to its end (so that a verifying reader has checked it)
+/// without touching any view; `budget` carries the image's bounds across layers.
+fn parse_layer(
+    r: impl Read,
+    name: &str,
+    opts: &ImageFsOptions,
+    budget: &mut Budget,
+) -> Result<ParsedLayer> {
+    let what = format!("layer {name}");
+    let mut ar = tar::Archive::new(TarGuard::new(r, what.clone(), None));
+    let mut out = ParsedLayer {
+        cacheable: true,
+        ..ParsedLayer::default()
+    };
+    let start = (budget.entries, budget.read, budget.path_bytes);
+    let read_err = |e: std::io::Error| unwrap_io(e, &what);
+    for entry in ar.entries().map_err(read_err)? {
+        let mut entry = entry.map_err(read_err)?;
+        budget.entries += 1;
+        if budget.entries > opts.max_entries {
+            return Err(Error::Limit(format!(
+                "more than {} entries in the image (at {what})",
+                opts.max_entries
+            )));
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if raw.len() > MAX_PATH {
+            return Err(Error::Limit(format!(
+                "{what} holds a path of {} bytes; paths are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
+                raw.len()
+            )));
+        }
+        let Some(path) = normalize(&raw, &raw, &what, &mut out.warnings) else {
+            continue;
+        };
+        budget.path_bytes +=
+            raw.len() as u64 + entry.link_name_bytes().map_or(0, |l| l.len() as u64);
+        if budget.path_bytes > MAX_PATH_BYTES {
+            return Err(Error::Limit(format!(
+                "the layers' paths and link targets hold more than {MAX_PATH_BYTES} bytes (at `{raw}` in {what})"
+            )));
+        }
+        let h = entry.header();
+        let size = entry.size();
+        budget.read = budget.read.saturating_add(size);
+        if budget.read > opts.max_uncompressed {
+            return Err(Error::Limit(format!(
+                "the layers declare more than {} uncompressed bytes (at `{raw}` in {what})",
+                opts.max_uncompressed
+            )));
+        }
+        let (parent, base) = match path.rsplit_once('/') {
+            Some((p, b)) => (p.to_string(), b),
+            None => (String::new(), path.as_str()),
+        };
+        if base == ".wh..wh..opq" {
+            out.opaque.push(parent);
+            continue;
+        }
+        if let Some(hidden) = base.strip_prefix(".wh.") {
+            out.whiteouts.push(join(&parent, hidden));
+            continue;
+        }
+        let link = |e: &tar::Entry<_>| -> Result<String> {
+            let target = e
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            if target.len() > MAX_PATH {
+                return Err(Error::Limit(format!(
+                    "`{raw}` in {what} links to a path of {} bytes; link targets are capped at {MAX_PATH} bytes (the kernel's PATH_MAX)",
+                    target.len()
+                )));
+            }
+            Ok(target)
+        };
+        let t = h.entry_type();
+        let kind = if t.is_dir() {
+            NodeKind::Dir
+        } else if t.is_symlink() {
+            NodeKind::Symlink(link(&entry)?)
+        } else if t.is_hard_link() {
+            let target = link(&entry)?;
+            match normalize(&target, &path, &what, &mut out.warnings) {
+                Some(t) => NodeKind::Hardlink(t),
+                None => continue,
+            }
+        } else if t.is_character_special() {
+            NodeKind::CharDevice
+        } else if t.is_block_special() {
+            NodeKind::BlockDevice
+        } else if t.is_fifo() {
+            NodeKind::Fifo
+        } else if t.is_file() || t == tar::EntryType::Continuous {
+            NodeKind::File
+        } else {
+            continue; // pax headers and the like are consumed by the tar reader
+        };
+        let mode = h.mode().unwrap_or(0o644) & 0o7777;
+        let uid = h.uid().unwrap_or(0);
+        let gid = h.gid().unwrap_or(0);
+        let mtime = h.mtime().unwrap_or(0);
+        let mut content = None;
+        let mut read = false;
+        if kind == NodeKind::File
+            && size <= opts.keep_files_up_to
+            && opts.keep.is_none_or(|keep| keep(&path, mode))
+        {
+            if budget.kept + size <= opts.max_kept_bytes {
+                let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
+                (&mut entry)
+                    .take(size)
+                    .read_to_end(&mut buf)
+                    .map_err(read_err)?;
+                read = true;
+                if opts.retain.is_none_or(|retain| retain(&path, mode, &buf)) {
+                    budget.kept += buf.len() as u64;
+                    content = Some(Arc::from(buf));
+                }
+            } else {
+                out.cacheable = false;
+            }
+        }
+        out.entries.push(ParsedEntry {
+            path,
+            node: Node {
+                kind,
+                mode,
+                uid,
+                gid,
+                size: if t.is_file() { size } else { 0 },
+                mtime,
+                layer: 0,
+                content,
+            },
+            read,
+        });
+    }
+    // Read the stream to its end before applying anything: a blob's size and digest
+    // are checked at its end, past the tar's end-of-archive blocks and padding, so a
+    // layer that does not match its descriptor leaves the view untouched.
+    // What follows a tar's end-of-archive blocks is padding to its last record (10 KiB
+    // for GNU tar's default blocking); a stream that goes on for more than
+    // MAX_TAR_TAIL is a decompression bomb or a smuggled payload, refused at once
+    // rather than inflated to the uncompressed limit.
+    let left = opts
+        .max_uncompressed
+        .saturating_sub(budget.read)
+        .min(MAX_TAR_TAIL);
+    let mut rest = ar.into_inner().into_inner();
+    let tail =
+        std::io::copy(&mut (&mut rest).take(left + 1), &mut std::io::sink()).map_err(read_err)?;
+    if tail > left {
+        return Err(Error::Limit(format!(
+            "{what} goes on for more than {left} bytes after the end of its tar archive"
+        )));
+    }
+    out.stats = LayerStats {
+        entries: budget.entries - start.0,
+        read: budget.read - start.1,
+        path_bytes: budget.path_bytes - start.2,
+        tail,
+    };
+    Ok(out)
+}
+
+/// Normalises `raw`; on `..`, records a warning naming `entry` (the skipped path).
+fn normalize(raw: &str, entry: &str, what: &str, warnings: &mut Vec<String>) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                warnings.push(if raw == entry {
+                    format!("skipped `{raw}` in {what}: `..` would escape the image root")
+                } else {
+                    format!("skipped `{entry}` in {what}: its link target `{raw}` would escape the image root")
+                });
+                return None;
+            }
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return None; // the root itself
+    }
+    Some(parts.join("/"))
 }
 
 fn join(parent: &str, name: &str) -> String {

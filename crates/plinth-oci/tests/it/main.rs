@@ -3,6 +3,7 @@
 
 mod fuzz_corpus;
 mod hostile;
+mod layer_cache;
 
 use std::path::{Path, PathBuf};
 
