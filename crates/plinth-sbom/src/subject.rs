@@ -5,7 +5,7 @@
 
 use plinth_oci::platform::host_platform;
 use plinth_oci::source::{Opened, RootfsKind};
-use plinth_oci::{ImageFs, ImageFsOptions, ImageSource, ResolvedImage};
+use plinth_oci::{ImageFs, ImageFsOptions, ImageSource, LayerCache, ResolvedImage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -86,7 +86,7 @@ impl Subject {
     }
 }
 
-/// The reader options that keep what the catalogers and facts need.
+/// The reader options that keep what the catalogers and facts need (no layer cache).
 pub fn fs_options() -> ImageFsOptions {
     ImageFsOptions {
         keep_files_up_to: 512 << 20,
@@ -96,10 +96,24 @@ pub fn fs_options() -> ImageFsOptions {
     }
 }
 
+/// [`fs_options`] with, when `cache` is true and `PLINTH_NO_CACHE` is not set (to
+/// anything but empty or `0`), the layer cache in `layers/` of Plinth's cache
+/// directory ([`LayerCache`]): a second read of an image neither inflates nor parses
+/// its layers again.
+pub fn fs_options_cached(cache: bool) -> ImageFsOptions {
+    let off = std::env::var_os("PLINTH_NO_CACHE").is_some_and(|v| !v.is_empty() && v != "0");
+    ImageFsOptions {
+        cache: (cache && !off)
+            .then(|| LayerCache::new(LayerCache::default_dir(), crate::catalog::READER_TAG)),
+        ..fs_options()
+    }
+}
+
 /// Opens `reference`; `platform` picks one image of a multi-platform index (default: the
-/// host's architecture, else the first).
+/// host's architecture, else the first). Layers are read through the layer cache
+/// ([`fs_options_cached`]).
 pub fn open(reference: &str, platform: Option<&str>) -> Result<Subject> {
-    open_with(reference, platform, &fs_options())
+    open_with(reference, platform, &fs_options_cached(true))
 }
 
 /// Like [`open`], reading the filesystem with `opts` instead of [`fs_options`].
@@ -167,7 +181,8 @@ pub fn from_source(
     })
 }
 
-/// A subject for an image already resolved from `src` (e.g. one just built).
+/// A subject for an image already resolved from `src` (e.g. one just built), read
+/// without the layer cache.
 pub fn from_image(
     src: &dyn ImageSource,
     image: ResolvedImage,

@@ -83,6 +83,17 @@ pub struct Target {
 /// The packages of `target`: read from an SPDX or CycloneDX JSON file, or catalogued
 /// from an image or root filesystem (of `platform`, for a multi-platform index).
 pub fn load_target(target: &str, platform: Option<&str>) -> Result<Target, TargetError> {
+    load_target_cached(target, platform, true)
+}
+
+/// [`load_target`], reading an image through the layer cache only when `cache` is true
+/// (see [`plinth_sbom::subject::fs_options_cached`]).
+pub fn load_target_cached(
+    target: &str,
+    platform: Option<&str>,
+    cache: bool,
+) -> Result<Target, TargetError> {
+    let opts = plinth_sbom::subject::fs_options_cached(cache);
     if let Some(bytes) = sbom_file(Path::new(target))? {
         let sbom = crate::sbomin::read_sbom(&bytes).map_err(|reason| TargetError::NotAnSbom {
             target: target.to_string(),
@@ -93,7 +104,7 @@ pub fn load_target(target: &str, platform: Option<&str>) -> Result<Target, Targe
             from_sbom_file: true,
         });
     }
-    let subject = plinth_sbom::subject::open(target, platform)?;
+    let subject = plinth_sbom::subject::open_with(target, platform, &opts)?;
     Ok(Target {
         sbom: plinth_sbom::catalog(&subject),
         from_sbom_file: false,

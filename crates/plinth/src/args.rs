@@ -17,6 +17,10 @@ pub const IMAGE_OR_ROOTFS: &str = "An OCI layout dir (DIR or DIR:TAG), an oci-ar
 pub const READ_PLATFORM: &str = "The image of a multi-platform index to read, e.g. linux/arm64 \
     [default: this machine's]";
 
+/// `--no-cache` of the commands that catalogue an image.
+pub const NO_CACHE: &str = "Read every layer again instead of using the layer cache (what \
+    earlier reads of the same layers gave, by digest; also PLINTH_NO_CACHE=1)";
+
 /// `--quiet` of the commands that show progress.
 pub const QUIET: &str = "Print no progress, warnings or summary on stderr, only errors \
     (stdout keeps the result)";

@@ -76,17 +76,23 @@ where
 }
 
 /// The subject (squashed image) of `reference`: from a registry when it names one,
-/// else from disk.
-pub fn open_subject(reference: &str, platform: Option<&str>) -> Result<Subject, CliError> {
+/// else from disk; through the layer cache when `cache` is true (and `PLINTH_NO_CACHE`
+/// is not set).
+pub fn open_subject(
+    reference: &str,
+    platform: Option<&str>,
+    cache: bool,
+) -> Result<Subject, CliError> {
+    let opts = plinth_sbom::subject::fs_options_cached(cache);
     match open_remote(reference)? {
-        None => Ok(plinth_sbom::subject::open(reference, platform)?),
+        None => Ok(plinth_sbom::subject::open_with(reference, platform, &opts)?),
         Some(src) => plinth_sbom::subject::from_source(
             &src,
             None,
             reference,
             platform,
             SubjectKind::Registry,
-            &plinth_sbom::subject::fs_options(),
+            &opts,
         )
         .map_err(lazy_error),
     }

@@ -73,6 +73,13 @@ fn read_by_name(path: &str) -> bool {
         || crate::facts::wants(path)
 }
 
+/// Names what [`wants_file`] and [`retain_file`] keep, for the layer cache
+/// ([`plinth_oci::LayerCache`]): entries written under another tag are never used. A
+/// cache entry replays exactly only if the rules are the same, so a change to either
+/// function bumps the number here. (A file newly wanted by name is caught without it:
+/// the cache reads a layer again when its entry lacks a file the reader wants.)
+pub const READER_TAG: &str = concat!("plinth-sbom ", env!("CARGO_PKG_VERSION"), " reader 1");
+
 /// Whether the image reader should keep the bytes of the file at `path` (no leading
 /// `/`) with `mode`: the catalogers' inputs and executables (for Go and Rust binaries).
 pub fn wants_file(path: &str, mode: u32) -> bool {

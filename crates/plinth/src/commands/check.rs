@@ -23,6 +23,8 @@ pub struct Args {
     /// machine's]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
+    #[arg(long, help = crate::args::NO_CACHE)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -30,7 +32,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let hint = e.hint();
         CliError::input(e, hint)
     })?;
-    let subject = crate::registry::open_subject(&args.image, args.platform.as_deref())?;
+    let subject =
+        crate::registry::open_subject(&args.image, args.platform.as_deref(), !args.no_cache)?;
     let sbom = plinth_sbom::catalog(&subject);
     let report = check(&args.image, &subject, &sbom, &policy);
     let out = match args.format {

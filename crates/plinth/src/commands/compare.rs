@@ -29,6 +29,8 @@ pub struct Args {
     /// Leave out the CVE counts even when a vulnerability database exists
     #[arg(long)]
     no_cves: bool,
+    #[arg(long, help = crate::args::NO_CACHE)]
+    no_cache: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -63,7 +65,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|l| l as &dyn plinth_vuln::matcher::AdvisoryLookup);
     let mut columns = Vec::new();
     for image in &args.images {
-        let subject = crate::registry::open_subject(image, args.platform.as_deref())?;
+        let subject =
+            crate::registry::open_subject(image, args.platform.as_deref(), !args.no_cache)?;
         let sbom = plinth_sbom::catalog(&subject);
         for w in sbom.warnings.iter().take(5) {
             warn(&format!("{image}: {w}"));

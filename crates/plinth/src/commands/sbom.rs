@@ -23,11 +23,14 @@ pub struct Args {
     /// Print no warnings about skipped files on stderr, only errors
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[arg(long, help = crate::args::NO_CACHE)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let opts = crate::args::sbom_write_options()?;
-    let subject = crate::registry::open_subject(&args.image, args.platform.as_deref())?;
+    let subject =
+        crate::registry::open_subject(&args.image, args.platform.as_deref(), !args.no_cache)?;
     let sbom = plinth_sbom::catalog(&subject);
     if !args.quiet {
         crate::render::warnings(&sbom.warnings);

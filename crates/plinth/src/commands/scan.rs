@@ -11,7 +11,8 @@ use plinth_vuln::archive::{ArchiveOptions, ArchiveSource};
 use plinth_vuln::matcher::{MatchError, MatchOptions};
 use plinth_vuln::report::{ReportOptions, ScanFormat};
 use plinth_vuln::scan::{
-    ScanError, ScanOptions, TargetError, findings_at_or_above, load_target, release_not_covered,
+    ScanError, ScanOptions, TargetError, findings_at_or_above, load_target_cached,
+    release_not_covered,
 };
 
 use crate::args::{ArchiveArgs, DbPath, MaxAge};
@@ -66,6 +67,8 @@ pub struct Args {
     /// does not cover
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[arg(long, help = crate::args::NO_CACHE)]
+    no_cache: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -113,7 +116,12 @@ enum Include {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let mut sbom = load(&args.target, args.platform.as_deref(), args.quiet)?;
+    let mut sbom = load(
+        &args.target,
+        args.platform.as_deref(),
+        args.quiet,
+        !args.no_cache,
+    )?;
     if let Some(d) = &args.distro {
         sbom.distro = Some(
             plinth_sbom::distro::parse(d, "--distro")
@@ -172,7 +180,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The image's packages: catalogued from the image, or read from an SBOM file.
-pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, CliError> {
+pub fn load(
+    target: &str,
+    platform: Option<&str>,
+    quiet: bool,
+    cache: bool,
+) -> Result<Sbom, CliError> {
     if let Some(src) = crate::registry::open_remote(target)? {
         let subject = plinth_sbom::subject::from_source(
             &src,
@@ -180,7 +193,7 @@ pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, C
             target,
             platform,
             plinth_sbom::SubjectKind::Registry,
-            &plinth_sbom::subject::fs_options(),
+            &plinth_sbom::subject::fs_options_cached(cache),
         )
         .map_err(crate::registry::lazy_error)?;
         let sbom = plinth_sbom::catalog(&subject);
@@ -189,7 +202,7 @@ pub fn load(target: &str, platform: Option<&str>, quiet: bool) -> Result<Sbom, C
         }
         return Ok(sbom);
     }
-    let loaded = load_target(target, platform).map_err(|e| match e {
+    let loaded = load_target_cached(target, platform, cache).map_err(|e| match e {
         TargetError::Image(e) => CliError::from(e),
         e => {
             let hint = e.hint();

@@ -8,6 +8,7 @@ mod debian;
 mod exit_codes;
 mod hostile;
 mod interop;
+mod layer_cache;
 mod modes;
 mod output;
 #[path = "../../../../tests/support/overlapping_zip.rs"]

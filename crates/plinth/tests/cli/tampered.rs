@@ -43,7 +43,7 @@ fn built(dir: &Path, compression: &str) -> PathBuf {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     fs_err::create_dir_all(to).unwrap();
     for e in fs_err::read_dir(from).unwrap() {
         let e = e.unwrap();
