@@ -168,15 +168,16 @@ impl ImageFs {
                     };
                     let parsed = parse_layer(r, desc.digest().as_ref(), opts, &mut budget)
                         .map_err(|e| src.explain_layer_error(desc, e))?;
-                    fs.apply_parsed(i, &parsed);
-                    if let Some((cache, (digest, diff_id))) = cache.zip(key(i))
-                        && parsed.cacheable
-                    {
-                        // A cache that cannot be written is no error: the next read
-                        // reads the layer.
-                        s.spawn(move || {
-                            let _ = cache.store(&digest, &diff_id, &parsed);
-                        });
+                    match cache.zip(key(i)) {
+                        Some((cache, (digest, diff_id))) if parsed.cacheable => {
+                            fs.apply_parsed(i, parsed.clone());
+                            // A cache that cannot be written is no error: the next
+                            // read reads the layer.
+                            s.spawn(move || {
+                                let _ = cache.store(&digest, &diff_id, &parsed);
+                            });
+                        }
+                        _ => fs.apply_parsed(i, parsed),
                     }
                     Ok(())
                 },
@@ -303,32 +304,26 @@ impl ImageFs {
             ..Budget::default()
         };
         let parsed = parse_layer(r, name, opts, &mut budget)?;
-        self.apply_parsed(layer, &parsed);
+        self.apply_parsed(layer, parsed);
         Ok(())
     }
 
     /// Lays a layer read by [`parse_layer`] (or from the cache) on top: its opaque
     /// markers and whiteouts first, then its entries.
-    fn apply_parsed(&mut self, layer: usize, parsed: &ParsedLayer) {
-        self.warnings.extend(parsed.warnings.iter().cloned());
+    fn apply_parsed(&mut self, layer: usize, parsed: ParsedLayer) {
+        self.warnings.extend(parsed.warnings);
         for dir in &parsed.opaque {
             self.remove_children(dir);
         }
         for path in &parsed.whiteouts {
             self.remove_tree(path);
         }
-        for ParsedEntry { path, node, .. } in &parsed.entries {
-            self.ensure_parents(path, layer);
+        for ParsedEntry { path, node, .. } in parsed.entries {
+            self.ensure_parents(&path, layer);
             if node.kind != NodeKind::Dir {
-                self.remove_children(path);
+                self.remove_children(&path);
             }
-            self.nodes.insert(
-                path.clone(),
-                Node {
-                    layer,
-                    ..node.clone()
-                },
-            );
+            self.nodes.insert(path, Node { layer, ..node });
         }
     }
 
@@ -398,7 +393,7 @@ impl ImageFs {
                 read: e.read,
             });
         }
-        self.apply_parsed(layer, &parsed);
+        self.apply_parsed(layer, parsed);
         true
     }
 
