@@ -349,7 +349,7 @@ impl ImageFs {
         }
         let wanted = |e: &ParsedEntry| {
             e.node.kind == NodeKind::File
-                && e.node.size <= opts.keep_files_up_to
+                && e.declared <= opts.keep_files_up_to
                 && opts.keep.is_none_or(|keep| keep(&e.path, e.node.mode))
         };
         let mut want_bytes = 0u64;
@@ -357,7 +357,7 @@ impl ImageFs {
             if !e.read {
                 return false; // the entry was written for a reader that kept less
             }
-            want_bytes = want_bytes.saturating_add(e.node.size);
+            want_bytes = want_bytes.saturating_add(e.declared);
         }
         if budget.kept.saturating_add(want_bytes) > opts.max_kept_bytes {
             return false;
@@ -391,6 +391,7 @@ impl ImageFs {
                 path: e.path.clone(),
                 node,
                 read: e.read,
+                declared: e.declared,
             });
         }
         self.apply_parsed(layer, parsed);
@@ -593,6 +594,9 @@ pub(crate) struct ParsedEntry {
     /// Whether the reader read the file's bytes to decide on keeping them (so that
     /// `content: None` means the retain rule dropped them).
     pub(crate) read: bool,
+    /// The size the tar header declares (what the bounds on kept bytes count; a
+    /// contiguous file's `node.size` is 0).
+    pub(crate) declared: u64,
 }
 
 /// What one layer counts against an image's bounds.
@@ -744,6 +748,7 @@ fn parse_layer(
                 content,
             },
             read,
+            declared: size,
         });
     }
     // Read the stream to its end before applying anything: a blob's size and digest

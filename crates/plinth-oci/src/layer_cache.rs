@@ -135,6 +135,7 @@ struct Rec {
     size: u64,
     mtime: u64,
     read: bool,
+    declared: u64,
     /// Length of the kept bytes, which follow the index in entry order.
     kept: Option<u64>,
 }
@@ -164,6 +165,7 @@ fn encode(tag: &str, digest: &str, diff_id: &str, layer: &ParsedLayer) -> Vec<u8
                 size: e.node.size,
                 mtime: e.node.mtime,
                 read: e.read,
+                declared: e.declared,
                 kept: e.node.content.as_ref().map(|c| c.len() as u64),
             }
         })
@@ -256,6 +258,7 @@ fn decode(bytes: &[u8]) -> Option<(Index, ParsedLayer)> {
                 content,
             },
             read: r.read,
+            declared: r.declared,
         });
     }
     if !data.is_empty() {

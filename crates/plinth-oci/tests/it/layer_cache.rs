@@ -70,6 +70,7 @@ fn layout(dir: &Path) -> Layout {
         vec![
             exec_entry("usr/bin/prog", &elf),
             exec_entry("usr/bin/script", b"#!/bin/sh\necho hi\n"),
+            contiguous_entry("etc/contiguous", &[9; 100]),
             file_entry("../evil", b"x"),
             link_entry("usr/bin/hard", tar::EntryType::Link, "usr/bin/prog"),
             link_entry("usr/bin/out", tar::EntryType::Link, "../../x"),
@@ -91,6 +92,14 @@ fn layout(dir: &Path) -> Layout {
 fn exec_entry(name: &str, data: &[u8]) -> TarEntry {
     let (mut h, d) = file_entry(name, data);
     h.set_mode(0o755);
+    h.set_cksum();
+    (h, d)
+}
+
+/// A contiguous file entry (type `7`): a file whose node size is 0.
+fn contiguous_entry(name: &str, data: &[u8]) -> TarEntry {
+    let (mut h, d) = file_entry(name, data);
+    h.set_entry_type(tar::EntryType::Continuous);
     h.set_cksum();
     (h, d)
 }
@@ -140,6 +149,7 @@ fn a_warm_layer_cache_squashes_exactly_as_the_layers_do() {
     // The view really has what the layers are made to test.
     for fragment in [
         "usr/bin/prog Node { kind: File",
+        "etc/contiguous Node { kind: File",
         "usr/bin/hard Node { kind: Hardlink(\"usr/bin/prog\")",
         "d Node { kind: File",
         "var/lib/x/2 Node",
@@ -283,7 +293,7 @@ fn bounds_hold_across_cached_layers() {
     let lower = tar_entries(&l.layer_tar(0));
     let lower_entries = lower.len();
     let lower_bytes: u64 = lower.iter().map(|(h, _)| h.size().unwrap()).sum();
-    let bounds: [(&str, Bound); 4] = [
+    let bounds: [(&str, Bound); 5] = [
         (
             "entries",
             Box::new(move |o| o.max_entries = lower_entries + 2),
@@ -300,6 +310,12 @@ fn bounds_hold_across_cached_layers() {
         // Too little room to keep every file: what is kept depends on the layers
         // below, as without the cache.
         ("kept bytes", Box::new(|o| o.max_kept_bytes = 310)),
+        // The lower layer's kept files hold 427 bytes, 100 of them in the contiguous
+        // file, whose node size is 0: the bound counts what the header declares.
+        (
+            "kept bytes, contiguous",
+            Box::new(|o| o.max_kept_bytes = 400),
+        ),
     ];
     for (what, f) in &bounds {
         let uncached = bounded(None, f.as_ref());
