@@ -20,7 +20,13 @@ pub fn plinth() -> Command {
         .env_remove("PLINTH_MAX_DB_AGE")
         .env("NO_COLOR", "1")
         // No test reads the user's vulnerability database by accident.
-        .env("PLINTH_DB", "/nonexistent/plinth-test/vuln.db");
+        .env("PLINTH_DB", "/nonexistent/plinth-test/vuln.db")
+        // Nor writes the user's cache (packages, layers, indexes): the tests share one
+        // under the target dir, the one the Debian tests name with --cache-dir.
+        .env(
+            "PLINTH_CACHE",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache"),
+        );
     c
 }
 
