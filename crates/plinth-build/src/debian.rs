@@ -14,9 +14,13 @@ use plinth_deb::cache::{Cache, Download};
 use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
 use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
-use plinth_deb::repo::{RepoConfig, Security, add_security, config_from_apt, fetch_index};
+use plinth_deb::repo::{
+    IndexOptions, RepoConfig, RepoIndex, Security, add_security, config_from_apt, fetch_index_with,
+};
 use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+
+use crate::layer_cache::{self, LayerInputs, layer_key};
 
 use crate::error::BuildError;
 use crate::profile;
@@ -159,18 +163,29 @@ pub fn repo_config(d: &DebianSpec) -> Result<RepoConfig, BuildError> {
 }
 
 /// Resolves the spec's packages for every platform and returns a new lock.
+///
+/// The indexes are kept in `cache` under the SHA-256 the verified release file gives
+/// them (and their decompressed text, as zstd): a later resolve downloads only the
+/// release files and what changed since. Each index is parsed as a stream and its
+/// records moved into the resolver, never held twice.
 pub fn resolve_lock(
     spec: &Spec,
     d: &DebianSpec,
     cfg: &RepoConfig,
+    cache: &Cache,
     reporter: &dyn Reporter,
 ) -> Result<Lock, BuildError> {
     let mut suites: BTreeMap<String, LockedSuite> = BTreeMap::new();
     let mut platforms = Vec::new();
+    let keep_all = |_: &plinth_dpkg::control::Paragraph| true;
+    let opts = IndexOptions {
+        cache: Some(cache),
+        keep: Some(&keep_all),
+    };
     for p in &spec.platforms {
         let arch = debian_arch(p)
             .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
-        let index = fetch_index(cfg, arch, reporter)
+        let index = fetch_index_with(cfg, arch, opts, reporter)
             .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
         for s in &index.suites {
             suites
@@ -180,8 +195,13 @@ pub fn resolve_lock(
                     inrelease_sha256: s.inrelease_sha256.clone(),
                 });
         }
+        let RepoIndex {
+            suites: index_suites,
+            packages: records,
+            origin,
+        } = index;
         let mut universe = Universe::new();
-        universe.add(index.packages.iter().cloned());
+        universe.add_tagged(records.into_iter().zip(origin));
         let req = Request {
             packages: d.packages.clone(),
             exclude: d.exclude.clone(),
@@ -191,10 +211,9 @@ pub fn resolve_lock(
             .map_err(|e| deb_src(format!("cannot resolve the packages for {p}"), e))?;
         let mut packages = Vec::new();
         for (name, rec) in &res.selected {
-            let i = index
-                .packages
-                .iter()
-                .position(|r| r.package == rec.package && r.sha256 == rec.sha256)
+            let suite = universe
+                .origin(rec)
+                .and_then(|i| index_suites.get(i))
                 .ok_or_else(|| {
                     deb_err(format!(
                         "{name} is missing from the index it was resolved from"
@@ -207,7 +226,7 @@ pub fn resolve_lock(
                 filename: rec.filename.clone(),
                 size: rec.size,
                 sha256: rec.sha256.clone(),
-                suite: index.suite_of(i).suite.clone(),
+                suite: suite.suite.clone(),
                 source: rec
                     .source
                     .as_ref()
@@ -234,18 +253,21 @@ pub fn resolve_lock(
     })
 }
 
-/// Fetches (or takes from the cache) and reads every `.deb` a platform's lock names.
+/// Fetches (or takes from the cache) and reads the `.deb`s of `packages` (some of a
+/// platform's locked packages).
 ///
 /// The mirror is looked up (spec, `--mirror`, apt sources) only when some package is not
 /// in the cache yet: a warm build needs neither network nor apt sources.
 pub fn fetch_packages(
     d: &DebianSpec,
-    platform: &LockedPlatform,
+    packages: &[&LockedPackage],
     cache: &Cache,
     reporter: &dyn Reporter,
-) -> Result<Vec<(LockedPackage, DebPackage)>, BuildError> {
-    let all_cached = platform
-        .packages
+) -> Result<Vec<DebPackage>, BuildError> {
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all_cached = packages
         .iter()
         .all(|p| cache.blob_path(&p.sha256).is_file());
     let cfg = if all_cached {
@@ -253,8 +275,7 @@ pub fn fetch_packages(
     } else {
         Some(repo_config(d)?)
     };
-    let downloads: Vec<Download> = platform
-        .packages
+    let downloads: Vec<Download> = packages
         .iter()
         .map(|p| {
             let base = cfg.as_ref().map_or("", |c| c.mirror_for(&p.suite));
@@ -274,19 +295,150 @@ pub fn fetch_packages(
     let paths = cache
         .fetch_all(&downloads, 4, reporter)
         .map_err(|e| deb_src("cannot fetch the packages", e))?;
-    let jobs: Vec<(&LockedPackage, PathBuf)> = platform.packages.iter().zip(paths).collect();
+    let jobs: Vec<(&LockedPackage, PathBuf)> = packages.iter().copied().zip(paths).collect();
     // xz decompression dominates: read the packages in parallel.
-    let out = par_map(&jobs, |(p, path)| {
+    par_map(&jobs, |(p, path)| {
         let bytes = fs_err::read(path)
             .map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
         let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
-        let deb = read_deb(&bytes, &name, &DebLimits::default())
-            .map_err(|e| deb_src(format!("cannot unpack {name}"), e))?;
-        Ok(((*p).clone(), deb))
+        read_deb(&bytes, &name, &DebLimits::default())
+            .map_err(|e| deb_src(format!("cannot unpack {name}"), e))
     })
     .into_iter()
-    .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(out)
+    .collect()
+}
+
+/// A platform's package layers (bottom first, each with its history comment) and the
+/// CA bundle made from its `ca-certificates`, if it has that package.
+pub struct PlatformPackages {
+    /// The package layers, bottom first, each with its history comment.
+    pub layers: Vec<(LayerBlob, String)>,
+    /// The certificates of `ca-certificates`, concatenated (see [`profile::ca_bundle`]).
+    pub ca_bundle: Option<Vec<u8>>,
+}
+
+/// The package layers of one platform's lock, from the layer cache where it has them
+/// (see [`crate::layer_cache`]): only the `.deb`s of the layers it lacks are fetched,
+/// decoded and compressed, in parallel, and their layers kept for the next build.
+pub fn platform_packages(
+    d: &DebianSpec,
+    locked: &LockedPlatform,
+    cache: &Cache,
+    compression: Compression,
+    mtime: u64,
+    reporter: &dyn Reporter,
+) -> Result<PlatformPackages, BuildError> {
+    let single = d.layering == Layering::Single;
+    let inputs = LayerInputs {
+        compression,
+        mtime,
+        keep_docs: d.keep_docs,
+        single,
+    };
+    let pkgs = &locked.packages;
+    // One key per layer: each package's, or one for all of them.
+    let keys: Vec<String> = if single {
+        vec![layer_key(
+            pkgs.iter().map(|p| (p.name.as_str(), p.sha256.as_str())),
+            &inputs,
+        )]
+    } else {
+        pkgs.iter()
+            .map(|p| layer_key([(p.name.as_str(), p.sha256.as_str())], &inputs))
+            .collect()
+    };
+    let mut cached: Vec<Option<LayerBlob>> =
+        par_map(&keys, |k| layer_cache::load(cache, k, reporter));
+    let ca = pkgs.iter().find(|p| p.name == "ca-certificates");
+    let mut ca_bundle = ca.and_then(|p| layer_cache::load_ca_bundle(cache, &p.sha256));
+    // The packages whose .deb must be read: those of a missing layer, and
+    // ca-certificates when its bundle is missing.
+    let needed: Vec<&LockedPackage> = pkgs
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let layer_missing = cached[if single { 0 } else { *i }].is_none();
+            layer_missing || (p.name == "ca-certificates" && ca_bundle.is_none())
+        })
+        .map(|(_, p)| p)
+        .collect();
+    let debs = fetch_packages(d, &needed, cache, reporter)?;
+    let read: Vec<(&LockedPackage, DebPackage)> = needed.into_iter().zip(debs).collect();
+    if let (Some(ca), None) = (ca, &ca_bundle) {
+        let (_, deb) = read
+            .iter()
+            .find(|(p, _)| p.name == ca.name)
+            .ok_or_else(|| deb_err("ca-certificates was not read"))?;
+        let bundle = ca_certificates_bundle(deb);
+        if let Err(e) = layer_cache::store_ca_bundle(cache, &ca.sha256, &bundle) {
+            reporter.warn(&format!("cannot keep the CA bundle in the cache: {e}"));
+        }
+        ca_bundle = Some(bundle);
+    }
+    let keep = |key: &str, blob: &LayerBlob| {
+        if let Err(e) = layer_cache::store(cache, key, blob) {
+            reporter.warn(&format!("cannot keep a layer in the cache: {e}"));
+        }
+    };
+    let layers = if single {
+        let blob = match cached.pop().flatten() {
+            Some(b) => b,
+            None => {
+                let mut l = LayerBuilder::new("packages");
+                for (lp, deb) in &read {
+                    add_package(&mut l, lp, deb, true, d.keep_docs)?;
+                }
+                let blob = l.finish(compression, mtime)?;
+                keep(&keys[0], &blob);
+                blob
+            }
+        };
+        let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        vec![(blob, format!("packages: {}", names.join(" ")))]
+    } else {
+        // Build the missing layers in parallel, then put every layer in lock order.
+        let missing: Vec<(usize, &LockedPackage, &DebPackage)> = pkgs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| cached[*i].is_none())
+            .map(|(i, p)| {
+                let deb = read
+                    .iter()
+                    .find(|(r, _)| std::ptr::eq(*r, p))
+                    .map(|(_, deb)| deb)
+                    .ok_or_else(|| deb_err(format!("{} was not read", p.name)))?;
+                Ok((i, p, deb))
+            })
+            .collect::<Result<_, BuildError>>()?;
+        let built = par_map(&missing, |(i, lp, deb)| -> Result<(usize, LayerBlob), BuildError> {
+            let mut l = LayerBuilder::new(format!("package {}", lp.name));
+            add_package(&mut l, lp, deb, false, d.keep_docs)?;
+            let blob = l.finish(compression, mtime)?;
+            keep(&keys[*i], &blob);
+            Ok((*i, blob))
+        });
+        for r in built {
+            let (i, blob) = r?;
+            cached[i] = Some(blob);
+        }
+        pkgs.iter()
+            .zip(cached)
+            .map(|(lp, blob)| {
+                let blob = blob.ok_or_else(|| deb_err(format!("no layer for {}", lp.name)))?;
+                Ok((blob, format!("{} {}", lp.name, lp.version)))
+            })
+            .collect::<Result<_, BuildError>>()?
+    };
+    Ok(PlatformPackages { layers, ca_bundle })
+}
+
+/// The certificates `ca-certificates` ships, as one bundle.
+fn ca_certificates_bundle(deb: &DebPackage) -> Vec<u8> {
+    let files = deb.entries.iter().filter_map(|e| match &e.kind {
+        DebEntryKind::File(b) => Some((e.path.as_str(), &b[..])),
+        _ => None,
+    });
+    profile::ca_bundle(files, &[])
 }
 
 /// Adds one package's files and its `status.d` entries to `l`.
@@ -340,44 +492,12 @@ fn add_package(
     Ok(())
 }
 
-/// The package layers of one platform, bottom first, each with its history comment.
-/// Per-package layers are unpacked and compressed in parallel.
-pub fn package_layers(
-    pkgs: &[(LockedPackage, DebPackage)],
-    d: &DebianSpec,
-    compression: Compression,
-    mtime: u64,
-) -> Result<Vec<(LayerBlob, String)>, BuildError> {
-    match d.layering {
-        Layering::PerPackage => par_map(pkgs, |(lp, deb)| {
-            let mut l = LayerBuilder::new(format!("package {}", lp.name));
-            add_package(&mut l, lp, deb, false, d.keep_docs)?;
-            Ok((
-                l.finish(compression, mtime)?,
-                format!("{} {}", lp.name, lp.version),
-            ))
-        })
-        .into_iter()
-        .collect(),
-        Layering::Single => {
-            let mut l = LayerBuilder::new("packages");
-            for (lp, deb) in pkgs {
-                add_package(&mut l, lp, deb, true, d.keep_docs)?;
-            }
-            let names: Vec<&str> = pkgs.iter().map(|(p, _)| p.name.as_str()).collect();
-            Ok(vec![(
-                l.finish(compression, mtime)?,
-                format!("packages: {}", names.join(" ")),
-            )])
-        }
-    }
-}
-
-/// Files from no package: os-release, nsswitch.conf and the CA bundle.
+/// Files from no package: os-release, nsswitch.conf and the CA bundle (`ca_bundle`, the
+/// certificates of the image's `ca-certificates`, with the spec's own after them).
 pub fn system_files(
     l: &mut LayerBuilder,
     d: &DebianSpec,
-    pkgs: &[(LockedPackage, DebPackage)],
+    ca_bundle: Option<&[u8]>,
 ) -> Result<(), BuildError> {
     let release_text = match d.profile {
         Some(p) => profile::os_release(p, d.release),
@@ -396,11 +516,7 @@ pub fn system_files(
         "/etc/nsswitch.conf",
         Entry::bytes(profile::NSSWITCH.as_bytes().to_vec(), 0o644),
     )?;
-    if let Some((_, ca)) = pkgs.iter().find(|(p, _)| p.name == "ca-certificates") {
-        let files = ca.entries.iter().filter_map(|e| match &e.kind {
-            DebEntryKind::File(b) => Some((e.path.as_str(), &b[..])),
-            _ => None,
-        });
+    if let Some(bundle) = ca_bundle {
         let extra = d
             .ca_certificates
             .iter()
@@ -412,7 +528,7 @@ pub fn system_files(
         l.add("/etc/ssl/certs", Entry::dir(0o755, 0, 0))?;
         l.add(
             profile::CA_BUNDLE,
-            Entry::bytes(profile::ca_bundle(files, &extra), 0o644),
+            Entry::bytes(profile::extend_ca_bundle(bundle.to_vec(), &extra), 0o644),
         )?;
     } else if !d.ca_certificates.is_empty() {
         return Err(deb_err(

@@ -7,6 +7,7 @@ pub mod accounts;
 mod build;
 pub mod debian;
 mod error;
+pub mod layer_cache;
 pub mod output;
 pub mod profile;
 pub mod spec;

@@ -48,6 +48,8 @@ pub enum ResolveError {
 #[derive(Debug, Default, Clone)]
 pub struct Universe {
     records: Vec<PackageRecord>,
+    /// Parallel to `records`: the caller's tag of the index each came from.
+    origins: Vec<usize>,
     by_name: HashMap<String, Vec<usize>>,
     providers: HashMap<String, Vec<usize>>,
 }
@@ -61,7 +63,14 @@ impl Universe {
     /// Adds the records of one index. A record identical in name, version and architecture
     /// to one already present (the same package in two suites) is skipped.
     pub fn add(&mut self, records: impl IntoIterator<Item = PackageRecord>) {
-        for rec in records {
+        self.add_tagged(records.into_iter().map(|r| (r, 0)));
+    }
+
+    /// [`Universe::add`], each record tagged with where it came from (the index of its
+    /// suite): [`Universe::origin`] gives the tag back. Records are moved in, not copied,
+    /// so that an index is held once.
+    pub fn add_tagged(&mut self, records: impl IntoIterator<Item = (PackageRecord, usize)>) {
+        for (rec, origin) in records {
             let same = |i: &usize| {
                 let r = &self.records[*i];
                 r.version == rec.version && r.architecture == rec.architecture
@@ -82,7 +91,18 @@ impl Universe {
                 self.providers.entry(p.name.clone()).or_default().push(idx);
             }
             self.records.push(rec);
+            self.origins.push(origin);
         }
+    }
+
+    /// The tag given with [`Universe::add_tagged`] to the record with `rec`'s name and
+    /// SHA-256 (the first such record added), `None` when there is none.
+    pub fn origin(&self, rec: &PackageRecord) -> Option<usize> {
+        self.by_name
+            .get(&rec.package)?
+            .iter()
+            .find(|&&i| self.records[i].sha256 == rec.sha256)
+            .map(|&i| self.origins[i])
     }
 
     /// Number of records kept.
