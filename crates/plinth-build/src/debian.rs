@@ -14,10 +14,12 @@ use plinth_deb::cache::{Cache, Download};
 use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
 use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
+use plinth_deb::packages::{PackageRecord, PackagesError, RawDepends};
 use plinth_deb::repo::{
-    IndexOptions, RepoConfig, RepoIndex, Security, add_security, config_from_apt, fetch_index_with,
+    RepoConfig, RepoIndex, Security, add_security, config_from_apt, fetch_index_map,
 };
 use plinth_deb::resolve::{Request, Universe, resolve};
+use plinth_dpkg::control::Paragraph;
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 
 use crate::layer_cache::{self, LayerInputs, layer_key};
@@ -177,15 +179,17 @@ pub fn resolve_lock(
 ) -> Result<Lock, BuildError> {
     let mut suites: BTreeMap<String, LockedSuite> = BTreeMap::new();
     let mut platforms = Vec::new();
-    let keep_all = |_: &plinth_dpkg::control::Paragraph| true;
-    let opts = IndexOptions {
-        cache: Some(cache),
-        keep: Some(&keep_all),
+    // Only what resolution needs is held of each record (dependency fields unparsed).
+    let lean = |p: &Paragraph| -> Result<_, PackagesError> {
+        Ok(Some((
+            PackageRecord::from_paragraph_lean(p)?,
+            RawDepends::of(p),
+        )))
     };
     for p in &spec.platforms {
         let arch = debian_arch(p)
             .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
-        let index = fetch_index_with(cfg, arch, opts, reporter)
+        let index = fetch_index_map(cfg, arch, Some(cache), &lean, reporter)
             .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
         for s in &index.suites {
             suites
@@ -201,7 +205,7 @@ pub fn resolve_lock(
             origin,
         } = index;
         let mut universe = Universe::new();
-        universe.add_tagged(records.into_iter().zip(origin));
+        universe.add_lean(records.into_iter().zip(origin));
         let req = Request {
             packages: d.packages.clone(),
             exclude: d.exclude.clone(),
@@ -253,8 +257,8 @@ pub fn resolve_lock(
     })
 }
 
-/// Fetches (or takes from the cache) and reads the `.deb`s of `packages` (some of a
-/// platform's locked packages).
+/// Fetches the `.deb`s of `packages` (some of a platform's locked packages) into the
+/// cache, or finds them there, and returns their paths in the same order.
 ///
 /// The mirror is looked up (spec, `--mirror`, apt sources) only when some package is not
 /// in the cache yet: a warm build needs neither network nor apt sources.
@@ -263,7 +267,7 @@ pub fn fetch_packages(
     packages: &[&LockedPackage],
     cache: &Cache,
     reporter: &dyn Reporter,
-) -> Result<Vec<DebPackage>, BuildError> {
+) -> Result<Vec<PathBuf>, BuildError> {
     if packages.is_empty() {
         return Ok(Vec::new());
     }
@@ -292,20 +296,18 @@ pub fn fetch_packages(
             }
         })
         .collect();
-    let paths = cache
+    cache
         .fetch_all(&downloads, 4, reporter)
-        .map_err(|e| deb_src("cannot fetch the packages", e))?;
-    let jobs: Vec<(&LockedPackage, PathBuf)> = packages.iter().copied().zip(paths).collect();
-    // xz decompression dominates: read the packages in parallel.
-    par_map(&jobs, |(p, path)| {
-        let bytes = fs_err::read(path)
-            .map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
-        let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
-        read_deb(&bytes, &name, &DebLimits::default())
-            .map_err(|e| deb_src(format!("cannot unpack {name}"), e))
-    })
-    .into_iter()
-    .collect()
+        .map_err(|e| deb_src("cannot fetch the packages", e))
+}
+
+/// Reads the `.deb` of `p` at `path` (in the cache, verified when fetched).
+fn read_package(p: &LockedPackage, path: &Path) -> Result<DebPackage, BuildError> {
+    let bytes =
+        fs_err::read(path).map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
+    let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
+    read_deb(&bytes, &name, &DebLimits::default())
+        .map_err(|e| deb_src(format!("cannot unpack {name}"), e))
 }
 
 /// A platform's package layers (bottom first, each with its history comment) and the
@@ -319,7 +321,9 @@ pub struct PlatformPackages {
 
 /// The package layers of one platform's lock, from the layer cache where it has them
 /// (see [`crate::layer_cache`]): only the `.deb`s of the layers it lacks are fetched,
-/// decoded and compressed, in parallel, and their layers kept for the next build.
+/// decoded and compressed, and their layers kept for the next build. Per-package layers
+/// are made in parallel, each `.deb` decoded, turned into its layer and dropped in one
+/// step, so that memory holds a few packages at a time, not all of them.
 pub fn platform_packages(
     d: &DebianSpec,
     locked: &LockedPlatform,
@@ -350,76 +354,89 @@ pub fn platform_packages(
     let mut cached: Vec<Option<LayerBlob>> =
         par_map(&keys, |k| layer_cache::load(cache, k, reporter));
     let ca = pkgs.iter().find(|p| p.name == "ca-certificates");
-    let mut ca_bundle = ca.and_then(|p| layer_cache::load_ca_bundle(cache, &p.sha256));
+    let ca_cached = ca.and_then(|p| layer_cache::load_ca_bundle(cache, &p.sha256));
     // The packages whose .deb must be read: those of a missing layer, and
     // ca-certificates when its bundle is missing.
-    let needed: Vec<&LockedPackage> = pkgs
+    let needed: Vec<(usize, &LockedPackage)> = pkgs
         .iter()
         .enumerate()
         .filter(|(i, p)| {
             let layer_missing = cached[if single { 0 } else { *i }].is_none();
-            layer_missing || (p.name == "ca-certificates" && ca_bundle.is_none())
+            layer_missing || (p.name == "ca-certificates" && ca_cached.is_none())
         })
-        .map(|(_, p)| p)
         .collect();
-    let debs = fetch_packages(d, &needed, cache, reporter)?;
-    let read: Vec<(&LockedPackage, DebPackage)> = needed.into_iter().zip(debs).collect();
-    if let (Some(ca), None) = (ca, &ca_bundle) {
-        let (_, deb) = read
-            .iter()
-            .find(|(p, _)| p.name == ca.name)
-            .ok_or_else(|| deb_err("ca-certificates was not read"))?;
-        let bundle = ca_certificates_bundle(deb);
-        if let Err(e) = layer_cache::store_ca_bundle(cache, &ca.sha256, &bundle) {
-            reporter.warn(&format!("cannot keep the CA bundle in the cache: {e}"));
-        }
-        ca_bundle = Some(bundle);
-    }
+    let refs: Vec<&LockedPackage> = needed.iter().map(|(_, p)| *p).collect();
+    let paths = fetch_packages(d, &refs, cache, reporter)?;
     let keep = |key: &str, blob: &LayerBlob| {
         if let Err(e) = layer_cache::store(cache, key, blob) {
             reporter.warn(&format!("cannot keep a layer in the cache: {e}"));
         }
     };
+    let keep_ca = |lp: &LockedPackage, deb: &DebPackage| {
+        let bundle = ca_certificates_bundle(deb);
+        if let Err(e) = layer_cache::store_ca_bundle(cache, &lp.sha256, &bundle) {
+            reporter.warn(&format!("cannot keep the CA bundle in the cache: {e}"));
+        }
+        bundle
+    };
+    let need_ca = ca.is_some() && ca_cached.is_none();
+    let mut ca_bundle = ca_cached;
     let layers = if single {
         let blob = match cached.pop().flatten() {
             Some(b) => b,
             None => {
+                // One layer of every package: they are all read (one at a time).
                 let mut l = LayerBuilder::new("packages");
-                for (lp, deb) in &read {
-                    add_package(&mut l, lp, deb, true, d.keep_docs)?;
+                for ((_, lp), path) in needed.iter().zip(&paths) {
+                    let deb = read_package(lp, path)?;
+                    add_package(&mut l, lp, &deb, true, d.keep_docs)?;
+                    if lp.name == "ca-certificates" && ca_bundle.is_none() {
+                        ca_bundle = Some(keep_ca(lp, &deb));
+                    }
                 }
                 let blob = l.finish(compression, mtime)?;
                 keep(&keys[0], &blob);
                 blob
             }
         };
+        if let (Some(ca), None) = (ca, &ca_bundle) {
+            let at = needed.iter().position(|(_, p)| p.name == ca.name);
+            let path = at
+                .map(|i| &paths[i])
+                .ok_or_else(|| deb_err("ca-certificates was not fetched"))?;
+            ca_bundle = Some(keep_ca(ca, &read_package(ca, path)?));
+        }
         let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
         vec![(blob, format!("packages: {}", names.join(" ")))]
     } else {
-        // Build the missing layers in parallel, then put every layer in lock order.
-        let missing: Vec<(usize, &LockedPackage, &DebPackage)> = pkgs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| cached[*i].is_none())
-            .map(|(i, p)| {
-                let deb = read
-                    .iter()
-                    .find(|(r, _)| std::ptr::eq(*r, p))
-                    .map(|(_, deb)| deb)
-                    .ok_or_else(|| deb_err(format!("{} was not read", p.name)))?;
-                Ok((i, p, deb))
-            })
-            .collect::<Result<_, BuildError>>()?;
-        let built = par_map(&missing, |(i, lp, deb)| -> Result<(usize, LayerBlob), BuildError> {
-            let mut l = LayerBuilder::new(format!("package {}", lp.name));
-            add_package(&mut l, lp, deb, false, d.keep_docs)?;
-            let blob = l.finish(compression, mtime)?;
-            keep(&keys[*i], &blob);
-            Ok((*i, blob))
+        // Decode, build and keep the missing layers in parallel (xz decoding and
+        // compression dominate), then put every layer in lock order.
+        let jobs: Vec<(&(usize, &LockedPackage), &PathBuf)> = needed.iter().zip(&paths).collect();
+        type Made = (usize, Option<LayerBlob>, Option<Vec<u8>>);
+        let made = par_map(&jobs, |((i, lp), path)| -> Result<Made, BuildError> {
+            let deb = read_package(lp, path)?;
+            let bundle = (lp.name == "ca-certificates" && need_ca).then(|| keep_ca(lp, &deb));
+            let blob = match cached[*i] {
+                Some(_) => None,
+                None => {
+                    let mut l = LayerBuilder::new(format!("package {}", lp.name));
+                    add_package(&mut l, lp, &deb, false, d.keep_docs)?;
+                    drop(deb);
+                    let blob = l.finish(compression, mtime)?;
+                    keep(&keys[*i], &blob);
+                    Some(blob)
+                }
+            };
+            Ok((*i, blob, bundle))
         });
-        for r in built {
-            let (i, blob) = r?;
-            cached[i] = Some(blob);
+        for r in made {
+            let (i, blob, bundle) = r?;
+            if blob.is_some() {
+                cached[i] = blob;
+            }
+            if bundle.is_some() {
+                ca_bundle = bundle;
+            }
         }
         pkgs.iter()
             .zip(cached)

@@ -222,7 +222,12 @@ mod tests {
         let got = load(&cache, &key, &NoReporter).unwrap();
         assert_eq!(
             (&got.data, &got.digest, &got.diff_id, got.uncompressed_size),
-            (&blob.data, &blob.digest, &blob.diff_id, blob.uncompressed_size)
+            (
+                &blob.data,
+                &blob.digest,
+                &blob.diff_id,
+                blob.uncompressed_size
+            )
         );
         assert_eq!(got.media_type, blob.media_type);
         // A blob that no longer hashes to its digest is removed, not used.

@@ -125,7 +125,10 @@ impl Cache {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                reporter.warn(&format!("cannot read cache entry {}: {e}; removed it", path.display()));
+                reporter.warn(&format!(
+                    "cannot read cache entry {}: {e}; removed it",
+                    path.display()
+                ));
                 let _ = fs_err::remove_file(&path);
                 return None;
             }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::deps::{self, DepError, DepGroup, Dependency};
-use crate::packages::{MultiArch, PackageRecord};
+use crate::packages::{MultiArch, PackageRecord, RawDepends};
 
 /// Failure to resolve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,17 @@ pub enum ResolveError {
         /// The chain to the dependency, like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
         path: String,
     },
+    /// The `Depends` or `Pre-Depends` of a package the resolution reached does not parse.
+    #[error("package {package}: invalid field {field}")]
+    BadDepends {
+        /// The package's name.
+        package: String,
+        /// `Depends` or `Pre-Depends`.
+        field: &'static str,
+        /// Why it was rejected.
+        #[source]
+        source: DepError,
+    },
     /// A dependency's only candidates share a name with a package already selected at a
     /// version that does not satisfy it.
     #[error("cannot resolve {path}: {selected} is already selected")]
@@ -50,6 +61,9 @@ pub struct Universe {
     records: Vec<PackageRecord>,
     /// Parallel to `records`: the caller's tag of the index each came from.
     origins: Vec<usize>,
+    /// Parallel to `records`: the dependency fields as written, for records added by
+    /// [`Universe::add_lean`] (whose parsed fields are empty).
+    raw: Vec<Option<RawDepends>>,
     by_name: HashMap<String, Vec<usize>>,
     providers: HashMap<String, Vec<usize>>,
 }
@@ -71,28 +85,70 @@ impl Universe {
     /// so that an index is held once.
     pub fn add_tagged(&mut self, records: impl IntoIterator<Item = (PackageRecord, usize)>) {
         for (rec, origin) in records {
-            let same = |i: &usize| {
-                let r = &self.records[*i];
-                r.version == rec.version && r.architecture == rec.architecture
-            };
-            if self
-                .by_name
-                .get(&rec.package)
-                .is_some_and(|v| v.iter().any(same))
-            {
-                continue;
-            }
-            let idx = self.records.len();
-            self.by_name
-                .entry(rec.package.clone())
-                .or_default()
-                .push(idx);
-            for p in &rec.provides {
-                self.providers.entry(p.name.clone()).or_default().push(idx);
-            }
-            self.records.push(rec);
-            self.origins.push(origin);
+            self.push(rec, None, origin);
         }
+    }
+
+    /// [`Universe::add_tagged`] for records made by
+    /// [`PackageRecord::from_paragraph_lean`], with their dependency fields as written:
+    /// those are parsed only for the packages a resolution selects, so that an index of
+    /// 60,000 packages costs a few tens of megabytes, not hundreds.
+    pub fn add_lean(
+        &mut self,
+        records: impl IntoIterator<Item = ((PackageRecord, RawDepends), usize)>,
+    ) {
+        let records = records.into_iter();
+        let n = records.size_hint().0;
+        self.records.reserve(n);
+        self.origins.reserve(n);
+        self.raw.reserve(n);
+        for ((rec, raw), origin) in records {
+            self.push(rec, Some(raw), origin);
+        }
+    }
+
+    fn push(&mut self, rec: PackageRecord, raw: Option<RawDepends>, origin: usize) {
+        let same = |i: &usize| {
+            let r = &self.records[*i];
+            r.version == rec.version && r.architecture == rec.architecture
+        };
+        if self
+            .by_name
+            .get(&rec.package)
+            .is_some_and(|v| v.iter().any(same))
+        {
+            return;
+        }
+        let idx = self.records.len();
+        self.by_name
+            .entry(rec.package.clone())
+            .or_default()
+            .push(idx);
+        for p in &rec.provides {
+            self.providers.entry(p.name.clone()).or_default().push(idx);
+        }
+        self.records.push(rec);
+        self.origins.push(origin);
+        self.raw.push(raw);
+    }
+
+    /// The `Pre-Depends` and `Depends` groups of record `idx`.
+    fn deps_of(&self, idx: usize) -> Result<(Vec<DepGroup>, Vec<DepGroup>), ResolveError> {
+        let rec = &self.records[idx];
+        let Some(raw) = &self.raw[idx] else {
+            return Ok((rec.pre_depends.clone(), rec.depends.clone()));
+        };
+        let parse = |field: &'static str, text: &str| {
+            deps::parse_field(text).map_err(|source| ResolveError::BadDepends {
+                package: rec.package.clone(),
+                field,
+                source,
+            })
+        };
+        Ok((
+            parse("Pre-Depends", &raw.pre_depends)?,
+            parse("Depends", &raw.depends)?,
+        ))
     }
 
     /// The tag given with [`Universe::add_tagged`] to the record with `rec`'s name and
@@ -344,15 +400,20 @@ pub fn resolve(universe: &Universe, req: &Request) -> Result<Resolution, Resolve
         } else {
             rec.architecture.as_str()
         };
-        for group in rec.pre_depends.iter().chain(&rec.depends) {
+        let (pre_depends, depends) = universe.deps_of(idx)?;
+        for group in pre_depends.iter().chain(&depends) {
             r.resolve_group(group, Some(&rec.package), from, &mut queue)?;
         }
     }
     r.out.selected = r
         .selected
         .into_iter()
-        .map(|(name, idx)| (name, universe.records[idx].clone()))
-        .collect();
+        .map(|(name, idx)| {
+            let mut rec = universe.records[idx].clone();
+            (rec.pre_depends, rec.depends) = universe.deps_of(idx)?;
+            Ok((name, rec))
+        })
+        .collect::<Result<_, ResolveError>>()?;
     Ok(r.out)
 }
 
@@ -363,6 +424,11 @@ mod tests {
 
     /// Builds an index from `name version arch [multi-arch]; field: value; ...` lines.
     fn index(spec: &str) -> Vec<PackageRecord> {
+        packages::parse(index_text(spec).as_bytes()).unwrap()
+    }
+
+    /// The index text of `index`.
+    fn index_text(spec: &str) -> String {
         let mut text = String::new();
         for (i, line) in spec
             .lines()
@@ -388,7 +454,52 @@ mod tests {
                 "0".repeat(64)
             ));
         }
-        packages::parse(text.as_bytes()).unwrap()
+        text
+    }
+
+    /// `spec` as a lean universe (dependency fields kept as text, parsed when reached).
+    fn lean_universe(spec: &str) -> Universe {
+        let text = index_text(spec);
+        let records = plinth_dpkg::control::paragraphs(text.as_bytes(), Default::default())
+            .unwrap()
+            .map(|p| {
+                let p = p.unwrap();
+                (
+                    (
+                        PackageRecord::from_paragraph_lean(&p).unwrap(),
+                        RawDepends::of(&p),
+                    ),
+                    0,
+                )
+            });
+        let mut u = Universe::new();
+        u.add_lean(records);
+        u
+    }
+
+    /// Resolution over a lean universe (what a build without a lock uses, to hold an
+    /// index in tens of megabytes) selects exactly what the full one does, with the
+    /// dependency fields filled in; a malformed `Depends` matters only when reached.
+    #[test]
+    fn lean_universe_resolves_as_the_full_one() {
+        let spec = "
+            base 1 all; Depends: libc6, netbase | awk
+            libc6 2.36 amd64 same; Pre-Depends: libgcc-s1 (>= 3.0)
+            libgcc-s1 12 amd64 same
+            mawk 1.3 amd64 foreign; Priority: required; Provides: awk
+            netbase 6.4 all
+        ";
+        let with_broken = format!("{spec}\nbroken 1 amd64; Depends: libc6 (>> )\n");
+        let full = resolve(&universe(spec), &req(&["base"], &[])).unwrap();
+        let lean = resolve(&lean_universe(&with_broken), &req(&["base"], &[])).unwrap();
+        assert_eq!(names(&lean), names(&full));
+        assert_eq!(lean.selected, full.selected);
+        assert_eq!(lean.why("libgcc-s1"), full.why("libgcc-s1"));
+        let err = resolve(&lean_universe(&with_broken), &req(&["broken"], &[])).unwrap_err();
+        assert!(
+            matches!(&err, ResolveError::BadDepends { package, field: "Depends", .. } if package == "broken"),
+            "{err:?}"
+        );
     }
 
     fn universe(spec: &str) -> Universe {

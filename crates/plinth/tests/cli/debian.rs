@@ -924,7 +924,11 @@ fn package_layers_are_cached_by_their_inputs_and_a_corrupt_entry_is_rebuilt() {
         return;
     };
     let golden = readme_base_digest();
-    assert_eq!(stdout(&o).trim(), golden, "the cold build gives the README's digest");
+    assert_eq!(
+        stdout(&o).trim(),
+        golden,
+        "the cold build gives the README's digest"
+    );
     let lock = fs_err::read_to_string(spec.with_file_name("plinth.lock")).unwrap();
     let mut debs: Vec<&str> = lock
         .lines()
