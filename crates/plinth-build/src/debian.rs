@@ -205,7 +205,7 @@ pub fn resolve_lock(
             origin,
         } = index;
         let mut universe = Universe::new();
-        universe.add_lean(records.into_iter().zip(origin));
+        universe.add_lean(records, origin);
         let req = Request {
             packages: d.packages.clone(),
             exclude: d.exclude.clone(),
@@ -389,10 +389,10 @@ pub fn platform_packages(
                 let mut l = LayerBuilder::new("packages");
                 for ((_, lp), path) in needed.iter().zip(&paths) {
                     let deb = read_package(lp, path)?;
-                    add_package(&mut l, lp, &deb, true, d.keep_docs)?;
                     if lp.name == "ca-certificates" && ca_bundle.is_none() {
                         ca_bundle = Some(keep_ca(lp, &deb));
                     }
+                    add_package(&mut l, lp, deb, true, d.keep_docs)?;
                 }
                 let blob = l.finish(compression, mtime)?;
                 keep(&keys[0], &blob);
@@ -420,8 +420,7 @@ pub fn platform_packages(
                 Some(_) => None,
                 None => {
                     let mut l = LayerBuilder::new(format!("package {}", lp.name));
-                    add_package(&mut l, lp, &deb, false, d.keep_docs)?;
-                    drop(deb);
+                    add_package(&mut l, lp, deb, false, d.keep_docs)?;
                     let blob = l.finish(compression, mtime)?;
                     keep(&keys[*i], &blob);
                     Some(blob)
@@ -458,11 +457,12 @@ fn ca_certificates_bundle(deb: &DebPackage) -> Vec<u8> {
     profile::ca_bundle(files, &[])
 }
 
-/// Adds one package's files and its `status.d` entries to `l`.
+/// Adds one package's files and its `status.d` entries to `l`. Takes the package, so
+/// that each file's bytes are moved into the layer one at a time, not all copied.
 fn add_package(
     l: &mut LayerBuilder,
     lp: &LockedPackage,
-    deb: &DebPackage,
+    deb: DebPackage,
     single: bool,
     keep_docs: bool,
 ) -> Result<(), BuildError> {
@@ -470,13 +470,13 @@ fn add_package(
         (lp.name != "ca-certificates" || profile::keep_ca_certificates_path(path))
             && (keep_docs || !profile::is_droppable_doc(path))
     };
-    for e in deb.entries.iter().filter(|e| keep(&e.path)) {
+    for e in deb.entries.into_iter().filter(|e| keep(&e.path)) {
         let entry = Entry {
-            kind: match &e.kind {
+            kind: match e.kind {
                 DebEntryKind::Dir => EntryKind::Dir,
-                DebEntryKind::File(b) => EntryKind::File(Content::Bytes(Arc::from(&b[..]))),
-                DebEntryKind::Symlink(t) => EntryKind::Symlink(t.clone()),
-                DebEntryKind::Hardlink(t) => EntryKind::Hardlink(t.clone()),
+                DebEntryKind::File(b) => EntryKind::File(Content::Bytes(Arc::from(b))),
+                DebEntryKind::Symlink(t) => EntryKind::Symlink(t),
+                DebEntryKind::Hardlink(t) => EntryKind::Hardlink(t),
             },
             mode: e.mode,
             uid: e.uid,

@@ -58,14 +58,25 @@ pub enum ResolveError {
 /// All packages the resolver may choose from, from one or more indexes.
 #[derive(Debug, Default, Clone)]
 pub struct Universe {
-    records: Vec<PackageRecord>,
+    records: Records,
     /// Parallel to `records`: the caller's tag of the index each came from.
     origins: Vec<usize>,
-    /// Parallel to `records`: the dependency fields as written, for records added by
-    /// [`Universe::add_lean`] (whose parsed fields are empty).
-    raw: Vec<Option<RawDepends>>,
     by_name: HashMap<String, Vec<usize>>,
     providers: HashMap<String, Vec<usize>>,
+}
+
+/// The records, each with its dependency fields as written when it was added by
+/// [`Universe::add_lean`] (its parsed fields are then empty). One vector, in the layout
+/// the index arrives in, so that a lean index is adopted without a copy.
+#[derive(Debug, Default, Clone)]
+struct Records(Vec<(PackageRecord, Option<RawDepends>)>);
+
+impl std::ops::Index<usize> for Records {
+    type Output = PackageRecord;
+
+    fn index(&self, i: usize) -> &PackageRecord {
+        &self.0[i].0
+    }
 }
 
 impl Universe {
@@ -90,24 +101,46 @@ impl Universe {
     }
 
     /// [`Universe::add_tagged`] for records made by
-    /// [`PackageRecord::from_paragraph_lean`], with their dependency fields as written:
-    /// those are parsed only for the packages a resolution selects, so that an index of
-    /// 60,000 packages costs a few tens of megabytes, not hundreds.
-    pub fn add_lean(
-        &mut self,
-        records: impl IntoIterator<Item = ((PackageRecord, RawDepends), usize)>,
-    ) {
-        let records = records.into_iter();
-        let n = records.size_hint().0;
-        self.records.reserve(n);
-        self.origins.reserve(n);
-        self.raw.reserve(n);
-        for ((rec, raw), origin) in records {
-            self.push(rec, Some(raw), origin);
+    /// [`PackageRecord::from_paragraph_lean`], with their dependency fields as written
+    /// (`origins` parallel to `records`): those are parsed only for the packages a
+    /// resolution selects, so that an index of 60,000 packages costs tens of megabytes,
+    /// not hundreds. Into an empty universe the vectors are adopted, not copied.
+    pub fn add_lean(&mut self, records: Vec<(PackageRecord, RawDepends)>, origins: Vec<usize>) {
+        // Same size and layout (the niche of `Box<str>`): collected in place.
+        let records: Vec<(PackageRecord, Option<RawDepends>)> = records
+            .into_iter()
+            .map(|(rec, raw)| (rec, Some(raw)))
+            .collect();
+        if self.records.0.is_empty() {
+            self.records = Records(records);
+            self.origins = origins;
+            self.origins.resize(self.records.0.len(), 0);
+            for idx in 0..self.records.0.len() {
+                self.index(idx);
+            }
+        } else {
+            for ((rec, raw), origin) in records.into_iter().zip(origins) {
+                self.push(rec, raw, origin);
+            }
         }
     }
 
     fn push(&mut self, rec: PackageRecord, raw: Option<RawDepends>, origin: usize) {
+        self.records.0.push((rec, raw));
+        self.origins.push(origin);
+        let idx = self.records.0.len() - 1;
+        if !self.index(idx) {
+            // Left unindexed: nothing finds it, and it costs no lookup.
+            self.records.0.pop();
+            self.origins.pop();
+        }
+    }
+
+    /// Indexes record `idx` by name and provides, unless a record of the same name,
+    /// version and architecture is indexed already (the same package in two suites);
+    /// says whether it did.
+    fn index(&mut self, idx: usize) -> bool {
+        let rec = &self.records[idx];
         let same = |i: &usize| {
             let r = &self.records[*i];
             r.version == rec.version && r.architecture == rec.architecture
@@ -117,9 +150,8 @@ impl Universe {
             .get(&rec.package)
             .is_some_and(|v| v.iter().any(same))
         {
-            return;
+            return false;
         }
-        let idx = self.records.len();
         self.by_name
             .entry(rec.package.clone())
             .or_default()
@@ -127,15 +159,13 @@ impl Universe {
         for p in &rec.provides {
             self.providers.entry(p.name.clone()).or_default().push(idx);
         }
-        self.records.push(rec);
-        self.origins.push(origin);
-        self.raw.push(raw);
+        true
     }
 
     /// The `Pre-Depends` and `Depends` groups of record `idx`.
     fn deps_of(&self, idx: usize) -> Result<(Vec<DepGroup>, Vec<DepGroup>), ResolveError> {
-        let rec = &self.records[idx];
-        let Some(raw) = &self.raw[idx] else {
+        let (rec, raw) = &self.records.0[idx];
+        let Some(raw) = raw else {
             return Ok((rec.pre_depends.clone(), rec.depends.clone()));
         };
         let parse = |field: &'static str, text: &str| {
@@ -163,12 +193,12 @@ impl Universe {
 
     /// Number of records kept.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.by_name.values().map(Vec::len).sum()
     }
 
     /// Whether no record has been added.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.by_name.is_empty()
     }
 }
 
@@ -460,20 +490,20 @@ mod tests {
     /// `spec` as a lean universe (dependency fields kept as text, parsed when reached).
     fn lean_universe(spec: &str) -> Universe {
         let text = index_text(spec);
-        let records = plinth_dpkg::control::paragraphs(text.as_bytes(), Default::default())
-            .unwrap()
-            .map(|p| {
-                let p = p.unwrap();
-                (
+        let records: Vec<(PackageRecord, RawDepends)> =
+            plinth_dpkg::control::paragraphs(text.as_bytes(), Default::default())
+                .unwrap()
+                .map(|p| {
+                    let p = p.unwrap();
                     (
                         PackageRecord::from_paragraph_lean(&p).unwrap(),
                         RawDepends::of(&p),
-                    ),
-                    0,
-                )
-            });
+                    )
+                })
+                .collect();
+        let n = records.len();
         let mut u = Universe::new();
-        u.add_lean(records);
+        u.add_lean(records, vec![0; n]);
         u
     }
 

@@ -816,7 +816,10 @@ fn second_resolve_reads_the_cached_index_and_a_tampered_one_is_fetched_again() {
         .find(|(r, _)| r.package == "hello")
         .unwrap();
     assert_eq!(&*hello.1.depends, "libc6 (>= 2.36)");
-    assert!(hello.0.depends.is_empty(), "dependencies stay unparsed text");
+    assert!(
+        hello.0.depends.is_empty(),
+        "dependencies stay unparsed text"
+    );
     assert_eq!(first.packages.len(), f.debs.len() + f.updates.len());
     let fetched = server.count();
     assert!(
@@ -850,7 +853,10 @@ fn second_resolve_reads_the_cached_index_and_a_tampered_one_is_fetched_again() {
             tampered += 1;
         }
     }
-    assert_eq!(tampered, 4, "two indexes, each kept compressed and as a copy");
+    assert_eq!(
+        tampered, 4,
+        "two indexes, each kept compressed and as a copy"
+    );
     let before = server.count();
     let third = resolve().unwrap();
     assert_eq!(third.packages, first.packages);
@@ -862,5 +868,9 @@ fn second_resolve_reads_the_cached_index_and_a_tampered_one_is_fetched_again() {
     assert_eq!(refetched.len(), 2, "{:?}", server.requests());
     let before = server.count();
     assert_eq!(resolve().unwrap().packages, first.packages);
-    assert_eq!(server.count() - before, 2, "the repaired cache serves again");
+    assert_eq!(
+        server.count() - before,
+        2,
+        "the repaired cache serves again"
+    );
 }
