@@ -613,6 +613,9 @@ fn read_plain_copy<T>(copy: &Path, plain: &FileHash, map: &MapRecord<'_, T>) -> 
 
 type Parsed<T> = (Vec<T>, u64, String);
 
+/// How keeping the decompressed copy of an index went (`None`: no copy was attempted).
+type CopyKept = Option<Result<(), std::io::Error>>;
+
 /// Decompresses `data` as a stream and parses it with `map` (see
 /// [`packages::parse_reader_map`]).
 fn parse_map<T>(
@@ -644,7 +647,7 @@ fn parse_keeping_copy<T>(
     cache: &Cache,
     copy: &Path,
     map: &MapRecord<'_, T>,
-) -> Result<(Parsed<T>, Option<Result<(), std::io::Error>>), PackagesError> {
+) -> Result<(Parsed<T>, CopyKept), PackagesError> {
     if compression == Compression::None {
         return Ok((parse_map(data, compression, None, map)?, None));
     }
