@@ -22,7 +22,7 @@ use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_dpkg::control::Paragraph;
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 
-use crate::layer_cache::{self, LayerInputs, layer_key};
+use crate::built_layers::{self, LayerInputs, layer_key};
 
 use crate::error::BuildError;
 use crate::profile;
@@ -320,7 +320,7 @@ pub struct PlatformPackages {
 }
 
 /// The package layers of one platform's lock, from the layer cache where it has them
-/// (see [`crate::layer_cache`]): only the `.deb`s of the layers it lacks are fetched,
+/// (see [`crate::built_layers`]): only the `.deb`s of the layers it lacks are fetched,
 /// decoded and compressed, and their layers kept for the next build. Per-package layers
 /// are made in parallel, each `.deb` decoded, turned into its layer and dropped in one
 /// step, so that memory holds a few packages at a time, not all of them.
@@ -352,9 +352,9 @@ pub fn platform_packages(
             .collect()
     };
     let mut cached: Vec<Option<LayerBlob>> =
-        par_map(&keys, |k| layer_cache::load(cache, k, reporter));
+        par_map(&keys, |k| built_layers::load(cache, k, reporter));
     let ca = pkgs.iter().find(|p| p.name == "ca-certificates");
-    let ca_cached = ca.and_then(|p| layer_cache::load_ca_bundle(cache, &p.sha256));
+    let ca_cached = ca.and_then(|p| built_layers::load_ca_bundle(cache, &p.sha256));
     // The packages whose .deb must be read: those of a missing layer, and
     // ca-certificates when its bundle is missing.
     let needed: Vec<(usize, &LockedPackage)> = pkgs
@@ -368,13 +368,13 @@ pub fn platform_packages(
     let refs: Vec<&LockedPackage> = needed.iter().map(|(_, p)| *p).collect();
     let paths = fetch_packages(d, &refs, cache, reporter)?;
     let keep = |key: &str, blob: &LayerBlob| {
-        if let Err(e) = layer_cache::store(cache, key, blob) {
+        if let Err(e) = built_layers::store(cache, key, blob) {
             reporter.warn(&format!("cannot keep a layer in the cache: {e}"));
         }
     };
     let keep_ca = |lp: &LockedPackage, deb: &DebPackage| {
         let bundle = ca_certificates_bundle(deb);
-        if let Err(e) = layer_cache::store_ca_bundle(cache, &lp.sha256, &bundle) {
+        if let Err(e) = built_layers::store_ca_bundle(cache, &lp.sha256, &bundle) {
             reporter.warn(&format!("cannot keep the CA bundle in the cache: {e}"));
         }
         bundle

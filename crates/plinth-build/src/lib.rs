@@ -5,9 +5,9 @@
 
 pub mod accounts;
 mod build;
+pub mod built_layers;
 pub mod debian;
 mod error;
-pub mod layer_cache;
 pub mod output;
 pub mod profile;
 pub mod spec;

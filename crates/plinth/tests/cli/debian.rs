@@ -936,7 +936,7 @@ fn package_layers_are_cached_by_their_inputs_and_a_corrupt_entry_is_rebuilt() {
         .collect();
     debs.sort();
     debs.dedup();
-    let records = cache.join("derived/layer");
+    let records = cache.join("derived/package-layer");
     assert_eq!(
         files_in(&records).len(),
         debs.len(),

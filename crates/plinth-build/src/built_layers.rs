@@ -1,5 +1,7 @@
 //! Finished package layers kept in the package cache, so that a warm build neither
-//! decodes a `.deb` nor compresses a layer again.
+//! decodes a `.deb` nor compresses a layer again. (Not to be confused with
+//! [`plinth_oci::layer_cache`], which keeps what *reading* a layer gave, for SBOMs and
+//! scans.)
 //!
 //! A layer's bytes depend only on the `.deb`s it is made of (named by their SHA-256),
 //! how packages become entries ([`PACKAGE_LAYER_VERSION`]), the layer writer
@@ -8,7 +10,7 @@
 //! `layers`). Those inputs hash to the entry's key. An entry is two files of the cache:
 //! the compressed blob, content-addressed like the `.deb`s (`blobs/sha256/<digest>`,
 //! checked against its digest whenever it is read), and a small record under
-//! `derived/layer/<key>` naming that digest, the `diff_id` and the uncompressed size
+//! `derived/package-layer/<key>` naming that digest, the `diff_id` and the uncompressed size
 //! (checked against the SHA-256 line it starts with). Both are written to a temporary
 //! file and renamed into place. Anything that does not check out reads as absent: the
 //! layer is built again from its `.deb` and the entry rewritten, never trusted.
@@ -27,7 +29,7 @@ pub const PACKAGE_LAYER_VERSION: u32 = 1;
 /// `profile::ca_bundle` changes).
 pub const CA_BUNDLE_VERSION: u32 = 1;
 
-const LAYER_KIND: &str = "layer";
+const LAYER_KIND: &str = "package-layer";
 const CA_KIND: &str = "ca-bundle";
 const RECORD_HEADER: &str = "plinth layer record 1";
 
@@ -239,7 +241,7 @@ mod tests {
         assert!(!path.exists());
         // A damaged record reads as absent too.
         store(&cache, &key, &blob).unwrap();
-        let record = dir.path().join("derived/layer").join(&key);
+        let record = dir.path().join("derived/package-layer").join(&key);
         let mut bytes = fs_err::read(&record).unwrap();
         let last = bytes.len() - 2;
         bytes[last] ^= 1;
