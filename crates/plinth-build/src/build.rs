@@ -94,6 +94,15 @@ pub struct BuiltImage {
     pub lock: Option<(Lock, LockOutcome)>,
 }
 
+/// The package cache `opts` names, else the default one.
+fn package_cache(opts: &BuildOptions) -> Cache {
+    Cache::new(
+        opts.cache
+            .clone()
+            .unwrap_or_else(plinth_core::dirs::cache_root),
+    )
+}
+
 /// `plinth.lock` beside the spec.
 pub fn lock_path(spec: &Spec) -> PathBuf {
     spec.path.with_file_name("plinth.lock")
@@ -134,7 +143,7 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
         return Ok((lock.clone(), LockOutcome::Used));
     }
     let cfg = debian::repo_config(d)?;
-    let lock = debian::resolve_lock(spec, d, &cfg, opts.reporter.as_ref())?;
+    let lock = debian::resolve_lock(spec, d, &cfg, &package_cache(opts), opts.reporter.as_ref())?;
     lock.save(&path)?;
     let outcome = match existing {
         Some(old) => LockOutcome::Updated {
@@ -180,11 +189,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         Some(_) => Some(ensure_lock(spec, opts)?),
         None => None,
     };
-    let cache = Cache::new(
-        opts.cache
-            .clone()
-            .unwrap_or_else(plinth_core::dirs::cache_root),
-    );
+    let cache = package_cache(opts);
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
@@ -196,14 +201,16 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
                     .ok_or_else(|| BuildError::StaleLock {
                         path: lock_path(spec),
                     })?;
-            let pkgs = debian::fetch_packages(d, locked, &cache, opts.reporter.as_ref())?;
-            layers.extend(debian::package_layers(
-                &pkgs,
+            let pkgs = debian::platform_packages(
                 d,
+                locked,
+                &cache,
                 spec.compression,
                 opts.source_date_epoch,
-            )?);
-            debian::system_files(&mut base, d, &pkgs)?;
+                opts.reporter.as_ref(),
+            )?;
+            layers.extend(pkgs.layers);
+            debian::system_files(&mut base, d, pkgs.ca_bundle.as_deref())?;
         }
         let comment = if spec.debian.is_some() {
             "system"

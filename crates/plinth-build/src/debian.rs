@@ -14,9 +14,15 @@ use plinth_deb::cache::{Cache, Download};
 use plinth_deb::debfile::{DebEntryKind, DebLimits, DebPackage, read_deb};
 use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
-use plinth_deb::repo::{RepoConfig, Security, add_security, config_from_apt, fetch_index};
+use plinth_deb::packages::{PackageRecord, PackagesError, RawDepends};
+use plinth_deb::repo::{
+    RepoConfig, RepoIndex, Security, add_security, config_from_apt, fetch_index_map,
+};
 use plinth_deb::resolve::{Request, Universe, resolve};
+use plinth_dpkg::control::Paragraph;
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+
+use crate::built_layers::{self, LayerInputs, layer_key};
 
 use crate::error::BuildError;
 use crate::profile;
@@ -159,18 +165,31 @@ pub fn repo_config(d: &DebianSpec) -> Result<RepoConfig, BuildError> {
 }
 
 /// Resolves the spec's packages for every platform and returns a new lock.
+///
+/// The indexes are kept in `cache` under the SHA-256 the verified release file gives
+/// them (and their decompressed text, as zstd): a later resolve downloads only the
+/// release files and what changed since. Each index is parsed as a stream and its
+/// records moved into the resolver, never held twice.
 pub fn resolve_lock(
     spec: &Spec,
     d: &DebianSpec,
     cfg: &RepoConfig,
+    cache: &Cache,
     reporter: &dyn Reporter,
 ) -> Result<Lock, BuildError> {
     let mut suites: BTreeMap<String, LockedSuite> = BTreeMap::new();
     let mut platforms = Vec::new();
+    // Only what resolution needs is held of each record (dependency fields unparsed).
+    let lean = |p: &Paragraph| -> Result<_, PackagesError> {
+        Ok(Some((
+            PackageRecord::from_paragraph_lean(p)?,
+            RawDepends::of(p),
+        )))
+    };
     for p in &spec.platforms {
         let arch = debian_arch(p)
             .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
-        let index = fetch_index(cfg, arch, reporter)
+        let index = fetch_index_map(cfg, arch, Some(cache), &lean, reporter)
             .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
         for s in &index.suites {
             suites
@@ -180,8 +199,13 @@ pub fn resolve_lock(
                     inrelease_sha256: s.inrelease_sha256.clone(),
                 });
         }
+        let RepoIndex {
+            suites: index_suites,
+            packages: records,
+            origin,
+        } = index;
         let mut universe = Universe::new();
-        universe.add(index.packages.iter().cloned());
+        universe.add_lean(records, origin);
         let req = Request {
             packages: d.packages.clone(),
             exclude: d.exclude.clone(),
@@ -191,10 +215,9 @@ pub fn resolve_lock(
             .map_err(|e| deb_src(format!("cannot resolve the packages for {p}"), e))?;
         let mut packages = Vec::new();
         for (name, rec) in &res.selected {
-            let i = index
-                .packages
-                .iter()
-                .position(|r| r.package == rec.package && r.sha256 == rec.sha256)
+            let suite = universe
+                .origin(rec)
+                .and_then(|i| index_suites.get(i))
                 .ok_or_else(|| {
                     deb_err(format!(
                         "{name} is missing from the index it was resolved from"
@@ -207,7 +230,7 @@ pub fn resolve_lock(
                 filename: rec.filename.clone(),
                 size: rec.size,
                 sha256: rec.sha256.clone(),
-                suite: index.suite_of(i).suite.clone(),
+                suite: suite.suite.clone(),
                 source: rec
                     .source
                     .as_ref()
@@ -234,18 +257,21 @@ pub fn resolve_lock(
     })
 }
 
-/// Fetches (or takes from the cache) and reads every `.deb` a platform's lock names.
+/// Fetches the `.deb`s of `packages` (some of a platform's locked packages) into the
+/// cache, or finds them there, and returns their paths in the same order.
 ///
 /// The mirror is looked up (spec, `--mirror`, apt sources) only when some package is not
 /// in the cache yet: a warm build needs neither network nor apt sources.
 pub fn fetch_packages(
     d: &DebianSpec,
-    platform: &LockedPlatform,
+    packages: &[&LockedPackage],
     cache: &Cache,
     reporter: &dyn Reporter,
-) -> Result<Vec<(LockedPackage, DebPackage)>, BuildError> {
-    let all_cached = platform
-        .packages
+) -> Result<Vec<PathBuf>, BuildError> {
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all_cached = packages
         .iter()
         .all(|p| cache.blob_path(&p.sha256).is_file());
     let cfg = if all_cached {
@@ -253,8 +279,7 @@ pub fn fetch_packages(
     } else {
         Some(repo_config(d)?)
     };
-    let downloads: Vec<Download> = platform
-        .packages
+    let downloads: Vec<Download> = packages
         .iter()
         .map(|p| {
             let base = cfg.as_ref().map_or("", |c| c.mirror_for(&p.suite));
@@ -271,29 +296,173 @@ pub fn fetch_packages(
             }
         })
         .collect();
-    let paths = cache
+    cache
         .fetch_all(&downloads, 4, reporter)
-        .map_err(|e| deb_src("cannot fetch the packages", e))?;
-    let jobs: Vec<(&LockedPackage, PathBuf)> = platform.packages.iter().zip(paths).collect();
-    // xz decompression dominates: read the packages in parallel.
-    let out = par_map(&jobs, |(p, path)| {
-        let bytes = fs_err::read(path)
-            .map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
-        let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
-        let deb = read_deb(&bytes, &name, &DebLimits::default())
-            .map_err(|e| deb_src(format!("cannot unpack {name}"), e))?;
-        Ok(((*p).clone(), deb))
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(out)
+        .map_err(|e| deb_src("cannot fetch the packages", e))
 }
 
-/// Adds one package's files and its `status.d` entries to `l`.
+/// Reads the `.deb` of `p` at `path` (in the cache, verified when fetched).
+fn read_package(p: &LockedPackage, path: &Path) -> Result<DebPackage, BuildError> {
+    let bytes =
+        fs_err::read(path).map_err(|e| deb_src(format!("cannot read {}", path.display()), e))?;
+    let name = format!("{}_{}_{}.deb", p.name, p.version, p.architecture);
+    read_deb(&bytes, &name, &DebLimits::default())
+        .map_err(|e| deb_src(format!("cannot unpack {name}"), e))
+}
+
+/// A platform's package layers (bottom first, each with its history comment) and the
+/// CA bundle made from its `ca-certificates`, if it has that package.
+pub struct PlatformPackages {
+    /// The package layers, bottom first, each with its history comment.
+    pub layers: Vec<(LayerBlob, String)>,
+    /// The certificates of `ca-certificates`, concatenated (see [`profile::ca_bundle`]).
+    pub ca_bundle: Option<Vec<u8>>,
+}
+
+/// The package layers of one platform's lock, from the layer cache where it has them
+/// (see [`crate::built_layers`]): only the `.deb`s of the layers it lacks are fetched,
+/// decoded and compressed, and their layers kept for the next build. Per-package layers
+/// are made in parallel, each `.deb` decoded, turned into its layer and dropped in one
+/// step, so that memory holds a few packages at a time, not all of them.
+pub fn platform_packages(
+    d: &DebianSpec,
+    locked: &LockedPlatform,
+    cache: &Cache,
+    compression: Compression,
+    mtime: u64,
+    reporter: &dyn Reporter,
+) -> Result<PlatformPackages, BuildError> {
+    let single = d.layering == Layering::Single;
+    let inputs = LayerInputs {
+        compression,
+        mtime,
+        keep_docs: d.keep_docs,
+        single,
+    };
+    let pkgs = &locked.packages;
+    // One key per layer: each package's, or one for all of them.
+    let keys: Vec<String> = if single {
+        vec![layer_key(
+            pkgs.iter().map(|p| (p.name.as_str(), p.sha256.as_str())),
+            &inputs,
+        )]
+    } else {
+        pkgs.iter()
+            .map(|p| layer_key([(p.name.as_str(), p.sha256.as_str())], &inputs))
+            .collect()
+    };
+    let mut cached: Vec<Option<LayerBlob>> =
+        par_map(&keys, |k| built_layers::load(cache, k, reporter));
+    let ca = pkgs.iter().find(|p| p.name == "ca-certificates");
+    let ca_cached = ca.and_then(|p| built_layers::load_ca_bundle(cache, &p.sha256));
+    // The packages whose .deb must be read: those of a missing layer, and
+    // ca-certificates when its bundle is missing.
+    let needed: Vec<(usize, &LockedPackage)> = pkgs
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let layer_missing = cached[if single { 0 } else { *i }].is_none();
+            layer_missing || (p.name == "ca-certificates" && ca_cached.is_none())
+        })
+        .collect();
+    let refs: Vec<&LockedPackage> = needed.iter().map(|(_, p)| *p).collect();
+    let paths = fetch_packages(d, &refs, cache, reporter)?;
+    let keep = |key: &str, blob: &LayerBlob| {
+        if let Err(e) = built_layers::store(cache, key, blob) {
+            reporter.warn(&format!("cannot keep a layer in the cache: {e}"));
+        }
+    };
+    let keep_ca = |lp: &LockedPackage, deb: &DebPackage| {
+        let bundle = ca_certificates_bundle(deb);
+        if let Err(e) = built_layers::store_ca_bundle(cache, &lp.sha256, &bundle) {
+            reporter.warn(&format!("cannot keep the CA bundle in the cache: {e}"));
+        }
+        bundle
+    };
+    let need_ca = ca.is_some() && ca_cached.is_none();
+    let mut ca_bundle = ca_cached;
+    let layers = if single {
+        let blob = match cached.pop().flatten() {
+            Some(b) => b,
+            None => {
+                // One layer of every package: they are all read (one at a time).
+                let mut l = LayerBuilder::new("packages");
+                for ((_, lp), path) in needed.iter().zip(&paths) {
+                    let deb = read_package(lp, path)?;
+                    if lp.name == "ca-certificates" && ca_bundle.is_none() {
+                        ca_bundle = Some(keep_ca(lp, &deb));
+                    }
+                    add_package(&mut l, lp, deb, true, d.keep_docs)?;
+                }
+                let blob = l.finish(compression, mtime)?;
+                keep(&keys[0], &blob);
+                blob
+            }
+        };
+        if let (Some(ca), None) = (ca, &ca_bundle) {
+            let at = needed.iter().position(|(_, p)| p.name == ca.name);
+            let path = at
+                .map(|i| &paths[i])
+                .ok_or_else(|| deb_err("ca-certificates was not fetched"))?;
+            ca_bundle = Some(keep_ca(ca, &read_package(ca, path)?));
+        }
+        let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        vec![(blob, format!("packages: {}", names.join(" ")))]
+    } else {
+        // Decode, build and keep the missing layers in parallel (xz decoding and
+        // compression dominate), then put every layer in lock order.
+        let jobs: Vec<(&(usize, &LockedPackage), &PathBuf)> = needed.iter().zip(&paths).collect();
+        type Made = (usize, Option<LayerBlob>, Option<Vec<u8>>);
+        let made = par_map(&jobs, |((i, lp), path)| -> Result<Made, BuildError> {
+            let deb = read_package(lp, path)?;
+            let bundle = (lp.name == "ca-certificates" && need_ca).then(|| keep_ca(lp, &deb));
+            let blob = match cached[*i] {
+                Some(_) => None,
+                None => {
+                    let mut l = LayerBuilder::new(format!("package {}", lp.name));
+                    add_package(&mut l, lp, deb, false, d.keep_docs)?;
+                    let blob = l.finish(compression, mtime)?;
+                    keep(&keys[*i], &blob);
+                    Some(blob)
+                }
+            };
+            Ok((*i, blob, bundle))
+        });
+        for r in made {
+            let (i, blob, bundle) = r?;
+            if blob.is_some() {
+                cached[i] = blob;
+            }
+            if bundle.is_some() {
+                ca_bundle = bundle;
+            }
+        }
+        pkgs.iter()
+            .zip(cached)
+            .map(|(lp, blob)| {
+                let blob = blob.ok_or_else(|| deb_err(format!("no layer for {}", lp.name)))?;
+                Ok((blob, format!("{} {}", lp.name, lp.version)))
+            })
+            .collect::<Result<_, BuildError>>()?
+    };
+    Ok(PlatformPackages { layers, ca_bundle })
+}
+
+/// The certificates `ca-certificates` ships, as one bundle.
+fn ca_certificates_bundle(deb: &DebPackage) -> Vec<u8> {
+    let files = deb.entries.iter().filter_map(|e| match &e.kind {
+        DebEntryKind::File(b) => Some((e.path.as_str(), &b[..])),
+        _ => None,
+    });
+    profile::ca_bundle(files, &[])
+}
+
+/// Adds one package's files and its `status.d` entries to `l`. Takes the package, so
+/// that each file's bytes are moved into the layer one at a time, not all copied.
 fn add_package(
     l: &mut LayerBuilder,
     lp: &LockedPackage,
-    deb: &DebPackage,
+    deb: DebPackage,
     single: bool,
     keep_docs: bool,
 ) -> Result<(), BuildError> {
@@ -301,13 +470,13 @@ fn add_package(
         (lp.name != "ca-certificates" || profile::keep_ca_certificates_path(path))
             && (keep_docs || !profile::is_droppable_doc(path))
     };
-    for e in deb.entries.iter().filter(|e| keep(&e.path)) {
+    for e in deb.entries.into_iter().filter(|e| keep(&e.path)) {
         let entry = Entry {
-            kind: match &e.kind {
+            kind: match e.kind {
                 DebEntryKind::Dir => EntryKind::Dir,
-                DebEntryKind::File(b) => EntryKind::File(Content::Bytes(Arc::from(&b[..]))),
-                DebEntryKind::Symlink(t) => EntryKind::Symlink(t.clone()),
-                DebEntryKind::Hardlink(t) => EntryKind::Hardlink(t.clone()),
+                DebEntryKind::File(b) => EntryKind::File(Content::Bytes(Arc::from(b))),
+                DebEntryKind::Symlink(t) => EntryKind::Symlink(t),
+                DebEntryKind::Hardlink(t) => EntryKind::Hardlink(t),
             },
             mode: e.mode,
             uid: e.uid,
@@ -340,44 +509,12 @@ fn add_package(
     Ok(())
 }
 
-/// The package layers of one platform, bottom first, each with its history comment.
-/// Per-package layers are unpacked and compressed in parallel.
-pub fn package_layers(
-    pkgs: &[(LockedPackage, DebPackage)],
-    d: &DebianSpec,
-    compression: Compression,
-    mtime: u64,
-) -> Result<Vec<(LayerBlob, String)>, BuildError> {
-    match d.layering {
-        Layering::PerPackage => par_map(pkgs, |(lp, deb)| {
-            let mut l = LayerBuilder::new(format!("package {}", lp.name));
-            add_package(&mut l, lp, deb, false, d.keep_docs)?;
-            Ok((
-                l.finish(compression, mtime)?,
-                format!("{} {}", lp.name, lp.version),
-            ))
-        })
-        .into_iter()
-        .collect(),
-        Layering::Single => {
-            let mut l = LayerBuilder::new("packages");
-            for (lp, deb) in pkgs {
-                add_package(&mut l, lp, deb, true, d.keep_docs)?;
-            }
-            let names: Vec<&str> = pkgs.iter().map(|(p, _)| p.name.as_str()).collect();
-            Ok(vec![(
-                l.finish(compression, mtime)?,
-                format!("packages: {}", names.join(" ")),
-            )])
-        }
-    }
-}
-
-/// Files from no package: os-release, nsswitch.conf and the CA bundle.
+/// Files from no package: os-release, nsswitch.conf and the CA bundle (`ca_bundle`, the
+/// certificates of the image's `ca-certificates`, with the spec's own after them).
 pub fn system_files(
     l: &mut LayerBuilder,
     d: &DebianSpec,
-    pkgs: &[(LockedPackage, DebPackage)],
+    ca_bundle: Option<&[u8]>,
 ) -> Result<(), BuildError> {
     let release_text = match d.profile {
         Some(p) => profile::os_release(p, d.release),
@@ -396,11 +533,7 @@ pub fn system_files(
         "/etc/nsswitch.conf",
         Entry::bytes(profile::NSSWITCH.as_bytes().to_vec(), 0o644),
     )?;
-    if let Some((_, ca)) = pkgs.iter().find(|(p, _)| p.name == "ca-certificates") {
-        let files = ca.entries.iter().filter_map(|e| match &e.kind {
-            DebEntryKind::File(b) => Some((e.path.as_str(), &b[..])),
-            _ => None,
-        });
+    if let Some(bundle) = ca_bundle {
         let extra = d
             .ca_certificates
             .iter()
@@ -412,7 +545,7 @@ pub fn system_files(
         l.add("/etc/ssl/certs", Entry::dir(0o755, 0, 0))?;
         l.add(
             profile::CA_BUNDLE,
-            Entry::bytes(profile::ca_bundle(files, &extra), 0o644),
+            Entry::bytes(profile::extend_ca_bundle(bundle.to_vec(), &extra), 0o644),
         )?;
     } else if !d.ca_certificates.is_empty() {
         return Err(deb_err(

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod build;
+pub mod built_layers;
 pub mod debian;
 mod error;
 pub mod output;

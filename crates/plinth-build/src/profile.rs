@@ -147,17 +147,26 @@ pub fn ca_bundle<'a>(
         .collect();
     certs.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = Vec::new();
-    for data in certs
-        .iter()
-        .map(|(_, d)| *d)
-        .chain(extra.iter().map(|e| &e[..]))
-    {
-        out.extend_from_slice(data);
-        if !data.ends_with(b"\n") {
-            out.push(b'\n');
-        }
+    for data in certs.iter().map(|(_, d)| *d) {
+        push_cert(&mut out, data);
     }
-    out
+    extend_ca_bundle(out, extra)
+}
+
+/// `bundle` (from [`ca_bundle`]) with the certificates of `extra` after it: the same
+/// bytes as [`ca_bundle`] given both.
+pub fn extend_ca_bundle(mut bundle: Vec<u8>, extra: &[Vec<u8>]) -> Vec<u8> {
+    for data in extra {
+        push_cert(&mut bundle, data);
+    }
+    bundle
+}
+
+fn push_cert(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(data);
+    if !data.ends_with(b"\n") {
+        out.push(b'\n');
+    }
 }
 
 /// Of the `ca-certificates` package only the bundle and its copyright are installed, as

@@ -112,6 +112,39 @@ impl Cache {
         None
     }
 
+    /// The bytes of the blob `sha256`, read once and checked against that hash: `None`
+    /// when absent; a corrupt or unreadable entry is removed (with a warning) and `None`
+    /// returned, so that the caller rebuilds or fetches it. For blobs read whole anyway
+    /// (cached layers): one read instead of [`Cache::get`]'s hash pass and a second read.
+    pub fn read_verified(&self, sha256: &str, reporter: &dyn Reporter) -> Option<Vec<u8>> {
+        if !http::is_sha256_hex(sha256) {
+            return None;
+        }
+        let path = self.blob_path(sha256);
+        let bytes = match fs_err::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                reporter.warn(&format!(
+                    "cannot read cache entry {}: {e}; removed it",
+                    path.display()
+                ));
+                let _ = fs_err::remove_file(&path);
+                return None;
+            }
+        };
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual.eq_ignore_ascii_case(sha256) {
+            return Some(bytes);
+        }
+        reporter.warn(&format!(
+            "cache entry {} is corrupt (its sha256 is {actual}); removed it",
+            path.display()
+        ));
+        let _ = fs_err::remove_file(&path);
+        None
+    }
+
     /// Downloads each item with `jobs` worker threads, verifying size and SHA-256 while
     /// streaming into a temporary file and renaming it into place only once verified.
     /// Items already cached (and still verified) are not downloaded. Returns the cached

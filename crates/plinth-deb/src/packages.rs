@@ -263,6 +263,40 @@ impl PackageRecord {
 
     /// Builds a record from one index paragraph.
     pub fn from_paragraph(para: &Paragraph) -> Result<Self, PackagesError> {
+        // The checks run in the same order as ever: name, version, the dependency
+        // fields, then the rest (the lean constructor reports a missing name or a bad
+        // version).
+        let parsed = match (para.get("Package"), para.get("Version")) {
+            (Some(package), Some(v)) if Version::parse(v).is_ok() => {
+                let depends = |field: &'static str| -> Result<Vec<DepGroup>, PackagesError> {
+                    deps::parse_field(para.get(field).unwrap_or_default()).map_err(|source| {
+                        PackagesError::Depends {
+                            package: package.to_string(),
+                            field,
+                            source,
+                        }
+                    })
+                };
+                Some((depends("Depends")?, depends("Pre-Depends")?))
+            }
+            _ => None,
+        };
+        let mut rec = Self::from_paragraph_lean(para)?;
+        if let Some((depends, pre_depends)) = parsed {
+            (rec.depends, rec.pre_depends) = (depends, pre_depends);
+        }
+        rec.maintainer = para.get("Maintainer").map(str::to_string);
+        rec.description = para
+            .get("Description")
+            .map(|d| d.lines().next().unwrap_or_default().to_string());
+        Ok(rec)
+    }
+
+    /// What a resolver needs to hold of every record: [`PackageRecord::from_paragraph`]
+    /// without `Depends` and `Pre-Depends` (left empty: [`RawDepends::of`] keeps their
+    /// text, parsed only for the packages a resolution reaches), `Maintainer` and
+    /// `Description`.
+    pub fn from_paragraph_lean(para: &Paragraph) -> Result<Self, PackagesError> {
         let need = |field: &'static str| {
             para.get(field).ok_or(PackagesError::MissingField {
                 line: para.line,
@@ -289,7 +323,6 @@ impl PackageRecord {
                 }
             })
         };
-        let (depends_field, pre_depends) = (depends("Depends")?, depends("Pre-Depends")?);
         let provides = depends("Provides")?
             .into_iter()
             .map(|g| match g.0.as_slice() {
@@ -350,8 +383,8 @@ impl PackageRecord {
             architecture: need("Architecture")?.to_string(),
             multi_arch,
             source,
-            depends: depends_field,
-            pre_depends,
+            depends: Vec::new(),
+            pre_depends: Vec::new(),
             provides,
             essential: para.get("Essential") == Some("yes"),
             priority: para.get("Priority").map(str::to_string),
@@ -362,12 +395,30 @@ impl PackageRecord {
             })?,
             sha256: sha256.to_ascii_lowercase(),
             installed_size: number("Installed-Size")?,
-            maintainer: para.get("Maintainer").map(str::to_string),
-            description: para
-                .get("Description")
-                .map(|d| d.lines().next().unwrap_or_default().to_string()),
+            maintainer: None,
+            description: None,
             package,
         })
+    }
+}
+
+/// The `Pre-Depends` and `Depends` of a record as written, for a record made by
+/// [`PackageRecord::from_paragraph_lean`]: a few bytes each instead of the parsed groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawDepends {
+    /// `Pre-Depends`, empty when absent.
+    pub pre_depends: Box<str>,
+    /// `Depends`, empty when absent.
+    pub depends: Box<str>,
+}
+
+impl RawDepends {
+    /// The two fields of `para`.
+    pub fn of(para: &Paragraph) -> Self {
+        RawDepends {
+            pre_depends: para.get("Pre-Depends").unwrap_or_default().into(),
+            depends: para.get("Depends").unwrap_or_default().into(),
+        }
     }
 }
 
@@ -406,9 +457,25 @@ pub fn parse_stream(
 pub fn parse_reader(
     reader: &mut dyn Read,
     compression: Compression,
-    mut tee: Option<&mut dyn std::io::Write>,
+    tee: Option<&mut dyn std::io::Write>,
     keep: &dyn Fn(&Paragraph) -> bool,
 ) -> Result<(Vec<PackageRecord>, u64, String), PackagesError> {
+    let map = |p: &Paragraph| -> Result<Option<PackageRecord>, PackagesError> {
+        keep(p)
+            .then(|| PackageRecord::from_paragraph(p))
+            .transpose()
+    };
+    parse_reader_map(reader, compression, tee, &map)
+}
+
+/// [`parse_reader`], turning each paragraph into whatever `map` makes of it (`None`:
+/// nothing kept), for callers that keep less than a [`PackageRecord`].
+pub fn parse_reader_map<T>(
+    reader: &mut dyn Read,
+    compression: Compression,
+    mut tee: Option<&mut dyn std::io::Write>,
+    map: &dyn Fn(&Paragraph) -> Result<Option<T>, PackagesError>,
+) -> Result<(Vec<T>, u64, String), PackagesError> {
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
     let mut records = Vec::new();
@@ -450,9 +517,8 @@ pub fn parse_reader(
             ..control::Options::default()
         };
         for p in control::paragraphs(&pending[..cut], opts)? {
-            let p = p?;
-            if keep(&p) {
-                records.push(PackageRecord::from_paragraph(&p)?);
+            if let Some(t) = map(&p?)? {
+                records.push(t);
             }
         }
         line += pending[..cut].iter().filter(|&&b| b == b'\n').count();

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::deps::{self, DepError, DepGroup, Dependency};
-use crate::packages::{MultiArch, PackageRecord};
+use crate::packages::{MultiArch, PackageRecord, RawDepends};
 
 /// Failure to resolve.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,17 @@ pub enum ResolveError {
         /// The chain to the dependency, like `base -> libc6 -> libgcc-s1 (>= 3.0)`.
         path: String,
     },
+    /// The `Depends` or `Pre-Depends` of a package the resolution reached does not parse.
+    #[error("package {package}: invalid field {field}")]
+    BadDepends {
+        /// The package's name.
+        package: String,
+        /// `Depends` or `Pre-Depends`.
+        field: &'static str,
+        /// Why it was rejected.
+        #[source]
+        source: DepError,
+    },
     /// A dependency's only candidates share a name with a package already selected at a
     /// version that does not satisfy it.
     #[error("cannot resolve {path}: {selected} is already selected")]
@@ -47,9 +58,25 @@ pub enum ResolveError {
 /// All packages the resolver may choose from, from one or more indexes.
 #[derive(Debug, Default, Clone)]
 pub struct Universe {
-    records: Vec<PackageRecord>,
+    records: Records,
+    /// Parallel to `records`: the caller's tag of the index each came from.
+    origins: Vec<usize>,
     by_name: HashMap<String, Vec<usize>>,
     providers: HashMap<String, Vec<usize>>,
+}
+
+/// The records, each with its dependency fields as written when it was added by
+/// [`Universe::add_lean`] (its parsed fields are then empty). One vector, in the layout
+/// the index arrives in, so that a lean index is adopted without a copy.
+#[derive(Debug, Default, Clone)]
+struct Records(Vec<(PackageRecord, Option<RawDepends>)>);
+
+impl std::ops::Index<usize> for Records {
+    type Output = PackageRecord;
+
+    fn index(&self, i: usize) -> &PackageRecord {
+        &self.0[i].0
+    }
 }
 
 impl Universe {
@@ -61,38 +88,117 @@ impl Universe {
     /// Adds the records of one index. A record identical in name, version and architecture
     /// to one already present (the same package in two suites) is skipped.
     pub fn add(&mut self, records: impl IntoIterator<Item = PackageRecord>) {
-        for rec in records {
-            let same = |i: &usize| {
-                let r = &self.records[*i];
-                r.version == rec.version && r.architecture == rec.architecture
-            };
-            if self
-                .by_name
-                .get(&rec.package)
-                .is_some_and(|v| v.iter().any(same))
-            {
-                continue;
-            }
-            let idx = self.records.len();
-            self.by_name
-                .entry(rec.package.clone())
-                .or_default()
-                .push(idx);
-            for p in &rec.provides {
-                self.providers.entry(p.name.clone()).or_default().push(idx);
-            }
-            self.records.push(rec);
+        self.add_tagged(records.into_iter().map(|r| (r, 0)));
+    }
+
+    /// [`Universe::add`], each record tagged with where it came from (the index of its
+    /// suite): [`Universe::origin`] gives the tag back. Records are moved in, not copied,
+    /// so that an index is held once.
+    pub fn add_tagged(&mut self, records: impl IntoIterator<Item = (PackageRecord, usize)>) {
+        for (rec, origin) in records {
+            self.push(rec, None, origin);
         }
+    }
+
+    /// [`Universe::add_tagged`] for records made by
+    /// [`PackageRecord::from_paragraph_lean`], with their dependency fields as written
+    /// (`origins` parallel to `records`): those are parsed only for the packages a
+    /// resolution selects, so that an index of 60,000 packages costs tens of megabytes,
+    /// not hundreds. Into an empty universe the vectors are adopted, not copied.
+    pub fn add_lean(&mut self, records: Vec<(PackageRecord, RawDepends)>, origins: Vec<usize>) {
+        // Same size and layout (the niche of `Box<str>`): collected in place.
+        let records: Vec<(PackageRecord, Option<RawDepends>)> = records
+            .into_iter()
+            .map(|(rec, raw)| (rec, Some(raw)))
+            .collect();
+        if self.records.0.is_empty() {
+            self.records = Records(records);
+            self.origins = origins;
+            self.origins.resize(self.records.0.len(), 0);
+            for idx in 0..self.records.0.len() {
+                self.index(idx);
+            }
+        } else {
+            for ((rec, raw), origin) in records.into_iter().zip(origins) {
+                self.push(rec, raw, origin);
+            }
+        }
+    }
+
+    fn push(&mut self, rec: PackageRecord, raw: Option<RawDepends>, origin: usize) {
+        self.records.0.push((rec, raw));
+        self.origins.push(origin);
+        let idx = self.records.0.len() - 1;
+        if !self.index(idx) {
+            // Left unindexed: nothing finds it, and it costs no lookup.
+            self.records.0.pop();
+            self.origins.pop();
+        }
+    }
+
+    /// Indexes record `idx` by name and provides, unless a record of the same name,
+    /// version and architecture is indexed already (the same package in two suites);
+    /// says whether it did.
+    fn index(&mut self, idx: usize) -> bool {
+        let rec = &self.records[idx];
+        let same = |i: &usize| {
+            let r = &self.records[*i];
+            r.version == rec.version && r.architecture == rec.architecture
+        };
+        if self
+            .by_name
+            .get(&rec.package)
+            .is_some_and(|v| v.iter().any(same))
+        {
+            return false;
+        }
+        self.by_name
+            .entry(rec.package.clone())
+            .or_default()
+            .push(idx);
+        for p in &rec.provides {
+            self.providers.entry(p.name.clone()).or_default().push(idx);
+        }
+        true
+    }
+
+    /// The `Pre-Depends` and `Depends` groups of record `idx`.
+    fn deps_of(&self, idx: usize) -> Result<(Vec<DepGroup>, Vec<DepGroup>), ResolveError> {
+        let (rec, raw) = &self.records.0[idx];
+        let Some(raw) = raw else {
+            return Ok((rec.pre_depends.clone(), rec.depends.clone()));
+        };
+        let parse = |field: &'static str, text: &str| {
+            deps::parse_field(text).map_err(|source| ResolveError::BadDepends {
+                package: rec.package.clone(),
+                field,
+                source,
+            })
+        };
+        Ok((
+            parse("Pre-Depends", &raw.pre_depends)?,
+            parse("Depends", &raw.depends)?,
+        ))
+    }
+
+    /// The tag given with [`Universe::add_tagged`] to the record with `rec`'s name and
+    /// SHA-256 (the first such record added), `None` when there is none.
+    pub fn origin(&self, rec: &PackageRecord) -> Option<usize> {
+        self.by_name
+            .get(&rec.package)?
+            .iter()
+            .find(|&&i| self.records[i].sha256 == rec.sha256)
+            .map(|&i| self.origins[i])
     }
 
     /// Number of records kept.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.by_name.values().map(Vec::len).sum()
     }
 
     /// Whether no record has been added.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.by_name.is_empty()
     }
 }
 
@@ -324,15 +430,20 @@ pub fn resolve(universe: &Universe, req: &Request) -> Result<Resolution, Resolve
         } else {
             rec.architecture.as_str()
         };
-        for group in rec.pre_depends.iter().chain(&rec.depends) {
+        let (pre_depends, depends) = universe.deps_of(idx)?;
+        for group in pre_depends.iter().chain(&depends) {
             r.resolve_group(group, Some(&rec.package), from, &mut queue)?;
         }
     }
     r.out.selected = r
         .selected
         .into_iter()
-        .map(|(name, idx)| (name, universe.records[idx].clone()))
-        .collect();
+        .map(|(name, idx)| {
+            let mut rec = universe.records[idx].clone();
+            (rec.pre_depends, rec.depends) = universe.deps_of(idx)?;
+            Ok((name, rec))
+        })
+        .collect::<Result<_, ResolveError>>()?;
     Ok(r.out)
 }
 
@@ -343,6 +454,11 @@ mod tests {
 
     /// Builds an index from `name version arch [multi-arch]; field: value; ...` lines.
     fn index(spec: &str) -> Vec<PackageRecord> {
+        packages::parse(index_text(spec).as_bytes()).unwrap()
+    }
+
+    /// The index text of `index`.
+    fn index_text(spec: &str) -> String {
         let mut text = String::new();
         for (i, line) in spec
             .lines()
@@ -368,7 +484,52 @@ mod tests {
                 "0".repeat(64)
             ));
         }
-        packages::parse(text.as_bytes()).unwrap()
+        text
+    }
+
+    /// `spec` as a lean universe (dependency fields kept as text, parsed when reached).
+    fn lean_universe(spec: &str) -> Universe {
+        let text = index_text(spec);
+        let records: Vec<(PackageRecord, RawDepends)> =
+            plinth_dpkg::control::paragraphs(text.as_bytes(), Default::default())
+                .unwrap()
+                .map(|p| {
+                    let p = p.unwrap();
+                    (
+                        PackageRecord::from_paragraph_lean(&p).unwrap(),
+                        RawDepends::of(&p),
+                    )
+                })
+                .collect();
+        let n = records.len();
+        let mut u = Universe::new();
+        u.add_lean(records, vec![0; n]);
+        u
+    }
+
+    /// Resolution over a lean universe (what a build without a lock uses, to hold an
+    /// index in tens of megabytes) selects exactly what the full one does, with the
+    /// dependency fields filled in; a malformed `Depends` matters only when reached.
+    #[test]
+    fn lean_universe_resolves_as_the_full_one() {
+        let spec = "
+            base 1 all; Depends: libc6, netbase | awk
+            libc6 2.36 amd64 same; Pre-Depends: libgcc-s1 (>= 3.0)
+            libgcc-s1 12 amd64 same
+            mawk 1.3 amd64 foreign; Priority: required; Provides: awk
+            netbase 6.4 all
+        ";
+        let with_broken = format!("{spec}\nbroken 1 amd64; Depends: libc6 (>> )\n");
+        let full = resolve(&universe(spec), &req(&["base"], &[])).unwrap();
+        let lean = resolve(&lean_universe(&with_broken), &req(&["base"], &[])).unwrap();
+        assert_eq!(names(&lean), names(&full));
+        assert_eq!(lean.selected, full.selected);
+        assert_eq!(lean.why("libgcc-s1"), full.why("libgcc-s1"));
+        let err = resolve(&lean_universe(&with_broken), &req(&["broken"], &[])).unwrap_err();
+        assert!(
+            matches!(&err, ResolveError::BadDepends { package, field: "Depends", .. } if package == "broken"),
+            "{err:?}"
+        );
     }
 
     fn universe(spec: &str) -> Universe {

@@ -17,6 +17,12 @@ use tar::{EntryType, Header};
 use crate::digest::Sha256Writer;
 use crate::error::{Error, Result};
 
+/// The version of the bytes this writer produces for given entries. Caches of finished
+/// layers (a build's per-package layers) include it in their keys: bump it whenever a
+/// change here or in [`crate::pgzip`] (the tar headers, the entry order, the compression
+/// settings, the libdeflate version) changes the bytes of any layer.
+pub const LAYER_WRITER_VERSION: u32 = 1;
+
 /// Where a regular file's bytes come from.
 #[derive(Clone, Debug)]
 pub enum Content {

@@ -787,3 +787,90 @@ fn real_mirror_index_and_base_files_download() {
     .unwrap();
     assert!(deb.control.contains("Package: base-files"));
 }
+
+/// Issue 13, point 8: a build without a lock downloaded and parsed every index whole on
+/// every run and held full records of all of them (about 0.5 GB). The build's resolution
+/// now reads the indexes through the package cache, keeping lean records (dependency
+/// fields as text): a second resolve downloads only the release files; a cached index
+/// and a cached decompressed copy that no longer match the signed release file are
+/// refused, removed and fetched again, and the records are those of the real index.
+#[test]
+fn second_resolve_reads_the_cached_index_and_a_tampered_one_is_fetched_again() {
+    use plinth_deb::packages::{PackageRecord, PackagesError, RawDepends};
+    let f = fixture();
+    let server = Server::start(f.dir.path());
+    let cfg = config(server.url(), &f.key, &[SUITE, UPDATES]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    let lean = |p: &plinth_dpkg::control::Paragraph| -> Result<_, PackagesError> {
+        Ok(Some((
+            PackageRecord::from_paragraph_lean(p)?,
+            RawDepends::of(p),
+        )))
+    };
+    let resolve = || repo::fetch_index_map(&cfg, "amd64", Some(&cache), &lean, &NoReporter);
+    let first = resolve().unwrap();
+    let hello = first
+        .packages
+        .iter()
+        .find(|(r, _)| r.package == "hello")
+        .unwrap();
+    assert_eq!(&*hello.1.depends, "libc6 (>= 2.36)");
+    assert!(
+        hello.0.depends.is_empty(),
+        "dependencies stay unparsed text"
+    );
+    assert_eq!(first.packages.len(), f.debs.len() + f.updates.len());
+    let fetched = server.count();
+    assert!(
+        server.requests().iter().any(|r| r.contains("Packages")),
+        "{:?}",
+        server.requests()
+    );
+
+    // Second resolve: only the release files are fetched.
+    let again = resolve().unwrap();
+    assert_eq!(again.packages, first.packages);
+    assert_eq!(
+        server.requests()[fetched..],
+        [
+            "/dists/bookworm/InRelease",
+            "/dists/bookworm-updates/InRelease"
+        ]
+    );
+
+    // Tampered: every cached index blob and every decompressed copy now hold a forged
+    // index. Neither is used; the indexes are fetched again and the cache repaired.
+    let forged = b"Package: forged\nVersion: 1\nArchitecture: amd64\nFilename: pool/f.deb\n\
+        Size: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n";
+    let blobs = cache_dir.path().join("blobs/sha256");
+    let copies = cache_dir.path().join("derived/packages-zst");
+    let mut tampered = 0;
+    for dir in [&blobs, &copies] {
+        for e in fs_err::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            fs_err::write(&p, zstd::encode_all(&forged[..], 1).unwrap()).unwrap();
+            tampered += 1;
+        }
+    }
+    assert_eq!(
+        tampered, 4,
+        "two indexes, each kept compressed and as a copy"
+    );
+    let before = server.count();
+    let third = resolve().unwrap();
+    assert_eq!(third.packages, first.packages);
+    let refetched: Vec<String> = server.requests()[before..]
+        .iter()
+        .filter(|r| r.contains("Packages"))
+        .cloned()
+        .collect();
+    assert_eq!(refetched.len(), 2, "{:?}", server.requests());
+    let before = server.count();
+    assert_eq!(resolve().unwrap().packages, first.packages);
+    assert_eq!(
+        server.count() - before,
+        2,
+        "the repaired cache serves again"
+    );
+}

@@ -1,0 +1,251 @@
+//! Finished package layers kept in the package cache, so that a warm build neither
+//! decodes a `.deb` nor compresses a layer again. (Not to be confused with
+//! [`plinth_oci::layer_cache`], which keeps what *reading* a layer gave, for SBOMs and
+//! scans.)
+//!
+//! A layer's bytes depend only on the `.deb`s it is made of (named by their SHA-256),
+//! how packages become entries ([`PACKAGE_LAYER_VERSION`]), the layer writer
+//! ([`plinth_oci::layer::LAYER_WRITER_VERSION`]), the compression, the timestamp
+//! (`SOURCE_DATE_EPOCH`) and the spec options that change the entries (`keep-docs`,
+//! `layers`). Those inputs hash to the entry's key. An entry is two files of the cache:
+//! the compressed blob, content-addressed like the `.deb`s (`blobs/sha256/<digest>`,
+//! checked against its digest whenever it is read), and a small record under
+//! `derived/package-layer/<key>` naming that digest, the `diff_id` and the uncompressed size
+//! (checked against the SHA-256 line it starts with). Both are written to a temporary
+//! file and renamed into place. Anything that does not check out reads as absent: the
+//! layer is built again from its `.deb` and the entry rewritten, never trusted.
+
+use plinth_core::progress::Reporter;
+use plinth_deb::cache::Cache;
+use plinth_oci::spec::{Digest, MediaType};
+use plinth_oci::{Compression, LayerBlob};
+
+/// The version of the mapping from a package to its layer's entries (which paths are
+/// kept, the `status.d` files, their modes): bump it whenever `debian::add_package`, or
+/// the profile rules it applies, change what a package's layer holds.
+pub const PACKAGE_LAYER_VERSION: u32 = 1;
+
+/// The version of the CA bundle derived from `ca-certificates` (bump it when
+/// `profile::ca_bundle` changes).
+pub const CA_BUNDLE_VERSION: u32 = 1;
+
+const LAYER_KIND: &str = "package-layer";
+const CA_KIND: &str = "ca-bundle";
+const RECORD_HEADER: &str = "plinth layer record 1";
+
+/// What makes a layer's bytes, besides the packages it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerInputs {
+    /// The layer compression.
+    pub compression: Compression,
+    /// Every mtime in the layer (`SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
+    /// Whether documentation is kept (`debian.keep-docs`).
+    pub keep_docs: bool,
+    /// Whether this is the one layer of every package (`layers = "single"`), whose
+    /// directories take the first package's mode.
+    pub single: bool,
+}
+
+/// The key of the layer made of `packages` (name and `.deb` SHA-256, in layer order).
+pub fn layer_key<'a>(
+    packages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    inputs: &LayerInputs,
+) -> String {
+    let mut text = format!(
+        "plinth package layer\nwriter={}\npackage-layer={}\ncompression={:?}\nmtime={}\n\
+         keep-docs={}\nsingle={}\n",
+        plinth_oci::layer::LAYER_WRITER_VERSION,
+        PACKAGE_LAYER_VERSION,
+        inputs.compression,
+        inputs.mtime,
+        inputs.keep_docs,
+        inputs.single,
+    );
+    for (name, sha256) in packages {
+        text.push_str(&format!("deb={name} {}\n", sha256.to_ascii_lowercase()));
+    }
+    key_of(&text)
+}
+
+/// The key of the CA bundle made from the `ca-certificates` package with this SHA-256.
+pub fn ca_bundle_key(deb_sha256: &str) -> String {
+    key_of(&format!(
+        "plinth ca bundle\nversion={CA_BUNDLE_VERSION}\ndeb={}\n",
+        deb_sha256.to_ascii_lowercase()
+    ))
+}
+
+fn key_of(text: &str) -> String {
+    plinth_oci::sha256_digest(text.as_bytes())
+        .digest()
+        .to_string()
+}
+
+/// The cached layer `key`, when its record and its blob are present and check out.
+pub fn load(cache: &Cache, key: &str, reporter: &dyn Reporter) -> Option<LayerBlob> {
+    let record = cache.derived(LAYER_KIND, key)?;
+    let Some((media_type, digest, diff_id, size)) = parse_record(&record) else {
+        reporter.warn(&format!(
+            "cached layer record {key} is not one this version writes; building the layer again"
+        ));
+        return None;
+    };
+    // The blob is checked against the digest the record names (a damaged one is removed).
+    let data = cache.read_verified(digest.digest(), reporter)?;
+    Some(LayerBlob {
+        media_type,
+        data,
+        digest,
+        diff_id,
+        uncompressed_size: size,
+    })
+}
+
+/// Keeps `blob` as the layer `key`: the blob first, then the record naming it.
+pub fn store(
+    cache: &Cache,
+    key: &str,
+    blob: &LayerBlob,
+) -> Result<(), plinth_deb::cache::CacheError> {
+    cache.put(blob.digest.digest(), &blob.data)?;
+    let record = format!(
+        "{RECORD_HEADER}\n{}\n{}\n{}\n{}\n",
+        blob.media_type, blob.digest, blob.diff_id, blob.uncompressed_size
+    );
+    cache.put_derived(LAYER_KIND, key, record.as_bytes())
+}
+
+fn parse_record(bytes: &[u8]) -> Option<(MediaType, Digest, Digest, u64)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != RECORD_HEADER {
+        return None;
+    }
+    let media_type = MediaType::from(lines.next()?);
+    let digest: Digest = lines.next()?.parse().ok()?;
+    let diff_id: Digest = lines.next()?.parse().ok()?;
+    let size = lines.next()?.parse().ok()?;
+    let sha256 = |d: &Digest| {
+        d.algorithm().to_string() == "sha256" && plinth_core::http::is_sha256_hex(d.digest())
+    };
+    (sha256(&digest) && sha256(&diff_id) && lines.next().is_none())
+        .then_some((media_type, digest, diff_id, size))
+}
+
+/// The cached CA bundle of the `ca-certificates` package with this SHA-256.
+pub fn load_ca_bundle(cache: &Cache, deb_sha256: &str) -> Option<Vec<u8>> {
+    cache.derived(CA_KIND, &ca_bundle_key(deb_sha256))
+}
+
+/// Keeps the CA bundle of the `ca-certificates` package with this SHA-256.
+pub fn store_ca_bundle(
+    cache: &Cache,
+    deb_sha256: &str,
+    bundle: &[u8],
+) -> Result<(), plinth_deb::cache::CacheError> {
+    cache.put_derived(CA_KIND, &ca_bundle_key(deb_sha256), bundle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plinth_core::progress::NoReporter;
+    use plinth_oci::{Entry, LayerBuilder};
+
+    fn inputs() -> LayerInputs {
+        LayerInputs {
+            compression: Compression::Gzip,
+            mtime: 0,
+            keep_docs: false,
+            single: false,
+        }
+    }
+
+    fn layer() -> LayerBlob {
+        let mut l = LayerBuilder::new("test");
+        l.add("/etc/x", Entry::bytes(b"x\n".to_vec(), 0o644))
+            .unwrap();
+        l.finish(Compression::Gzip, 0).unwrap()
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let sha = "a".repeat(64);
+        let base = layer_key([("libc6", sha.as_str())], &inputs());
+        let other_sha = "b".repeat(64);
+        let variants = [
+            layer_key([("libc6", other_sha.as_str())], &inputs()),
+            layer_key([("libc7", sha.as_str())], &inputs()),
+            layer_key(
+                [("libc6", sha.as_str())],
+                &LayerInputs {
+                    compression: Compression::Zstd,
+                    ..inputs()
+                },
+            ),
+            layer_key(
+                [("libc6", sha.as_str())],
+                &LayerInputs {
+                    mtime: 1,
+                    ..inputs()
+                },
+            ),
+            layer_key(
+                [("libc6", sha.as_str())],
+                &LayerInputs {
+                    keep_docs: true,
+                    ..inputs()
+                },
+            ),
+            layer_key(
+                [("libc6", sha.as_str())],
+                &LayerInputs {
+                    single: true,
+                    ..inputs()
+                },
+            ),
+            layer_key([("libc6", sha.as_str()), ("x", sha.as_str())], &inputs()),
+        ];
+        for v in &variants {
+            assert_ne!(v, &base);
+        }
+        assert_eq!(base, layer_key([("libc6", sha.as_str())], &inputs()));
+    }
+
+    #[test]
+    fn a_stored_layer_loads_whole_and_a_damaged_one_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let key = layer_key([("a", "a".repeat(64).as_str())], &inputs());
+        assert!(load(&cache, &key, &NoReporter).is_none());
+        let blob = layer();
+        store(&cache, &key, &blob).unwrap();
+        let got = load(&cache, &key, &NoReporter).unwrap();
+        assert_eq!(
+            (&got.data, &got.digest, &got.diff_id, got.uncompressed_size),
+            (
+                &blob.data,
+                &blob.digest,
+                &blob.diff_id,
+                blob.uncompressed_size
+            )
+        );
+        assert_eq!(got.media_type, blob.media_type);
+        // A blob that no longer hashes to its digest is removed, not used.
+        let path = cache.blob_path(blob.digest.digest());
+        let mut bytes = fs_err::read(&path).unwrap();
+        bytes[10] ^= 1;
+        fs_err::write(&path, bytes).unwrap();
+        assert!(load(&cache, &key, &NoReporter).is_none());
+        assert!(!path.exists());
+        // A damaged record reads as absent too.
+        store(&cache, &key, &blob).unwrap();
+        let record = dir.path().join("derived/package-layer").join(&key);
+        let mut bytes = fs_err::read(&record).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 1;
+        fs_err::write(&record, bytes).unwrap();
+        assert!(load(&cache, &key, &NoReporter).is_none());
+    }
+}
