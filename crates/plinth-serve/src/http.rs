@@ -671,9 +671,16 @@ impl<S: Store> Api<S> {
                             );
                         }
                         if !head {
-                            let (_, stream) = reg
-                                .blob_read(name, &d, range.map(|(a, b)| a..b + 1))
-                                .await?;
+                            let span = range.map_or(0..meta.size, |(a, b)| a..b + 1);
+                            let sendfile = parts.extensions.get::<crate::sendfile::Slot>();
+                            let file = match sendfile {
+                                Some(_) => reg.blob_file(name, &d).await?,
+                                None => None,
+                            };
+                            let stream = match (sendfile, file) {
+                                (Some(slot), Some(file)) => slot.body(file, span),
+                                _ => reg.blob_read(name, &d, Some(span)).await?.1,
+                            };
                             let frames = stream.map_ok(Frame::data);
                             *r.body_mut() = BodyExt::boxed_unsync(StreamBody::new(frames));
                         }

@@ -26,6 +26,7 @@ pub mod http;
 pub mod metrics;
 pub mod names;
 pub mod registry;
+pub mod sendfile;
 pub mod store;
 
 use std::future::Future;
@@ -109,15 +110,22 @@ pub async fn serve<S: Store>(
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         let stream = security.wrap(stream, header_timeout);
+        let slot = stream.sendfile_slot();
         let io = TokioIo::new(http::IdleTimeout::new(stream, idle));
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let api = api.clone();
+            if let Some(s) = &slot {
+                req.extensions_mut().insert(s.clone());
+            }
             async move { Ok::<_, std::convert::Infallible>(api.handle(req).await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(1 << 20)
+            // Body buffers go to the connection as they are, never copied into hyper's
+            // own: zero-copy downloads depend on it (see `sendfile`).
+            .writev(true)
             .serve_connection(io, service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

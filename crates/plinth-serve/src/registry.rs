@@ -236,6 +236,18 @@ impl<S: Store> Registry<S> {
             .ok_or_else(|| ApiError::blob_unknown(d))
     }
 
+    /// A blob as an open local file, if the repository holds it and the store keeps files.
+    pub async fn blob_file(
+        &self,
+        repo: &str,
+        d: &Digest,
+    ) -> Result<Option<std::fs::File>, ApiError> {
+        if self.store.head(&link_key(repo, d)).await?.is_none() {
+            return Err(ApiError::blob_unknown(d));
+        }
+        Ok(self.store.open_file(&blob_key(d)).await?)
+    }
+
     /// Removes the repository's link to a blob.
     pub async fn blob_delete(&self, repo: &str, d: &Digest) -> Result<(), ApiError> {
         if self.store.delete(&link_key(repo, d)).await? {

@@ -58,7 +58,7 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, SecurityError> {
 /// An accepted connection: plain, or TLS (handshaking until its first read or write).
 pub enum Conn {
     /// Plain HTTP.
-    Plain(TcpStream),
+    Plain(crate::sendfile::Stream),
     /// The handshake is under way; it fails when the deadline passes first.
     Handshake(
         Pin<Box<tokio::time::Sleep>>,
@@ -86,11 +86,19 @@ impl Conn {
     /// `timeout`.
     pub fn new(stream: TcpStream, tls: Option<&TlsAcceptor>, timeout: Duration) -> Conn {
         match tls {
-            None => Conn::Plain(stream),
+            None => Conn::Plain(crate::sendfile::Stream::new(stream)),
             Some(t) => Conn::Handshake(
                 Box::pin(tokio::time::sleep(timeout)),
                 Box::new(t.accept(stream)),
             ),
+        }
+    }
+
+    /// Where a plain-HTTP connection takes files to send with `sendfile` (none under TLS).
+    pub fn sendfile_slot(&self) -> Option<crate::sendfile::Slot> {
+        match self {
+            Conn::Plain(s) => Some(s.slot()),
+            _ => None,
         }
     }
 

@@ -106,6 +106,9 @@ fn read_stream(mut file: std::fs::File, key: &str, range: Range<u64>) -> ByteStr
     let key = key.to_string();
     use std::io::{Read, Seek};
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
+    // Buffers come back once hyper has written them, so a download allocates (and the
+    // kernel faults in and zeroes) a few buffers, not one per MiB sent.
+    let (home, back) = std::sync::mpsc::sync_channel::<Vec<u8>>(READ_AHEAD + 2);
     tokio::task::spawn_blocking(move || {
         if range.start > 0
             && let Err(e) = file.seek(SeekFrom::Start(range.start))
@@ -116,7 +119,10 @@ fn read_stream(mut file: std::fs::File, key: &str, range: Range<u64>) -> ByteStr
         let mut left = range.end.saturating_sub(range.start);
         while left > 0 {
             let n = left.min(READ_CHUNK as u64);
-            let mut buf = Vec::with_capacity(n as usize);
+            let mut buf = back
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
+            buf.clear();
             // `read_to_end` fills the spare capacity without zeroing it first.
             let chunk = match (&mut file).take(n).read_to_end(&mut buf) {
                 Ok(0) => Err(io::Error::new(
@@ -125,7 +131,10 @@ fn read_stream(mut file: std::fs::File, key: &str, range: Range<u64>) -> ByteStr
                 )),
                 Ok(got) => {
                     left -= got as u64;
-                    Ok(Bytes::from(buf))
+                    Ok(Bytes::from_owner(Pooled {
+                        buf,
+                        home: home.clone(),
+                    }))
                 }
                 Err(e) => Err(e),
             };
@@ -138,6 +147,25 @@ fn read_stream(mut file: std::fs::File, key: &str, range: Range<u64>) -> ByteStr
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     }))
+}
+
+/// A read buffer that goes back to its reader when the bytes in it have been sent.
+struct Pooled {
+    buf: Vec<u8>,
+    home: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // A full pool, or a reader that is gone: the buffer is freed.
+        let _ = self.home.try_send(std::mem::take(&mut self.buf));
+    }
 }
 
 /// A write in progress.
@@ -343,6 +371,14 @@ impl Store for FsStore {
         let meta = meta_of(&m);
         let range = range.unwrap_or(0..meta.size);
         Ok(Some((meta, read_stream(f.into_std().await, key, range))))
+    }
+
+    async fn open_file(&self, key: &str) -> Result<Option<std::fs::File>> {
+        match tokio::fs::File::open(self.path(key)).await {
+            Ok(f) => Ok(Some(f.into_std().await)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(StoreError::io("open", key, e)),
+        }
     }
 
     async fn writer(&self, key: &str) -> Result<FsWriter> {

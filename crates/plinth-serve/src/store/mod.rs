@@ -155,6 +155,13 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an upload's bytes to `key`, atomically.
     fn upload_promote(&self, id: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
 
+    /// The object as an open local file, where the backend keeps files (for `sendfile`);
+    /// `None` for other backends or when the key does not exist.
+    fn open_file(&self, key: &str) -> impl Future<Output = Result<Option<std::fs::File>>> + Send {
+        let _ = key;
+        async { Ok(None) }
+    }
+
     /// Removes what writers of dead processes left behind that is older than `age`
     /// (the upload expiry); how many objects.
     fn purge_partial(&self, age: Duration) -> impl Future<Output = Result<usize>> + Send {

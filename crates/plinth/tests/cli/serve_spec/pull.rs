@@ -150,3 +150,86 @@ fn blob_get_with_an_unsatisfiable_range_is_416() {
         assert_eq!(r.header("content-range"), Some("bytes */2048"));
     }
 }
+
+/// Blob downloads on plain HTTP go out by `sendfile` (the body is placeholders the
+/// connection replaces with the file's bytes). Pipelined GETs of different blobs and
+/// ranges on one connection, each larger than a placeholder chunk, must each get exactly
+/// their own bytes, in order, with a HEAD and a manifest GET between them.
+#[test]
+fn pipelined_blob_gets_on_one_connection_each_get_exactly_their_bytes() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let serve = Serve::start();
+    let api = Api::new(&serve);
+    let a = random_bytes(3 * 1024 * 1024 + 17);
+    let b = random_bytes(2 * 1024 * 1024 + 5);
+    let da = api.push_blob("pipelined", &a);
+    let db = api.push_blob("pipelined", &b);
+    // (request line, range asked for, the blob's bytes)
+    type Req<'a> = (String, Option<(usize, usize)>, &'a [u8]);
+    let reqs: Vec<Req> = vec![
+        (format!("GET /v2/pipelined/blobs/{da}"), None, &a[..]),
+        (
+            format!("GET /v2/pipelined/blobs/{db}"),
+            Some((1_000_000, 2_000_000)),
+            &b[..],
+        ),
+        (format!("HEAD /v2/pipelined/blobs/{da}"), None, &[][..]),
+        (
+            format!("GET /v2/pipelined/blobs/{da}"),
+            Some((5, 3 * 1024 * 1024)),
+            &a[..],
+        ),
+        (format!("GET /v2/pipelined/blobs/{db}"), None, &b[..]),
+    ];
+    let mut conn = std::net::TcpStream::connect(&serve.host).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut all = String::new();
+    for (line, range, _) in &reqs {
+        all += &format!("{line} HTTP/1.1\r\nHost: {}\r\n", serve.host);
+        if let Some((from, to)) = range {
+            all += &format!("Range: bytes={from}-{to}\r\n");
+        }
+        all += "\r\n";
+    }
+    conn.write_all(all.as_bytes()).unwrap();
+    let mut r = BufReader::new(conn);
+    for (line, range, bytes) in &reqs {
+        let mut status = String::new();
+        r.read_line(&mut status).unwrap();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let head = line.starts_with("HEAD");
+        let want: &[u8] = match range {
+            _ if head => &[],
+            Some((from, to)) => &bytes[*from..=*to],
+            None => bytes,
+        };
+        assert!(
+            status.starts_with(if range.is_some() {
+                "HTTP/1.1 206"
+            } else {
+                "HTTP/1.1 200"
+            }),
+            "{line}: {status}"
+        );
+        if !head {
+            assert_eq!(length, want.len(), "{line}");
+            let mut body = vec![0u8; length];
+            r.read_exact(&mut body).unwrap();
+            assert!(
+                body == want,
+                "{line} {range:?}: the body is not the blob's bytes"
+            );
+        }
+    }
+}
