@@ -94,6 +94,9 @@ impl Body<'_> {
 pub struct Client {
     agent: Agent,
     insecure_agent: Agent,
+    /// Asks a loopback registry whether it speaks TLS, with a short timeout: a TLS server
+    /// on loopback answers a handshake at once, a plain one may say nothing.
+    probe_agent: Agent,
     opts: ClientOptions,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
 }
@@ -104,7 +107,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn agent(insecure: bool) -> Agent {
+fn agent(roots: Option<ureq::tls::RootCerts>) -> Agent {
     let mut b = Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_recv_response(Some(READ_TIMEOUT))
@@ -114,14 +117,18 @@ fn agent(insecure: bool) -> Agent {
         // only for GET and HEAD.
         .max_redirects(0)
         .user_agent(concat!("plinth/", env!("CARGO_PKG_VERSION")));
-    let tls = if insecure {
-        ureq::tls::TlsConfig::builder().disable_verification(true)
-    } else {
-        ureq::tls::TlsConfig::builder().root_certs(root_certs())
+    // No roots: the insecure agent, which verifies nothing.
+    let tls = match roots {
+        None => ureq::tls::TlsConfig::builder().disable_verification(true),
+        Some(roots) => ureq::tls::TlsConfig::builder().root_certs(roots),
     };
     b = b.tls_config(tls.build());
     b.build().into()
 }
+
+/// How long a loopback registry has to answer a TLS handshake before it is taken for a
+/// plain-HTTP one.
+const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The system's CA bundles, where Debian, Fedora/RHEL, openSUSE and Alpine keep them (the
 /// paths Go's crypto/x509 reads).
@@ -317,9 +324,17 @@ fn outcome_of(e: &ureq::Error) -> Outcome {
 impl Client {
     /// A client with `opts`.
     pub fn new(opts: ClientOptions) -> Client {
+        let roots = root_certs();
         Client {
-            agent: agent(false),
-            insecure_agent: agent(true),
+            agent: agent(Some(roots.clone())),
+            insecure_agent: agent(None),
+            probe_agent: Agent::config_builder()
+                .timeout_global(Some(TLS_PROBE_TIMEOUT))
+                .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .into(),
             opts,
             hosts: Mutex::new(HashMap::new()),
         }
@@ -362,7 +377,7 @@ impl Client {
                     let ping = http::Request::get(format!("{https}/v2/"))
                         .body(SendBody::none())
                         .expect("a valid request");
-                    return match self.agent.run(ping) {
+                    return match self.probe_agent.run(ping) {
                         Ok(_) => https,
                         Err(e) if met_a_tls_server(&e) => https,
                         Err(_) => format!("http://{host}"),

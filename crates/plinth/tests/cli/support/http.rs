@@ -292,6 +292,11 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, stop: &AtomicBool) ->
             }
             Err(_) => return None,
         }
+        // Not HTTP (a TLS ClientHello, as a client trying TLS first sends): close, as a
+        // real plain-HTTP server answers at once rather than waiting for more.
+        if buf.first().is_some_and(|b| !b.is_ascii_uppercase()) {
+            return None;
+        }
     };
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     buf.drain(..end + 4);
