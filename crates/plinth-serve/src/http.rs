@@ -138,6 +138,13 @@ fn response(status: StatusCode) -> Response<ResponseBody> {
     r
 }
 
+/// An answer with no body that says so (`Content-Length: 0`).
+fn no_body(status: StatusCode) -> Response<ResponseBody> {
+    let mut r = response(status);
+    set(&mut r, "content-length", "0");
+    r
+}
+
 fn set(r: &mut Response<ResponseBody>, name: &'static str, value: impl AsRef<str>) {
     if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
         r.headers_mut().insert(name, v);
@@ -291,10 +298,9 @@ fn upload_headers(r: &mut Response<ResponseBody>, name: &str, id: &str, size: u6
 }
 
 fn blob_created(name: &str, digest: &str) -> Response<ResponseBody> {
-    let mut r = response(StatusCode::CREATED);
+    let mut r = no_body(StatusCode::CREATED);
     set(&mut r, "location", format!("/v2/{name}/blobs/{digest}"));
     set(&mut r, "docker-content-digest", digest);
-    set(&mut r, "content-length", "0");
     r
 }
 
@@ -607,14 +613,13 @@ impl<S: Store> Api<S> {
                                 &tags,
                             )
                             .await?;
-                        let mut r = response(StatusCode::CREATED);
+                        let mut r = no_body(StatusCode::CREATED);
                         set(
                             &mut r,
                             "location",
                             format!("/v2/{name}/manifests/{}", pushed.digest),
                         );
                         set(&mut r, "docker-content-digest", pushed.digest.to_string());
-                        set(&mut r, "content-length", "0");
                         if let Some(s) = &pushed.subject {
                             set(&mut r, "oci-subject", s.to_string());
                         }
@@ -628,9 +633,7 @@ impl<S: Store> Api<S> {
                             return deletes_disabled();
                         }
                         reg.manifest_delete(name, &reference).await?;
-                        let mut r = response(StatusCode::ACCEPTED);
-                        set(&mut r, "content-length", "0");
-                        Ok(r)
+                        Ok(no_body(StatusCode::ACCEPTED))
                     }
                     _ => not_allowed(),
                 }
@@ -691,9 +694,7 @@ impl<S: Store> Api<S> {
                             return deletes_disabled();
                         }
                         reg.blob_delete(name, &d).await?;
-                        let mut r = response(StatusCode::ACCEPTED);
-                        set(&mut r, "content-length", "0");
-                        Ok(r)
+                        Ok(no_body(StatusCode::ACCEPTED))
                     }
                     _ => not_allowed(),
                 }
@@ -789,9 +790,7 @@ impl<S: Store> Api<S> {
                 }
                 Method::DELETE => {
                     reg.upload_cancel(name, id).await?;
-                    let mut r = response(StatusCode::NO_CONTENT);
-                    set(&mut r, "content-length", "0");
-                    Ok(r)
+                    Ok(no_body(StatusCode::NO_CONTENT))
                 }
                 _ => not_allowed(),
             },

@@ -5,7 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -391,6 +391,19 @@ fn plinth_in(home: &Path) -> Command {
     c
 }
 
+/// `plinth login HOST -u alice --password-stdin` as `cmd` (credentials under its home).
+fn plinth_login(mut cmd: Command, host: &str, password: &str) -> Output {
+    cmd.args(["login", host, "-u", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn plinth_login_push_and_pull_through_the_token_flow() {
     if !tools(&["htpasswd"]) {
@@ -400,20 +413,7 @@ fn plinth_login_push_and_pull_through_the_token_flow() {
     let serve = setup.start(&setup.token());
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path();
-    let mut login = plinth_in(home);
-    login
-        .args(["login", &serve.host, "-u", "alice", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"alice-pw\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = plinth_login(plinth_in(home), &serve.host, "alice-pw");
     assert!(o.status.success(), "plinth login: {}", stderr(&o));
     let reference = serve.reference("team/hello:latest");
     ok(plinth_in(home)
@@ -430,14 +430,7 @@ fn plinth_login_push_and_pull_through_the_token_flow() {
     validate_image(&pulled);
     assert!(logged(&serve, "/token", 200) >= 1, "{}", serve.log_text());
     // A wrong password is refused at login, and nothing is stored for it.
-    let mut bad = plinth_in(&home.join("other"));
-    bad.args(["login", &serve.host, "-u", "alice", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = bad.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"wrong\n").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = plinth_login(plinth_in(&home.join("other")), &serve.host, "wrong");
     assert!(!o.status.success(), "a wrong password logs in");
     assert!(!home.join("other/docker/config.json").exists());
 }
@@ -989,20 +982,8 @@ fn plinth_pushes_and_pulls_over_tls_trusting_a_ca_from_ssl_cert_file() {
     let ca = setup.path().join("ca.crt");
     let reference = serve.reference("team/hello:latest");
     let mut login = plinth_in(home);
-    login
-        .env("SSL_CERT_FILE", &ca)
-        .args(["login", &serve.host, "-u", "alice", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"alice-pw\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    login.env("SSL_CERT_FILE", &ca);
+    let o = plinth_login(login, &serve.host, "alice-pw");
     assert!(o.status.success(), "plinth login over TLS: {}", stderr(&o));
     ok(plinth_in(home)
         .env("SSL_CERT_FILE", &ca)
