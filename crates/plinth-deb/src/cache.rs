@@ -93,23 +93,21 @@ impl Cache {
             Ok(h) => h,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                reporter.warn(&format!(
+                let why = format!(
                     "cannot read cache entry {}: {e}; fetching it again",
                     path.display()
-                ));
-                let _ = fs_err::remove_file(&path);
-                return None;
+                );
+                return discard(&path, &why, reporter);
             }
         };
         if actual.eq_ignore_ascii_case(sha256) {
             return Some(path);
         }
-        reporter.warn(&format!(
+        let why = format!(
             "cache entry {} is corrupt (its sha256 is {actual}); removed it",
             path.display()
-        ));
-        let _ = fs_err::remove_file(&path);
-        None
+        );
+        discard(&path, &why, reporter)
     }
 
     /// The bytes of the blob `sha256`, read once and checked against that hash: `None`
@@ -125,24 +123,22 @@ impl Cache {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                reporter.warn(&format!(
+                let why = format!(
                     "cannot read cache entry {}: {e}; removed it",
                     path.display()
-                ));
-                let _ = fs_err::remove_file(&path);
-                return None;
+                );
+                return discard(&path, &why, reporter);
             }
         };
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual.eq_ignore_ascii_case(sha256) {
             return Some(bytes);
         }
-        reporter.warn(&format!(
+        let why = format!(
             "cache entry {} is corrupt (its sha256 is {actual}); removed it",
             path.display()
-        ));
-        let _ = fs_err::remove_file(&path);
-        None
+        );
+        discard(&path, &why, reporter)
     }
 
     /// Downloads each item with `jobs` worker threads, verifying size and SHA-256 while
@@ -315,6 +311,14 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
         }
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Removes a cache entry that cannot be trusted, with the warning `why`; always `None`, so
+/// that the caller fetches or rebuilds it.
+fn discard<T>(path: &std::path::Path, why: &str, reporter: &dyn Reporter) -> Option<T> {
+    reporter.warn(why);
+    let _ = fs_err::remove_file(path);
+    None
 }
 
 #[cfg(test)]

@@ -193,27 +193,11 @@ fn gc_removes_unreferenced_blobs_and_untagged_manifests_after_the_grace_and_not_
     // With no grace, the orphan, the untagged manifest and its own blobs go.
     let config = gc_config(tmp.path(), 0, 0);
     let out = gc_once(&storage, Some(&config));
-    let lines: Vec<&str> = out.lines().collect();
+    assert_removed(&out, &untagged_digest, &orphan);
     assert!(
-        lines.contains(&format!("manifest hello@{untagged_digest}").as_str()),
-        "{out}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("blob {orphan} "))),
-        "{out}"
-    );
-    assert!(
-        lines
-            .iter()
+        out.lines()
             .any(|l| l.starts_with(&format!("blob {untagged_digest} "))),
         "{out}"
-    );
-    assert_eq!(
-        lines.iter().filter(|l| l.starts_with("blob ")).count(),
-        4,
-        "the orphan, the manifest, its config and its layer: {out}"
     );
     let (status, _) = curl(
         "GET",
@@ -435,22 +419,7 @@ fn gc_on_s3_storage_removes_what_nothing_keeps_and_the_tagged_image_pulls_throug
     let out = ok(plinth()
         .args(["serve", "--gc-once", "--config"])
         .arg(&config));
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(
-        lines.contains(&format!("manifest hello@{untagged_digest}").as_str()),
-        "{out}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("blob {orphan} "))),
-        "{out}"
-    );
-    assert_eq!(
-        lines.iter().filter(|l| l.starts_with("blob ")).count(),
-        4,
-        "{out}"
-    );
+    assert_removed(&out, &untagged_digest, &orphan);
     for serve in [&a, &b] {
         let url = format!("{}/v2/hello/blobs/{orphan}", serve.url());
         assert_eq!(curl("GET", &url, &[], None).0, 404);
@@ -467,5 +436,26 @@ fn gc_on_s3_storage_removes_what_nothing_keeps_and_the_tagged_image_pulls_throug
         s3.keys_under("reg/_gc").is_empty(),
         "no marker is left: {:?}",
         s3.keys_under("reg/_gc")
+    );
+}
+
+/// What `--gc-once` printed names the untagged manifest, the orphan blob, and four blobs
+/// in all (the orphan, the manifest, its config and its layer).
+fn assert_removed(out: &str, untagged_digest: &str, orphan: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&format!("manifest hello@{untagged_digest}").as_str()),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("blob {orphan} "))),
+        "{out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("blob ")).count(),
+        4,
+        "the orphan, the manifest, its config and its layer: {out}"
     );
 }
