@@ -193,6 +193,37 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
+        let system = spec
+            .debian
+            .as_ref()
+            .and_then(|d| d.profile)
+            .filter(|p| p.is_system());
+        if let (Some(profile), Some(d), Some((lock, _))) = (system, &spec.debian, &lock) {
+            // A whole system: dpkg writes the accounts, os-release and the rest.
+            let d = &debian::with_options(spec, d, opts)?;
+            let locked =
+                lock.platform(&platform.to_string())
+                    .ok_or_else(|| BuildError::StaleLock {
+                        path: lock_path(spec),
+                    })?;
+            let suites: Vec<String> = lock.suites.iter().map(|s| s.name.clone()).collect();
+            let inputs = crate::system::SystemInputs {
+                profile,
+                arch: &locked.arch,
+                sources: crate::system::sources_text(d, &suites)?,
+                compression: spec.compression,
+                epoch: opts.source_date_epoch,
+            };
+            layers.push(crate::system::system_layer(
+                d,
+                locked,
+                &inputs,
+                &cache,
+                opts.reporter.as_ref(),
+            )?);
+            push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
+            continue;
+        }
         let mut base = accounts_layer(spec)?;
         if let (Some(d), Some((lock, _))) = (&spec.debian, &lock) {
             let d = &debian::with_options(spec, d, opts)?;
@@ -221,23 +252,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
             base.finish(spec.compression, opts.source_date_epoch)?,
             comment.to_string(),
         ));
-        let files = files_layer(spec, platform)?;
-        if !files.is_empty() {
-            layers.push((
-                files.finish(spec.compression, opts.source_date_epoch)?,
-                "files".to_string(),
-            ));
-        }
-        let mut p = plinth_oci::spec::Platform::default();
-        p.set_os(Os::from(platform.os.as_str()));
-        p.set_architecture(Arch::from(platform.arch.as_str()));
-        p.set_variant(platform.variant.clone());
-        images.push(PlatformImage {
-            platform: p,
-            config: config.clone(),
-            layers,
-            created: created.clone(),
-        });
+        push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
     }
     let artifact = ImageBuilder::new(spec.annotations.clone()).build(images)?;
     Ok(BuiltImage {
@@ -245,6 +260,36 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         platforms,
         lock,
     })
+}
+
+/// Adds the spec's own files as a last layer, and the platform's image to `images`.
+fn push_files_and_image(
+    spec: &Spec,
+    platform: &Platform,
+    config: &plinth_oci::spec::Config,
+    created: &str,
+    mut layers: Vec<(plinth_oci::LayerBlob, String)>,
+    opts: &BuildOptions,
+    images: &mut Vec<PlatformImage>,
+) -> Result<(), BuildError> {
+    let files = files_layer(spec, platform)?;
+    if !files.is_empty() {
+        layers.push((
+            files.finish(spec.compression, opts.source_date_epoch)?,
+            "files".to_string(),
+        ));
+    }
+    let mut p = plinth_oci::spec::Platform::default();
+    p.set_os(Os::from(platform.os.as_str()));
+    p.set_architecture(Arch::from(platform.arch.as_str()));
+    p.set_variant(platform.variant.clone());
+    images.push(PlatformImage {
+        platform: p,
+        config: config.clone(),
+        layers,
+        created: created.to_string(),
+    });
+    Ok(())
 }
 
 fn image_config(spec: &Spec) -> Result<plinth_oci::spec::Config, BuildError> {

@@ -206,8 +206,18 @@ pub fn resolve_lock(
         } = index;
         let mut universe = Universe::new();
         universe.add_lean(records, origin);
+        let mut packages = Vec::new();
+        if d.profile.is_some_and(profile::Profile::is_system) {
+            // The base system as the index marks it, then apt and the spec's own.
+            packages = universe.base_system(arch);
+        }
+        for p in &d.packages {
+            if !packages.contains(p) {
+                packages.push(p.clone());
+            }
+        }
         let req = Request {
-            packages: d.packages.clone(),
+            packages,
             exclude: d.exclude.clone(),
             arch: arch.to_string(),
         };

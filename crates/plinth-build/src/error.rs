@@ -73,6 +73,28 @@ pub enum BuildError {
     /// `plinth.lock` could not be read, parsed or written.
     #[error(transparent)]
     Lock(#[from] plinth_deb::lock::LockError),
+    /// dpkg, or a maintainer script it ran, failed while installing a system image.
+    #[error("{step} failed ({status}){}\n{output}", if packages.is_empty() { String::new() } else { format!(": package {}", packages.join(", ")) })]
+    MaintainerScript {
+        /// What was being done (`installing the essential packages`).
+        step: String,
+        /// The packages dpkg named in its errors.
+        packages: Vec<String>,
+        /// How dpkg ended.
+        status: String,
+        /// The end of what dpkg and the scripts printed.
+        output: String,
+    },
+    /// A platform's binaries cannot run here, and a system image runs them.
+    #[error(
+        "building {platform} runs its maintainer scripts, and {arch} binaries cannot run on this machine"
+    )]
+    Emulator {
+        /// The platform (`linux/arm64`).
+        platform: String,
+        /// The kernel's name of its architecture (`aarch64`).
+        arch: String,
+    },
     /// Cataloguing the built image for its SBOM failed.
     #[error(transparent)]
     Sbom(#[from] plinth_sbom::Error),
@@ -106,6 +128,17 @@ impl BuildError {
                 "run `plinth lock --update SPEC` to resolve it with the security updates, or \
                  set `security = false` in [debian] to build without them"
                     .to_string(),
+            ),
+            BuildError::Emulator { platform, arch } => Some(format!(
+                "register an emulator for {arch} with binfmt_misc (Debian: apt-get install qemu-user-static binfmt-support), or build the native platforms only (--platform linux/{})",
+                match std::env::consts::ARCH {
+                    "x86_64" => "amd64",
+                    "aarch64" => "arm64",
+                    other => other,
+                }
+            ) + &format!("; {platform} needs it")),
+            BuildError::MaintainerScript { .. } => Some(
+                "the output above is dpkg's; the lock pins the packages, so `plinth lock --update` picks up fixed versions".to_string(),
             ),
             BuildError::Debian {
                 source: Some(e), ..

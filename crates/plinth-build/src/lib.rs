@@ -11,6 +11,7 @@ mod error;
 pub mod output;
 pub mod profile;
 pub mod spec;
+pub mod system;
 pub mod why;
 
 pub use build::{BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_lock, lock_path};

@@ -18,6 +18,12 @@ pub enum Profile {
     Base,
     /// base + the GCC runtime libraries (C++, OpenMP).
     Cc,
+    /// A whole Debian system, as Debian's `debian:RELEASE-slim` image: every
+    /// `Essential: yes` and `Priority: required` package and `apt`, installed by dpkg
+    /// with their maintainer scripts run, documentation left out.
+    Slim,
+    /// [`Profile::Slim`] with the documentation kept, as Debian's `debian:RELEASE`.
+    Full,
 }
 
 /// A Debian release a profile can be built from.
@@ -37,6 +43,8 @@ impl fmt::Display for Profile {
             Profile::BaseNossl => "base-nossl",
             Profile::Base => "base",
             Profile::Cc => "cc",
+            Profile::Slim => "slim",
+            Profile::Full => "full",
         })
     }
 }
@@ -67,8 +75,19 @@ impl Release {
 }
 
 impl Profile {
-    /// The packages a profile asks for (dependencies are resolved on top).
+    /// Whether the profile is a whole system (a shell, dpkg, apt, a package database
+    /// dpkg writes, maintainer scripts run) rather than distroless files.
+    pub fn is_system(self) -> bool {
+        matches!(self, Profile::Slim | Profile::Full)
+    }
+
+    /// The packages a profile asks for (dependencies are resolved on top). A system
+    /// profile names `apt`; the base system's packages are added when resolving, from
+    /// the index (see `plinth_deb::resolve::Universe::base_system`).
     pub fn packages(self, release: Release) -> Vec<&'static str> {
+        if self.is_system() {
+            return vec!["apt"];
+        }
         let mut p = vec![
             "base-files",
             "netbase",

@@ -352,6 +352,22 @@ pub fn read_deb(bytes: &[u8], name: &str, limits: &DebLimits) -> Result<DebPacka
     })
 }
 
+/// The `control` file of a `.deb` held in memory, without decoding its data archive.
+pub fn read_control_file(bytes: &[u8], name: &str, limits: &DebLimits) -> Result<String, DebError> {
+    let bad = |reason: &str| DebError::NotADeb {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let members = ar_members(bytes, name)?;
+    let control_m = members
+        .iter()
+        .find(|m| m.name.starts_with("control.tar"))
+        .ok_or_else(|| bad("no control archive"))?;
+    read_control(control_m, name, limits)?
+        .0
+        .ok_or_else(|| bad("the control archive has no control file"))
+}
+
 type ControlFiles = (Option<String>, Option<String>, Option<String>);
 
 fn read_control(m: &Member, name: &str, limits: &DebLimits) -> Result<ControlFiles, DebError> {

@@ -191,6 +191,25 @@ impl Universe {
             .map(|&i| self.origins[i])
     }
 
+    /// The packages of a Debian base system for `arch`: every package marked
+    /// `Essential: yes` or `Priority: required` (of `arch` or `all`), by name, sorted.
+    /// What `mmdebstrap --variant=minbase` and debootstrap's `minbase` install, less
+    /// `apt`, which they add by name.
+    pub fn base_system(&self, arch: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .records
+            .0
+            .iter()
+            .map(|(r, _)| r)
+            .filter(|r| r.architecture == arch || r.architecture == "all")
+            .filter(|r| r.essential || r.priority.as_deref() == Some("required"))
+            .map(|r| r.package.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Number of records kept.
     pub fn len(&self) -> usize {
         self.by_name.values().map(Vec::len).sum()

@@ -28,7 +28,13 @@ pub(super) fn check_debian(
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let mut exclude: Vec<String> = SCRIPT_ONLY.iter().map(|s| s.to_string()).collect();
+    // A system's maintainer scripts run: what they need is installed.
+    let system = profile.is_some_and(Profile::is_system);
+    let mut exclude: Vec<String> = if system {
+        Vec::new()
+    } else {
+        SCRIPT_ONLY.iter().map(|s| s.to_string()).collect()
+    };
     let valid = |s: &str| {
         !s.is_empty()
             && s.len() <= 128
@@ -88,7 +94,7 @@ pub(super) fn check_debian(
         return Err(ctx.err_hint(
             None,
             "[debian] names no package and the spec no profile",
-            Some("set image.profile (static, base-nossl, base, cc) or debian.packages"),
+            Some("set image.profile (static, base-nossl, base, cc, slim, full) or debian.packages"),
         ));
     }
     exclude.sort();
@@ -147,6 +153,6 @@ pub(super) fn check_debian(
             keys
         },
         ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
-        keep_docs: raw.is_some_and(|r| r.keep_docs),
+        keep_docs: raw.is_some_and(|r| r.keep_docs) || profile == Some(Profile::Full),
     }))
 }

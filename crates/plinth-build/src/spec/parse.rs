@@ -71,6 +71,18 @@ impl Spec {
             RawCompression::Zstd => Compression::Zstd,
             RawCompression::None => Compression::None,
         };
+        let system = raw
+            .image
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.get_ref().is_system());
+        if system && (!raw.accounts.users.is_empty() || !raw.accounts.groups.is_empty()) {
+            return Err(ctx.err_hint(
+                None,
+                "a system profile (slim, full) takes its accounts from base-passwd: [accounts] cannot add users or groups to it",
+                Some("add them in a layer built on top (useradd works in the image), or use a distroless profile"),
+            ));
+        }
         let accounts = accounts::check_accounts(&ctx, &raw.accounts)?;
         let run_as = match &raw.image.run_as {
             Some(r) => accounts.resolve_owner(r.get_ref()).ok_or_else(|| {
@@ -81,6 +93,8 @@ impl Spec {
                 )
             })
             .map(|(u, g)| (u, g, r.get_ref().clone()))?,
+            // A system image starts as root, as Debian's do.
+            None if system => (0, 0, "root".into()),
             None => {
                 let (u, g) = accounts.resolve_owner("nonroot").ok_or_else(|| {
                     ctx.err_hint(None, "no `image.run-as` and no `nonroot` user", Some("set image.run-as, or keep accounts.defaults = true"))
@@ -186,7 +200,10 @@ impl Spec {
         let mut config = config::check_config(&ctx, raw.config)?;
         let debian =
             debian::check_debian(&ctx, &dir, raw.image.profile.as_ref(), raw.debian.as_ref())?;
-        if debian.is_some() {
+        if system && config.cmd.is_none() && config.entrypoint.is_none() {
+            config.cmd = Some(vec!["bash".into()]);
+        }
+        if debian.is_some() && !system {
             config
                 .env
                 .entry("SSL_CERT_FILE".into())
