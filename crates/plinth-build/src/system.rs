@@ -416,7 +416,7 @@ fn install(
             step: step.to_string(),
             packages: failed_packages(&out.output),
             status: out.describe(),
-            output: tail(&out.output, 40),
+            output: tail(&out.output, 12),
         })
     };
     dpkg(
@@ -444,7 +444,7 @@ fn install(
             step: "checking the installed system (dpkg --audit)".into(),
             packages: failed_packages(&audit.output),
             status: audit.describe(),
-            output: tail(&audit.output, 40),
+            output: tail(&audit.output, 12),
         });
     }
     fs_err::remove_dir_all(&inbox).map_err(|e| io_err("cannot remove the packages", e))?;
@@ -534,11 +534,33 @@ fn failed_packages(output: &[u8]) -> Vec<String> {
     names
 }
 
-/// The last `n` lines of `output`.
+/// What of dpkg's `output` a user needs: the lines before each `error processing`
+/// (where the failing script printed its reason), then the last `n` lines.
 fn tail(output: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let mut keep = vec![false; lines.len()];
+    for (i, l) in lines.iter().enumerate() {
+        if l.contains("error processing") {
+            for k in keep.iter_mut().take(i + 2).skip(i.saturating_sub(8)) {
+                *k = true;
+            }
+        }
+    }
+    let last = lines.len().saturating_sub(n);
+    for k in keep.iter_mut().skip(last) {
+        *k = true;
+    }
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if keep[i] {
+            if i > 0 && !keep[i - 1] && !out.is_empty() {
+                out.push("…");
+            }
+            out.push(l);
+        }
+    }
+    out.join("\n")
 }
 
 fn deb_name(p: &LockedPackage) -> String {

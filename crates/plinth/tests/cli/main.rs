@@ -25,4 +25,5 @@ mod serve_gc;
 mod serve_s3;
 mod serve_spec;
 mod support;
+mod system;
 mod tampered;
