@@ -7,8 +7,11 @@
 #![deny(missing_docs)]
 
 mod cpio;
+pub mod deps;
 pub mod header;
 pub mod keys;
 pub mod package;
+pub mod primary;
 pub mod repomd;
+pub mod resolve;
 pub mod version;

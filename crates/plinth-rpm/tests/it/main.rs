@@ -3,6 +3,7 @@
 //! test time with rpmbuild, rpmsign, createrepo_c and gpg (`generated`).
 
 mod packages;
+mod primary;
 mod repomd;
 mod support;
 mod version;
