@@ -14,4 +14,5 @@ pub mod package;
 pub mod primary;
 pub mod repomd;
 pub mod resolve;
+pub mod rpmdb;
 pub mod version;

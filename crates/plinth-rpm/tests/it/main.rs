@@ -5,5 +5,6 @@
 mod packages;
 mod primary;
 mod repomd;
+mod rpmdb;
 mod support;
 mod version;

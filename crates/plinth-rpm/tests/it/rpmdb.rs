@@ -1,0 +1,208 @@
+//! The sqlite rpm database, read back by rpm itself and by syft; its index tables are
+//! compared with those rpm writes for the same packages (`rpm -i --justdb`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use plinth_rpm::package::Package;
+use plinth_rpm::rpmdb;
+
+use crate::support::{data, have_tool};
+
+const FILES: &[&str] = &[
+    "pgdg/pgdg-srpm-macros-1.0.41-1PGDG.rhel8.noarch.rpm",
+    "pgdg/pgdg-pyproject-srpm-macros-1.9.0-1PGDG.rhel8.noarch.rpm",
+    "pgdg/pgdg-poppler-data-devel-0.4.9-7.rhel8.noarch.rpm",
+    "distro/centos-release-7-2.1511.el7.centos.2.10.x86_64.rpm",
+    "distro/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
+];
+
+const NEVRAS: &[&str] = &[
+    "centos-release-7-2.1511.el7.centos.2.10.x86_64",
+    "crypto-policies-20210617-1.gitc776d3e.el8.noarch",
+    "pgdg-poppler-data-devel-0.4.9-7.rhel8.noarch",
+    "pgdg-pyproject-srpm-macros-1.9.0-1PGDG.rhel8.noarch",
+    "pgdg-srpm-macros-1.0.41-1PGDG.rhel8.noarch",
+];
+
+const INSTALL_TIME: u32 = 1_700_000_000;
+
+fn write(root: &Path) {
+    let pkgs: Vec<Package> = FILES
+        .iter()
+        .map(|f| Package::open(&data(f)).unwrap())
+        .collect();
+    let refs: Vec<&Package> = pkgs.iter().collect();
+    rpmdb::write(root, &refs, INSTALL_TIME).unwrap();
+}
+
+fn rpm_q(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", "/var/lib/rpm"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn rpm_lists_exactly_the_packages_written() {
+    if !have_tool("rpm") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path());
+    // Debian's rpm defaults to ~/.rpmdb; distributions use /var/lib/rpm: name it.
+    let listed: BTreeSet<String> = rpm_q(dir.path(), &["-qa"])
+        .lines()
+        .map(String::from)
+        .collect();
+    let want: BTreeSet<String> = NEVRAS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(listed, want);
+    // Queries through the indexes: by name, by file, by capability; install time.
+    assert_eq!(
+        rpm_q(
+            dir.path(),
+            &[
+                "-q",
+                "--qf",
+                "%{NAME} %{INSTALLTIME} %{LICENSE}\\n",
+                "pgdg-srpm-macros"
+            ]
+        ),
+        "pgdg-srpm-macros 1700000000 PostgreSQL\n"
+    );
+    assert_eq!(
+        rpm_q(dir.path(), &["-qf", "/etc/centos-release"]).trim(),
+        "centos-release-7-2.1511.el7.centos.2.10.x86_64"
+    );
+    assert_eq!(
+        rpm_q(dir.path(), &["-q", "--whatprovides", "redhat-release"]).trim(),
+        "centos-release-7-2.1511.el7.centos.2.10.x86_64"
+    );
+    // rpm verifies the stored header's signature against its own key database: with
+    // the key imported, the installed header's signature checks out.
+    let sig = rpm_q(
+        dir.path(),
+        &["-q", "--qf", "%{RSAHEADER:pgpsig}\\n", "pgdg-srpm-macros"],
+    );
+    assert!(sig.contains("Key ID 40bca2b408b40d20"), "{sig}");
+}
+
+#[test]
+fn index_tables_match_what_rpm_writes() {
+    if !have_tool("rpm") {
+        return;
+    }
+    let ours = tempfile::tempdir().unwrap();
+    write(ours.path());
+    let theirs = tempfile::tempdir().unwrap();
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(theirs.path())
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--nosignature",
+            "--ignorearch",
+            "--ignoreos",
+        ])
+        .args(FILES.iter().map(|f| data(f)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let open = |root: &Path| rusqlite::Connection::open(root.join(rpmdb::RPMDB_PATH)).unwrap();
+    let (a, b) = (open(ours.path()), open(theirs.path()));
+    let tables = |c: &rusqlite::Connection| -> Vec<String> {
+        let mut s = c
+            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(tables(&a), tables(&b));
+    // Rows by (name of the package, key, idx): hnum differs with install order.
+    for table in [
+        "Name",
+        "Basenames",
+        "Group",
+        "Requirename",
+        "Providename",
+        "Conflictname",
+        "Obsoletename",
+        "Dirnames",
+        "Sigmd5",
+        "Sha1header",
+        "Recommendname",
+        "Suggestname",
+    ] {
+        let rows = |c: &rusqlite::Connection| -> BTreeSet<(String, Vec<u8>, i64)> {
+            let mut s = c
+                .prepare(&format!(
+                    "SELECT n.key, CAST(t.key AS BLOB), t.idx FROM '{table}' t JOIN 'Name' n ON n.hnum = t.hnum"
+                ))
+                .unwrap();
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(rows(&a), rows(&b), "table {table}");
+    }
+}
+
+#[test]
+fn syft_lists_the_packages_written() {
+    if !have_tool("syft") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path());
+    let out = Command::new("syft")
+        .arg(format!("dir:{}", dir.path().display()))
+        .args(["-o", "json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: BTreeSet<String> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "rpm")
+        .map(|a| {
+            format!(
+                "{}-{}",
+                a["name"].as_str().unwrap(),
+                a["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), NEVRAS.len(), "{got:?}");
+    assert!(
+        got.contains("pgdg-srpm-macros-1.0.41-1PGDG.rhel8"),
+        "{got:?}"
+    );
+}
