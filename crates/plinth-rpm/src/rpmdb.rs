@@ -125,13 +125,9 @@ pub fn write(root: &Path, packages: &[&Package], install_time: u32) -> Result<Pa
                     let stmt =
                         format!("INSERT INTO '{table}' (key, hnum, idx) VALUES (?1, ?2, ?3)");
                     match k {
-                        Key::Text(s) if *key == "TEXT" => {
-                            txn.execute(&stmt, params![s, hnum, idx as i64])
-                        }
-                        Key::Text(s) => {
-                            txn.execute(&stmt, params![s.into_bytes(), hnum, idx as i64])
-                        }
-                        Key::Blob(b) => txn.execute(&stmt, params![b, hnum, idx as i64]),
+                        Key::Text(s) if *key == "TEXT" => txn.execute(&stmt, params![s, hnum, idx]),
+                        Key::Text(s) => txn.execute(&stmt, params![s.into_bytes(), hnum, idx]),
+                        Key::Blob(b) => txn.execute(&stmt, params![b, hnum, idx]),
                         Key::Skip => continue,
                     }
                     .map_err(sql)?;
@@ -309,7 +305,7 @@ pub fn installed_blob(pkg: &Package, install_time: u32) -> Result<Vec<u8>, Rpmdb
             ty::INT64 => 8,
             _ => 1,
         };
-        while data.len() % align != 0 {
+        while !data.len().is_multiple_of(align) {
             data.push(0);
         }
         for w in [a.tag, a.ty, data.len() as u32, a.count] {
