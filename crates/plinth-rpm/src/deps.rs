@@ -345,3 +345,32 @@ mod tests {
         assert!(Expr::parse(&deep, None).is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn rich_parser_never_panics(s in "[()a-z0-9 =<>.:-]{0,60}|\\((a|b|and|or|if|else|unless|with|without|\\(|\\)| )*\\)") {
+            let _ = Expr::parse(&s, None);
+        }
+
+        #[test]
+        fn header_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut raw = crate::header::MAGIC.to_vec();
+            raw.extend(bytes);
+            if let Ok(h) = crate::header::Header::parse(raw) {
+                for e in h.entries().to_vec() {
+                    let _ = (h.strings(e.tag), h.ints(e.tag), h.bin(e.tag));
+                }
+            }
+        }
+
+        #[test]
+        fn rpmvercmp_is_antisymmetric(a in "[0-9a-z.~^_+]{0,12}", b in "[0-9a-z.~^_+]{0,12}") {
+            prop_assert_eq!(crate::version::rpmvercmp(&a, &b), crate::version::rpmvercmp(&b, &a).reverse());
+        }
+    }
+}
