@@ -8,12 +8,15 @@
 //! - **Weak algorithms are refused**: a DSA key or an MD5/SHA-1/RIPEMD-160 digest (CentOS 5
 //!   signs with DSA-1024 over SHA-1). rpm 4.18 already refuses to import such a key.
 //! - **Key liveness** is checked at the signature's creation time always (the key must
-//!   exist and not have expired then: what rpm with rpm-sequoia does for packages, which
-//!   are signed once and stay valid), and for repository metadata also at "now" (what
-//!   dnf/librepo and zypper do, through gpgme's "key expired" summary, and what apt does
-//!   with gpgv's `EXPKEYSIG`): metadata is only worth its freshness, and an expired key
-//!   could otherwise replay old metadata forever. gpg itself prints "Good signature ...
-//!   [expired]" and exits 0; we follow the package managers, not gpg.
+//!   exist then and not have expired), and for repository metadata also at "now".
+//!   Packages are signed once and stay valid: rpm 4.18 says "signatures OK" for a
+//!   CentOS 6 package whose key expired ten years after signing it (the
+//!   `rpm_agrees_…` test checks this against rpmkeys). Repository metadata is only worth
+//!   its freshness, and a key that has expired could otherwise vouch for replayed old
+//!   metadata forever: dnf's librepo skips a signature whose key has expired ("key has
+//!   expired", from gpgme's `KEY_EXPIRED` summary) and apt treats gpgv's `EXPKEYSIG` as
+//!   a failure. gpg itself prints "Good signature ... [expired]" and exits 0; we follow
+//!   the package managers, not gpg.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

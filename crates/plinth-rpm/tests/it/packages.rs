@@ -255,3 +255,78 @@ fn truncated_and_garbage_files_are_errors_not_panics() {
         assert!(res.is_err(), "cut at {cut}");
     }
 }
+
+/// Our verdict and rpm's (`rpmkeys -K` with only that key imported) on every real package
+/// and on tampered copies: both accept or both refuse. CentOS 6's key expired in 2021,
+/// after it signed (2011): both accept. rpm 4.18 refuses to import CentOS 5's DSA-1024
+/// key, so both refuse that package.
+#[test]
+fn rpm_agrees_on_every_verdict() {
+    if !crate::support::have_tool("rpmkeys") {
+        return;
+    }
+    let cases = [
+        (SRPM_MACROS, "PGDG-RPM-GPG-KEY-RHEL"),
+        (
+            "pgdg/pgdg-poppler-data-devel-0.4.9-7.rhel8.noarch.rpm",
+            "PGDG-RPM-GPG-KEY-RHEL",
+        ),
+        (
+            "distro/centos-release-7-2.1511.el7.centos.2.10.x86_64.rpm",
+            "RPM-GPG-KEY-CentOS-7",
+        ),
+        (
+            "distro/centos-release-6-0.el6.centos.5.x86_64.rpm",
+            "RPM-GPG-KEY-CentOS-6",
+        ),
+        (
+            "distro/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
+            "RPM-GPG-KEY-redhat8-release",
+        ),
+        (
+            "distro/centos-release-5-0.0.el5.centos.2.x86_64.rpm",
+            "RPM-GPG-KEY-CentOS-5",
+        ),
+        // The wrong key.
+        (SRPM_MACROS, "RPM-GPG-KEY-CentOS-7"),
+    ];
+    let mut accepted = 0;
+    for (file, k) in cases {
+        let mut paths = vec![(data(file), "as published")];
+        let p = Package::open(&data(file)).unwrap();
+        let (_d1, payload) = tampered(file, p.payload_offset() as usize + 100);
+        let (_d2, header) = tampered(
+            file,
+            p.payload_offset() as usize - p.header().data().len() + 40,
+        );
+        paths.push((payload, "payload modified"));
+        paths.push((header, "header modified"));
+        for (path, what) in paths {
+            let db = tempfile::tempdir().unwrap();
+            let _ = std::process::Command::new("rpmkeys")
+                .arg("--dbpath")
+                .arg(db.path())
+                .arg("--import")
+                .arg(data(&format!("keys/{k}")))
+                .output()
+                .unwrap();
+            let out = std::process::Command::new("rpmkeys")
+                .arg("--dbpath")
+                .arg(db.path())
+                .arg("-K")
+                .arg(&path)
+                .output()
+                .unwrap();
+            let rpm_ok = out.status.success();
+            let ours = Package::open(&path).and_then(|p| p.verify(&key(k), None));
+            assert_eq!(
+                ours.is_ok(),
+                rpm_ok,
+                "{file} ({what}) with {k}: rpm says {}, we say {ours:?}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            accepted += usize::from(rpm_ok);
+        }
+    }
+    assert_eq!(accepted, 5);
+}
