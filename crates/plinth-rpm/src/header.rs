@@ -25,6 +25,11 @@ pub mod tag {
     pub const RSAHEADER: u32 = 268;
     pub const DSAHEADER: u32 = 267;
     pub const SIGSIZE: u32 = 257;
+    pub const SIGPGP: u32 = 259;
+    pub const SIGGPG: u32 = 262;
+    pub const LONGSIGSIZE: u32 = 270;
+    pub const LONGARCHIVESIZE: u32 = 271;
+    pub const ARCHIVESIZE: u32 = 1046;
     pub const NAME: u32 = 1000;
     pub const VERSION: u32 = 1001;
     pub const RELEASE: u32 = 1002;
@@ -83,6 +88,8 @@ pub mod sigtag {
     pub const PGP: u32 = 1002;
     pub const GPG: u32 = 1005;
     pub const PAYLOADSIZE: u32 = 1007;
+    pub const LONGSIZE: u32 = 270;
+    pub const LONGARCHIVESIZE: u32 = 271;
 }
 
 /// Data types of index entries.

@@ -262,6 +262,27 @@ pub fn installed_blob(pkg: &Package, install_time: u32) -> Result<Vec<u8>, Rpmdb
     if let Some(v) = sig.int(sigtag::SIZE) {
         added.push(int32(tag::SIGSIZE, v as u32));
     }
+    if let Some(b) = sig.bin(sigtag::PGP) {
+        added.push(bin(tag::SIGPGP, b));
+    }
+    if let Some(b) = sig.bin(sigtag::GPG) {
+        added.push(bin(tag::SIGGPG, b));
+    }
+    if let Some(v) = sig.int(sigtag::PAYLOADSIZE) {
+        added.push(int32(tag::ARCHIVESIZE, v as u32));
+    }
+    let int64 = |tag, v: u64| Added {
+        tag,
+        ty: ty::INT64,
+        count: 1,
+        data: v.to_be_bytes().to_vec(),
+    };
+    if let Some(v) = sig.int(sigtag::LONGSIZE) {
+        added.push(int64(tag::LONGSIGSIZE, v));
+    }
+    if let Some(v) = sig.int(sigtag::LONGARCHIVESIZE) {
+        added.push(int64(tag::LONGARCHIVESIZE, v));
+    }
     if let Some(b) = sig.bin(sigtag::MD5) {
         added.push(bin(tag::SIGMD5, b));
     }

@@ -206,3 +206,76 @@ fn syft_lists_the_packages_written() {
         "{got:?}"
     );
 }
+
+/// (tag, type, count) of a stored blob's entries, and its immutable region's bytes
+/// (entries and data as the region trailer delimits them).
+fn blob_shape(blob: &[u8]) -> (Vec<(u32, u32, u32)>, Vec<u8>, Vec<u8>) {
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let il = be(&blob[0..]) as usize;
+    let data = &blob[8 + 16 * il..];
+    let entries: Vec<(u32, u32, u32, u32)> = (0..il)
+        .map(|i| {
+            let e = &blob[8 + 16 * i..24 + 16 * i];
+            (be(e), be(&e[4..]), be(&e[8..]), be(&e[12..]))
+        })
+        .collect();
+    let (tag, _, off, _) = entries[0];
+    assert_eq!(tag, 63);
+    let trailer = &data[off as usize..off as usize + 16];
+    let ril = (be(&trailer[8..]) as i32).unsigned_abs() as usize / 16;
+    let region_index = blob[8..8 + 16 * ril].to_vec();
+    let region_data = data[..off as usize + 16].to_vec();
+    let mut shape: Vec<(u32, u32, u32)> = entries.iter().map(|&(t, ty, _, c)| (t, ty, c)).collect();
+    shape.sort();
+    (shape, region_index, region_data)
+}
+
+#[test]
+fn stored_headers_have_the_shape_rpm_gives_them() {
+    if !have_tool("rpm") {
+        return;
+    }
+    let ours = tempfile::tempdir().unwrap();
+    write(ours.path());
+    let theirs = tempfile::tempdir().unwrap();
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(theirs.path())
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--nosignature",
+            "--ignorearch",
+            "--ignoreos",
+        ])
+        .args(FILES.iter().map(|f| data(f)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blobs = |root: &Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+        let c = rusqlite::Connection::open(root.join(rpmdb::RPMDB_PATH)).unwrap();
+        let mut s = c
+            .prepare("SELECT n.key, p.blob FROM Packages p JOIN Name n ON n.hnum = p.hnum")
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (a, b) = (blobs(ours.path()), blobs(theirs.path()));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, ours) in &a {
+        let (shape_a, index_a, data_a) = blob_shape(ours);
+        let (shape_b, index_b, data_b) = blob_shape(&b[name]);
+        assert_eq!(index_a, index_b, "{name}: region index");
+        assert_eq!(data_a, data_b, "{name}: region data");
+        assert_eq!(shape_a, shape_b, "{name}: tags rpm adds at install");
+    }
+}
