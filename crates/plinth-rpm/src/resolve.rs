@@ -6,8 +6,12 @@
 //! whose name is the requirement's; then the highest EVR; then the name (so that the
 //! result is deterministic). Only one version of a name is installed. Conditional rich
 //! dependencies (`if`, `unless`) are re-evaluated against the chosen set until nothing
-//! changes. This is not libsolv: there is no backtracking, which is enough for the small
-//! package sets of minimal images; a failure names the whole chain that led to it.
+//! changes. This is not libsolv: it looks ahead only at pending `(a if b)` dependencies
+//! and steps back only by swapping one chosen version for another that satisfies every
+//! requirement seen so far (what that swapped-out version pulled in stays chosen).
+//! `Obsoletes` play no part, and `Conflicts` are checked (simple ones only) after the
+//! choice, not used to steer it. That is enough for the small package sets of minimal
+//! images; a failure names the requirement and the whole chain that led to it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

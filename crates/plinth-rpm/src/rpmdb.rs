@@ -150,7 +150,8 @@ enum Key {
 
 /// The (idx, key) rows of one index for one header. A rich dependency gives its whole
 /// text and each name inside it at the same idx, names in an `if` condition prefixed
-/// with `!`, as rpm's `lib/rpmdb.c` does.
+/// or `unless` condition prefixed with `!` (and also plain when there is an `else`), as rpm 4.18 writes them (compared
+/// with `rpm --justdb` in the tests).
 fn index_keys(h: &Header, t: u32) -> Vec<(i64, Key)> {
     match t {
         tag::INSTALLTID => h
@@ -204,13 +205,16 @@ fn rich_names(e: &crate::deps::Expr, neg: bool, out: &mut Vec<String>) {
             rich_names(a, neg, out);
             rich_names(c, !neg, out);
             if let Some(x) = els {
+                // With an else branch rpm indexes the condition both ways.
+                rich_names(c, neg, out);
                 rich_names(x, neg, out);
             }
         }
         Expr::Unless(a, c, els) => {
             rich_names(a, neg, out);
-            rich_names(c, neg, out);
+            rich_names(c, !neg, out);
             if let Some(x) = els {
+                rich_names(c, neg, out);
                 rich_names(x, neg, out);
             }
         }

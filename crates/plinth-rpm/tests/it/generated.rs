@@ -92,6 +92,13 @@ fn generate() -> Option<Repo> {
             "1.0",
             "Requires: plinth-lib >= 2.0\nRequires: /usr/bin/plinth-lib\nRequires: (plinth-lib if plinth-tool)",
         ),
+        // The rich forms rpmbuild allows in each tag (it refuses `unless` in Requires), for
+        // the rpm database's index rows (not resolved).
+        (
+            "rich",
+            "1.0",
+            "Requires: (c if d else e)\nRequires: (f with g)\nRequires: (h without i)\nRequires: (j or (k and l >= 2))\nRecommends: (p if q)\nConflicts: r < 3\nConflicts: (a unless b)\nConflicts: (m unless n else o)\nObsoletes: s\nSuggests: t\nSupplements: (u and v)\nEnhances: w",
+        ),
     ] {
         let spec = SPEC
             .replace("NAME", name)
@@ -110,7 +117,7 @@ fn generate() -> Option<Repo> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(rpms.len(), 3);
+    assert_eq!(rpms.len(), 4);
     // Debian's rpm looks for gpg2 (`%__gpg`); point it at the gpg on PATH.
     let gpg_bin = Command::new("sh")
         .args(["-c", "command -v gpg"])
@@ -158,7 +165,7 @@ fn generated_repository_full_chain_and_tampering() {
     // repomd -> primary -> resolution -> each package verified against primary.
     let v = repomd::verify_dir(&repo.root, &ring, NOW).unwrap();
     let pkgs = primary::read(&repo.root, v.repomd.entry("primary").unwrap()).unwrap();
-    assert_eq!(pkgs.len(), 3);
+    assert_eq!(pkgs.len(), 4);
     let u = Universe::new(&pkgs, "x86_64");
     let chosen = u.resolve(&["plinth-tool"]).unwrap();
     let nevras: Vec<String> = chosen.iter().map(|p| p.nevra()).collect();
@@ -199,6 +206,24 @@ fn generated_repository_full_chain_and_tampering() {
         .collect();
     listed.sort();
     assert_eq!(listed, nevras);
+
+    // The packages, rich dependencies included: the same index rows as rpm writes.
+    // (Not both versions of plinth-lib: rpm refuses two packages owning one file.)
+    let all: Vec<PathBuf> = pkgs
+        .iter()
+        .filter(|p| p.nevra() != "plinth-lib-1.0-1.noarch")
+        .map(|p| repo.root.join(&p.location))
+        .collect();
+    let opened: Vec<Package> = all.iter().map(|p| Package::open(p).unwrap()).collect();
+    let ours = tempfile::tempdir().unwrap();
+    rpmdb::write(
+        ours.path(),
+        &opened.iter().collect::<Vec<_>>(),
+        1_700_000_000,
+    )
+    .unwrap();
+    let theirs = crate::rpmdb::rpm_justdb(&all);
+    crate::rpmdb::assert_same_indexes(ours.path(), theirs.path());
 
     // Tampering: repomd modified.
     let xml = fs_err::read(repo.root.join("repodata/repomd.xml")).unwrap();
