@@ -3,7 +3,8 @@
 //!
 //! [`Package::verify`] checks, in order: the header-only signature (`RSAHEADER`, tag 268,
 //! over the main header's bytes from its magic to the end of its data store), the header
-//! SHA-256 digest when present, then the payload: against `PAYLOADDIGEST` (inside the
+//! SHA-256 and SHA-1 digests when present (unsigned, so they add no trust, but rpm checks
+//! them and so do we, to agree with it), then the payload: against `PAYLOADDIGEST` (inside the
 //! signed header; rpm ≥ 4.14 writes it) or, for older packages (CentOS 6/7), against the
 //! `PGP` signature (tag 1002) over header and payload. The whole file's SHA-256 is compared
 //! with the checksum primary.xml gives, when one is given. A package whose payload is
@@ -250,6 +251,17 @@ impl Package {
                 return Err(PackageError::Digest {
                     path: p(),
                     what: "header SHA-256",
+                    expected: want,
+                    actual: got,
+                });
+            }
+        }
+        if let Some(want) = self.signature.string(sigtag::SHA1) {
+            let got = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(self.header.raw()));
+            if !want.eq_ignore_ascii_case(&got) {
+                return Err(PackageError::Digest {
+                    path: p(),
+                    what: "header SHA-1",
                     expected: want,
                     actual: got,
                 });
