@@ -301,6 +301,15 @@ pub(crate) fn verify_signatures(
     })
 }
 
+/// The first gzip member, which must be small enough to be a signature: one that
+/// inflates to more is the content itself, unsigned.
+pub(crate) fn signature_member(bytes: &[u8]) -> Result<gzip::Member, SignatureError> {
+    gzip::member_at(bytes, 0, MAX_SIGNATURE_MEMBER).map_err(|e| match e {
+        GzipError::TooLarge { .. } => SignatureError::Missing,
+        e => SignatureError::Gzip(e),
+    })
+}
+
 /// Reads and verifies an `APKINDEX.tar.gz` file.
 pub fn read_index(path: &Path, keys: &Keyring) -> Result<Index, IndexError> {
     let file = path.display().to_string();
@@ -318,8 +327,7 @@ pub fn verify_index(file: &str, bytes: &[u8], keys: &Keyring) -> Result<Index, I
         file: file.to_string(),
         source,
     };
-    let first = gzip::member_at(bytes, 0, MAX_SIGNATURE_MEMBER)
-        .map_err(|e| sig_err(SignatureError::Gzip(e)))?;
+    let first = signature_member(bytes).map_err(sig_err)?;
     let signed = &bytes[first.range.end..];
     let (key_name, hash) = verify_signatures(&first.content, signed, keys).map_err(sig_err)?;
 

@@ -18,8 +18,6 @@ use crate::keys::{Keyring, SignatureHash};
 
 /// The most a control member may inflate to (`.PKGINFO` and scripts).
 const MAX_CONTROL_BYTES: u64 = 16 << 20;
-/// The most a signature member may inflate to.
-const MAX_SIGNATURE_MEMBER: u64 = 64 << 10;
 
 /// What a package reader accepts at most.
 #[derive(Debug, Clone, Copy)]
@@ -204,7 +202,7 @@ pub struct VerifiedPackage {
     /// `.PKGINFO`, with `C:` (the control member's SHA-1) and `S:` (file size) set.
     pub pkginfo: PkgInfo,
     /// The install scripts (`.pre-install`, `.post-install`, `.trigger`, ...) by name.
-    pub scripts: Vec<(String, Vec<u8>)>,
+    pub scripts: Scripts,
     /// The raw data member's range in the file.
     pub data_range: Range<usize>,
     file: String,
@@ -246,7 +244,10 @@ pub fn verify_package(
         file: file.to_string(),
         member,
     };
-    let sig = gzip::member_at(bytes, 0, MAX_SIGNATURE_MEMBER).map_err(gz("signature"))?;
+    let sig = crate::index::signature_member(bytes).map_err(|source| PackageError::Signature {
+        file: file.to_string(),
+        source,
+    })?;
     if sig.range.end >= bytes.len() {
         return Err(missing("control"));
     }
@@ -320,11 +321,14 @@ pub fn verify_package(
     })
 }
 
+/// Install scripts by name (`.post-install`), with their content.
+pub type Scripts = Vec<(String, Vec<u8>)>;
+
 /// Reads the control tar: `.PKGINFO` and the scripts.
 fn read_control(
     file: &str,
     tar_bytes: &[u8],
-) -> Result<(PkgInfo, Vec<(String, Vec<u8>)>), PackageError> {
+) -> Result<(PkgInfo, Scripts), PackageError> {
     let err = |source| PackageError::Control {
         file: file.to_string(),
         source,
