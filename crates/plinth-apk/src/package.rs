@@ -325,10 +325,7 @@ pub fn verify_package(
 pub type Scripts = Vec<(String, Vec<u8>)>;
 
 /// Reads the control tar: `.PKGINFO` and the scripts.
-fn read_control(
-    file: &str,
-    tar_bytes: &[u8],
-) -> Result<(PkgInfo, Scripts), PackageError> {
+fn read_control(file: &str, tar_bytes: &[u8]) -> Result<(PkgInfo, Scripts), PackageError> {
     let err = |source| PackageError::Control {
         file: file.to_string(),
         source,
@@ -426,14 +423,19 @@ pub fn parse_pkginfo(text: &str) -> Result<PkgInfo, String> {
     Ok(p)
 }
 
-/// Normalises a tar path: strips `./` and trailing slashes, refuses absolute paths, `..`
-/// and empty paths.
+/// Normalises a tar path: strips `./` and trailing slashes, refuses absolute paths, `..`,
+/// control characters and empty paths.
 fn normalise(path: &str, limits: &Limits) -> Result<String, String> {
     if path.len() > limits.path_bytes {
         return Err(format!("path longer than {} bytes", limits.path_bytes));
     }
     if path.starts_with('/') {
         return Err("absolute path refused".to_string());
+    }
+    // The installed database is line-based: a newline in a path would let a package
+    // write records of its own into it.
+    if path.chars().any(char::is_control) {
+        return Err("path with a control character refused".to_string());
     }
     let mut parts = Vec::new();
     for c in Path::new(path).components() {

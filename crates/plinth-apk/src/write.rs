@@ -40,6 +40,15 @@ pub enum WriteError {
         #[source]
         source: rsa::Error,
     },
+    /// A private key could not be read.
+    #[error("cannot read private key {key}")]
+    Key {
+        /// The key name.
+        key: String,
+        /// What the PEM or DER decoder said.
+        #[source]
+        source: rsa::pkcs8::Error,
+    },
     /// A tar header could not hold a path or a value.
     #[error("cannot write {path:?} into a tar header")]
     Tar {
@@ -69,6 +78,23 @@ impl SigningKey {
             hash: SignatureHash::Sha1,
             key,
         }
+    }
+
+    /// A signing key from a PEM private key, PKCS#1 (`BEGIN RSA PRIVATE KEY`, as
+    /// `abuild-keygen` writes it) or PKCS#8 (`BEGIN PRIVATE KEY`).
+    pub fn from_pem(name: &str, pem: &str) -> Result<SigningKey, WriteError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
+            RsaPrivateKey::from_pkcs1_pem(pem).map_err(rsa::pkcs8::Error::from)
+        } else {
+            RsaPrivateKey::from_pkcs8_pem(pem)
+        };
+        let key = key.map_err(|source| WriteError::Key {
+            key: name.to_string(),
+            source,
+        })?;
+        Ok(SigningKey::new(name, key))
     }
 
     /// The public key as a PEM SubjectPublicKeyInfo, the form of `/etc/apk/keys` files.
@@ -334,14 +360,28 @@ fn pkginfo_text(info: &PackageInfo, size: u64, datahash: &[u8; 32]) -> String {
 /// signature over the control member.
 pub fn build_package(spec: &PackageSpec, key: &SigningKey) -> Result<BuiltPackage, WriteError> {
     let (data_tar, installed) = data_tar(&spec.files)?;
-    let data = gzip(&data_tar);
+    let mut info = spec.info.clone();
+    info.installed_size = installed;
+    package_from_data_tar(&info, &spec.scripts, &data_tar, key)
+}
+
+/// Builds a signed `.apk` around a data tar made elsewhere (it should carry apk's
+/// `APK-TOOLS.checksum.SHA1` headers): `info.installed_size` is written as `.PKGINFO`'s
+/// `size`; the checksum and file size are computed.
+pub fn package_from_data_tar(
+    info: &PackageInfo,
+    scripts: &[(String, Vec<u8>)],
+    data_tar: &[u8],
+    key: &SigningKey,
+) -> Result<BuiltPackage, WriteError> {
+    let data = gzip(data_tar);
     let datahash: [u8; 32] = Sha256::digest(&data).into();
-    let pkginfo = pkginfo_text(&spec.info, installed, &datahash);
+    let pkginfo = pkginfo_text(info, info.installed_size, &datahash);
 
     // The control tar is cut like the signature's: apk reads on into the data member.
     let mut control_tar = Vec::new();
     let mut entries: Vec<(&str, &[u8], u32)> = vec![(".PKGINFO", pkginfo.as_bytes(), 0o644)];
-    for (name, content) in &spec.scripts {
+    for (name, content) in scripts {
         entries.push((name, content, 0o755));
     }
     for (name, content, mode) in entries {
@@ -361,10 +401,9 @@ pub fn build_package(spec: &PackageSpec, key: &SigningKey) -> Result<BuiltPackag
     let mut bytes = signature;
     bytes.extend_from_slice(&control);
     bytes.extend_from_slice(&data);
-    let mut info = spec.info.clone();
+    let mut info = info.clone();
     info.checksum = encode_q1(&Sha1::digest(&control).into());
     info.size = bytes.len() as u64;
-    info.installed_size = installed;
     Ok(BuiltPackage { bytes, info })
 }
 

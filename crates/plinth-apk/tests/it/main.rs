@@ -1,6 +1,7 @@
 //! The integration tests of plinth-apk, in one binary: real Alpine data first, then the
 //! signed repositories the writer makes for the tampering cases.
 
+mod fuzz_corpus;
 mod installed;
 mod real;
 mod resolve;

@@ -443,6 +443,7 @@ fn hostile_data_entries_are_refused() {
         (b"usr/../../x", b'0', b"", "path with `..` refused"),
         (b"x", b'1', b"../../etc/shadow", "path with `..` refused"),
         (b"dev/null", b'3', b"", "unsupported tar entry type"),
+        (b"x\nF:etc", b'0', b"", "control character refused"),
     ] {
         let (bytes, _) = package_with_raw_entry(&key, name, kind, link);
         let pkg = verify_package("evil", &bytes, &keys, None).unwrap();
@@ -527,4 +528,105 @@ proptest! {
         prop_assert!(verify_package("p", &built.bytes[..cut], &keys, None).is_err());
         let _ = verify_index("i", &bytes, &keys);
     }
+}
+
+/// Found by the apk_data_tar fuzz target: a data entry named `u\nsr/bin` became a line
+/// of its own in the installed database, so a package could write records (a fake
+/// package, a fake checksum) that apk, syft and trivy would believe.
+#[test]
+fn newline_in_data_path_cannot_inject_database_records() {
+    let key = test_key(KEY);
+    let (bytes, _) = package_with_raw_entry(
+        &key,
+        b"etc/x\n\nC:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:fake\nV:1-r0",
+        b'0',
+        b"",
+    );
+    let pkg = verify_package("evil", &bytes, &keyring(&key), None).unwrap();
+    let err = pkg.data_entries(&bytes, &Limits::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("path with a control character refused"),
+        "{err}"
+    );
+}
+
+/// openssl as the oracle of the writer's signatures: a key made by `openssl genrsa`
+/// (PKCS#1, as abuild-keygen writes it) and the same key in PKCS#8 sign an index whose
+/// signature `openssl dgst -sha1 -verify` accepts over the signed members, exactly as
+/// PROVENANCE.md checks Alpine's own.
+#[test]
+fn written_index_signature_verifies_with_openssl() {
+    let have = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("`openssl` is not installed; run ./scripts/test.sh");
+        }
+        eprintln!("SKIPPED: `openssl` is not installed; run ./scripts/test.sh");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["genrsa", "-traditional", "-out", "k1.pem", "2048"]);
+    run(&[
+        "pkcs8", "-topk8", "-nocrypt", "-in", "k1.pem", "-out", "k8.pem",
+    ]);
+    run(&["rsa", "-in", "k1.pem", "-pubout", "-out", "k.pub"]);
+    let pkcs1 = fs_err::read_to_string(tmp.path().join("k1.pem")).unwrap();
+    let pkcs8 = fs_err::read_to_string(tmp.path().join("k8.pem")).unwrap();
+    assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY") && pkcs8.contains("BEGIN PRIVATE KEY"));
+    for pem in [pkcs1, pkcs8] {
+        let key = SigningKey::from_pem("k.pub", &pem).unwrap();
+        assert_eq!(
+            key.public_pem(),
+            fs_err::read_to_string(tmp.path().join("k.pub")).unwrap()
+        );
+        let infos: Vec<PackageInfo> = specs()
+            .iter()
+            .map(|s| build_package(s, &key).unwrap().info)
+            .collect();
+        let index = build_index(&infos, "t", &key).unwrap();
+        let sig = gzip::member_at(&index, 0, 1 << 20).unwrap();
+        let mut a = tar::Archive::new(&sig.content[..]);
+        let mut entry = a.entries().unwrap().next().unwrap().unwrap();
+        let mut signature = Vec::new();
+        entry.read_to_end(&mut signature).unwrap();
+        fs_err::write(tmp.path().join("sig"), signature).unwrap();
+        fs_err::write(tmp.path().join("signed"), &index[sig.range.end..]).unwrap();
+        let out = run(&[
+            "dgst",
+            "-sha1",
+            "-verify",
+            "k.pub",
+            "-signature",
+            "sig",
+            "signed",
+        ]);
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "Verified OK");
+        // And the reader, with the key loaded from the openssl-written file.
+        let keys = Keyring::load(&[tmp.path().join("k.pub")]).unwrap();
+        verify_index("t", &index, &keys).unwrap();
+    }
+    assert!(
+        SigningKey::from_pem(
+            "bad",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
+        .is_err()
+    );
 }
