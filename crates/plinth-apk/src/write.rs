@@ -40,6 +40,12 @@ pub enum WriteError {
         #[source]
         source: rsa::Error,
     },
+    /// A package name or version would not make a plain file name.
+    #[error("package {id:?} does not make a plain file name")]
+    FileName {
+        /// `name-version`.
+        id: String,
+    },
     /// A private key could not be read.
     #[error("cannot read private key {key}")]
     Key {
@@ -461,15 +467,24 @@ pub fn write_repository(
         move |source| WriteError::Io { path, source }
     };
     fs_err::create_dir_all(dir).map_err(io(dir))?;
+    // Each file goes through a temporary name, so that a failure leaves no half-written
+    // file; the index is written last, so it never lists a package that is missing.
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), WriteError> {
+        let tmp = path.with_extension(format!("plinth-tmp-{}", std::process::id()));
+        fs_err::write(&tmp, bytes).map_err(io(&tmp))?;
+        fs_err::rename(&tmp, path).map_err(io(path))
+    };
     let mut infos = Vec::new();
     for spec in packages {
+        let id = spec.info.id();
+        if id.contains('/') || id.starts_with('.') || id.chars().any(char::is_control) {
+            return Err(WriteError::FileName { id });
+        }
         let built = build_package(spec, key)?;
-        let path = dir.join(format!("{}.apk", built.info.id()));
-        fs_err::write(&path, &built.bytes).map_err(io(&path))?;
+        write(&dir.join(format!("{id}.apk")), &built.bytes)?;
         infos.push(built.info);
     }
     let index = build_index(&infos, description, key)?;
-    let path = dir.join("APKINDEX.tar.gz");
-    fs_err::write(&path, index).map_err(io(&path))?;
+    write(&dir.join("APKINDEX.tar.gz"), &index)?;
     Ok(infos)
 }
