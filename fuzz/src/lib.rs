@@ -3,6 +3,8 @@
 //! committed corpora with deterministic mutations (`src/replay.rs`) in every CI run;
 //! the libFuzzer targets in `fuzz_targets/` call them under coverage guidance.
 
+#[path = "apk.rs"]
+pub mod apk;
 #[path = "oci.rs"]
 pub mod oci;
 #[path = "sbom.rs"]
