@@ -750,4 +750,23 @@ mod tests {
         assert_eq!(names(&r), ["a", "b"]);
         assert_eq!(r.pulled_by("a").collect::<Vec<_>>(), ["b"]);
     }
+
+    #[test]
+    fn base_system_is_every_essential_and_required_package_of_the_architecture() {
+        let u = universe(
+            "bash 5.2 amd64; Essential: yes; Priority: required
+             mawk 1.3 amd64; Priority: required
+             tzdata 2024 all; Priority: required
+             apt 2.6 amd64; Priority: important
+             curl 7 amd64; Priority: optional
+             dpkg 1.21 arm64; Essential: yes
+             dpkg 1.21 amd64; Essential: yes; Priority: required
+             base-files 12 amd64; Essential: yes",
+        );
+        assert_eq!(
+            u.base_system("amd64"),
+            ["base-files", "bash", "dpkg", "mawk", "tzdata"]
+        );
+        assert_eq!(u.base_system("arm64"), ["dpkg", "tzdata"]);
+    }
 }
