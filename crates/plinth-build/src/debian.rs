@@ -108,15 +108,36 @@ pub fn with_options(
     Ok(d)
 }
 
+/// Ubuntu's archive keys (`crates/plinth-build/keyrings/README.md` gives their source).
+pub const UBUNTU_KEYRING: &[u8] = include_bytes!("../keyrings/ubuntu-archive-keyring.gpg");
+
 /// Where the mirror and its keys come from: the spec (with the command line's
 /// overrides, see [`with_options`]) or the apt sources. The security suite comes from
 /// `security-mirror`, else the apt sources' `*-security` entry, else the main mirror; it
 /// is left out only when `security` is off, and required otherwise.
 pub fn repo_config(d: &DebianSpec) -> Result<RepoConfig, BuildError> {
     let now = SystemTime::now();
+    let ubuntu = d.release.distro() == profile::Distro::Ubuntu;
+    if ubuntu && d.mirror.is_none() {
+        // A Debian machine's apt sources name no Ubuntu archive; guessing one from them
+        // would fetch Debian's indexes under Ubuntu's names.
+        return Err(deb_err(format!(
+            "an [ubuntu] spec needs the Ubuntu archive's URI for {}: set `mirror` in [ubuntu] \
+             or pass --mirror (the directory holding dists/ and pool/)",
+            d.release.codename()
+        )));
+    }
     let security = match (&d.security_mirror, d.security) {
         (_, false) => Security::Off,
         (Some(m), true) => Security::Mirror(m.clone()),
+        // Ubuntu's archive carries RELEASE-security beside the release.
+        (None, true) if ubuntu => Security::Mirror(
+            d.mirror
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
+        ),
         (None, true) => Security::Apt,
     };
     let codename = d.release.codename();
@@ -125,7 +146,13 @@ pub fn repo_config(d: &DebianSpec) -> Result<RepoConfig, BuildError> {
             mirror: m.trim_end_matches('/').to_string(),
             suites: d.release.suites().to_vec(),
             components: vec!["main".into()],
-            keyring: if d.keys.is_empty() {
+            keyring: if d.keys.is_empty() && ubuntu {
+                Keyring::from_bytes(
+                    UBUNTU_KEYRING,
+                    "Ubuntu's archive keyring (shipped with Plinth)",
+                )
+                .map_err(|e| deb_src("cannot load Ubuntu's archive keyring", e))?
+            } else if d.keys.is_empty() {
                 Keyring::load(Path::new(plinth_deb::keyring::DEFAULT_KEYRING))
                     .map_err(|e| deb_src("cannot load the Debian archive keyring", e))?
             } else {
@@ -539,6 +566,20 @@ pub fn system_files(
         Entry::bytes(release_text.into_bytes(), 0o644),
     )?;
     l.add("/etc/os-release", Entry::symlink("../usr/lib/os-release"))?;
+    if d.release.distro() == profile::Distro::Ubuntu {
+        // Ubuntu's base-files ships it, and trivy tells Ubuntu by it, not by os-release.
+        let lsb = format!(
+            "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={}\nDISTRIB_CODENAME={}\nDISTRIB_DESCRIPTION=\"Ubuntu {}\"\n",
+            d.release.version_id(),
+            d.release.codename(),
+            d.release
+                .version_text()
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+        );
+        l.add("/etc/lsb-release", Entry::bytes(lsb.into_bytes(), 0o644))?;
+    }
     l.add(
         "/etc/nsswitch.conf",
         Entry::bytes(profile::NSSWITCH.as_bytes().to_vec(), 0o644),
@@ -563,4 +604,21 @@ pub fn system_files(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod ubuntu_tests {
+    use super::*;
+
+    #[test]
+    fn ubuntu_keyring_holds_the_key_that_signs_focal_and_later() {
+        let ring = Keyring::from_bytes(UBUNTU_KEYRING, "test").unwrap();
+        let fprs = ring.fingerprints();
+        assert!(
+            fprs.iter()
+                .any(|f| f.eq_ignore_ascii_case("F6ECB3762474EDA9D21B7022871920D1991BC93C")),
+            "{fprs:?}"
+        );
+        assert_eq!(ring.len(), 3, "{fprs:?}");
+    }
 }

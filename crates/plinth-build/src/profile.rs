@@ -26,7 +26,8 @@ pub enum Profile {
     Full,
 }
 
-/// A Debian release a profile can be built from.
+/// A release a profile can be built from: Debian's, or Ubuntu's (same formats, its own
+/// archive, keyring and names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Release {
@@ -34,6 +35,31 @@ pub enum Release {
     Bookworm,
     /// Debian 13.
     Trixie,
+    /// Ubuntu 20.04 LTS.
+    Focal,
+    /// Ubuntu 22.04 LTS.
+    Jammy,
+    /// Ubuntu 24.04 LTS.
+    Noble,
+}
+
+/// The distribution a release belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distro {
+    /// Debian.
+    Debian,
+    /// Ubuntu.
+    Ubuntu,
+}
+
+impl Distro {
+    /// `debian`, `ubuntu`: the `ID` of os-release and the spec's table name.
+    pub fn id(self) -> &'static str {
+        match self {
+            Distro::Debian => "debian",
+            Distro::Ubuntu => "ubuntu",
+        }
+    }
 }
 
 impl fmt::Display for Profile {
@@ -55,12 +81,43 @@ impl Release {
         match self {
             Release::Bookworm => "bookworm",
             Release::Trixie => "trixie",
+            Release::Focal => "focal",
+            Release::Jammy => "jammy",
+            Release::Noble => "noble",
         }
     }
 
-    /// `12`, from Debian's release table (every variant is in it: a test holds that).
+    /// Debian or Ubuntu.
+    pub fn distro(self) -> Distro {
+        match self {
+            Release::Bookworm | Release::Trixie => Distro::Debian,
+            Release::Focal | Release::Jammy | Release::Noble => Distro::Ubuntu,
+        }
+    }
+
+    /// `12` (from Debian's release table: every Debian variant is in it, a test holds
+    /// that), `24.04`.
     pub fn version_id(self) -> &'static str {
-        plinth_dpkg::releases::by_codename(self.codename()).map_or("", |r| r.number)
+        match self {
+            Release::Focal => "20.04",
+            Release::Jammy => "22.04",
+            Release::Noble => "24.04",
+            _ => plinth_dpkg::releases::by_codename(self.codename()).map_or("", |r| r.number),
+        }
+    }
+
+    /// os-release's `VERSION`: `Debian GNU/Linux 12 (bookworm)`, `24.04 LTS (Noble Numbat)`.
+    pub fn version_text(self) -> String {
+        match self {
+            Release::Focal => "20.04 LTS (Focal Fossa)".into(),
+            Release::Jammy => "22.04 LTS (Jammy Jellyfish)".into(),
+            Release::Noble => "24.04 LTS (Noble Numbat)".into(),
+            _ => format!(
+                "Debian GNU/Linux {} ({})",
+                self.version_id(),
+                self.codename()
+            ),
+        }
     }
 
     /// The suites searched by default, newest version winning.
@@ -100,15 +157,17 @@ impl Profile {
         }
         if matches!(self, Profile::Base | Profile::Cc) {
             p.push(match release {
-                Release::Bookworm => "libssl3",
-                Release::Trixie => "libssl3t64",
+                Release::Bookworm | Release::Jammy => "libssl3",
+                Release::Trixie | Release::Noble => "libssl3t64",
+                Release::Focal => "libssl1.1",
             });
         }
         if self == Profile::Cc {
             p.extend(["libgcc-s1", "libgomp1", "libstdc++6"]);
             p.push(match release {
-                Release::Bookworm => "gcc-12-base",
-                Release::Trixie => "gcc-14-base",
+                Release::Bookworm | Release::Jammy => "gcc-12-base",
+                Release::Trixie | Release::Noble => "gcc-14-base",
+                Release::Focal => "gcc-10-base",
             });
         }
         p
@@ -119,6 +178,20 @@ impl Profile {
 /// pick advisories by them), Plinth's own `PRETTY_NAME`.
 pub fn os_release(profile: Profile, release: Release) -> String {
     let (v, c) = (release.version_id(), release.codename());
+    if release.distro() == Distro::Ubuntu {
+        // Ubuntu's own fields (scanners key on ID and VERSION_ID), Plinth's PRETTY_NAME.
+        return format!(
+            "PRETTY_NAME=\"Plinth {profile} (Ubuntu {v})\"\n\
+             NAME=\"Ubuntu\"\n\
+             VERSION_ID=\"{v}\"\n\
+             VERSION=\"{}\"\n\
+             VERSION_CODENAME={c}\n\
+             ID=ubuntu\n\
+             ID_LIKE=debian\n\
+             UBUNTU_CODENAME={c}\n",
+            release.version_text()
+        );
+    }
     format!(
         "PRETTY_NAME=\"Plinth {profile} (Debian GNU/Linux {v})\"\n\
          NAME=\"Debian GNU/Linux\"\n\

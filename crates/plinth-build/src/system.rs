@@ -120,9 +120,10 @@ pub fn sources_text(d: &DebianSpec, suites: &[String]) -> Result<String, BuildEr
         }
         out.push_str(&format!(
             "Types: deb\nURIs: {mirror}\nSuites: {}\nComponents: {}\n\
-             Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+             Signed-By: /usr/share/keyrings/{}-archive-keyring.gpg\n",
             suites.join(" "),
-            cfg.components.join(" ")
+            cfg.components.join(" "),
+            d.release.distro().id()
         ));
     }
     Ok(out)

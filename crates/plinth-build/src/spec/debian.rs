@@ -9,18 +9,42 @@ use super::ctx::Ctx;
 use super::raw::RawDebian;
 use super::{DebianSpec, KeySource, SCRIPT_ONLY};
 use crate::error::BuildError;
-use crate::profile::{Profile, Release};
+use crate::profile::{Distro, Profile, Release};
 
 pub(super) fn check_debian(
     ctx: &Ctx,
     dir: &Path,
     profile: Option<&Spanned<Profile>>,
     raw: Option<&RawDebian>,
+    distro: Distro,
 ) -> Result<Option<DebianSpec>, BuildError> {
     if profile.is_none() && raw.is_none() {
         return Ok(None);
     }
-    let release = raw.map_or(Release::Bookworm, |r| r.release);
+    let release = match raw.and_then(|r| r.release.as_ref()) {
+        None if distro == Distro::Ubuntu => Release::Noble,
+        None => Release::Bookworm,
+        Some(r) if r.get_ref().distro() != distro => {
+            let other = r.get_ref().distro().id();
+            return Err(ctx.err_hint(
+                Some(r.span()),
+                format!(
+                    "`{}` is a release of {other}, not of {}",
+                    r.get_ref().codename(),
+                    distro.id()
+                ),
+                Some(match distro {
+                    Distro::Debian => {
+                        "Debian releases: bookworm, trixie (an Ubuntu release goes in [ubuntu])"
+                    }
+                    Distro::Ubuntu => {
+                        "Ubuntu releases: focal, jammy, noble (a Debian release goes in [debian])"
+                    }
+                }),
+            ));
+        }
+        Some(r) => *r.get_ref(),
+    };
     let profile = profile.map(|p| *p.get_ref());
     let mut packages: Vec<String> = profile
         .map(|p| p.packages(release))
@@ -74,12 +98,26 @@ pub(super) fn check_debian(
         ] {
             let Some(m) = m else { continue };
             let u = m.get_ref();
+            if !u.contains("://") {
+                // A path: relative to the spec, and it must be there.
+                if !dir.join(u).join("dists").is_dir() {
+                    return Err(ctx.err_hint(
+                        Some(m.span()),
+                        format!(
+                            "{key} `{u}` is a path, and {} holds no dists/ directory",
+                            dir.join(u).display()
+                        ),
+                        Some("a local mirror is the directory holding dists/ and pool/, relative to the spec"),
+                    ));
+                }
+                continue;
+            }
             if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://"))
             {
                 return Err(ctx.err_hint(
                     Some(m.span()),
                     format!("{key} `{u}` is not an http, https or file URI"),
-                    Some("write the mirror's base URI, the directory holding dists/ and pool/"),
+                    Some("write the mirror's base URI (the directory holding dists/ and pool/), or a path relative to the spec"),
                 ));
             }
         }
@@ -124,15 +162,11 @@ pub(super) fn check_debian(
         packages,
         exclude,
         layering: raw.map(|r| r.layers).unwrap_or_default(),
-        mirror: raw.and_then(|r| {
-            r.mirror
-                .as_ref()
-                .map(|m| m.get_ref().trim_end_matches('/').to_string())
-        }),
+        mirror: raw.and_then(|r| r.mirror.as_ref().map(|m| mirror_uri(dir, m.get_ref()))),
         security_mirror: raw.and_then(|r| {
             r.security_mirror
                 .as_ref()
-                .map(|m| m.get_ref().trim_end_matches('/').to_string())
+                .map(|m| mirror_uri(dir, m.get_ref()))
         }),
         security: raw.is_none_or(|r| r.security),
         keys: {
@@ -155,4 +189,17 @@ pub(super) fn check_debian(
         ca_certificates: files(raw.map(|r| &r.ca_certificates), "debian.ca-certificates")?,
         keep_docs: raw.is_some_and(|r| r.keep_docs) || profile == Some(Profile::Full),
     }))
+}
+
+/// A mirror as written: a URI as is, a path (checked to exist) as the `file://` URI of
+/// its absolute form, against the spec's directory.
+fn mirror_uri(dir: &Path, written: &str) -> String {
+    if written.contains("://") {
+        return written.trim_end_matches('/').to_string();
+    }
+    let path = dir.join(written);
+    let path = fs_err::canonicalize(&path).unwrap_or(path);
+    format!("file://{}", path.display())
+        .trim_end_matches('/')
+        .to_string()
 }

@@ -198,8 +198,18 @@ impl Spec {
             symlinks.push((path, t.clone()));
         }
         let mut config = config::check_config(&ctx, raw.config)?;
-        let debian =
-            debian::check_debian(&ctx, &dir, raw.image.profile.as_ref(), raw.debian.as_ref())?;
+        let (table, distro) = match (&raw.debian, &raw.ubuntu) {
+            (Some(_), Some(_)) => {
+                return Err(ctx.err_hint(
+                    None,
+                    "the spec has both [debian] and [ubuntu]: an image comes from one distribution",
+                    Some("keep the table of the distribution the image is built from"),
+                ));
+            }
+            (None, Some(u)) => (Some(u), crate::profile::Distro::Ubuntu),
+            (d, None) => (d.as_ref(), crate::profile::Distro::Debian),
+        };
+        let debian = debian::check_debian(&ctx, &dir, raw.image.profile.as_ref(), table, distro)?;
         if system && config.cmd.is_none() && config.entrypoint.is_none() {
             config.cmd = Some(vec!["bash".into()]);
         }

@@ -26,13 +26,15 @@ pub(super) struct RawSpec {
     #[serde(default)]
     pub(super) symlinks: Vec<RawSymlink>,
     pub(super) debian: Option<RawDebian>,
+    /// The same keys as `[debian]`, for Ubuntu's archive.
+    pub(super) ubuntu: Option<RawDebian>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawDebian {
-    #[serde(default = "default_release")]
-    pub(super) release: Release,
+    /// `bookworm` under `[debian]`, `noble` under `[ubuntu]` when absent.
+    pub(super) release: Option<Spanned<Release>>,
     #[serde(default)]
     pub(super) packages: Vec<Spanned<String>>,
     #[serde(default)]
@@ -49,10 +51,6 @@ pub(super) struct RawDebian {
     pub(super) ca_certificates: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) keep_docs: bool,
-}
-
-fn default_release() -> Release {
-    Release::Bookworm
 }
 
 #[derive(Deserialize)]

