@@ -182,9 +182,7 @@ fn a_modified_ubuntu_index_is_refused() {
     fs_err::write(&packages, bytes).unwrap();
     let spec = write_spec(
         tmp.path(),
-        &format!(
-            "[image]\nprofile = \"static\"\n[ubuntu]\nrelease = \"noble\"\nmirror = \"repo\"\nkeys = [\"repo/key.asc\"]\n"
-        ),
+        "[image]\nprofile = \"static\"\n[ubuntu]\nrelease = \"noble\"\nmirror = \"repo\"\nkeys = [\"repo/key.asc\"]\n",
         &[],
     );
     let err = fails(
