@@ -92,7 +92,7 @@ struct Event {
 }
 
 /// The plinth ecosystem key of an OSV ecosystem: `Debian:12` → `debian:12`,
-/// `Alpine:v3.20` → `alpine:3.20`, `Go` → `go`, `crates.io`, `PyPI` → `pypi`, `npm`.
+/// `Alpine:v3.20` → `alpine:3.20`, `Ubuntu:24.04:LTS` → `ubuntu:24.04`, `Go` → `go`, `crates.io`, `PyPI` → `pypi`, `npm`.
 /// `None` for ecosystems plinth does not match.
 pub fn ecosystem_key(osv: &str) -> Option<String> {
     let (base, release) = match osv.split_once(':') {
@@ -109,6 +109,17 @@ pub fn ecosystem_key(osv: &str) -> Option<String> {
                 && v.split('.')
                     .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
             ok.then(|| format!("alpine:{v}"))
+        }
+        // `Ubuntu:24.04:LTS`, `Ubuntu:24.10`: the archive's own fixes. `Ubuntu:Pro:…` and
+        // FIPS streams are other archives, which an image from the public one lacks.
+        ("Ubuntu", Some(r)) => {
+            let mut parts = r.split(':');
+            let v = parts.next().unwrap_or_default();
+            let rest: Vec<&str> = parts.collect();
+            let numeric = v.split('.').count() == 2
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            (numeric && (rest.is_empty() || rest == ["LTS"])).then(|| format!("ubuntu:{v}"))
         }
         ("Go", None) => Some("go".into()),
         ("crates.io", None) => Some("crates.io".into()),
@@ -255,6 +266,18 @@ fn rate(sevs: &[OsvSeverity], db_specific: Option<Severity>) -> Rated {
             .map(str::trim)
             .filter(|s| !s.is_empty() && s.len() <= MAX_FIELD_BYTES)
     };
+    // A distribution's own priority for its package (Ubuntu's records carry one, type
+    // `Ubuntu`: negligible … critical) rates the package as shipped, as trivy prefers the
+    // vendor's severity for OS packages; `untriaged` falls through to CVSS.
+    if let Some(word) = find("Ubuntu").and_then(cvss::severity_of_word) {
+        return Rated {
+            severity: Some(word),
+            source: Some("Ubuntu priority (osv)".into()),
+            cvss: find("CVSS_V3")
+                .or_else(|| find("CVSS_V4"))
+                .map(str::to_string),
+        };
+    }
     if let Some(v3) = find("CVSS_V3")
         && let Some(score) = cvss::base_score_v3(v3)
     {
@@ -392,7 +415,7 @@ fn convert(rec: Record, sink: &mut Sink) -> Result<()> {
         rec.severity
             .iter()
             .filter(|s| {
-                matches!(s.kind.as_deref(), Some("CVSS_V3" | "CVSS_V4"))
+                matches!(s.kind.as_deref(), Some("CVSS_V3" | "CVSS_V4" | "Ubuntu"))
                     && kinds.insert(s.kind.clone())
             })
             .cloned()
@@ -639,6 +662,14 @@ mod tests {
             ecosystem_key("Alpine:v3.20").as_deref(),
             Some("alpine:3.20")
         );
+        assert_eq!(
+            ecosystem_key("Ubuntu:24.04:LTS").as_deref(),
+            Some("ubuntu:24.04")
+        );
+        assert_eq!(
+            ecosystem_key("Ubuntu:24.10").as_deref(),
+            Some("ubuntu:24.10")
+        );
         assert_eq!(ecosystem_key("Go").as_deref(), Some("go"));
         assert_eq!(ecosystem_key("crates.io").as_deref(), Some("crates.io"));
         assert_eq!(ecosystem_key("PyPI").as_deref(), Some("pypi"));
@@ -649,7 +680,9 @@ mod tests {
             "Debian",
             "Debian:",
             "Alpine:edge",
-            "Ubuntu:22.04",
+            "Ubuntu:Pro:22.04:LTS",
+            "Ubuntu:Pro:FIPS-updates:22.04:LTS",
+            "Ubuntu:",
             "go",
         ] {
             assert_eq!(ecosystem_key(other), None, "{other}");
@@ -771,6 +804,19 @@ mod tests {
         let r = rate(std::slice::from_ref(&v4), Some(Severity::Medium));
         assert_eq!(r.severity, Some(Severity::Medium));
         assert_eq!(r.source.as_deref(), Some("database_specific (osv)"));
+        let ubuntu = OsvSeverity {
+            kind: Some("Ubuntu".into()),
+            score: Some("high".into()),
+        };
+        let r = rate(&[v3.clone(), ubuntu], None);
+        assert_eq!(r.severity, Some(Severity::High));
+        assert_eq!(r.source.as_deref(), Some("Ubuntu priority (osv)"));
+        let untriaged = OsvSeverity {
+            kind: Some("Ubuntu".into()),
+            score: Some("untriaged".into()),
+        };
+        let r = rate(&[untriaged], None);
+        assert_eq!(r.severity, None);
         let r = rate(&[], None);
         assert_eq!(r.severity, None);
     }

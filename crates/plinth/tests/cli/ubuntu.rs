@@ -234,3 +234,71 @@ fn releases_and_tables_must_agree_and_ubuntu_needs_its_archive() {
         "{err}"
     );
 }
+
+/// Ubuntu images are matched against OSV's Ubuntu records (ecosystem `Ubuntu:24.04:LTS`,
+/// source package names, Ubuntu's own priority), not Debian's; `Ubuntu:Pro:…` streams
+/// and other releases do not apply. The records are written here in the shape OSV
+/// publishes (OSV's Ubuntu feed cannot be downloaded on this machine), with made-up ids.
+#[test]
+fn ubuntu_images_are_scanned_with_osv_ubuntu_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = build_to(&example(), &out, &tmp.path().join("cache"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs = tmp.path().join("osv");
+    fs_err::create_dir_all(&recs).unwrap();
+    let record = |id: &str, eco: &str, name: &str, fixed: &str, priority: &str| {
+        let v = serde_json::json!({
+            "schema_version": "1.6.3", "id": id, "modified": "2026-11-30T00:00:00Z",
+            "upstream": [id.trim_start_matches("UBUNTU-")], "details": "test record",
+            "affected": [{"package": {"ecosystem": eco, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+            "severity": [{"type": "Ubuntu", "score": priority}]
+        });
+        fs_err::write(recs.join(format!("{id}.json")), v.to_string()).unwrap();
+    };
+    record(
+        "UBUNTU-CVE-2099-0001",
+        "Ubuntu:24.04:LTS",
+        "base-files",
+        "13ubuntu10.2",
+        "medium",
+    );
+    record(
+        "UBUNTU-CVE-2099-0002",
+        "Ubuntu:24.04:LTS",
+        "tzdata",
+        "2025b-0ubuntu0.24.04.1",
+        "high",
+    );
+    record(
+        "UBUNTU-CVE-2099-0003",
+        "Ubuntu:22.04:LTS",
+        "base-files",
+        "99",
+        "critical",
+    );
+    record(
+        "UBUNTU-CVE-2099-0004",
+        "Ubuntu:Pro:24.04:LTS",
+        "base-files",
+        "99",
+        "critical",
+    );
+    let db = tmp.path().join("vuln.db");
+    ok(plinth()
+        .args(["db", "import", "-q", "--db"])
+        .arg(&db)
+        .arg(&recs));
+    let o = run(plinth().arg("scan").arg("--db").arg(&db).arg(&out));
+    let text = stdout(&o);
+    assert!(text.contains("[ubuntu:24.04]"), "{text}");
+    assert!(
+        text.contains("Found:    1 (critical 0, high 0, medium 1,"),
+        "only base-files is behind its fix: {text}"
+    );
+    assert!(
+        text.contains("UBUNTU-CVE-2099-0001  base-files  13ubuntu10.1  13ubuntu10.2"),
+        "{text}"
+    );
+}
