@@ -45,7 +45,7 @@ const FIRST_FD: RawFd = 3;
 pub enum UsernsError {
     /// `newuidmap` or `newgidmap` is not on `PATH`.
     #[error(
-        "`{tool}` is not installed, and building as a user (uid {uid}) needs it to map ids into a user namespace"
+        "`{tool}` is not on PATH, and building as a user (uid {uid}) needs it to map ids into a user namespace"
     )]
     MissingTool {
         /// The program.
@@ -54,7 +54,7 @@ pub enum UsernsError {
         uid: u32,
     },
     /// `/etc/subuid` or `/etc/subgid` could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     ReadIds {
         /// The file.
         path: PathBuf,
@@ -73,7 +73,7 @@ pub enum UsernsError {
         found: Vec<IdRange>,
     },
     /// The kernel refused to create the user namespace.
-    #[error("cannot create a user namespace: {source}{}", why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default())]
+    #[error("cannot create a user namespace{}", why.as_deref().map(|w| format!(": {w}")).unwrap_or_default())]
     Unshare {
         /// What the machine's settings say, when they explain it.
         why: Option<String>,
@@ -92,7 +92,7 @@ pub enum UsernsError {
         output: String,
     },
     /// A process or pipe of the handshake could not be made or used.
-    #[error("cannot {what}: {source}")]
+    #[error("cannot {what}")]
     Io {
         /// What was being done.
         what: &'static str,
@@ -237,12 +237,10 @@ fn subordinate_range(path: &Path, user: Option<&str>, uid: u32) -> Result<IdRang
     })
 }
 
-/// `tool`'s path on `PATH` (and in `/usr/bin`, where Debian puts the id mappers, for a
-/// `PATH` without it).
+/// `tool`'s path on `PATH`.
 fn find_tool(tool: &'static str, uid: u32) -> Result<PathBuf, UsernsError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
         .map(|d| d.join(tool))
         .find(|p| {
             fs_err::metadata(p).is_ok_and(|m| {
@@ -606,7 +604,7 @@ dave:4294967000:65536
             tool: "newuidmap",
             uid: 1000,
         };
-        assert!(e.to_string().contains("`newuidmap` is not installed"));
+        assert!(e.to_string().contains("`newuidmap` is not on PATH"));
         assert!(e.hint().unwrap().contains("uidmap"));
         assert!(find_tool("plinth-no-such-tool", 1000).is_err());
     }
