@@ -91,11 +91,16 @@ fn as_user(user: &str, bin: &Path, env: &[(&str, &Path)]) -> Command {
     c
 }
 
-/// Builds the slim spec as root in `dir/root`: (digest, spec directory).
+/// Builds `examples/slim` (bookworm, from its committed lock) as root in `dir/root`:
+/// (digest, spec directory).
 fn root_build(dir: &Path) -> (String, PathBuf) {
-    let spec = write_spec(&dir.join("root"), SLIM, &[]);
-    let digest = build(&spec, &dir.join("root/out"), &[]);
-    (digest, spec.parent().unwrap().to_path_buf())
+    let spec_dir = dir.join("root");
+    fs_err::create_dir_all(&spec_dir).unwrap();
+    for f in ["plinth.toml", "plinth.lock"] {
+        fs_err::copy(repo_root().join("examples/slim").join(f), spec_dir.join(f)).unwrap();
+    }
+    let digest = build(&spec_dir.join("plinth.toml"), &dir.join("root/out"), &[]);
+    (digest, spec_dir)
 }
 
 /// The test user's spec directory (the spec and the root build's lock) and its cache,
@@ -104,7 +109,7 @@ fn root_build(dir: &Path) -> (String, PathBuf) {
 fn user_workspace(tmp: &Path, root_spec_dir: &Path) -> (PathBuf, PathBuf) {
     let home = owned_dir(tmp, "user", "root");
     let lock = fs_err::read_to_string(root_spec_dir.join("plinth.lock")).unwrap();
-    fs_err::write(home.join("plinth.toml"), SLIM).unwrap();
+    fs_err::copy(root_spec_dir.join("plinth.toml"), home.join("plinth.toml")).unwrap();
     fs_err::write(home.join("plinth.lock"), &lock).unwrap();
     let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache/blobs/sha256");
     let blobs = home.join("cache/blobs/sha256");
@@ -325,4 +330,38 @@ fn when_the_kernel_refuses_a_user_namespace_the_build_says_so() {
     );
     assert!(err.contains("Operation not permitted"), "{err}");
     assert!(err.contains("allow unprivileged user namespaces"), "{err}");
+}
+
+#[test]
+fn a_build_that_fails_in_the_namespace_exits_with_its_code_and_says_why_once() {
+    if test_user().is_none() {
+        return;
+    }
+    // A bookworm spec beside trixie's lock: refused in the namespace (exit 2), before
+    // anything is fetched.
+    let tmp = shared_tmp();
+    let dir = owned_dir(tmp.path(), "spec", "root");
+    fs_err::write(dir.join("plinth.toml"), SLIM).unwrap();
+    fs_err::copy(
+        repo_root().join("examples/slim-trixie/plinth.lock"),
+        dir.join("plinth.lock"),
+    )
+    .unwrap();
+    ok(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{USER}:"))
+        .arg(&dir));
+    let bin = user_binary(tmp.path());
+    let err = fails(
+        as_user(USER, &bin, &[("PLINTH_CACHE", &dir.join("cache"))])
+            .arg("build")
+            .arg(dir.join("plinth.toml"))
+            .arg("-o")
+            .arg(dir.join("out")),
+        2,
+    );
+    assert!(err.contains("as root of a user namespace"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(err.contains("plinth.lock"), "{err}");
+    assert!(!dir.join("out").exists());
 }
