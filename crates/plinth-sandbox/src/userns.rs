@@ -127,8 +127,9 @@ impl UsernsError {
                     .into(),
             ),
             UsernsError::Map { .. } => Some(
-                "newuidmap and newgidmap must be set-uid root (or have cap_setuid/cap_setgid), \
-                 and the ranges in /etc/subuid and /etc/subgid must not overlap the user's own id"
+                "newuidmap and newgidmap must be set-uid root (or have the file capabilities \
+                 cap_setuid and cap_setgid) on a file system mounted without nosuid; their \
+                 message says what they refused"
                     .into(),
             ),
             _ => None,
@@ -364,10 +365,12 @@ pub fn rerun_as_namespace_root() -> Result<ExitStatus, UsernsError> {
         }
     }
 
+    // From here this process outlives the child: the signals that would end it go to
+    // the child, whose end is ours. (Without pidfds, before Linux 5.3, they end this
+    // process, and the child then gets the death signal it set.)
     let forwarder = forward_signals(&child);
-    to_child
-        .write_all(b"1")
-        .map_err(io_err("release the user namespace's process"))?;
+    // A child that died meanwhile cannot read this; its status says how it ended.
+    let _ = to_child.write_all(b"1");
     drop(to_child);
     let status = child
         .wait()

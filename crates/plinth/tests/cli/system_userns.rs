@@ -365,3 +365,41 @@ fn a_build_that_fails_in_the_namespace_exits_with_its_code_and_says_why_once() {
     assert!(err.contains("plinth.lock"), "{err}");
     assert!(!dir.join("out").exists());
 }
+
+#[test]
+fn a_failing_newuidmap_stops_the_build_with_its_message_once() {
+    if test_user().is_none() {
+        return;
+    }
+    // Stand-ins that refuse as a newuidmap without its set-uid bit does.
+    let tmp = shared_tmp();
+    let tools = tmp.path().join("tools");
+    fs_err::create_dir(&tools).unwrap();
+    for t in ["newuidmap", "newgidmap"] {
+        let p = tools.join(t);
+        fs_err::write(
+            &p,
+            format!("#!/bin/sh\necho \"{t}: write to uid_map failed: Operation not permitted\" >&2\nexit 1\n"),
+        )
+        .unwrap();
+        fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let dir = owned_dir(tmp.path(), "spec", USER);
+    fs_err::write(dir.join("plinth.toml"), SLIM).unwrap();
+    let bin = user_binary(tmp.path());
+    let path =
+        std::env::join_paths([tools.as_path(), Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let err = fails(
+        as_user(USER, &bin, &[("PATH", Path::new(&path))])
+            .arg("build")
+            .arg(dir.join("plinth.toml")),
+        2,
+    );
+    assert!(err.contains("newuidmap "), "{err}");
+    assert!(
+        err.contains("write to uid_map failed: Operation not permitted"),
+        "{err}"
+    );
+    assert!(err.contains("set-uid root"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
