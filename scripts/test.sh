@@ -14,13 +14,14 @@ PACKAGES=(gcc g++ make libc6-dev libssl-dev openssl debian-archive-keyring
           skopeo umoci podman runc buildah
           golang-go python3-apt chromium fonts-dejavu-core
           rpm python3-packaging docker-registry apache2-utils
-          createrepo-c gnupg)
+          createrepo-c gnupg uidmap)
 # (rpm and python3-packaging are the oracles of the rpm and PEP 440 version orderings;
 # apk-tools is not in Debian 12, so apk ordering is checked against apk-tools' own test
 # vectors in crates/plinth-vuln/src/version/apk_vectors.txt. docker-registry is the CNCF
 # registry the push/pull tests run on 127.0.0.1; apache2-utils has `htpasswd -B` for its
 # password file. rpm (rpmbuild, rpmsign), createrepo-c and gnupg generate the signed RPM
-# repositories of the plinth-rpm tests.)
+# repositories of the plinth-rpm tests. uidmap has newuidmap/newgidmap, which
+# system images built without root need.)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,6 +40,19 @@ if ! ls /var/lib/apt/lists/*InRelease >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   say "apt-get update (the tests read apt's signed lists)"
   $SUDO apt-get update -q
+fi
+
+# The user the system_userns tests build as without root: it needs a range of
+# subordinate uids and gids (Debian's packages own files as ids up to 65534).
+if [ "$(id -u)" -eq 0 ]; then
+  if ! id -u plinth-test >/dev/null 2>&1; then
+    say "adding the user plinth-test (system builds without root)"
+    useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin plinth-test
+  fi
+  grep -q '^plinth-test:' /etc/subuid 2>/dev/null ||
+    usermod --add-subuids 200000-265535 plinth-test
+  grep -q '^plinth-test:' /etc/subgid 2>/dev/null ||
+    usermod --add-subgids 200000-265535 plinth-test
 fi
 
 # Python tools (validators, peers), kept in a virtualenv beside the checkout.

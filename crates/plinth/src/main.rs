@@ -71,6 +71,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A build re-run in a user namespace (`commands::build`) becomes its root here, first
+    // of all: the kernel makes a user namespace only for a process with one thread.
+    if let Err(e) = plinth_sandbox::userns::enter_if_child() {
+        let quiet = matches!(e, plinth_sandbox::userns::UsernsError::ReportedByParent);
+        let e = render::CliError::from(e);
+        if !quiet {
+            render::error(&e);
+        }
+        return ExitCode::from(e.exit_code());
+    }
     render::install_panic_hook();
     let cli = Cli::parse();
     // A mistake in PLINTH_LIMITS is said at once, not silently replaced by the defaults.

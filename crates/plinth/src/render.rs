@@ -69,6 +69,16 @@ impl From<plinth_build::BuildError> for CliError {
     }
 }
 
+impl From<plinth_sandbox::userns::UsernsError> for CliError {
+    /// The machine's set-up (no id mapper, no subordinate ids, namespaces disabled)
+    /// exits 2 with the fix as hint; a process or pipe that fails exits 3.
+    fn from(e: plinth_sandbox::userns::UsernsError) -> Self {
+        let hint = e.hint();
+        let internal = e.is_internal();
+        CliError::classify(e, hint, internal)
+    }
+}
+
 impl From<plinth_oci::Error> for CliError {
     fn from(e: plinth_oci::Error) -> Self {
         let hint = e.hint();

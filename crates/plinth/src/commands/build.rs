@@ -8,6 +8,7 @@ use clap::ValueEnum;
 use plinth_build::output::{SbomKind, attach_sboms, write_outputs};
 use plinth_build::{BuildOptions, Platform, Spec};
 use plinth_oci::OutputFormat;
+use plinth_sandbox::userns;
 
 use crate::args::DebianArgs;
 use crate::render::{CliError, size, stdout};
@@ -68,6 +69,23 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|r| plinth_registry::Reference::parse(r.trim_start_matches("docker://")))
         .transpose()?;
     let spec = Spec::load(&args.spec)?;
+    let system = spec
+        .debian
+        .as_ref()
+        .and_then(|d| d.profile)
+        .is_some_and(|p| p.is_system());
+    if system && !userns::is_root() {
+        // dpkg and the maintainer scripts need root: this same command runs again as
+        // root of a user namespace, and its status is ours.
+        if !args.quiet {
+            eprintln!(
+                "Not root: building {} as root of a user namespace",
+                args.spec.display()
+            );
+        }
+        let status = userns::rerun_as_namespace_root()?;
+        return Ok(ExitCode::from(userns::exit_code(status)));
+    }
     let only_platforms = if args.platforms.is_empty() {
         None
     } else {

@@ -26,5 +26,6 @@ mod serve_s3;
 mod serve_spec;
 mod support;
 mod system;
+mod system_userns;
 mod tampered;
 mod ubuntu;
