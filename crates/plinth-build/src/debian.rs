@@ -45,14 +45,14 @@ pub fn debian_arch(p: &Platform) -> Option<&'static str> {
     })
 }
 
-fn deb_err(message: impl Into<String>) -> BuildError {
+pub(crate) fn deb_err(message: impl Into<String>) -> BuildError {
     BuildError::Debian {
         message: message.into(),
         source: None,
     }
 }
 
-fn deb_src(
+pub(crate) fn deb_src(
     message: impl Into<String>,
     e: impl std::error::Error + Send + Sync + 'static,
 ) -> BuildError {

@@ -35,6 +35,7 @@ use plinth_sandbox::Chroot;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 
 use crate::built_layers::{self, LayerInputs, layer_key};
+use crate::debian::{deb_err, deb_src};
 use crate::error::BuildError;
 use crate::profile::Profile;
 use crate::spec::DebianSpec;
@@ -571,23 +572,6 @@ fn deb_name(p: &LockedPackage) -> String {
         p.version.replace(':', "%3a"),
         p.architecture
     )
-}
-
-fn deb_err(message: impl Into<String>) -> BuildError {
-    BuildError::Debian {
-        message: message.into(),
-        source: None,
-    }
-}
-
-fn deb_src(
-    message: impl Into<String>,
-    e: impl std::error::Error + Send + Sync + 'static,
-) -> BuildError {
-    BuildError::Debian {
-        message: message.into(),
-        source: Some(Box::new(e)),
-    }
 }
 
 fn set_mode(p: &Path, mode: u32) -> Result<(), BuildError> {

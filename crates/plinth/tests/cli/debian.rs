@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 use crate::common::*;
+use crate::support::layout_digest as index_digest;
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache")
 }
 
@@ -699,18 +700,8 @@ fn an_armoured_key_in_the_spec_that_is_not_a_key_is_a_clear_error() {
     assert!(!tmp.path().join("plinth.lock").exists());
 }
 
-/// The digest of the image an OCI layout's index.json points at.
-fn index_digest(layout: &Path) -> String {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Copies `examples/NAME` (spec and lock) into `dir`; returns the spec's path.
-fn copy_debian_example(name: &str, dir: &Path) -> PathBuf {
+pub fn copy_debian_example(name: &str, dir: &Path) -> PathBuf {
     let src = repo_root().join("examples").join(name);
     let dst = dir.join(name);
     fs_err::create_dir_all(&dst).unwrap();

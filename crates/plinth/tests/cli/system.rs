@@ -14,29 +14,8 @@ const SLIM_BOOKWORM: &str =
     "sha256:954ca52ea948fc83d0fc080d05697b1bd48c0ea665f07bb0679dd58b7f3bed77";
 const SLIM_TRIXIE: &str = "sha256:1c55a253422b72e42c3518aef1e9f9f801c2d65540d914667fdc8ac91be88d5a";
 
-fn cache_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plinth-cache")
-}
-
-fn index_digest(layout: &Path) -> String {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Copies `examples/NAME` (spec and lock) into `dir`; returns the spec's path.
-fn copy_example(name: &str, dir: &Path) -> PathBuf {
-    let src = repo_root().join("examples").join(name);
-    let dst = dir.join(name);
-    fs_err::create_dir_all(&dst).unwrap();
-    for f in ["plinth.toml", "plinth.lock"] {
-        fs_err::copy(src.join(f), dst.join(f)).unwrap();
-    }
-    dst.join("plinth.toml")
-}
+use crate::debian::{cache_dir, copy_debian_example as copy_example};
+use crate::support::layout_digest as index_digest;
 
 /// `plinth build SPEC -o OUT --cache-dir CACHE`; `None` (skipped, outside CI) when the
 /// mirror of the apt sources cannot be reached.
