@@ -14,14 +14,15 @@ PACKAGES=(gcc g++ make libc6-dev libssl-dev openssl debian-archive-keyring
           skopeo umoci podman runc buildah
           golang-go python3-apt chromium fonts-dejavu-core
           rpm python3-packaging docker-registry apache2-utils
-          createrepo-c gnupg uidmap)
+          createrepo-c gnupg uidmap mmdebstrap dpkg)
 # (rpm and python3-packaging are the oracles of the rpm and PEP 440 version orderings;
 # apk-tools is not in Debian 12, so apk ordering is checked against apk-tools' own test
 # vectors in crates/plinth-vuln/src/version/apk_vectors.txt. docker-registry is the CNCF
 # registry the push/pull tests run on 127.0.0.1; apache2-utils has `htpasswd -B` for its
 # password file. rpm (rpmbuild, rpmsign), createrepo-c and gnupg generate the signed RPM
 # repositories of the plinth-rpm tests. uidmap has newuidmap/newgidmap, which
-# system images built without root need.)
+# system images built without root need. mmdebstrap is the anchor the system images'
+# package set is compared with; dpkg's dpkg-deb builds the test packages of their tests.)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
