@@ -129,14 +129,16 @@ impl BuildError {
                  set `security = false` in [debian] to build without them"
                     .to_string(),
             ),
-            BuildError::Emulator { platform, arch } => Some(format!(
-                "register an emulator for {arch} with binfmt_misc (Debian: apt-get install qemu-user-static binfmt-support), or build the native platforms only (--platform linux/{})",
+            BuildError::Emulator { arch, .. } => Some(format!(
+                "register an emulator for {arch} with binfmt_misc (on Debian: apt-get install \
+                 qemu-user-static binfmt-support), or build only the platforms this machine \
+                 runs: --platform linux/{}",
                 match std::env::consts::ARCH {
                     "x86_64" => "amd64",
                     "aarch64" => "arm64",
                     other => other,
                 }
-            ) + &format!("; {platform} needs it")),
+            )),
             BuildError::MaintainerScript { .. } => Some(
                 "the output above is dpkg's; the lock pins the packages, so `plinth lock --update` picks up fixed versions".to_string(),
             ),
