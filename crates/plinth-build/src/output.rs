@@ -166,11 +166,13 @@ pub fn attach_sboms(
         let src: &dyn ImageSource = &src;
         let mut out = Vec::new();
         for image in src.images(None)? {
-            let subject = plinth_sbom::subject::from_image(
+            // Through the layer cache: a warm build's layers were read before.
+            let subject = plinth_sbom::subject::from_image_with(
                 src,
                 image,
                 &reference,
                 plinth_sbom::SubjectKind::OciLayout,
+                &plinth_sbom::subject::fs_options_cached(true),
             )?;
             let sbom = plinth_sbom::catalog(&subject);
             let bytes = write(

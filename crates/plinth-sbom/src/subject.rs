@@ -189,7 +189,19 @@ pub fn from_image(
     reference: &str,
     kind: SubjectKind,
 ) -> Result<Subject> {
-    let fs = ImageFs::open(src, &image, &fs_options())?;
+    from_image_with(src, image, reference, kind, &fs_options())
+}
+
+/// [`from_image`], reading the file system with `opts` (e.g. [`fs_options_cached`]: a
+/// build's SBOM of layers it took from its cache then neither inflates nor parses them).
+pub fn from_image_with(
+    src: &dyn ImageSource,
+    image: ResolvedImage,
+    reference: &str,
+    kind: SubjectKind,
+    opts: &ImageFsOptions,
+) -> Result<Subject> {
+    let fs = ImageFs::open(src, &image, opts)?;
     let layers = layer_infos(&image);
     Ok(Subject {
         reference: reference.to_string(),
