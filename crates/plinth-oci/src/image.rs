@@ -1,13 +1,13 @@
 //! Assembling layers and configs into manifests and indexes.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-
 use oci_spec::image::{
     Config, Descriptor, Digest, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
     ImageIndexBuilder, ImageManifestBuilder, MediaType, Platform, RootFsBuilder,
 };
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
+use crate::blob::Blob;
 use crate::canonical;
 use crate::digest::sha256_digest;
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ pub struct PlatformImage {
 #[derive(Debug, Clone)]
 pub struct ImageArtifact {
     /// Every blob (configs, layers, manifests, index, referrers), keyed by `sha256:…` digest.
-    pub blobs: BTreeMap<String, Arc<[u8]>>,
+    pub blobs: BTreeMap<String, Blob>,
     /// The image index for several platforms, else the one manifest.
     pub root: Descriptor,
     /// One manifest descriptor per platform, in spec order.
@@ -119,16 +119,19 @@ impl ImageBuilder {
             let config: ImageConfiguration = cb.build().map_err(spec_err("image config"))?;
             let config_bytes = canonical::to_vec(&config).map_err(json_err("image config"))?;
             let config_desc = desc(MediaType::ImageConfig, &config_bytes);
-            blobs.insert(config_desc.digest().to_string(), Arc::from(config_bytes));
+            blobs.insert(
+                config_desc.digest().to_string(),
+                Blob::from_bytes(config_bytes),
+            );
 
             let mut layer_descs = Vec::new();
             for (layer, _) in img.layers {
                 layer_descs.push(Descriptor::new(
                     layer.media_type.clone(),
-                    layer.data.len() as u64,
+                    layer.data.len(),
                     layer.digest.clone(),
                 ));
-                blobs.insert(layer.digest.to_string(), Arc::from(layer.data));
+                blobs.insert(layer.digest.to_string(), layer.data);
             }
             let mut mb = ImageManifestBuilder::default()
                 .schema_version(2u32)
@@ -144,7 +147,7 @@ impl ImageBuilder {
             if multi {
                 d.set_platform(Some(img.platform.clone()));
             }
-            blobs.insert(d.digest().to_string(), Arc::from(bytes));
+            blobs.insert(d.digest().to_string(), Blob::from_bytes(bytes));
             manifests.push(d);
         }
         let root = if multi {
@@ -158,7 +161,7 @@ impl ImageBuilder {
             let index = ib.build().map_err(spec_err("image index"))?;
             let bytes = canonical::to_vec(&index).map_err(json_err("image index"))?;
             let d = desc(MediaType::ImageIndex, &bytes);
-            blobs.insert(d.digest().to_string(), Arc::from(bytes));
+            blobs.insert(d.digest().to_string(), Blob::from_bytes(bytes));
             d
         } else {
             manifests[0].clone()
@@ -188,10 +191,10 @@ impl ImageArtifact {
     ) -> Result<Descriptor> {
         let empty = desc(MediaType::Other(EMPTY_CONFIG_MEDIA_TYPE.into()), b"{}");
         self.blobs
-            .insert(empty.digest().to_string(), Arc::from(&b"{}"[..]));
+            .insert(empty.digest().to_string(), Blob::from_bytes(&b"{}"[..]));
         let layer = desc(MediaType::Other(media_type.into()), &payload);
         self.blobs
-            .insert(layer.digest().to_string(), Arc::from(payload));
+            .insert(layer.digest().to_string(), Blob::from_bytes(payload));
         let mut subject = subject.clone();
         subject.set_annotations(None);
         subject.set_platform(None);
@@ -212,14 +215,26 @@ impl ImageArtifact {
         if !annotations.is_empty() {
             d.set_annotations(Some(annotations.into_iter().collect()));
         }
-        self.blobs.insert(d.digest().to_string(), Arc::from(bytes));
+        self.blobs
+            .insert(d.digest().to_string(), Blob::from_bytes(bytes));
         self.referrers.push(d.clone());
         Ok(d)
     }
 
-    /// The bytes of blob `digest`, `None` when the artifact does not hold it.
-    pub fn blob(&self, digest: &Digest) -> Option<&[u8]> {
-        self.blobs.get(&digest.to_string()).map(|b| &b[..])
+    /// The blob `digest`, `None` when the artifact does not hold it.
+    pub fn blob(&self, digest: &Digest) -> Option<&Blob> {
+        self.blobs.get(&digest.to_string())
+    }
+
+    /// The bytes of blob `digest` read into memory (for manifests and configs, which are
+    /// held there anyway), `None` when the artifact does not hold it.
+    pub fn blob_bytes(&self, digest: &Digest) -> Result<Option<std::borrow::Cow<'_, [u8]>>> {
+        self.blob(digest)
+            .map(|b| {
+                b.read_all()
+                    .map_err(|e| Error::io(b.path().unwrap_or(Path::new("")), e))
+            })
+            .transpose()
     }
 
     /// The root descriptor as it appears in a layout's `index.json`, tagged `tag`.
@@ -260,10 +275,13 @@ impl crate::ImageSource for ArtifactSource<'_> {
     }
 
     fn open_raw(&self, desc: &Descriptor) -> Result<Option<crate::RawBlob<'_>>> {
-        Ok(self
-            .artifact
-            .blob(desc.digest())
-            .map(|b| crate::RawBlob::new(b, b.len() as u64)))
+        let Some(b) = self.artifact.blob(desc.digest()) else {
+            return Ok(None);
+        };
+        let r = b
+            .open()
+            .map_err(|e| Error::io(b.path().unwrap_or(Path::new("")), e))?;
+        Ok(Some(crate::RawBlob::new(r, b.len())))
     }
 
     fn stored_blobs(&self) -> Result<Vec<Descriptor>> {
@@ -274,7 +292,7 @@ impl crate::ImageSource for ArtifactSource<'_> {
             .filter_map(|(digest, b)| {
                 Some(Descriptor::new(
                     MediaType::ImageManifest,
-                    b.len() as u64,
+                    b.len(),
                     digest.parse::<Digest>().ok()?,
                 ))
             })

@@ -8,14 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oci_spec::image::{Digest, MediaType};
 use tar::{EntryType, Header};
 
+use crate::blob::{Blob, Spool};
 use crate::digest::Sha256Writer;
 use crate::error::{Error, Result};
+use crate::pgzip::GzipWriter;
 
 /// The version of the bytes this writer produces for given entries. Caches of finished
 /// layers (a build's per-package layers) include it in their keys: bump it whenever a
@@ -190,8 +192,8 @@ impl Compression {
 pub struct LayerBlob {
     /// The layer media type, from its [`Compression`].
     pub media_type: MediaType,
-    /// The compressed blob.
-    pub data: Vec<u8>,
+    /// The compressed blob: in memory when small, else in a file (see [`crate::blob`]).
+    pub data: Blob,
     /// Digest of `data` (what the manifest names).
     pub digest: Digest,
     /// Digest of the uncompressed tar (what the config's `rootfs.diff_ids` names).
@@ -326,31 +328,41 @@ impl LayerBuilder {
         Ok(self.write_tar(w, mtime)?.0)
     }
 
-    /// Checks the tree and writes the layer.
-    pub fn finish(mut self, compression: Compression, mtime: u64) -> Result<LayerBlob> {
+    /// Checks the tree and writes the layer, a large one to a temporary file in the
+    /// system's temporary directory: see [`LayerBuilder::finish_in`].
+    pub fn finish(self, compression: Compression, mtime: u64) -> Result<LayerBlob> {
+        self.finish_in(compression, mtime, &std::env::temp_dir())
+    }
+
+    /// Checks the tree and writes the layer as a stream: each file is read as its entry
+    /// is written, the tar compressed as it is made (gzip in 1 MiB chunks on every core,
+    /// see [`crate::pgzip`]) and the blob kept in memory while small, else in a temporary
+    /// file in `dir` (removed when the blob is dropped, or at once on an error). The tar
+    /// is hashed once (the `diff_id`) and the compressed bytes once (the digest), as
+    /// they pass, so memory does not grow with the size of the files or the layer.
+    pub fn finish_in(
+        mut self,
+        compression: Compression,
+        mtime: u64,
+        dir: &Path,
+    ) -> Result<LayerBlob> {
         self.prepare()?;
 
-        let sink = Sha256Writer::new(Vec::new());
-        let (data, digest, diff_id, uncompressed_size) = match compression {
+        let sink = Sha256Writer::new(Spool::new(dir));
+        let (sink, diff_id, uncompressed_size) = match compression {
             Compression::Gzip => {
-                let (tar, diff_id, n) = self.write_tar(Vec::new(), mtime)?;
-                let data = crate::pgzip::gzip(&tar);
-                let digest = crate::digest::sha256_digest(&data);
-                (data, digest, diff_id, n)
+                let (gz, diff_id, n) = self.write_tar(GzipWriter::new(sink), mtime)?;
+                (gz.finish().map_err(|e| self.werr(e))?, diff_id, n)
             }
             Compression::Zstd => {
                 let z = zstd::Encoder::new(sink, 3).map_err(|e| self.werr(e))?;
                 let (z, diff_id, n) = self.write_tar(z, mtime)?;
-                let sink = z.finish().map_err(|e| self.werr(e))?;
-                let (data, digest, _) = sink.finish();
-                (data, digest, diff_id, n)
+                (z.finish().map_err(|e| self.werr(e))?, diff_id, n)
             }
-            Compression::None => {
-                let (sink, diff_id, n) = self.write_tar(sink, mtime)?;
-                let (data, digest, _) = sink.finish();
-                (data, digest, diff_id, n)
-            }
+            Compression::None => self.write_tar(sink, mtime)?,
         };
+        let (spool, digest, _) = sink.finish();
+        let data = spool.finish().map_err(|e| self.werr(e))?;
         Ok(LayerBlob {
             media_type: compression.media_type(),
             data,
@@ -490,7 +502,8 @@ mod tests {
     #[test]
     fn tar_is_sorted_with_implicit_parents_and_no_names() {
         let blob = sample(&[0, 1, 2, 3]).finish(Compression::None, 7).unwrap();
-        let mut ar = tar::Archive::new(&blob.data[..]);
+        let bytes = blob.data.read_all().unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
         let mut seen = Vec::new();
         for e in ar.entries().unwrap() {
             let e = e.unwrap();
@@ -590,7 +603,8 @@ mod tests {
         b.add(&long, Entry::bytes(&b"x"[..], 0o644)).unwrap();
         b.add("/link", Entry::symlink(target.clone())).unwrap();
         let blob = b.finish(Compression::None, 0).unwrap();
-        let mut ar = tar::Archive::new(&blob.data[..]);
+        let bytes = blob.data.read_all().unwrap();
+        let mut ar = tar::Archive::new(&bytes[..]);
         let names: Vec<(String, Option<String>)> = ar
             .entries()
             .unwrap()
@@ -606,5 +620,112 @@ mod tests {
             .collect();
         assert!(names.contains(&(long[1..].to_string(), None)));
         assert!(names.contains(&("link".to_string(), Some(target))));
+    }
+
+    /// The layer as `LAYER_WRITER_VERSION` 1 wrote it before layers were streamed: the
+    /// whole tar in memory, then compressed whole.
+    fn in_memory(b: LayerBuilder, compression: Compression) -> Vec<u8> {
+        let tar = b.write_tar_to(Vec::new(), 0).unwrap();
+        match compression {
+            Compression::Gzip => crate::pgzip::tests::in_memory(&tar),
+            Compression::Zstd => {
+                let mut z = zstd::Encoder::new(Vec::new(), 3).unwrap();
+                z.write_all(&tar).unwrap();
+                z.finish().unwrap()
+            }
+            Compression::None => tar,
+        }
+    }
+
+    /// One file of `size` bytes read from disk at `/f` (and a small one beside it).
+    fn one_file(dir: &Path, size: usize) -> LayerBuilder {
+        let src = dir.join(format!("src-{size}"));
+        fs_err::write(&src, crate::pgzip::tests::sample(size)).unwrap();
+        let mut b = LayerBuilder::new("t");
+        b.add("/f", Entry::file(Content::Path(src), 0o644, 0, 0))
+            .unwrap();
+        b.add("/etc/x", Entry::bytes(&b"x"[..], 0o644)).unwrap();
+        b
+    }
+
+    fn check_same_bytes(size: usize, compression: Compression) {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let want = in_memory(one_file(dir.path(), size), compression);
+        let blob = one_file(dir.path(), size)
+            .finish_in(compression, 0, &spool)
+            .unwrap();
+        let got = blob.data.read_all().unwrap();
+        assert!(
+            got[..] == want[..],
+            "{compression:?}, file of {size} bytes: the streamed layer differs"
+        );
+        assert_eq!(blob.digest, crate::sha256_digest(&want));
+        let tar = in_memory(one_file(dir.path(), size), Compression::None);
+        assert_eq!(blob.diff_id, crate::sha256_digest(&tar));
+        assert_eq!(blob.uncompressed_size, tar.len() as u64);
+        // Large layers are in a file, small ones in memory; either way nothing else is
+        // left in the spool directory once the blob is gone.
+        assert_eq!(
+            blob.data.path().is_some(),
+            want.len() > crate::blob::SPILL_AT
+        );
+        drop(blob);
+        let left = fs_err::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "temporary files left behind");
+    }
+
+    /// Streamed and in-memory layers are the same bytes for files (and so tars) on
+    /// either side of the 1 MiB chunk boundary and across many chunks.
+    #[test]
+    fn streamed_layers_equal_in_memory_ones_around_chunk_boundaries() {
+        const C: usize = crate::pgzip::CHUNK;
+        // The tar is `etc/` (512 bytes), `etc/x` (1024), `f` (512 and its data padded to
+        // 512) and 1024 bytes of end: a file of C - 3072 bytes fills exactly one chunk.
+        let edge = C - 3072;
+        for size in [
+            0,
+            1,
+            C - 1,
+            C,
+            C + 1,
+            edge - 1,
+            edge,
+            edge + 1,
+            edge + 512,
+            2 * C - 3072,
+            5 * C + 3,
+        ] {
+            check_same_bytes(size, Compression::Gzip);
+        }
+        for size in [0, C + 1, 5 * C + 3] {
+            check_same_bytes(size, Compression::Zstd);
+            check_same_bytes(size, Compression::None);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+        #[test]
+        fn streamed_layers_equal_in_memory_ones(chunks in 0usize..6, delta in -4000i64..4000) {
+            let size = (chunks as i64 * crate::pgzip::CHUNK as i64 + delta).max(0) as usize;
+            check_same_bytes(size, Compression::Gzip);
+        }
+    }
+
+    /// An error while the layer is written leaves no temporary file behind.
+    #[test]
+    fn a_failed_layer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let mut b = one_file(dir.path(), 6 << 20);
+        b.add(
+            "/status",
+            Entry::file(Content::Path("/proc/self/status".into()), 0o644, 0, 0),
+        )
+        .unwrap();
+        b.finish_in(Compression::Gzip, 0, &spool).unwrap_err();
+        let left = fs_err::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "temporary files left behind");
     }
 }

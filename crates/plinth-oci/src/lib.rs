@@ -9,6 +9,7 @@
 //! SBOMs or the network.
 #![deny(missing_docs)]
 
+pub mod blob;
 pub mod canonical;
 pub mod digest;
 mod error;
@@ -29,6 +30,7 @@ pub mod testing;
 pub mod validate;
 pub mod write;
 
+pub use blob::Blob;
 pub use digest::{Sha256Writer, sha256_digest};
 pub use error::{Error, Result};
 pub use fs::{ImageFs, ImageFsOptions, Node, NodeKind};

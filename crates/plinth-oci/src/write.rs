@@ -4,12 +4,13 @@
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, ImageIndexBuilder, MediaType};
 use serde::Serialize;
 
+use crate::blob::{Blob, Spool};
 use crate::canonical;
+use crate::digest::Sha256Writer;
 use crate::error::{Error, Result};
 use crate::image::ImageArtifact;
 use crate::layer::{Content, Entry, LayerBuilder};
@@ -90,14 +91,16 @@ pub fn prepare_image(
                 if let Some(dir) = dst.parent() {
                     fs_err::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
                 }
-                fs_err::write(&dst, &*entry).map_err(|e| Error::write(&dst, e))?;
+                // A blob in a file is hard-linked when the file system allows, else
+                // copied as a stream; none is read into memory.
+                entry.place(&dst).map_err(|e| Error::write(&dst, e))?;
             }
             Staged::Dir(tmp, path.to_path_buf())
         }
         OutputFormat::OciArchive => {
             let mut b = LayerBuilder::new("oci-archive");
             for (name, data) in layout_files(artifact, opts.tag)? {
-                b.add(&name, Entry::file(Content::Bytes(data), 0o644, 0, 0))?;
+                b.add(&name, Entry::file(content_of(&data), 0o644, 0, 0))?;
             }
             Staged::File(prepare_file(path, |w| {
                 b.write_tar_to(w, opts.mtime)
@@ -106,7 +109,10 @@ pub fn prepare_image(
             })?)
         }
         OutputFormat::DockerArchive => {
-            let b = docker_archive(artifact, opts)?;
+            // The layers' tars are spooled beside the output while the archive is
+            // written, and removed with `scratch` after it.
+            let scratch = PendingDir::scratch(path)?;
+            let (b, _tars) = docker_archive(artifact, opts, scratch.path())?;
             Staged::File(prepare_file(path, |w| {
                 b.write_tar_to(w, opts.mtime)
                     .map(|_| ())
@@ -117,8 +123,8 @@ pub fn prepare_image(
     Ok(PreparedImage { staged })
 }
 
-/// The archive's entries are bytes in memory: an I/O error while writing its tar is the
-/// output's, not a read.
+/// The archive's entries are the image's own blobs (in memory or in its temporary
+/// files): an I/O error while writing its tar is the output's, not a read of an input.
 fn as_write(e: Error, path: &Path) -> Error {
     match e {
         Error::Read { source, .. } => Error::write(path, source),
@@ -135,7 +141,7 @@ fn as_write(e: Error, path: &Path) -> Error {
 /// or inside an index with it (docker buildx's shape), breaks one or the other. An
 /// artifact is found by its `subject`, as a registry's referrers API finds it:
 /// [`crate::ImageSource`]'s `referrers`.
-pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, Arc<[u8]>)>> {
+pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, Blob)>> {
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
@@ -146,12 +152,12 @@ pub fn layout_files(artifact: &ImageArtifact, tag: &str) -> Result<Vec<(String, 
         what: "index.json".into(),
         source,
     })?;
-    let mut files: Vec<(String, Arc<[u8]>)> = vec![
+    let mut files: Vec<(String, Blob)> = vec![
         (
             "oci-layout".into(),
-            Arc::from(&br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+            Blob::from_bytes(&br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
         ),
-        ("index.json".into(), Arc::from(index)),
+        ("index.json".into(), Blob::from_bytes(index)),
     ];
     for (digest, data) in &artifact.blobs {
         files.push((
@@ -170,7 +176,22 @@ struct DockerManifestEntry {
     layers: Vec<String>,
 }
 
-fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<LayerBuilder> {
+/// What an archive entry of `blob` reads: its bytes, or its file as a stream.
+fn content_of(blob: &Blob) -> Content {
+    match (blob.shared_bytes(), blob.path()) {
+        (Some(bytes), _) => Content::Bytes(bytes),
+        (None, Some(path)) => Content::Path(path.to_path_buf()),
+        (None, None) => unreachable!("a blob is in memory or in a file"),
+    }
+}
+
+/// The entries of a docker-archive, and the blobs of its layers' plain tars (spooled in
+/// `scratch` when large), which must live until the archive is written.
+fn docker_archive(
+    artifact: &ImageArtifact,
+    opts: &WriteOptions,
+    scratch: &Path,
+) -> Result<(LayerBuilder, Vec<Blob>)> {
     if artifact.manifests.len() != 1 {
         return Err(Error::Unsupported(format!(
             "a docker-archive holds one platform, and this image has {}; choose one with --platform",
@@ -179,8 +200,8 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
     }
     let manifest_desc: &Descriptor = &artifact.manifests[0];
     let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(
-        artifact
-            .blob(manifest_desc.digest())
+        &artifact
+            .blob_bytes(manifest_desc.digest())?
             .ok_or_else(|| Error::invalid("image", "manifest blob missing"))?,
     )
     .map_err(|source| Error::Json {
@@ -196,20 +217,27 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
         .ok_or_else(|| Error::invalid("image", "config blob missing"))?;
     b.add(
         &config_name,
-        Entry::file(Content::Bytes(config_bytes.clone()), 0o644, 0, 0),
+        Entry::file(content_of(config_bytes), 0o644, 0, 0),
     )?;
     let mut layers = Vec::new();
+    let mut tars = Vec::new();
     for l in manifest.layers() {
         let data = artifact
             .blob(l.digest())
             .ok_or_else(|| Error::invalid("image", format!("layer {} missing", l.digest())))?;
-        // docker-archive layers are plain tars named by their diff_id.
-        let tar = crate::source::decompress_all(l.media_type(), data, l.digest().as_ref())?;
-        let name = format!("{}.tar", crate::sha256_digest(&tar).digest());
-        b.add(
-            &name,
-            Entry::file(Content::Bytes(Arc::from(tar)), 0o644, 0, 0),
-        )?;
+        // docker-archive layers are plain tars named by their diff_id: decompressed as
+        // a stream into the scratch directory, hashed on the way.
+        let what = l.digest().to_string();
+        let read = |e| Error::io(data.path().unwrap_or(Path::new(&what)), e);
+        let raw = std::io::BufReader::new(data.open().map_err(read)?);
+        let mut tar = crate::source::decompress(l.media_type(), Box::new(raw))?;
+        let mut sink = Sha256Writer::new(Spool::new(scratch));
+        std::io::copy(&mut tar, &mut sink).map_err(|e| crate::source::unwrap_io(e, &what))?;
+        let (spool, diff_id, _) = sink.finish();
+        let blob = spool.finish().map_err(|e| Error::write(scratch, e))?;
+        let name = format!("{}.tar", diff_id.digest());
+        b.add(&name, Entry::file(content_of(&blob), 0o644, 0, 0))?;
+        tars.push(blob);
         layers.push(name);
     }
     let entry = DockerManifestEntry {
@@ -223,9 +251,9 @@ fn docker_archive(artifact: &ImageArtifact, opts: &WriteOptions) -> Result<Layer
     })?;
     b.add(
         "manifest.json",
-        Entry::file(Content::Bytes(Arc::from(json)), 0o644, 0, 0),
+        Entry::file(Content::Bytes(json.into()), 0o644, 0, 0),
     )?;
-    Ok(b)
+    Ok((b, tars))
 }
 
 /// A directory written under a temporary name beside its target, for writers that fill

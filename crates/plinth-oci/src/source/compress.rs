@@ -60,11 +60,3 @@ pub(crate) fn compression_of(
         sniff_compression(head)
     })
 }
-
-/// Decompresses a whole in-memory layer (used when writing docker-archives).
-pub(crate) fn decompress_all(media_type: &MediaType, data: &[u8], what: &str) -> Result<Vec<u8>> {
-    let mut r = decompress(media_type, Box::new(data))?;
-    let mut out = Vec::new();
-    r.read_to_end(&mut out).map_err(|e| unwrap_io(e, what))?;
-    Ok(out)
-}

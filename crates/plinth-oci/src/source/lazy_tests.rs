@@ -23,7 +23,7 @@ impl Lazy {
             blobs: artifact
                 .blobs
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_vec()))
+                .map(|(k, v)| (k.clone(), v.read_all().unwrap().to_vec()))
                 .collect(),
             index: vec![artifact.tagged_root("latest")],
             fetched: Mutex::new(Vec::new()),

@@ -43,7 +43,6 @@ use crate::reference::LocalReference;
 
 pub use archive::{ArchiveKind, ArchiveSource};
 pub(crate) use compress::compression_of;
-pub(crate) use compress::decompress_all;
 pub use compress::{decompress, sniff_compression};
 pub use layer_reader::LayerReader;
 pub use layout::LayoutSource;
