@@ -190,6 +190,8 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         None => None,
     };
     let cache = package_cache(opts);
+    // Layers spooled by a build that was killed (a layer can be large).
+    plinth_oci::write::remove_stale_temporaries(&cache.tmp_dir());
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
@@ -249,7 +251,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
             "accounts"
         };
         layers.push((
-            base.finish(spec.compression, opts.source_date_epoch)?,
+            base.finish_in(spec.compression, opts.source_date_epoch, &cache.tmp_dir())?,
             comment.to_string(),
         ));
         push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
@@ -275,7 +277,12 @@ fn push_files_and_image(
     let files = files_layer(spec, platform)?;
     if !files.is_empty() {
         layers.push((
-            files.finish(spec.compression, opts.source_date_epoch)?,
+            // A large layer is spooled in the cache's tmp/, beside where layers are kept.
+            files.finish_in(
+                spec.compression,
+                opts.source_date_epoch,
+                &package_cache(opts).tmp_dir(),
+            )?,
             "files".to_string(),
         ));
     }

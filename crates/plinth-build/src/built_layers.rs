@@ -12,13 +12,14 @@
 //! checked against its digest whenever it is read), and a small record under
 //! `derived/package-layer/<key>` naming that digest, the `diff_id` and the uncompressed size
 //! (checked against the SHA-256 line it starts with). Both are written to a temporary
-//! file and renamed into place. Anything that does not check out reads as absent: the
+//! file and renamed into place (a layer spooled to a file is hard-linked, not copied).
+//! A blob is read back as a stream into a private hard link, never into memory. Anything that does not check out reads as absent: the
 //! layer is built again from its `.deb` and the entry rewritten, never trusted.
 
 use plinth_core::progress::Reporter;
 use plinth_deb::cache::Cache;
 use plinth_oci::spec::{Digest, MediaType};
-use plinth_oci::{Compression, LayerBlob};
+use plinth_oci::{Blob, Compression, LayerBlob};
 
 /// The version of the mapping from a package to its layer's entries (which paths are
 /// kept, the `status.d` files, their modes): bump it whenever `debian::add_package`, or
@@ -91,11 +92,12 @@ pub fn load(cache: &Cache, key: &str, reporter: &dyn Reporter) -> Option<LayerBl
         ));
         return None;
     };
-    // The blob is checked against the digest the record names (a damaged one is removed).
-    let data = cache.read_verified(digest.digest(), reporter)?;
+    // The blob is checked against the digest the record names (a damaged one is removed),
+    // as a stream, in a link of its own that a prune or a rewrite cannot take away.
+    let (path, len) = cache.checkout(digest.digest(), reporter)?;
     Some(LayerBlob {
         media_type,
-        data,
+        data: Blob::from_temp(path, len),
         digest,
         diff_id,
         uncompressed_size: size,
@@ -108,7 +110,12 @@ pub fn store(
     key: &str,
     blob: &LayerBlob,
 ) -> Result<(), plinth_deb::cache::CacheError> {
-    cache.put(blob.digest.digest(), &blob.data)?;
+    match (blob.data.as_bytes(), blob.data.path()) {
+        (Some(bytes), _) => cache.put(blob.digest.digest(), bytes)?,
+        // Hashed as it was written: linked into place, not read again.
+        (None, Some(path)) => cache.put_file(blob.digest.digest(), path)?,
+        (None, None) => unreachable!("a blob is in memory or in a file"),
+    };
     let record = format!(
         "{RECORD_HEADER}\n{}\n{}\n{}\n{}\n",
         blob.media_type, blob.digest, blob.diff_id, blob.uncompressed_size
@@ -213,39 +220,82 @@ mod tests {
         assert_eq!(base, layer_key([("libc6", sha.as_str())], &inputs()));
     }
 
+    /// A layer of `size` bytes of noise, spooled in `cache`'s tmp/ when large.
+    fn noise_layer(cache: &Cache, size: usize) -> LayerBlob {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let data: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let mut l = LayerBuilder::new("test");
+        l.add("/big", Entry::bytes(data, 0o644)).unwrap();
+        l.finish_in(Compression::Gzip, 0, &cache.tmp_dir()).unwrap()
+    }
+
     #[test]
     fn a_stored_layer_loads_whole_and_a_damaged_one_reads_as_absent() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
-        let key = layer_key([("a", "a".repeat(64).as_str())], &inputs());
-        assert!(load(&cache, &key, &NoReporter).is_none());
-        let blob = layer();
-        store(&cache, &key, &blob).unwrap();
-        let got = load(&cache, &key, &NoReporter).unwrap();
-        assert_eq!(
-            (&got.data, &got.digest, &got.diff_id, got.uncompressed_size),
-            (
-                &blob.data,
-                &blob.digest,
-                &blob.diff_id,
-                blob.uncompressed_size
-            )
-        );
-        assert_eq!(got.media_type, blob.media_type);
-        // A blob that no longer hashes to its digest is removed, not used.
-        let path = cache.blob_path(blob.digest.digest());
-        let mut bytes = fs_err::read(&path).unwrap();
-        bytes[10] ^= 1;
-        fs_err::write(&path, bytes).unwrap();
-        assert!(load(&cache, &key, &NoReporter).is_none());
-        assert!(!path.exists());
-        // A damaged record reads as absent too.
-        store(&cache, &key, &blob).unwrap();
-        let record = dir.path().join("derived/package-layer").join(&key);
-        let mut bytes = fs_err::read(&record).unwrap();
-        let last = bytes.len() - 2;
-        bytes[last] ^= 1;
-        fs_err::write(&record, bytes).unwrap();
-        assert!(load(&cache, &key, &NoReporter).is_none());
+        for large in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Cache::new(dir.path());
+            let key = layer_key([("a", "a".repeat(64).as_str())], &inputs());
+            assert!(load(&cache, &key, &NoReporter).is_none());
+            let blob = if large {
+                noise_layer(&cache, 6 << 20)
+            } else {
+                layer()
+            };
+            // A large layer is a file, kept by a hard link and read back from one.
+            assert_eq!(blob.data.path().is_some(), large);
+            store(&cache, &key, &blob).unwrap();
+            let got = load(&cache, &key, &NoReporter).unwrap();
+            assert!(
+                got.data.path().is_some(),
+                "a cached layer is read as a file"
+            );
+            assert_eq!(
+                (&got.digest, &got.diff_id, got.uncompressed_size),
+                (&blob.digest, &blob.diff_id, blob.uncompressed_size)
+            );
+            assert!(got.data.read_all().unwrap() == blob.data.read_all().unwrap());
+            assert_eq!(got.media_type, blob.media_type);
+            // The spool and the checkout are temporary: gone once the blobs are.
+            drop((got, blob));
+            let left: Vec<_> = fs_err::read_dir(cache.tmp_dir())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(left.is_empty(), "left in tmp/: {left:?}");
+            // A blob that no longer hashes to its digest is removed, not used.
+            let blob = load(&cache, &key, &NoReporter).unwrap();
+            let path = cache.blob_path(blob.digest.digest());
+            let mut bytes = fs_err::read(&path).unwrap();
+            bytes[10] ^= 1;
+            // Written in place: the inode a layout may share by a hard link must be the
+            // one checked.
+            fs_err::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+                .unwrap();
+            assert!(load(&cache, &key, &NoReporter).is_none());
+            assert!(!path.exists());
+            // A damaged record reads as absent too.
+            let fresh = if large {
+                noise_layer(&cache, 6 << 20)
+            } else {
+                layer()
+            };
+            store(&cache, &key, &fresh).unwrap();
+            let record = dir.path().join("derived/package-layer").join(&key);
+            let mut bytes = fs_err::read(&record).unwrap();
+            let last = bytes.len() - 2;
+            bytes[last] ^= 1;
+            fs_err::write(&record, bytes).unwrap();
+            assert!(load(&cache, &key, &NoReporter).is_none());
+        }
     }
 }

@@ -431,7 +431,7 @@ pub fn platform_packages(
                     }
                     add_package(&mut l, lp, deb, true, d.keep_docs)?;
                 }
-                let blob = l.finish(compression, mtime)?;
+                let blob = l.finish_in(compression, mtime, &cache.tmp_dir())?;
                 keep(&keys[0], &blob);
                 blob
             }
@@ -458,7 +458,7 @@ pub fn platform_packages(
                 None => {
                     let mut l = LayerBuilder::new(format!("package {}", lp.name));
                     add_package(&mut l, lp, deb, false, d.keep_docs)?;
-                    let blob = l.finish(compression, mtime)?;
+                    let blob = l.finish_in(compression, mtime, &cache.tmp_dir())?;
                     keep(&keys[*i], &blob);
                     Some(blob)
                 }

@@ -95,7 +95,7 @@ pub fn system_layer(
     install(&root, pkgs, &debs, inputs, reporter)?;
     normalise(&root, inputs)?;
     let layer = layer_from_root(&root, reporter)?;
-    let blob = layer.finish(inputs.compression, inputs.epoch)?;
+    let blob = layer.finish_in(inputs.compression, inputs.epoch, &cache.tmp_dir())?;
     if let Err(e) = built_layers::store(cache, &key, &blob) {
         reporter.warn(&format!("cannot keep the system layer in the cache: {e}"));
     }

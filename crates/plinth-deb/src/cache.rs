@@ -78,7 +78,10 @@ impl Cache {
             .join(sha256.to_ascii_lowercase())
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    /// The cache's scratch directory (`tmp/`, on the cache's file system): where files
+    /// bound for the cache are written before they are renamed into place, and where a
+    /// build spools its large layers (so that keeping one is a hard link, not a copy).
+    pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
@@ -139,6 +142,82 @@ impl Cache {
             path.display()
         );
         discard(&path, &why, reporter)
+    }
+
+    /// A private hard link to the blob `sha256` (a temporary file in `tmp/`, removed when
+    /// dropped) and its length, once the link's content is checked against that hash as a
+    /// stream: `None` when absent; a corrupt or unreadable entry is removed (with a
+    /// warning) and `None` returned, so that the caller rebuilds or fetches it. The link
+    /// keeps the checked bytes even when the entry is removed or replaced meanwhile, and
+    /// nothing is read into memory (a cached layer can be any size). Where the file
+    /// system has no hard links, the blob is copied, and hashed on the way.
+    pub fn checkout(
+        &self,
+        sha256: &str,
+        reporter: &dyn Reporter,
+    ) -> Option<(tempfile::TempPath, u64)> {
+        if !http::is_sha256_hex(sha256) {
+            return None;
+        }
+        let path = self.blob_path(sha256);
+        if !path.is_file() {
+            return None;
+        }
+        let tmp_dir = self.tmp_dir();
+        let unreadable = |e: std::io::Error| {
+            let why = format!(
+                "cannot read cache entry {}: {e}; removed it",
+                path.display()
+            );
+            discard::<(tempfile::TempPath, u64)>(&path, &why, reporter)
+        };
+        if let Err(e) = fs_err::create_dir_all(&tmp_dir) {
+            reporter.warn(&format!("cannot use the cache's tmp directory: {e}"));
+            return None;
+        }
+        let linked = tempfile::Builder::new()
+            .prefix(&checkout_prefix())
+            .make_in(&tmp_dir, |p| fs_err::hard_link(&path, p));
+        let (tmp, actual) = match linked {
+            Ok(t) => {
+                let tmp = t.into_temp_path();
+                match hash_file(&tmp) {
+                    Ok(h) => (tmp, h),
+                    Err(e) => return unreadable(e),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => match self.copy_hashed(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(e) => return unreadable(e),
+            },
+        };
+        if !actual.eq_ignore_ascii_case(sha256) {
+            let why = format!(
+                "cache entry {} is corrupt (its sha256 is {actual}); removed it",
+                path.display()
+            );
+            return discard(&path, &why, reporter);
+        }
+        let len = fs_err::metadata(&tmp).ok()?.len();
+        Some((tmp, len))
+    }
+
+    /// A copy of `src` in `tmp/` and the SHA-256 of what was copied.
+    fn copy_hashed(&self, src: &Path) -> std::io::Result<(tempfile::TempPath, String)> {
+        let mut from = fs_err::File::open(src)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&checkout_prefix())
+            .tempfile_in(self.tmp_dir())?;
+        let (file, tmp) = tmp.into_parts();
+        let mut to = HashingWriter {
+            inner: BufWriter::new(file),
+            hasher: Sha256::new(),
+        };
+        std::io::copy(&mut from, &mut to)?;
+        to.inner.into_inner().map_err(|e| e.into_error())?;
+        Ok((tmp, hex::encode(to.hasher.finalize())))
     }
 
     /// Downloads each item with `jobs` worker threads, verifying size and SHA-256 while
@@ -242,6 +321,55 @@ impl Cache {
         Ok(target)
     }
 
+    /// Stores the file at `src` as the blob `sha256`, a hash the caller computed of its
+    /// bytes as it wrote them (a layer, hashed as it was made): hard-linked into place
+    /// (copied as a stream where the file system has no hard links), not read again.
+    /// Every read of the entry checks the hash ([`Cache::checkout`], [`Cache::get`]), so
+    /// a wrong one reads as absent, never as a wrong layer.
+    pub fn put_file(&self, sha256: &str, src: &Path) -> Result<PathBuf, CacheError> {
+        if !http::is_sha256_hex(sha256) {
+            return Err(CacheError::BadDigest {
+                name: src.display().to_string(),
+                sha256: sha256.to_string(),
+            });
+        }
+        let target = self.blob_path(sha256);
+        let tmp_dir = self.tmp_dir();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
+            fs_err::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let linked = tempfile::Builder::new()
+            .prefix(".write-")
+            .make_in(&tmp_dir, |p| fs_err::hard_link(src, p));
+        let tmp = match linked {
+            Ok(t) => t.into_temp_path(),
+            Err(_) => {
+                let mut from = fs_err::File::open(src).map_err(io(src))?;
+                let tmp = tempfile::Builder::new()
+                    .prefix(".write-")
+                    .permissions(plinth_core::dirs::umask_mode(0o666))
+                    .tempfile_in(&tmp_dir)
+                    .map_err(io(&tmp_dir))?;
+                let (file, tmp) = tmp.into_parts();
+                let mut to = BufWriter::new(file);
+                std::io::copy(&mut from, &mut to).map_err(io(&tmp))?;
+                to.into_inner()
+                    .map_err(|e| e.into_error())
+                    .map_err(io(&tmp))?;
+                tmp
+            }
+        };
+        tmp.persist(&target).map_err(|e| CacheError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+        Ok(target)
+    }
+
     /// A small file derived from verified inputs (the changelog read out of a package
     /// whose hash `key` names), stored as `derived/KIND/KEY`: the payload after a line
     /// holding its SHA-256, so a damaged entry reads as absent (and is removed).
@@ -311,6 +439,30 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
         }
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Checkouts carry the PID, as `.plinth-tmp-PID-…`, so that a later build can tell the
+/// leftovers of a killed one (`plinth_oci::write::remove_stale_temporaries`).
+fn checkout_prefix() -> String {
+    format!(".plinth-tmp-{}-checkout-", std::process::id())
+}
+
+/// Hashes what is written through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Removes a cache entry that cannot be trusted, with the warning `why`; always `None`, so
@@ -384,5 +536,41 @@ mod tests {
         let p = cache.put(&sha, b"index").unwrap();
         assert_eq!(cache.get(&sha, &NoReporter), Some(p));
         assert!(cache.put(&sha, b"other").is_err());
+    }
+
+    /// A file stored by `put_file` is linked, not copied; `checkout` hands back a link of
+    /// its own, checked as a stream; a damaged entry reads as absent and is removed.
+    #[test]
+    fn put_file_links_and_checkout_checks() {
+        use std::os::unix::fs::MetadataExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::new(tmp.path().join("cache"));
+        let data = vec![7u8; 300_000];
+        let sha = hex::encode(Sha256::digest(&data));
+        assert!(cache.checkout(&sha, &NoReporter).is_none(), "absent");
+        fs_err::create_dir_all(cache.tmp_dir()).unwrap();
+        let src = cache.tmp_dir().join("layer");
+        fs_err::write(&src, &data).unwrap();
+        let stored = cache.put_file(&sha, &src).unwrap();
+        let ino = |p: &Path| fs_err::metadata(p).unwrap().ino();
+        assert_eq!(ino(&stored), ino(&src), "hard-linked into place");
+        fs_err::remove_file(&src).unwrap();
+        let (link, len) = cache.checkout(&sha, &NoReporter).unwrap();
+        assert_eq!(len, data.len() as u64);
+        assert_eq!(fs_err::read(&link).unwrap(), data);
+        let link_path = link.to_path_buf();
+        drop(link);
+        assert!(!link_path.exists(), "the checkout is temporary");
+        // Damaged: removed, absent.
+        let mut bad = data.clone();
+        bad[5] ^= 1;
+        fs_err::write(&stored, &bad).unwrap();
+        assert!(cache.checkout(&sha, &NoReporter).is_none());
+        assert!(!stored.exists());
+        assert_eq!(fs_err::read_dir(cache.tmp_dir()).unwrap().count(), 0);
+        assert!(matches!(
+            cache.put_file("nothex", &stored),
+            Err(CacheError::BadDigest { .. })
+        ));
     }
 }

@@ -317,8 +317,9 @@ fn tmp_prefix() -> String {
 }
 
 /// Removes `.plinth-tmp-PID-*` and `.plinth-old-PID-*` entries in `dir` whose process is
-/// gone: what a build killed mid-write (SIGKILL, power loss) left behind.
-fn remove_stale_temporaries(dir: &Path) {
+/// gone: what a build killed mid-write (SIGKILL, power loss) left behind, beside an
+/// output or in the cache's `tmp/` (spooled layers, see [`crate::blob::Spool`]).
+pub fn remove_stale_temporaries(dir: &Path) {
     let Ok(entries) = fs_err::read_dir(dir) else {
         return;
     };

@@ -166,7 +166,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.source_date_epoch,
     )?;
     if !args.quiet {
-        let bytes: u64 = artifact.blobs.values().map(|b| b.len() as u64).sum();
+        let bytes: u64 = artifact.blobs.values().map(|b| b.len()).sum();
         let plats: Vec<String> = built.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(
             "Built {}:{} ({}) into {} [{}] {} in {:.2}s",
