@@ -122,22 +122,38 @@ impl Blob {
         }
     }
 
-    /// Puts the bytes at `dst` (which must not exist): a hard link to the blob's file when
-    /// the file system allows it, else a copy read as a stream; in-memory bytes are
-    /// written. The new file's mode follows the umask.
+    /// Puts the bytes at `dst` (which must not exist), with the mode the umask gives a
+    /// new file: a hard link to the blob's file when the file system allows it and the
+    /// file has that mode already, else a copy read as a stream; in-memory bytes are
+    /// written.
     pub fn place(&self, dst: &Path) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
         match &self.0 {
             Repr::Bytes(b) => fs_err::write(dst, b),
             Repr::File { file, .. } => {
-                if fs_err::hard_link(file.path(), dst).is_ok() {
-                    return Ok(());
+                let src_mode = fs_err::metadata(file.path())?.permissions().mode() & 0o7777;
+                // Created first, to learn the mode the umask gives (a file kept in the
+                // cache under another umask is copied, not linked).
+                let out = fs_err::File::create(dst)?;
+                let mode = out.metadata()?.permissions().mode() & 0o7777;
+                if mode == src_mode {
+                    drop(out);
+                    fs_err::remove_file(dst)?;
+                    if fs_err::hard_link(file.path(), dst).is_ok() {
+                        return Ok(());
+                    }
+                    return self.copy_to(fs_err::File::create(dst)?);
                 }
-                let mut w = BufWriter::new(fs_err::File::create(dst)?);
-                io::copy(&mut self.open()?, &mut w)?;
-                w.into_inner().map_err(|e| e.into_error())?;
-                Ok(())
+                self.copy_to(out)
             }
         }
+    }
+
+    fn copy_to(&self, out: fs_err::File) -> io::Result<()> {
+        let mut w = BufWriter::with_capacity(1 << 16, out);
+        io::copy(&mut self.open()?, &mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
     }
 }
 
@@ -243,6 +259,27 @@ mod tests {
 
         let placed = dir.path().join("placed");
         blob.clone().place(&placed).unwrap();
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            use std::os::unix::fs::PermissionsExt as _;
+            let ino = |p: &Path| fs_err::metadata(p).unwrap().ino();
+            assert_eq!(ino(&placed), ino(&path), "linked, not copied");
+            // A file of another mode than the umask gives is copied, with that mode.
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let copied = dir.path().join("copied");
+            blob.place(&copied).unwrap();
+            assert_ne!(ino(&copied), ino(&path));
+            assert_eq!(fs_err::read(&copied).unwrap(), big);
+            let mode = fs_err::metadata(&copied).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode,
+                fs_err::metadata(dir.path().join("sub"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o666
+            );
+        }
         drop(blob);
         assert!(!path.exists(), "the temporary file outlived its blob");
         assert_eq!(fs_err::read(&placed).unwrap(), big);

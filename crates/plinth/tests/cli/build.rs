@@ -478,3 +478,71 @@ fn explicit_dirs_keep_their_mode_under_a_copied_tree() {
         (Some("0750"), Some(65532))
     );
 }
+
+/// A layer larger than what is kept in memory (4 MiB) is spooled to a file in the
+/// cache's `tmp/` and streamed into every output: the three formats hold the same image,
+/// the layout's blob has the digest its manifest names (checked by `build`'s validation),
+/// the files layer reads back byte for byte, and no spooled file is left in the cache.
+#[test]
+fn a_large_layer_is_streamed_into_every_format_and_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 9 MiB and a bit: several gzip members, not a multiple of the chunk size.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let big: Vec<u8> = (0..(9 << 20) + 12345)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Half noise, half text: some members compress, some do not.
+            if (i >> 20) % 2 == 0 {
+                x as u8
+            } else {
+                b"plinth "[i % 7]
+            }
+        })
+        .collect();
+    let spec = write_spec(
+        tmp.path(),
+        r#"
+[image]
+name = "big"
+
+[[files]]
+src = "big.bin"
+dst = "/data/big.bin"
+"#,
+        &[("big.bin", &big)],
+    );
+    let cache = tmp.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let layout = tmp.path().join("layout");
+    let oci_tar = tmp.path().join("img.tar");
+    let docker_tar = tmp.path().join("docker.tar");
+    let args = ["--sbom", "none", "--cache-dir", cache_arg];
+    let d1 = build(&spec, &layout, &args);
+    let d2 = build(&spec, &oci_tar, &args);
+    let mut docker_args = args.to_vec();
+    docker_args.extend(["--format", "docker-archive"]);
+    build(&spec, &docker_tar, &docker_args);
+    assert_eq!(d1, d2);
+    let a = inspect_json(&layout);
+    let b = inspect_json(&docker_tar);
+    assert_eq!(
+        a["images"][0]["config_digest"],
+        b["images"][0]["config_digest"]
+    );
+    let left: Vec<_> = fs_err::read_dir(cache.join("tmp"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the cache's tmp/: {left:?}");
+    // The file comes back whole from the layout (umoci checks every digest and size).
+    if have_tool("umoci") {
+        let bundle = tmp.path().join("bundle");
+        ok(Command::new("umoci")
+            .arg("unpack")
+            .arg("--image")
+            .arg(format!("{}:latest", layout.display()))
+            .arg(&bundle));
+        assert!(fs_err::read(bundle.join("rootfs/data/big.bin")).unwrap() == big);
+    }
+}
