@@ -18,6 +18,7 @@
 
 use plinth_core::progress::Reporter;
 use plinth_deb::cache::Cache;
+use plinth_oci::blob::Held;
 use plinth_oci::spec::{Digest, MediaType};
 use plinth_oci::{Blob, Compression, LayerBlob};
 
@@ -110,11 +111,10 @@ pub fn store(
     key: &str,
     blob: &LayerBlob,
 ) -> Result<(), plinth_deb::cache::CacheError> {
-    match (blob.data.as_bytes(), blob.data.path()) {
-        (Some(bytes), _) => cache.put(blob.digest.digest(), bytes)?,
+    match blob.data.held() {
+        Held::Memory(bytes) => cache.put(blob.digest.digest(), bytes)?,
         // Hashed as it was written: linked into place, not read again.
-        (None, Some(path)) => cache.put_file(blob.digest.digest(), path)?,
-        (None, None) => unreachable!("a blob is in memory or in a file"),
+        Held::File(path) => cache.put_file(blob.digest.digest(), path)?,
     };
     let record = format!(
         "{RECORD_HEADER}\n{}\n{}\n{}\n{}\n",

@@ -113,37 +113,6 @@ impl Cache {
         discard(&path, &why, reporter)
     }
 
-    /// The bytes of the blob `sha256`, read once and checked against that hash: `None`
-    /// when absent; a corrupt or unreadable entry is removed (with a warning) and `None`
-    /// returned, so that the caller rebuilds or fetches it. For blobs read whole anyway
-    /// (cached layers): one read instead of [`Cache::get`]'s hash pass and a second read.
-    pub fn read_verified(&self, sha256: &str, reporter: &dyn Reporter) -> Option<Vec<u8>> {
-        if !http::is_sha256_hex(sha256) {
-            return None;
-        }
-        let path = self.blob_path(sha256);
-        let bytes = match fs_err::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                let why = format!(
-                    "cannot read cache entry {}: {e}; removed it",
-                    path.display()
-                );
-                return discard(&path, &why, reporter);
-            }
-        };
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual.eq_ignore_ascii_case(sha256) {
-            return Some(bytes);
-        }
-        let why = format!(
-            "cache entry {} is corrupt (its sha256 is {actual}); removed it",
-            path.display()
-        );
-        discard(&path, &why, reporter)
-    }
-
     /// A private hard link to the blob `sha256` (a temporary file in `tmp/`, removed when
     /// dropped) and its length, once the link's content is checked against that hash as a
     /// stream: `None` when absent; a corrupt or unreadable entry is removed (with a

@@ -24,6 +24,15 @@ enum Repr {
     File { file: Arc<BlobFile>, len: u64 },
 }
 
+/// Where a [`Blob`]'s bytes are.
+#[derive(Debug, Clone, Copy)]
+pub enum Held<'a> {
+    /// In memory.
+    Memory(&'a Arc<[u8]>),
+    /// In this file.
+    File(&'a Path),
+}
+
 /// A file that holds a blob: a temporary file (removed when the last [`Blob`] naming it
 /// is dropped) or a file someone else owns.
 #[derive(Debug)]
@@ -86,11 +95,11 @@ impl Blob {
         }
     }
 
-    /// The in-memory bytes as shared, when they are held in memory.
-    pub fn shared_bytes(&self) -> Option<Arc<[u8]>> {
+    /// Where the bytes are: in memory or in a file.
+    pub fn held(&self) -> Held<'_> {
         match &self.0 {
-            Repr::Bytes(b) => Some(b.clone()),
-            Repr::File { .. } => None,
+            Repr::Bytes(b) => Held::Memory(b),
+            Repr::File { file, .. } => Held::File(file.path()),
         }
     }
 

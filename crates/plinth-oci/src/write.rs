@@ -8,7 +8,7 @@ use std::path::Path;
 use oci_spec::image::{Descriptor, ImageIndexBuilder, MediaType};
 use serde::Serialize;
 
-use crate::blob::{Blob, Spool};
+use crate::blob::{Blob, Held, Spool};
 use crate::canonical;
 use crate::digest::Sha256Writer;
 use crate::error::{Error, Result};
@@ -178,10 +178,9 @@ struct DockerManifestEntry {
 
 /// What an archive entry of `blob` reads: its bytes, or its file as a stream.
 fn content_of(blob: &Blob) -> Content {
-    match (blob.shared_bytes(), blob.path()) {
-        (Some(bytes), _) => Content::Bytes(bytes),
-        (None, Some(path)) => Content::Path(path.to_path_buf()),
-        (None, None) => unreachable!("a blob is in memory or in a file"),
+    match blob.held() {
+        Held::Memory(bytes) => Content::Bytes(bytes.clone()),
+        Held::File(path) => Content::Path(path.to_path_buf()),
     }
 }
 
