@@ -257,8 +257,9 @@ pub struct BuiltPackage {
 }
 
 /// The data tar: ustar entries with a PAX `APK-TOOLS.checksum.SHA1` header on files and
-/// symlinks, ending with the end-of-archive blocks.
-fn data_tar(files: &[FileSpec]) -> Result<(Vec<u8>, u64), WriteError> {
+/// symlinks, ending with the end-of-archive blocks. Returns the tar and the sum of the
+/// files' sizes (for [`package_from_data_tar`] when the real `I:` is not known).
+pub fn data_tar(files: &[FileSpec]) -> Result<(Vec<u8>, u64), WriteError> {
     let mut b = tar::Builder::new(Vec::new());
     let mut installed = 0u64;
     let io = |path: &str| {
