@@ -133,5 +133,6 @@ fn repository(ctx: &Ctx, dir: &Path, r: &Spanned<String>) -> Result<String, Buil
             ),
         ));
     }
+    let path = fs_err::canonicalize(&path).unwrap_or(path);
     Ok(format!("file://{}", path.display()))
 }
