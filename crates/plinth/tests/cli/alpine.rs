@@ -209,13 +209,13 @@ fn alpine_lock_why_and_update() {
 }
 
 /// Changes the spec directory or the repository copy; returns the keys to trust.
-type Tamper = dyn Fn(&Path, &Path) -> PathBuf;
+type Tamper<'a> = dyn Fn(&Path, &Path) -> PathBuf + 'a;
 
 /// Each tampering case stops the build with a clear error, writes no image and no lock.
 #[test]
 fn alpine_tampering_through_the_build_is_refused_and_nothing_is_written() {
     let keys = test_data(TEST_KEYS);
-    let cases: [(&str, &Tamper, &str); 4] = [
+    let cases: [(&str, &Tamper<'_>, &str); 4] = [
         (
             "modified index",
             &|_, repo| {
