@@ -475,3 +475,28 @@ fn alpine_base_image_runs_busybox_sh_and_apk_lists_exactly_the_locked_packages()
         .args(["apk", "verify"]));
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
+
+/// `plinth scan` on the built base image finds what it finds in the real minirootfs
+/// (the same busybox, musl and openssl versions), from the real secdb records; `ecosystem`
+/// comes from the os-release Plinth writes.
+#[test]
+fn alpine_base_scan_matches_the_real_minirootfs_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    build_with_cache(&example("alpine-base"), &out, &tmp.path().join("cache"));
+    let db = crate::scan::alpine_db(tmp.path());
+    let ours = crate::scan::scan_json(&db, &out, &[]);
+    assert_eq!(ours["ecosystem"], "alpine:3.20", "{ours:#}");
+    let real = crate::scan::scan_json(&db, &test_data(crate::sbom::ALPINE), &[]);
+    // (id, origin, installed, fixed): the binaries differ (the minirootfs also has
+    // musl-utils and scanelf).
+    let key =
+        |v: &serde_json::Value| -> std::collections::BTreeSet<(String, String, String, String)> {
+            crate::scan::rows(v)
+                .into_iter()
+                .map(|r| (r.0, r.1, r.2, r.3))
+                .collect()
+        };
+    assert_eq!(key(&ours), key(&real));
+    assert_eq!(key(&ours).len(), 27);
+}
