@@ -7,7 +7,8 @@
 //!
 //! The test makes the repository again and compares it byte for byte with the committed
 //! one (RSA PKCS#1 v1.5 signatures and the gzip writer are deterministic), so the tree
-//! holds no file nobody can reproduce. `PLINTH_REGENERATE_TEST_REPOS=1` writes it instead.
+//! holds no file nobody can reproduce. `PLINTH_REGENERATE_TEST_REPOS=1` writes it instead
+//! (with `--test-threads 1`: the other test reads it).
 
 use std::collections::BTreeMap;
 use std::io::Read;
