@@ -178,6 +178,18 @@ pub fn ensure_lock(
     opts: &BuildOptions,
     cache: &Cache,
 ) -> Result<(ApkLock, LockOutcome), BuildError> {
+    if opts.no_security || opts.security_mirror.is_some() {
+        return Err(BuildError::Alpine {
+            message: format!(
+                "--no-security and --security-mirror are about Debian's security archive; {} is an Alpine spec",
+                spec.path.display()
+            ),
+            hint: Some(
+                "Alpine's fixes are in the release's own repositories: leave the flags out".into(),
+            ),
+            source: None,
+        });
+    }
     let a = &with_options(a, opts);
     let path = lock_path(spec);
     let existing = ApkLock::load(&path)?;
@@ -706,6 +718,47 @@ pub fn system_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec(text: &str) -> Spec {
+        Spec::parse(Path::new("/nonexistent-dir/plinth.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn profiles_branches_and_mirrors() {
+        let s = spec(
+            "[image]\nprofile = \"base\"\n[alpine]\nrelease = \"3.20.3\"\npackages = [\"zlib\"]\n\
+             repositories = [\"https://m.example/alpine/v3.20/main/\"]\n",
+        );
+        let a = s.alpine.as_ref().unwrap();
+        assert_eq!(a.branch(), "v3.20");
+        assert_eq!(a.repositories, ["https://m.example/alpine/v3.20/main"]);
+        assert_eq!(
+            a.packages,
+            [
+                "alpine-baselayout-data",
+                "ca-certificates-bundle",
+                "tzdata",
+                "alpine-baselayout",
+                "musl",
+                "busybox",
+                "busybox-binsh",
+                "apk-tools",
+                "zlib"
+            ]
+        );
+        assert_eq!(s.run_as, (65532, 65532, "nonroot".into()));
+        assert!(s.debian.is_none());
+        let opts = BuildOptions {
+            mirror: Some("file:///srv/alpine/".into()),
+            ..Default::default()
+        };
+        let m = with_options(a, &opts);
+        assert_eq!(m.repositories, ["file:///srv/alpine/v3.20/main"]);
+        // Another mirror of the same repositories keeps the lock's inputs.
+        assert_eq!(inputs_digest(&s, a), inputs_digest(&s, &m));
+        let edge = spec("[image]\nprofile = \"static\"\n[alpine]\nrelease = \"edge\"\n");
+        assert_eq!(edge.alpine.unwrap().branch(), "edge");
+    }
 
     #[test]
     fn repository_names_ignore_the_mirror() {

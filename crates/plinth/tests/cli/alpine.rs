@@ -312,6 +312,14 @@ fn alpine_spec_errors_are_clear() {
         e.contains("`alpine.release` `three` is not an Alpine release"),
         "{e}"
     );
+    let e = fails(
+        plinth()
+            .arg("lock")
+            .arg(example("alpine"))
+            .arg("--no-security"),
+        2,
+    );
+    assert!(e.contains("is an Alpine spec"), "{e}");
     if !Path::new("/etc/apk/repositories").exists() {
         let spec = write_spec(
             tmp.path(),
