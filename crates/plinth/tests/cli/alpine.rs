@@ -294,7 +294,10 @@ fn alpine_spec_errors_are_clear() {
         &[],
     );
     let e = fails(plinth().arg("lock").arg(&spec), 2);
-    assert!(e.contains("either [debian] or [alpine], not both"), "{e}");
+    assert!(
+        e.contains("one of [debian], [ubuntu] or [alpine], not several"),
+        "{e}"
+    );
     let spec = write_spec(
         tmp.path(),
         "[image]\nprofile = \"cc\"\n[alpine]\nrelease = \"3.20\"\n",
