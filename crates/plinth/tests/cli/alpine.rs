@@ -145,6 +145,9 @@ fn alpine_static_image_holds_the_database_apk_config_and_no_shell() {
     assert!(passwd.contains("nonroot:x:65532:65532:"), "{passwd}");
     let config = &inspect_json(&out)["images"][0];
     assert_eq!(config["config"]["config"]["User"], "65532:65532");
+    // No shell, no package manager, not root: check passes it.
+    let said = ok(plinth().arg("check").arg(&out));
+    assert!(said.contains("all 5 rules passed"), "{said}");
 }
 
 #[test]
@@ -415,13 +418,17 @@ fn alpine_base_sbom_matches_the_lock_syft_and_trivy() {
             crate::sbom::same_packages("plinth alpine base", "trivy", &ours, &t);
         }
     }
-    // check runs on it (its own policy, nothing Debian-specific).
+    // check: a base with busybox and apk fails the shell and package-manager rules.
     let o = run(plinth().arg("check").arg(&out));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let said = stdout(&o);
     assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "{}\n{}",
-        stdout(&o),
-        stderr(&o)
+        said.contains("FAIL  no-shell") && said.contains("FAIL  no-package-manager"),
+        "{said}"
+    );
+    assert!(
+        said.contains("pass  non-root") && said.contains("2 of 5 rules failed"),
+        "{said}"
     );
 }
 
