@@ -110,7 +110,7 @@ pub(super) fn check_alpine(
 }
 
 /// A repository as written: an http(s) or file URL, or a directory relative to the spec
-/// (made a `file://` URL).
+/// (made a `file://` URL; it need not exist until it is read).
 fn repository(ctx: &Ctx, dir: &Path, r: &Spanned<String>) -> Result<String, BuildError> {
     let u = r.get_ref().trim_end_matches('/');
     if u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://") {
@@ -123,16 +123,8 @@ fn repository(ctx: &Ctx, dir: &Path, r: &Spanned<String>) -> Result<String, Buil
             Some("write the repository as apk does (https://MIRROR/alpine/v3.20/main) or a directory relative to the spec"),
         ));
     }
+    // Not required to exist: a build whose packages are all cached reads no repository.
     let path: PathBuf = dir.join(u);
-    if !path.is_dir() {
-        return Err(ctx.err(
-            Some(r.span()),
-            format!(
-                "repository directory `{u}` does not exist ({})",
-                path.display()
-            ),
-        ));
-    }
     let path = fs_err::canonicalize(&path).unwrap_or(path);
     Ok(format!("file://{}", path.display()))
 }

@@ -518,3 +518,40 @@ fn alpine_base_scan_matches_the_real_minirootfs_scan() {
     assert_eq!(key(&ours), key(&real));
     assert_eq!(key(&ours).len(), 27);
 }
+
+/// A warm build reads no `.apk` and no repository: with the repository gone and the
+/// `.apk`s removed from the cache, the cached layers and installed-database records
+/// still give the same image; a cold cache then fails, naming the repository.
+#[test]
+fn alpine_warm_build_needs_neither_the_repository_nor_the_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, repo) = spec_on_copy(tmp.path(), "base", &test_data(TEST_KEYS));
+    let cache = tmp.path().join("cache");
+    let first = build_with_cache(&spec, &tmp.path().join("out1"), &cache);
+    assert_eq!(first, BASE_DIGEST);
+    let lock = fs_err::read_to_string(spec.with_file_name("plinth.lock")).unwrap();
+    fs_err::remove_dir_all(repo.parent().unwrap()).unwrap();
+    let mut removed = 0;
+    for line in lock.lines() {
+        if let Some(sha) = line.strip_prefix("sha256 = \"") {
+            let sha = sha.trim_end_matches('"');
+            fs_err::remove_file(cache.join("blobs/sha256").join(sha)).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 12);
+    let warm = build_with_cache(&spec, &tmp.path().join("out2"), &cache);
+    assert_eq!(warm, BASE_DIGEST);
+    let e = fails(
+        plinth()
+            .arg("build")
+            .arg(&spec)
+            .arg("-o")
+            .arg(tmp.path().join("out3"))
+            .arg("--cache-dir")
+            .arg(tmp.path().join("empty-cache")),
+        2,
+    );
+    assert!(e.contains("cannot fetch the packages"), "{e}");
+    assert!(!tmp.path().join("out3").exists());
+}
