@@ -3,7 +3,8 @@
 //! section and data hash ([`package`]), apk's version ordering ([`version`]), dependency
 //! resolution with `so:`, `cmd:` and `pc:` provides and `!` conflicts ([`resolve`]), the
 //! installed database apk, syft and trivy read ([`installed`]), and a writer of signed
-//! repositories in the same format for tests and examples ([`write`]).
+//! repositories in the same format for tests and examples ([`write`]), and the lock of
+//! an Alpine image's packages ([`lock`]).
 //!
 //! The chain of trust is apk's: a configured RSA key ([`keys`]) verifies the index's
 //! signature; the index's `C:` checksum (SHA-1 of the package's control gzip member)
@@ -16,6 +17,7 @@ pub mod gzip;
 pub mod index;
 pub mod installed;
 pub mod keys;
+pub mod lock;
 pub mod package;
 pub mod resolve;
 pub mod version;

@@ -7,10 +7,8 @@
 //! compare its member layout with the real index and package.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use flate2::{Compression, GzBuilder};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use sha1::{Digest, Sha1};
@@ -161,14 +159,16 @@ fn push_padded(tar: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// One gzip member at maximum compression, mtime 0, OS "Unix": the header bytes abuild's
-/// gzip writes.
+/// gzip writes. Deflated with miniz_oxide directly rather than through flate2, whose
+/// backend depends on what else is in the build (zlib-rs once pgp is): the same input
+/// gives the same bytes in every build, so the repository in the tree can be checked
+/// byte for byte.
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzBuilder::new()
-        .operating_system(3)
-        .write(Vec::new(), Compression::best());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(data);
-    enc.finish().unwrap_or_default()
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3];
+    out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, 9));
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
 }
 
 /// What a packaged file is.
@@ -257,8 +257,9 @@ pub struct BuiltPackage {
 }
 
 /// The data tar: ustar entries with a PAX `APK-TOOLS.checksum.SHA1` header on files and
-/// symlinks, ending with the end-of-archive blocks.
-fn data_tar(files: &[FileSpec]) -> Result<(Vec<u8>, u64), WriteError> {
+/// symlinks, ending with the end-of-archive blocks. Returns the tar and the sum of the
+/// files' sizes (for [`package_from_data_tar`] when the real `I:` is not known).
+pub fn data_tar(files: &[FileSpec]) -> Result<(Vec<u8>, u64), WriteError> {
     let mut b = tar::Builder::new(Vec::new());
     let mut installed = 0u64;
     let io = |path: &str| {

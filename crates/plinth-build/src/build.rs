@@ -92,6 +92,8 @@ pub struct BuiltImage {
     pub platforms: Vec<Platform>,
     /// Set for Debian-based images.
     pub lock: Option<(Lock, LockOutcome)>,
+    /// Set for Alpine-based images.
+    pub alpine_lock: Option<(plinth_apk::lock::ApkLock, LockOutcome)>,
 }
 
 /// The package cache `opts` names, else the default one.
@@ -154,6 +156,19 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
     Ok((lock, outcome))
 }
 
+/// Reads, writes or refreshes the lock of an Alpine-based spec as `opts.lock` says.
+pub fn ensure_alpine_lock(
+    spec: &Spec,
+    opts: &BuildOptions,
+) -> Result<(plinth_apk::lock::ApkLock, LockOutcome), BuildError> {
+    let a = spec.alpine.as_ref().ok_or_else(|| BuildError::Alpine {
+        message: format!("{} has no [alpine] table", spec.path.display()),
+        hint: None,
+        source: None,
+    })?;
+    crate::alpine::ensure_lock(spec, a, opts, &package_cache(opts))
+}
+
 /// Builds `spec`. Reads local files; writes nothing.
 pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let platforms: Vec<Platform> = match &opts.only_platforms {
@@ -192,9 +207,40 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
     let cache = package_cache(opts);
     // Layers spooled by a build that was killed (a layer can be large).
     plinth_oci::write::remove_stale_temporaries(&cache.tmp_dir());
+    let alpine_lock = match &spec.alpine {
+        Some(a) => Some(crate::alpine::ensure_lock(spec, a, opts, &cache)?),
+        None => None,
+    };
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
+        if let (Some(a), Some((lock, _))) = (&spec.alpine, &alpine_lock) {
+            let a = &crate::alpine::with_options(a, opts);
+            let locked =
+                lock.platform(&platform.to_string())
+                    .ok_or_else(|| BuildError::StaleLock {
+                        path: lock_path(spec),
+                    })?;
+            let keys = crate::alpine::keyring(a)?;
+            let pkgs = crate::alpine::platform_packages(
+                a,
+                locked,
+                &keys,
+                &cache,
+                spec.compression,
+                opts.source_date_epoch,
+                opts.reporter.as_ref(),
+            )?;
+            layers.extend(pkgs.layers);
+            let mut base = accounts_layer(spec)?;
+            crate::alpine::system_files(&mut base, a, lock, locked, &keys, &pkgs.installed)?;
+            layers.push((
+                base.finish_in(spec.compression, opts.source_date_epoch, &cache.tmp_dir())?,
+                "system".to_string(),
+            ));
+            push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
+            continue;
+        }
         let system = spec
             .debian
             .as_ref()
@@ -261,6 +307,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         artifact,
         platforms,
         lock,
+        alpine_lock,
     })
 }
 
@@ -345,7 +392,9 @@ fn default_workdir(spec: &Spec) -> String {
         .iter()
         .find(|u| u.uid == spec.run_as.0 && u.home_mode.is_some());
     match home {
-        Some(u) if spec.debian.is_some() && spec.run_as.0 != 0 => u.home.clone(),
+        Some(u) if (spec.debian.is_some() || spec.alpine.is_some()) && spec.run_as.0 != 0 => {
+            u.home.clone()
+        }
         _ => "/".into(),
     }
 }

@@ -70,6 +70,38 @@ pub fn layer_key<'a>(
     key_of(&text)
 }
 
+/// The version of the mapping from an `.apk` to its layer's entries and its installed
+/// database record (`alpine::package_layer`): bump it whenever either changes.
+pub const APK_LAYER_VERSION: u32 = 1;
+
+/// The key of the layer made of the `.apk`s `packages` (name and SHA-256 of the whole
+/// file, in layer order).
+pub fn apk_layer_key<'a>(
+    packages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    inputs: &LayerInputs,
+) -> String {
+    let mut text = format!(
+        "plinth apk layer\nwriter={}\napk-layer={}\ncompression={:?}\nmtime={}\nsingle={}\n",
+        plinth_oci::layer::LAYER_WRITER_VERSION,
+        APK_LAYER_VERSION,
+        inputs.compression,
+        inputs.mtime,
+        inputs.single,
+    );
+    for (name, sha256) in packages {
+        text.push_str(&format!("apk={name} {}\n", sha256.to_ascii_lowercase()));
+    }
+    key_of(&text)
+}
+
+/// The key of the installed-database record of the `.apk` with this SHA-256.
+pub fn apk_record_key(apk_sha256: &str) -> String {
+    key_of(&format!(
+        "plinth apk installed record\nversion={APK_LAYER_VERSION}\napk={}\n",
+        apk_sha256.to_ascii_lowercase()
+    ))
+}
+
 /// The key of the CA bundle made from the `ca-certificates` package with this SHA-256.
 pub fn ca_bundle_key(deb_sha256: &str) -> String {
     key_of(&format!(

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod alpine;
 mod build;
 pub mod built_layers;
 pub mod debian;
@@ -14,6 +15,9 @@ pub mod spec;
 pub mod system;
 pub mod why;
 
-pub use build::{BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_lock, lock_path};
+pub use build::{
+    BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_alpine_lock, ensure_lock,
+    lock_path,
+};
 pub use error::{BuildError, SpecError};
 pub use spec::{Platform, Spec};

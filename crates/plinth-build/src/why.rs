@@ -26,6 +26,9 @@ pub enum WhyError {
     /// The lock exists but could not be read or parsed.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The Alpine lock exists but could not be read or parsed.
+    #[error(transparent)]
+    ApkLock(#[from] plinth_apk::lock::LockError),
     /// The spec has not been locked yet.
     #[error("{} has no lock ({} is missing)", spec.display(), lock.display())]
     NoLock {
@@ -54,7 +57,7 @@ impl WhyError {
             WhyError::NotInImage { .. } => {
                 Some("`plinth lock SPEC` lists every package of the lock".into())
             }
-            WhyError::Lock(_) => None,
+            WhyError::Lock(_) | WhyError::ApkLock(_) => None,
         }
     }
 }
@@ -62,11 +65,17 @@ impl WhyError {
 /// Why `package` is in the image `spec` (read from `spec_path`) builds, per platform.
 pub fn why(spec: &Spec, spec_path: &Path, package: &str) -> Result<Vec<Reason>, WhyError> {
     let path = lock_path(spec);
-    let lock = Lock::load(&path)?.ok_or_else(|| WhyError::NoLock {
+    let no_lock = || WhyError::NoLock {
         spec: spec_path.to_path_buf(),
         lock: path.clone(),
-    })?;
-    let reasons = explain(spec, &lock, package);
+    };
+    let reasons = if spec.alpine.is_some() {
+        let lock = plinth_apk::lock::ApkLock::load(&path)?.ok_or_else(no_lock)?;
+        explain_alpine(spec, &lock, package)
+    } else {
+        let lock = Lock::load(&path)?.ok_or_else(no_lock)?;
+        explain(spec, &lock, package)
+    };
     if reasons.is_empty() {
         return Err(WhyError::NotInImage {
             package: package.to_string(),
@@ -85,6 +94,31 @@ pub fn explain(spec: &Spec, lock: &Lock, package: &str) -> Vec<Reason> {
                 .debian
                 .as_ref()
                 .is_some_and(|d| d.packages.contains(&pkg.name));
+            let how = if requested || pkg.why.len() <= 1 {
+                "requested by the spec".to_string()
+            } else {
+                pkg.why.join(" -> ")
+            };
+            out.push(Reason {
+                platform: p.platform.clone(),
+                package: pkg.name.clone(),
+                version: pkg.version.clone(),
+                how,
+            });
+        }
+    }
+    out
+}
+
+/// Why `package` is in the Alpine `lock`, per platform; empty when it is not.
+pub fn explain_alpine(spec: &Spec, lock: &plinth_apk::lock::ApkLock, package: &str) -> Vec<Reason> {
+    let mut out = Vec::new();
+    for p in &lock.platforms {
+        if let Some(pkg) = p.packages.iter().find(|x| x.name == package) {
+            let requested = spec
+                .alpine
+                .as_ref()
+                .is_some_and(|a| a.packages.contains(&pkg.name));
             let how = if requested || pkg.why.len() <= 1 {
                 "requested by the spec".to_string()
             } else {

@@ -36,7 +36,9 @@ pub enum TableOrJson {
 
 #[derive(clap::Args, Clone, Default)]
 pub struct DebianArgs {
-    /// Debian mirror base URI [default: the spec's `mirror`, else the machine's apt sources]
+    /// Debian mirror base URI [default: the spec's `mirror`, else the machine's apt
+    /// sources]; for an [alpine] spec, the Alpine mirror's base (the directory holding
+    /// v3.20/), whose BRANCH/main replaces the spec's repositories
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
     /// Debian security archive base URI, holding dists/RELEASE-security [default: the

@@ -3,6 +3,7 @@
 
 mod fuzz_corpus;
 mod installed;
+mod minirootfs;
 mod real;
 mod resolve;
 mod support;

@@ -10,8 +10,10 @@
 //! | `accounts` | `[accounts]`, into [`crate::accounts::Accounts`] |
 //! | `config` | `[config]` |
 //! | `debian` | `[debian]` and `image.profile` |
+//! | `alpine` | `[alpine]` and what `image.profile` means for it |
 
 mod accounts;
+pub mod alpine;
 mod config;
 mod ctx;
 mod debian;
@@ -72,6 +74,77 @@ pub struct DebianSpec {
     pub keep_docs: bool,
 }
 
+/// Alpine's image kinds, named by `image.profile` under `[alpine]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlpineProfile {
+    /// What Chainguard's `static` holds: `alpine-baselayout-data`,
+    /// `ca-certificates-bundle`, `tzdata`; no libc.
+    Static,
+    /// A minimal base: static + `alpine-baselayout`, `musl`, `busybox`, `busybox-binsh`
+    /// (so that `/bin/sh` exists) and `apk-tools`.
+    Base,
+}
+
+impl AlpineProfile {
+    /// The packages the profile asks for (dependencies are resolved on top).
+    pub fn packages(self) -> Vec<&'static str> {
+        let mut p = vec!["alpine-baselayout-data", "ca-certificates-bundle", "tzdata"];
+        if self == AlpineProfile::Base {
+            p.extend([
+                "alpine-baselayout",
+                "musl",
+                "busybox",
+                "busybox-binsh",
+                "apk-tools",
+            ]);
+        }
+        p
+    }
+
+    /// `static` or `base`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlpineProfile::Static => "static",
+            AlpineProfile::Base => "base",
+        }
+    }
+}
+
+/// The Alpine part of a spec: a profile and/or packages from one release's signed
+/// repositories.
+#[derive(Debug, Clone)]
+pub struct AlpineSpec {
+    /// The profile whose packages the image gets.
+    pub profile: Option<AlpineProfile>,
+    /// The release (`3.20`, `3.20.3` or `edge`): `VERSION_ID` in `/etc/os-release`, and
+    /// `v3.20` in repository paths made from `--mirror`.
+    pub release: String,
+    /// Requested packages: the profile's, then the spec's own.
+    pub packages: Vec<String>,
+    /// Repository URLs as apk writes them (`https://MIRROR/alpine/v3.20/main`, or
+    /// `file://`); empty means `/etc/apk/repositories`.
+    pub repositories: Vec<String>,
+    /// Key files or directories of `*.rsa.pub`; empty means `/etc/apk/keys`.
+    pub keys: Vec<PathBuf>,
+    /// How the packages are laid out in layers.
+    pub layering: Layering,
+}
+
+impl AlpineSpec {
+    /// The repository branch: `v3.20` for `3.20` and `3.20.3`, `edge` for `edge`.
+    pub fn branch(&self) -> String {
+        if self.release == "edge" {
+            return "edge".into();
+        }
+        let mut parts = self.release.split('.');
+        format!(
+            "v{}.{}",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        )
+    }
+}
+
 /// An OpenPGP key given in `debian.keys`.
 #[derive(Debug, Clone)]
 pub enum KeySource {
@@ -127,6 +200,8 @@ pub struct Spec {
     pub symlinks: Vec<(String, String)>,
     /// Debian packages, when the spec names a profile or a `[debian]` table.
     pub debian: Option<DebianSpec>,
+    /// Alpine packages, when the spec has an `[alpine]` table (never with `debian`).
+    pub alpine: Option<AlpineSpec>,
 }
 
 /// The `[config]` table, checked: what goes into the OCI image configuration.
@@ -136,7 +211,8 @@ pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     /// `Cmd`; `None` leaves it unset.
     pub cmd: Option<Vec<String>>,
-    /// Environment variables; `PATH` is always set, and `SSL_CERT_FILE` for Debian-based images.
+    /// Environment variables; `PATH` is always set, and `SSL_CERT_FILE` for Debian- and
+    /// Alpine-based images.
     pub env: BTreeMap<String, String>,
     /// Absolute working directory; `None` leaves it unset.
     pub workdir: Option<String>,

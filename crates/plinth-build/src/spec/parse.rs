@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::ctx::{Ctx, check_image_path, parse_mode, parse_platforms};
 use super::raw::{RawCompression, RawSpec};
-use super::{DirSpec, FileSpec, Platform, Spec, accounts, config, debian};
+use super::{DirSpec, FileSpec, Platform, Spec, accounts, alpine, config, debian};
 use crate::error::BuildError;
 
 impl Spec {
@@ -198,22 +198,39 @@ impl Spec {
             symlinks.push((path, t.clone()));
         }
         let mut config = config::check_config(&ctx, raw.config)?;
-        let (table, distro) = match (&raw.debian, &raw.ubuntu) {
-            (Some(_), Some(_)) => {
-                return Err(ctx.err_hint(
-                    None,
-                    "the spec has both [debian] and [ubuntu]: an image comes from one distribution",
-                    Some("keep the table of the distribution the image is built from"),
-                ));
+        let (debian, alpine) = match &raw.alpine {
+            Some(a) => {
+                if raw.debian.is_some() || raw.ubuntu.is_some() {
+                    return Err(ctx.err_hint(
+                        Some(a.span()),
+                        "a spec has one of [debian], [ubuntu] or [alpine], not several",
+                        Some("an image is built from one distribution: keep the table of the one it is built from"),
+                    ));
+                }
+                let a = alpine::check_alpine(&ctx, &dir, raw.image.profile.as_ref(), a)?;
+                (None, Some(a))
             }
-            (None, Some(u)) => (Some(u), crate::profile::Distro::Ubuntu),
-            (d, None) => (d.as_ref(), crate::profile::Distro::Debian),
+            None => {
+                let (table, distro) = match (&raw.debian, &raw.ubuntu) {
+                    (Some(_), Some(_)) => {
+                        return Err(ctx.err_hint(
+                            None,
+                            "the spec has both [debian] and [ubuntu]: an image comes from one distribution",
+                            Some("keep the table of the distribution the image is built from"),
+                        ));
+                    }
+                    (None, Some(u)) => (Some(u), crate::profile::Distro::Ubuntu),
+                    (d, None) => (d.as_ref(), crate::profile::Distro::Debian),
+                };
+                let debian =
+                    debian::check_debian(&ctx, &dir, raw.image.profile.as_ref(), table, distro)?;
+                (debian, None)
+            }
         };
-        let debian = debian::check_debian(&ctx, &dir, raw.image.profile.as_ref(), table, distro)?;
         if system && config.cmd.is_none() && config.entrypoint.is_none() {
             config.cmd = Some(vec!["bash".into()]);
         }
-        if debian.is_some() && !system {
+        if (debian.is_some() || alpine.is_some()) && !system {
             config
                 .env
                 .entry("SSL_CERT_FILE".into())
@@ -234,6 +251,7 @@ impl Spec {
             dirs,
             symlinks,
             debian,
+            alpine,
         })
     }
 }

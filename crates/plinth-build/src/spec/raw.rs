@@ -28,6 +28,19 @@ pub(super) struct RawSpec {
     pub(super) debian: Option<RawDebian>,
     /// The same keys as `[debian]`, for Ubuntu's archive.
     pub(super) ubuntu: Option<RawDebian>,
+    pub(super) alpine: Option<Spanned<RawAlpine>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawAlpine {
+    pub(super) release: Spanned<String>,
+    #[serde(default)]
+    pub(super) packages: Vec<Spanned<String>>,
+    pub(super) repositories: Option<Vec<Spanned<String>>>,
+    pub(super) keys: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) layers: Layering,
 }
 
 #[derive(Deserialize)]

@@ -111,7 +111,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         },
     )?;
     if !args.quiet
-        && let Some((_, outcome)) = &built.lock
+        && let Some(outcome) = built
+            .lock
+            .as_ref()
+            .map(|l| &l.1)
+            .or(built.alpine_lock.as_ref().map(|l| &l.1))
     {
         crate::render::lock_outcome(&plinth_build::lock_path(&spec), outcome);
     }

@@ -1,9 +1,10 @@
-//! `plinth lock SPEC`: resolve a Debian-based spec's packages and write `plinth.lock`.
+//! `plinth lock SPEC`: resolve a Debian- or Alpine-based spec's packages and write
+//! `plinth.lock`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plinth_build::{BuildOptions, LockMode, Spec, ensure_lock, lock_path};
+use plinth_build::{BuildOptions, LockMode, Spec, ensure_alpine_lock, ensure_lock, lock_path};
 
 use crate::args::DebianArgs;
 use crate::render::{CliError, lock_outcome, stdout};
@@ -36,11 +37,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         reporter: crate::progress::reporter(args.quiet),
         ..Default::default()
     };
+    let mut out = String::new();
+    if spec.alpine.is_some() {
+        let (lock, outcome) = ensure_alpine_lock(&spec, &opts)?;
+        if !args.quiet {
+            lock_outcome(&lock_path(&spec), &outcome);
+        }
+        for p in &lock.platforms {
+            for pkg in &p.packages {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    p.platform, pkg.name, pkg.version, pkg.arch
+                ));
+            }
+        }
+        return stdout(&out);
+    }
     let (lock, outcome) = ensure_lock(&spec, &opts)?;
     if !args.quiet {
         lock_outcome(&lock_path(&spec), &outcome);
     }
-    let mut out = String::new();
     for p in &lock.platforms {
         for pkg in &p.packages {
             out.push_str(&format!(

@@ -1,5 +1,6 @@
 //! CLI tests: they run the real `plinth` binary, and real tools where the test says so.
 
+mod alpine;
 mod architecture;
 mod bad_input;
 mod build;

@@ -55,9 +55,9 @@ fn sbom_json(image: &str) -> serde_json::Value {
     .unwrap()
 }
 
-type PkgSet = BTreeSet<(String, String)>;
+pub type PkgSet = BTreeSet<(String, String)>;
 
-fn os_packages(image: &str) -> PkgSet {
+pub fn os_packages(image: &str) -> PkgSet {
     let v = sbom_json(image);
     v["packages"]
         .as_array()
@@ -73,7 +73,7 @@ fn os_packages(image: &str) -> PkgSet {
         .collect()
 }
 
-fn syft_packages(target: &str) -> Option<PkgSet> {
+pub fn syft_packages(target: &str) -> Option<PkgSet> {
     let syft = venv_tool("syft")?;
     let out = ok(Command::new(syft)
         .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
@@ -96,7 +96,7 @@ fn syft_packages(target: &str) -> Option<PkgSet> {
     )
 }
 
-fn trivy_packages(args: &[&str], tmp: &Path) -> Option<PkgSet> {
+pub fn trivy_packages(args: &[&str], tmp: &Path) -> Option<PkgSet> {
     let trivy = trivy()?;
     let out = ok(Command::new(trivy)
         .args(args)
@@ -131,7 +131,7 @@ fn trivy_packages(args: &[&str], tmp: &Path) -> Option<PkgSet> {
 }
 
 /// Prints the differences between Plinth's and a peer's package sets and fails if any.
-fn same_packages(what: &str, peer: &str, ours: &PkgSet, theirs: &PkgSet) {
+pub fn same_packages(what: &str, peer: &str, ours: &PkgSet, theirs: &PkgSet) {
     let only_ours: Vec<_> = ours.difference(theirs).collect();
     let only_theirs: Vec<_> = theirs.difference(ours).collect();
     eprintln!(

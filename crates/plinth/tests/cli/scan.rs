@@ -24,7 +24,7 @@ fn db_with(dir: &Path, feeds: &[&str]) -> PathBuf {
     db
 }
 
-fn scan_json(db: &Path, target: &Path, extra: &[&str]) -> Value {
+pub(crate) fn scan_json(db: &Path, target: &Path, extra: &[&str]) -> Value {
     let out = ok(plinth()
         .args(["scan", "-q", "-f", "json", "--db"])
         .arg(db)
@@ -34,9 +34,9 @@ fn scan_json(db: &Path, target: &Path, extra: &[&str]) -> Value {
 }
 
 /// (id, source package, installed, fixed, binaries) of every finding.
-type Row = (String, String, String, String, String);
+pub(crate) type Row = (String, String, String, String, String);
 
-fn rows(v: &Value) -> BTreeSet<Row> {
+pub(crate) fn rows(v: &Value) -> BTreeSet<Row> {
     let s = |f: &Value, k: &str| f[k].as_str().unwrap_or("-").to_string();
     v["findings"]
         .as_array()
@@ -76,7 +76,7 @@ pub(crate) fn debian_db(dir: &Path) -> PathBuf {
     )
 }
 
-fn alpine_db(dir: &Path) -> PathBuf {
+pub(crate) fn alpine_db(dir: &Path) -> PathBuf {
     db_with(
         dir,
         &[
