@@ -94,13 +94,26 @@ pub fn with_options(a: &AlpineSpec, opts: &BuildOptions) -> AlpineSpec {
 /// What the lock's `inputs` digest covers: everything the resolution depends on
 /// (repositories by name, so that another mirror of the same ones keeps the lock).
 pub fn inputs_digest(spec: &Spec, a: &AlpineSpec) -> String {
-    let mut packages = a.packages.clone();
+    resolution_digest("alpine", &a.release, &a.packages, spec, &a.repositories, "")
+}
+
+/// The digest of a resolution's inputs: distribution, release, requested packages (in
+/// any order), the spec's platforms, the repositories by name ([`repository_name`]) and
+/// `extra` lines of the distribution's own.
+pub fn resolution_digest(
+    distribution: &str,
+    release: &str,
+    packages: &[String],
+    spec: &Spec,
+    repositories: &[String],
+    extra: &str,
+) -> String {
+    let mut packages = packages.to_vec();
     packages.sort();
     let platforms: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
-    let repos: Vec<String> = a.repositories.iter().map(|r| repository_name(r)).collect();
+    let repos: Vec<String> = repositories.iter().map(|r| repository_name(r)).collect();
     let text = format!(
-        "distribution=alpine\nrelease={}\npackages={}\nplatforms={}\nrepositories={}\n",
-        a.release,
+        "distribution={distribution}\nrelease={release}\npackages={}\nplatforms={}\nrepositories={}\n{extra}",
         packages.join(","),
         platforms.join(","),
         repos.join(",")

@@ -94,6 +94,8 @@ pub struct BuiltImage {
     pub lock: Option<(Lock, LockOutcome)>,
     /// Set for Alpine-based images.
     pub alpine_lock: Option<(plinth_apk::lock::ApkLock, LockOutcome)>,
+    /// Set for RPM-based images.
+    pub rpm_lock: Option<(plinth_rpm::lock::RpmLock, LockOutcome)>,
 }
 
 /// The package cache `opts` names, else the default one.
@@ -169,6 +171,19 @@ pub fn ensure_alpine_lock(
     crate::alpine::ensure_lock(spec, a, opts, &package_cache(opts))
 }
 
+/// Reads, writes or refreshes the lock of an RPM-based spec as `opts.lock` says.
+pub fn ensure_rpm_lock(
+    spec: &Spec,
+    opts: &BuildOptions,
+) -> Result<(plinth_rpm::lock::RpmLock, LockOutcome), BuildError> {
+    let r = spec.rpm.as_ref().ok_or_else(|| BuildError::Rpm {
+        message: format!("{} has no [rpm] table", spec.path.display()),
+        hint: None,
+        source: None,
+    })?;
+    crate::rpm::ensure_lock(spec, r, opts, &package_cache(opts))
+}
+
 /// Builds `spec`. Reads local files; writes nothing.
 pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let platforms: Vec<Platform> = match &opts.only_platforms {
@@ -211,9 +226,39 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         Some(a) => Some(crate::alpine::ensure_lock(spec, a, opts, &cache)?),
         None => None,
     };
+    let rpm_lock = match &spec.rpm {
+        Some(r) => Some(crate::rpm::ensure_lock(spec, r, opts, &cache)?),
+        None => None,
+    };
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
+        if let (Some(r), Some((lock, _))) = (&spec.rpm, &rpm_lock) {
+            let locked =
+                lock.platform(&platform.to_string())
+                    .ok_or_else(|| BuildError::StaleLock {
+                        path: lock_path(spec),
+                    })?;
+            let keys = crate::rpm::keyring(r)?;
+            let pkgs = crate::rpm::platform_packages(
+                r,
+                locked,
+                &keys,
+                &cache,
+                spec.compression,
+                opts.source_date_epoch,
+                opts.reporter.as_ref(),
+            )?;
+            layers.extend(pkgs.layers);
+            let mut base = LayerBuilder::new("the rpm database layer");
+            crate::rpm::system_files(&mut base, pkgs.rpmdb)?;
+            layers.push((
+                base.finish(spec.compression, opts.source_date_epoch)?,
+                "rpm database".to_string(),
+            ));
+            push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
+            continue;
+        }
         if let (Some(a), Some((lock, _))) = (&spec.alpine, &alpine_lock) {
             let a = &crate::alpine::with_options(a, opts);
             let locked =
@@ -308,6 +353,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         platforms,
         lock,
         alpine_lock,
+        rpm_lock,
     })
 }
 

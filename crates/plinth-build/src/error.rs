@@ -70,6 +70,21 @@ pub enum BuildError {
     /// An Alpine `plinth.lock` could not be read, parsed or written.
     #[error(transparent)]
     ApkLock(#[from] plinth_apk::lock::LockError),
+    /// An RPM step failed (keys, a signed repomd.xml, primary data, resolution, fetching or
+    /// verifying a package, unpacking it, the rpm database).
+    #[error("{message}")]
+    Rpm {
+        /// What failed, naming the package, repository, key or file involved.
+        message: String,
+        /// What the user can do about it, when there is something.
+        hint: Option<String>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An RPM `plinth.lock` could not be read, parsed or written.
+    #[error(transparent)]
+    RpmLock(#[from] plinth_rpm::lock::LockError),
     /// `plinth.lock` does not match the spec and [`crate::LockMode::UseOrCreate`] was asked for.
     #[error("{} was written for another version of the spec (its packages, profile, release, platforms or security setting changed)", path.display())]
     StaleLock {
@@ -123,7 +138,8 @@ impl BuildError {
                 e.is_output_failure()
             }
             BuildError::Lock(plinth_deb::lock::LockError::Write { .. })
-            | BuildError::ApkLock(plinth_apk::lock::LockError::Write { .. }) => true,
+            | BuildError::ApkLock(plinth_apk::lock::LockError::Write { .. })
+            | BuildError::RpmLock(plinth_rpm::lock::LockError::Write { .. }) => true,
             _ => false,
         }
     }
@@ -145,7 +161,7 @@ impl BuildError {
                  set `security = false` in [debian] to build without them"
                     .to_string(),
             ),
-            BuildError::Alpine { hint, .. } => hint.clone(),
+            BuildError::Alpine { hint, .. } | BuildError::Rpm { hint, .. } => hint.clone(),
             BuildError::Emulator { arch, .. } => Some(format!(
                 "register an emulator for {arch} with binfmt_misc (on Debian: apt-get install \
                  qemu-user-static binfmt-support), or build only the platforms this machine \

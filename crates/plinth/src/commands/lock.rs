@@ -1,10 +1,12 @@
-//! `plinth lock SPEC`: resolve a Debian- or Alpine-based spec's packages and write
+//! `plinth lock SPEC`: resolve a Debian-, Alpine- or RPM-based spec's packages and write
 //! `plinth.lock`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plinth_build::{BuildOptions, LockMode, Spec, ensure_alpine_lock, ensure_lock, lock_path};
+use plinth_build::{
+    BuildOptions, LockMode, Spec, ensure_alpine_lock, ensure_lock, ensure_rpm_lock, lock_path,
+};
 
 use crate::args::DebianArgs;
 use crate::render::{CliError, lock_outcome, stdout};
@@ -38,6 +40,24 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ..Default::default()
     };
     let mut out = String::new();
+    if spec.rpm.is_some() {
+        let (lock, outcome) = ensure_rpm_lock(&spec, &opts)?;
+        if !args.quiet {
+            lock_outcome(&lock_path(&spec), &outcome);
+        }
+        for p in &lock.platforms {
+            for pkg in &p.packages {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    p.platform,
+                    pkg.name,
+                    pkg.evr(),
+                    pkg.arch
+                ));
+            }
+        }
+        return stdout(&out);
+    }
     if spec.alpine.is_some() {
         let (lock, outcome) = ensure_alpine_lock(&spec, &opts)?;
         if !args.quiet {
