@@ -94,7 +94,8 @@ chmod 755 %{buildroot}/usr/sbin/ldconfig %{buildroot}/usr/lib64/ld-2.28.so' '
 /usr/sbin/ldconfig
 %ghost /etc/ld.so.cache'
 
-spec plinth-hello 1.0 x86_64 'Requires: /usr/lib64/libc.so.6
+spec plinth-hello 1.0 x86_64 'Requires: /usr/sbin/ldconfig
+Requires: libc.so.6()(64bit)
 Requires: glibc >= 2.28
 Requires: setup' '
 mkdir -p %{buildroot}/usr/bin %{buildroot}/var/lib/plinth-hello
