@@ -18,13 +18,13 @@ const BASE_DIGEST: &str = "sha256:1cd6a1a75a2e429e47a33e90a1667eea5907a5bb6b2db8
 const TEST_REPO: &str = "repos/alpine/v3.20/main";
 const TEST_KEYS: &str = "repos/alpine/keys";
 
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     repo_root().join("examples").join(name).join("plinth.toml")
 }
 
 /// Builds `spec` into `out` with its own package cache `cache` (so that a test sees a cold
 /// build when it asks for one); returns the digest.
-fn build_with_cache(spec: &Path, out: &Path, cache: &Path) -> String {
+pub(crate) fn build_with_cache(spec: &Path, out: &Path, cache: &Path) -> String {
     build(
         spec,
         out,
@@ -54,7 +54,7 @@ fn spec_on_copy(dir: &Path, profile: &str, keys: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Flips one byte of `file` at `offset` from its end.
-fn flip(file: &Path, from_end: usize) {
+pub(crate) fn flip(file: &Path, from_end: usize) {
     let mut b = fs_err::read(file).unwrap();
     let i = b.len() - from_end;
     b[i] ^= 0x55;
@@ -267,25 +267,36 @@ fn alpine_tampering_through_the_build_is_refused_and_nothing_is_written() {
             &keys_used.display().to_string(),
         );
         fs_err::write(&spec, text).unwrap();
-        let lock = spec.with_file_name("plinth.lock");
-        let had_lock = lock.exists();
-        let out = tmp.path().join("out");
-        let e = fails(
-            plinth()
-                .arg("build")
-                .arg(&spec)
-                .arg("-o")
-                .arg(&out)
-                .arg("--cache-dir")
-                .arg(tmp.path().join("cache")),
-            2,
-        );
-        eprintln!("{what}: {e}");
-        assert!(e.contains(expect), "{what}: {e}");
-        assert!(!out.exists(), "{what}: an image was written");
-        assert_eq!(lock.exists(), had_lock, "{what}: the lock changed");
-        assert!(leftovers(spec.parent().unwrap()).is_empty(), "{what}");
+        assert_build_refused(what, &spec, tmp.path(), expect);
     }
+}
+
+/// Builds `spec` (cache and output under `tmp`) and checks that it fails with exit code 2
+/// and `expect` in its message, writing no image, no lock (nor changing one) and no
+/// temporary file beside the spec.
+pub(crate) fn assert_build_refused(what: &str, spec: &Path, tmp: &Path, expect: &str) {
+    let lock = spec.with_file_name("plinth.lock");
+    let lock_before = fs_err::read(&lock).ok();
+    let out = tmp.join("out");
+    let e = fails(
+        plinth()
+            .arg("build")
+            .arg(spec)
+            .arg("-o")
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(tmp.join("cache")),
+        2,
+    );
+    eprintln!("{what}: {e}");
+    assert!(e.contains(expect), "{what}: {e}");
+    assert!(!out.exists(), "{what}: an image was written");
+    assert_eq!(
+        fs_err::read(&lock).ok(),
+        lock_before,
+        "{what}: the lock changed"
+    );
+    assert!(leftovers(spec.parent().unwrap()).is_empty(), "{what}");
 }
 
 #[test]
