@@ -462,7 +462,7 @@ fn rpm_spec_errors_are_clear() {
         ),
         (
             "[image]\nname = \"t\"\n[rpm]\nrelease = \"el8\"\npackages = [\"a\"]\nrepositories = [\"r\"]\nkeys = [\"k\"]\n[alpine]\nrelease = \"3.20\"\n",
-            "not two",
+            "not several",
         ),
         (
             "[image]\nname = \"t\"\nprofile = \"micro\"\n[[accounts.users]]\nname = \"app\"\nuid = 1000\n[rpm]\nrelease = \"el8\"\nrepositories = [\"r\"]\nkeys = [\"k\"]\n",
