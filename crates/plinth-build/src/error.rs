@@ -67,9 +67,6 @@ pub enum BuildError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// An Alpine `plinth.lock` could not be read, parsed or written.
-    #[error(transparent)]
-    ApkLock(#[from] plinth_apk::lock::LockError),
     /// An RPM step failed (keys, a signed repomd.xml, primary data, resolution, fetching or
     /// verifying a package, unpacking it, the rpm database).
     #[error("{message}")]
@@ -82,9 +79,6 @@ pub enum BuildError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// An RPM `plinth.lock` could not be read, parsed or written.
-    #[error(transparent)]
-    RpmLock(#[from] plinth_rpm::lock::LockError),
     /// `plinth.lock` does not match the spec and [`crate::LockMode::UseOrCreate`] was asked for.
     #[error("{} was written for another version of the spec (its packages, profile, release, platforms or security setting changed)", path.display())]
     StaleLock {
@@ -100,9 +94,9 @@ pub enum BuildError {
         /// The suite missing from it (`trixie-security`).
         suite: String,
     },
-    /// `plinth.lock` could not be read, parsed or written.
+    /// `plinth.lock` (of any distribution) could not be read, parsed or written.
     #[error(transparent)]
-    Lock(#[from] plinth_deb::lock::LockError),
+    Lock(#[from] plinth_core::lockfile::LockFileError),
     /// dpkg, or a maintainer script it ran, failed while installing a system image.
     #[error("{step} failed ({status}){}\n{output}", if packages.is_empty() { String::new() } else { format!(": package {}", packages.join(", ")) })]
     MaintainerScript {
@@ -137,9 +131,7 @@ impl BuildError {
             BuildError::Oci(e) | BuildError::Sbom(plinth_sbom::Error::Oci(e)) => {
                 e.is_output_failure()
             }
-            BuildError::Lock(plinth_deb::lock::LockError::Write { .. })
-            | BuildError::ApkLock(plinth_apk::lock::LockError::Write { .. })
-            | BuildError::RpmLock(plinth_rpm::lock::LockError::Write { .. }) => true,
+            BuildError::Lock(plinth_core::lockfile::LockFileError::Write { .. }) => true,
             _ => false,
         }
     }

@@ -26,12 +26,6 @@ pub enum WhyError {
     /// The lock exists but could not be read or parsed.
     #[error(transparent)]
     Lock(#[from] LockError),
-    /// The Alpine lock exists but could not be read or parsed.
-    #[error(transparent)]
-    ApkLock(#[from] plinth_apk::lock::LockError),
-    /// The RPM lock exists but could not be read or parsed.
-    #[error(transparent)]
-    RpmLock(#[from] plinth_rpm::lock::LockError),
     /// The spec has not been locked yet.
     #[error("{} has no lock ({} is missing)", spec.display(), lock.display())]
     NoLock {
@@ -60,7 +54,7 @@ impl WhyError {
             WhyError::NotInImage { .. } => {
                 Some("`plinth lock SPEC` lists every package of the lock".into())
             }
-            WhyError::Lock(_) | WhyError::ApkLock(_) | WhyError::RpmLock(_) => None,
+            WhyError::Lock(_) => None,
         }
     }
 }

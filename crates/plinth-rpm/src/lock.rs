@@ -110,43 +110,7 @@ impl RpmLockedPackage {
 }
 
 /// Failure to read or write a lock. `path` is always the lock file.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// The file exists but could not be read.
-    #[error("failed to read lock {path}")]
-    Read {
-        /// The lock file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not TOML of the lock's shape, or a package's fields are malformed.
-    #[error("lock {path} is not valid: {message}")]
-    Parse {
-        /// The lock file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The file's `version` is not [`LOCK_VERSION`].
-    #[error("lock {path} has version {found}, this plinth reads version {LOCK_VERSION}")]
-    Version {
-        /// The lock file.
-        path: String,
-        /// The `version` it holds.
-        found: u32,
-    },
-    /// Writing the file (through a temporary file beside it) failed.
-    #[error("failed to write lock {path}")]
-    Write {
-        /// The lock file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: plinth_oci::Error,
-    },
-}
+pub type LockError = plinth_core::lockfile::LockFileError;
 
 /// A location that stays inside its repository: relative, no `..`, no scheme.
 fn safe_location(s: &str) -> bool {
@@ -162,21 +126,10 @@ impl RpmLock {
     /// Reads a lock; `Ok(None)` when there is none.
     pub fn load(path: &Path) -> Result<Option<RpmLock>, LockError> {
         let p = path.display().to_string();
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(LockError::Read { path: p, source }),
+        let Some(lock) = plinth_core::lockfile::read::<RpmLock>(path, |l| l.version, LOCK_VERSION)?
+        else {
+            return Ok(None);
         };
-        let lock: RpmLock = toml::from_str(&text).map_err(|e| LockError::Parse {
-            path: p.clone(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        if lock.version != LOCK_VERSION {
-            return Err(LockError::Version {
-                path: p,
-                found: lock.version,
-            });
-        }
         let parse = |message: String| LockError::Parse {
             path: p.clone(),
             message,
@@ -216,22 +169,12 @@ impl RpmLock {
         for p in &mut sorted.platforms {
             p.packages.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        let body = toml::to_string(&sorted).expect("a lock always serialises");
-        format!("{HEADER}{body}")
+        plinth_core::lockfile::to_text(HEADER, &sorted)
     }
 
     /// Writes the lock atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
-        use std::io::Write;
-        let text = self.to_toml();
-        plinth_oci::write::write_file_atomically(path, |w| {
-            w.write_all(text.as_bytes())
-                .map_err(|source| plinth_oci::Error::write(path, source))
-        })
-        .map_err(|source| LockError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        plinth_core::lockfile::write(path, &self.to_toml())
     }
 
     /// The packages locked for `platform` (`linux/amd64`).

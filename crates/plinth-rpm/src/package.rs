@@ -179,6 +179,19 @@ pub enum FileKind {
     Hardlink(String),
 }
 
+impl From<FileKind> for plinth_oci::EntryKind {
+    fn from(k: FileKind) -> Self {
+        match k {
+            FileKind::Dir => plinth_oci::EntryKind::Dir,
+            FileKind::File(data) => {
+                plinth_oci::EntryKind::File(plinth_oci::Content::Bytes(std::sync::Arc::from(data)))
+            }
+            FileKind::Symlink(t) => plinth_oci::EntryKind::Symlink(t),
+            FileKind::Hardlink(t) => plinth_oci::EntryKind::Hardlink(t),
+        }
+    }
+}
+
 /// One file as rpm installs it: the header's metadata (mode, owner by name, link target,
 /// hard-link group) with the payload's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
