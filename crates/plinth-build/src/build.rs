@@ -171,6 +171,48 @@ pub fn ensure_alpine_lock(
     crate::alpine::ensure_lock(spec, a, opts, &package_cache(opts))
 }
 
+/// What [`ensure_distro_lock`] needs of a distribution's lock type.
+pub(crate) trait DistroLock: Clone + Sized {
+    /// Reads the lock at `path`; `None` when there is none.
+    fn load_lock(path: &Path) -> Result<Option<Self>, BuildError>;
+    /// Writes the lock to `path` atomically.
+    fn save_lock(&self, path: &Path) -> Result<(), BuildError>;
+    /// The digest of the resolution inputs it was made from.
+    fn inputs(&self) -> &str;
+    /// One line per package added, changed or removed since `old`.
+    fn changes_since(&self, old: &Self) -> Vec<String>;
+}
+
+/// Reads, writes or refreshes the lock of `spec` as `opts.lock` says: an existing lock
+/// made from `inputs` is used as is (one from other inputs is stale); otherwise
+/// `resolve` makes a new one, which is written.
+pub(crate) fn ensure_distro_lock<L: DistroLock>(
+    spec: &Spec,
+    opts: &BuildOptions,
+    inputs: &str,
+    resolve: impl FnOnce() -> Result<L, BuildError>,
+) -> Result<(L, LockOutcome), BuildError> {
+    let path = lock_path(spec);
+    let existing = L::load_lock(&path)?;
+    if opts.lock == LockMode::UseOrCreate
+        && let Some(lock) = existing.as_ref()
+    {
+        if lock.inputs() != inputs {
+            return Err(BuildError::StaleLock { path });
+        }
+        return Ok((lock.clone(), LockOutcome::Used));
+    }
+    let lock = resolve()?;
+    lock.save_lock(&path)?;
+    let outcome = match existing {
+        Some(old) => LockOutcome::Updated {
+            changes: lock.changes_since(&old),
+        },
+        None => LockOutcome::Created,
+    };
+    Ok((lock, outcome))
+}
+
 /// Reads, writes or refreshes the lock of an RPM-based spec as `opts.lock` says.
 pub fn ensure_rpm_lock(
     spec: &Spec,
@@ -234,28 +276,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
     for platform in &platforms {
         let mut layers = Vec::new();
         if let (Some(r), Some((lock, _))) = (&spec.rpm, &rpm_lock) {
-            let locked =
-                lock.platform(&platform.to_string())
-                    .ok_or_else(|| BuildError::StaleLock {
-                        path: lock_path(spec),
-                    })?;
-            let keys = crate::rpm::keyring(r)?;
-            let pkgs = crate::rpm::platform_packages(
-                r,
-                locked,
-                &keys,
-                &cache,
-                spec.compression,
-                opts.source_date_epoch,
-                opts.reporter.as_ref(),
-            )?;
-            layers.extend(pkgs.layers);
-            let mut base = LayerBuilder::new("the rpm database layer");
-            crate::rpm::system_files(&mut base, pkgs.rpmdb)?;
-            layers.push((
-                base.finish(spec.compression, opts.source_date_epoch)?,
-                "rpm database".to_string(),
-            ));
+            let layers = crate::rpm::image_layers(spec, r, lock, platform, &cache, opts)?;
             push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
             continue;
         }

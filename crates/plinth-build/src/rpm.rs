@@ -12,12 +12,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use plinth_core::par::par_map;
 use plinth_core::progress::Reporter;
 use plinth_deb::cache::{Cache, Download};
-use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
+use plinth_oci::{Compression, Entry, LayerBlob, LayerBuilder};
 use plinth_rpm::keys::Keyring;
 use plinth_rpm::lock::{
     DISTRIBUTION, LOCK_VERSION, RpmLock, RpmLockedPackage, RpmLockedRepository, RpmPlatform,
@@ -27,11 +26,12 @@ use plinth_rpm::primary::{self, RpmPackage};
 use plinth_rpm::repomd::{self, MAX_REPOMD};
 use plinth_rpm::resolve::Universe;
 
-use crate::alpine::{repository_name, resolution_digest};
+use crate::alpine::{add_package_entry, repository_name, resolution_digest};
+use crate::build::{DistroLock, ensure_distro_lock};
 use crate::built_layers::{self, LayerInputs, rpm_layer_key};
 use crate::error::BuildError;
 use crate::spec::{Layering, Platform, RpmSpec, Spec};
-use crate::{BuildOptions, LockMode, LockOutcome, lock_path};
+use crate::{BuildOptions, LockOutcome, lock_path};
 
 /// Largest compressed primary.xml fetched when repomd.xml gives no size.
 const MAX_PRIMARY_FETCH: u64 = 1 << 30;
@@ -147,26 +147,33 @@ pub fn ensure_lock(
     opts: &BuildOptions,
     cache: &Cache,
 ) -> Result<(RpmLock, LockOutcome), BuildError> {
-    let path = lock_path(spec);
-    let existing = RpmLock::load(&path)?;
-    let inputs = inputs_digest(spec, r);
-    if opts.lock == LockMode::UseOrCreate
-        && let Some(lock) = existing.as_ref()
-    {
-        if lock.inputs != inputs {
-            return Err(BuildError::StaleLock { path });
-        }
-        return Ok((lock.clone(), LockOutcome::Used));
+    if opts.mirror.is_some() || opts.no_security || opts.security_mirror.is_some() {
+        return Err(err(
+            format!(
+                "--mirror, --no-security and --security-mirror are about Debian and Alpine mirrors; {} is an RPM spec",
+                spec.path.display()
+            ),
+            Some("name the repositories' baseurls in rpm.repositories"),
+        ));
     }
-    let lock = resolve_lock(spec, r, cache, opts.reporter.as_ref())?;
-    lock.save(&path)?;
-    let outcome = match existing {
-        Some(old) => LockOutcome::Updated {
-            changes: changes(&old, &lock),
-        },
-        None => LockOutcome::Created,
-    };
-    Ok((lock, outcome))
+    ensure_distro_lock(spec, opts, &inputs_digest(spec, r), || {
+        resolve_lock(spec, r, cache, opts.reporter.as_ref())
+    })
+}
+
+impl DistroLock for RpmLock {
+    fn load_lock(path: &std::path::Path) -> Result<Option<Self>, BuildError> {
+        Ok(RpmLock::load(path)?)
+    }
+    fn save_lock(&self, path: &std::path::Path) -> Result<(), BuildError> {
+        Ok(self.save(path)?)
+    }
+    fn inputs(&self) -> &str {
+        &self.inputs
+    }
+    fn changes_since(&self, old: &Self) -> Vec<String> {
+        changes(old, self)
+    }
 }
 
 /// `platform: + name evr`, `~ name old -> new`, `- name evr`, per platform.
@@ -462,22 +469,12 @@ fn add_entries(
     for e in entries {
         let (uid, gid) = accounts.ids(e, reporter);
         let entry = Entry {
-            kind: match &e.kind {
-                FileKind::Dir => EntryKind::Dir,
-                FileKind::File(data) => EntryKind::File(Content::Bytes(Arc::from(data.clone()))),
-                FileKind::Symlink(t) => EntryKind::Symlink(t.clone()),
-                FileKind::Hardlink(t) => EntryKind::Hardlink(t.clone()),
-            },
+            kind: e.kind.clone().into(),
             mode: e.mode,
             uid: uid.into(),
             gid: gid.into(),
         };
-        if matches!(entry.kind, EntryKind::Dir) && single {
-            // Several packages may list a directory: the first one's mode and owner stand.
-            l.ensure_dir(&e.path, entry)?;
-        } else {
-            l.add(&e.path, entry)?;
-        }
+        add_package_entry(l, &e.path, entry, single)?;
     }
     Ok(())
 }
@@ -705,14 +702,41 @@ fn rpm_database(
     fs_err::read(&path).map_err(|e| err_src("cannot read the rpm database back", e))
 }
 
-/// The layer of files from no package: the rpm database.
-pub fn system_files(l: &mut LayerBuilder, rpmdb: Vec<u8>) -> Result<(), BuildError> {
-    for d in ["/var", "/var/lib", "/var/lib/rpm"] {
-        l.ensure_dir(d, Entry::dir(0o755, 0, 0))?;
-    }
-    l.add(
-        &format!("/{}", plinth_rpm::rpmdb::RPMDB_PATH),
-        Entry::bytes(rpmdb, 0o644),
+/// The layers of `platform` from `lock`, bottom first with their history comments: the
+/// package layers, then one layer with the rpm database (`var/lib/rpm/rpmdb.sqlite`).
+pub fn image_layers(
+    spec: &Spec,
+    r: &RpmSpec,
+    lock: &RpmLock,
+    platform: &Platform,
+    cache: &Cache,
+    opts: &BuildOptions,
+) -> Result<Vec<(LayerBlob, String)>, BuildError> {
+    let locked = lock
+        .platform(&platform.to_string())
+        .ok_or_else(|| BuildError::StaleLock {
+            path: lock_path(spec),
+        })?;
+    let (compression, mtime) = (spec.compression, opts.source_date_epoch);
+    let keys = keyring(r)?;
+    let pkgs = platform_packages(
+        r,
+        locked,
+        &keys,
+        cache,
+        compression,
+        mtime,
+        opts.reporter.as_ref(),
     )?;
-    Ok(())
+    let mut layers = pkgs.layers;
+    let mut db = LayerBuilder::new("the rpm database layer");
+    for d in ["/var", "/var/lib", "/var/lib/rpm"] {
+        db.ensure_dir(d, Entry::dir(0o755, 0, 0))?;
+    }
+    db.add(
+        &format!("/{}", plinth_rpm::rpmdb::RPMDB_PATH),
+        Entry::bytes(pkgs.rpmdb, 0o644),
+    )?;
+    layers.push((db.finish(compression, mtime)?, "rpm database".to_string()));
+    Ok(layers)
 }

@@ -39,51 +39,45 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         reporter: crate::progress::reporter(args.quiet),
         ..Default::default()
     };
-    let mut out = String::new();
-    if spec.rpm.is_some() {
+    // (platform, name, version, arch) of every locked package, whatever the distribution.
+    let (outcome, rows): (_, Vec<[String; 4]>) = if spec.rpm.is_some() {
         let (lock, outcome) = ensure_rpm_lock(&spec, &opts)?;
-        if !args.quiet {
-            lock_outcome(&lock_path(&spec), &outcome);
-        }
-        for p in &lock.platforms {
-            for pkg in &p.packages {
-                out.push_str(&format!(
-                    "{}\t{}\t{}\t{}\n",
-                    p.platform,
-                    pkg.name,
-                    pkg.evr(),
-                    pkg.arch
-                ));
-            }
-        }
-        return stdout(&out);
-    }
-    if spec.alpine.is_some() {
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages
+                .iter()
+                .map(|x| [p.platform.clone(), x.name.clone(), x.evr(), x.arch.clone()])
+        });
+        (outcome, rows.collect())
+    } else if spec.alpine.is_some() {
         let (lock, outcome) = ensure_alpine_lock(&spec, &opts)?;
-        if !args.quiet {
-            lock_outcome(&lock_path(&spec), &outcome);
-        }
-        for p in &lock.platforms {
-            for pkg in &p.packages {
-                out.push_str(&format!(
-                    "{}\t{}\t{}\t{}\n",
-                    p.platform, pkg.name, pkg.version, pkg.arch
-                ));
-            }
-        }
-        return stdout(&out);
-    }
-    let (lock, outcome) = ensure_lock(&spec, &opts)?;
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages.iter().map(|x| {
+                [
+                    p.platform.clone(),
+                    x.name.clone(),
+                    x.version.clone(),
+                    x.arch.clone(),
+                ]
+            })
+        });
+        (outcome, rows.collect())
+    } else {
+        let (lock, outcome) = ensure_lock(&spec, &opts)?;
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages.iter().map(|x| {
+                [
+                    p.platform.clone(),
+                    x.name.clone(),
+                    x.version.clone(),
+                    x.architecture.clone(),
+                ]
+            })
+        });
+        (outcome, rows.collect())
+    };
     if !args.quiet {
         lock_outcome(&lock_path(&spec), &outcome);
     }
-    for p in &lock.platforms {
-        for pkg in &p.packages {
-            out.push_str(&format!(
-                "{}\t{}\t{}\t{}\n",
-                p.platform, pkg.name, pkg.version, pkg.architecture
-            ));
-        }
-    }
+    let out: String = rows.iter().map(|r| format!("{}\n", r.join("\t"))).collect();
     stdout(&out)
 }
