@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use plinth_core::par::par_map;
 use plinth_core::progress::Reporter;
 use plinth_deb::cache::{Cache, Download};
-use plinth_oci::{Compression, Entry, LayerBlob, LayerBuilder};
+use plinth_oci::{Entry, LayerBlob, LayerBuilder};
 use plinth_rpm::keys::Keyring;
 use plinth_rpm::lock::{
     DISTRIBUTION, LOCK_VERSION, RpmLock, RpmLockedPackage, RpmLockedRepository, RpmPlatform,
@@ -350,11 +350,11 @@ fn verify_file(
 
 /// A platform's package layers (bottom first, each with its history comment) and the
 /// rpm database of its packages.
-pub struct PlatformPackages {
+struct PlatformPackages {
     /// The package layers.
-    pub layers: Vec<(LayerBlob, String)>,
+    layers: Vec<(LayerBlob, String)>,
     /// `var/lib/rpm/rpmdb.sqlite`.
-    pub rpmdb: Vec<u8>,
+    rpmdb: Vec<u8>,
 }
 
 /// Fetches (or finds in the cache) every `.rpm` of `locked`, each checked against the
@@ -481,22 +481,15 @@ fn add_entries(
 
 /// The package layers and rpm database of one platform's lock, from the cache where it
 /// has them: only the packages of missing layers are read, verified and unpacked again.
-pub fn platform_packages(
+fn platform_packages(
     r: &RpmSpec,
     locked: &RpmPlatform,
     keys: &Keyring,
     cache: &Cache,
-    compression: Compression,
-    mtime: u64,
+    inputs: &LayerInputs,
     reporter: &dyn Reporter,
 ) -> Result<PlatformPackages, BuildError> {
-    let single = r.layering == Layering::Single;
-    let inputs = LayerInputs {
-        compression,
-        mtime,
-        keep_docs: true,
-        single,
-    };
+    let (single, compression, mtime) = (inputs.single, inputs.compression, inputs.mtime);
     let pkgs = &locked.packages;
     let set_key = plinth_oci::sha256_digest(
         format!(
@@ -542,7 +535,7 @@ pub fn platform_packages(
         vec![rpm_layer_key(
             pkgs.iter().map(|p| (p.name.as_str(), p.sha256.as_str())),
             &accounts_digest,
-            &inputs,
+            inputs,
         )]
     } else {
         pkgs.iter()
@@ -550,7 +543,7 @@ pub fn platform_packages(
                 rpm_layer_key(
                     [(p.name.as_str(), p.sha256.as_str())],
                     &accounts_digest,
-                    &inputs,
+                    inputs,
                 )
             })
             .collect()
@@ -719,15 +712,13 @@ pub fn image_layers(
         })?;
     let (compression, mtime) = (spec.compression, opts.source_date_epoch);
     let keys = keyring(r)?;
-    let pkgs = platform_packages(
-        r,
-        locked,
-        &keys,
-        cache,
+    let inputs = LayerInputs {
         compression,
         mtime,
-        opts.reporter.as_ref(),
-    )?;
+        keep_docs: true,
+        single: r.layering == Layering::Single,
+    };
+    let pkgs = platform_packages(r, locked, &keys, cache, &inputs, opts.reporter.as_ref())?;
     let mut layers = pkgs.layers;
     let mut db = LayerBuilder::new("the rpm database layer");
     for d in ["/var", "/var/lib", "/var/lib/rpm"] {

@@ -8,7 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::alpine::{assert_build_refused, build_with_cache, example, flip};
+use crate::alpine::{
+    PkgSet, assert_build_refused, build_with_cache, example, flip, locked_packages, sbom_agrees,
+    update_keeps_then_stale,
+};
 use crate::common::*;
 
 /// `plinth build examples/rpm/plinth.toml`: the golden digest.
@@ -93,17 +96,6 @@ fn primary_of(repo: &Path) -> PathBuf {
         .unwrap()
 }
 
-/// The `(name, evr)` pairs `plinth lock SPEC` lists.
-fn locked_packages(spec: &Path) -> crate::sbom::PkgSet {
-    ok(plinth().arg("lock").arg(spec).arg("-q"))
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[1].to_string(), f[2].to_string())
-        })
-        .collect()
-}
-
 /// Unpacks the image at `out` into `dir` with umoci (`None` without it).
 fn unpack(out: &Path, dir: &Path) -> Option<PathBuf> {
     if !have_tool("umoci") {
@@ -117,7 +109,7 @@ fn unpack(out: &Path, dir: &Path) -> Option<PathBuf> {
 }
 
 /// `rpm -qa` on the unpacked root `root`, as `name evr` pairs (`None` without rpm).
-fn rpm_qa(root: &Path) -> Option<crate::sbom::PkgSet> {
+fn rpm_qa(root: &Path) -> Option<PkgSet> {
     if !have_tool("rpm") {
         return None;
     }
@@ -319,23 +311,12 @@ fn rpm_lock_why_and_update() {
         "",
         &[&test_data(TEST_KEY)],
     );
-    ok(plinth().arg("lock").arg(&copy).arg("-q"));
-    let o = run(plinth().args(["lock", "--update"]).arg(&copy));
-    assert!(o.status.success());
-    assert!(stderr(&o).contains("no package changed"), "{}", stderr(&o));
-    let text = fs_err::read_to_string(&copy)
-        .unwrap()
-        .replace("[rpm]\n", "[rpm]\npackages = [\"plinth-hello\"]\n");
-    fs_err::write(&copy, text).unwrap();
-    let e = fails(
-        plinth()
-            .arg("build")
-            .arg(&copy)
-            .arg("-o")
-            .arg(tmp.path().join("o")),
-        2,
+    update_keeps_then_stale(
+        &copy,
+        tmp.path(),
+        "[rpm]\n",
+        "packages = [\"plinth-hello\"]\n",
     );
-    assert!(e.contains("written for another version of the spec"), "{e}");
     let o = run(plinth().args(["lock", "--update"]).arg(&copy));
     assert!(
         stderr(&o).contains("+ plinth-hello 1.0-1.el8"),
@@ -538,26 +519,15 @@ fn rpm_sbom_matches_the_lock_syft_trivy_and_rpm() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     build_with_cache(&example("rpm"), &out, &tmp.path().join("cache"));
-    let want = locked_packages(&example("rpm"));
-    let ours = crate::sbom::os_packages(out.to_str().unwrap());
-    assert_eq!(ours, want);
-    let v: serde_json::Value = serde_json::from_str(&ok(plinth()
-        .args(["sbom", "-q", "--format", "plinth-json"])
-        .arg(&out)))
-    .unwrap();
-    assert_eq!(v["distro"]["id"], "plinth-rpm-test");
-    if let Some(s) = crate::sbom::syft_packages(&format!("oci-dir:{}", out.display())) {
-        crate::sbom::same_packages("plinth rpm micro", "syft", &ours, &s);
-    }
-    if let Some(root) = unpack(&out, &tmp.path().join("root")) {
-        if let Some(t) =
-            crate::sbom::trivy_packages(&["rootfs", root.to_str().unwrap()], tmp.path())
-        {
-            crate::sbom::same_packages("plinth rpm micro", "trivy", &ours, &t);
-        }
-        if let Some(r) = rpm_qa(&root) {
-            crate::sbom::same_packages("plinth rpm micro", "rpm -qa", &ours, &r);
-        }
+    let (ours, root) = sbom_agrees(
+        "plinth rpm micro",
+        &example("rpm"),
+        &out,
+        tmp.path(),
+        "plinth-rpm-test",
+    );
+    if let Some(r) = root.as_deref().and_then(rpm_qa) {
+        crate::sbom::same_packages("plinth rpm micro", "rpm -qa", &ours, &r);
     }
     let o = run(plinth().arg("check").arg(&out));
     assert!(
