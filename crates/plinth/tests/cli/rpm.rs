@@ -537,3 +537,23 @@ fn rpm_sbom_matches_the_lock_syft_trivy_and_rpm() {
         stderr(&o)
     );
 }
+
+/// The tree holds no RPM advisory feed: a scan of the RPM example says its release is not
+/// covered and that its rpm packages were not checked (and `--fail-on` fails), rather
+/// than reporting a clean image. The release key of an os-release naming a real RPM
+/// distribution (`rocky:8`) is unit-tested in plinth-vuln.
+#[test]
+fn rpm_scan_says_no_feed_covers_the_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    build_with_cache(&example("rpm"), &out, &tmp.path().join("cache"));
+    let db = crate::scan::alpine_db(tmp.path());
+    let o = run(plinth()
+        .args(["scan", "--fail-on", "critical", "--db"])
+        .arg(&db)
+        .arg(&out));
+    eprintln!("{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("NOT checked"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("plinth-rpm-test"), "{}", stdout(&o));
+}
