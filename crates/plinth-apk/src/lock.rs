@@ -103,43 +103,7 @@ impl ApkLockedPackage {
 }
 
 /// Failure to read or write a lock. `path` is always the lock file.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// The file exists but could not be read.
-    #[error("failed to read lock {path}")]
-    Read {
-        /// The lock file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not TOML of the lock's shape, or a package's fields are malformed.
-    #[error("lock {path} is not valid: {message}")]
-    Parse {
-        /// The lock file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The file's `version` is not [`LOCK_VERSION`].
-    #[error("lock {path} has version {found}, this plinth reads version {LOCK_VERSION}")]
-    Version {
-        /// The lock file.
-        path: String,
-        /// The `version` it holds.
-        found: u32,
-    },
-    /// Writing the file (through a temporary file beside it) failed.
-    #[error("failed to write lock {path}")]
-    Write {
-        /// The lock file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub type LockError = plinth_core::lockfile::LockFileError;
 
 fn plain(s: &str) -> bool {
     !s.is_empty()
@@ -152,21 +116,10 @@ impl ApkLock {
     /// Reads a lock; `Ok(None)` when there is none.
     pub fn load(path: &Path) -> Result<Option<ApkLock>, LockError> {
         let p = path.display().to_string();
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(LockError::Read { path: p, source }),
+        let Some(lock) = plinth_core::lockfile::read::<ApkLock>(path, |l| l.version, LOCK_VERSION)?
+        else {
+            return Ok(None);
         };
-        let lock: ApkLock = toml::from_str(&text).map_err(|e| LockError::Parse {
-            path: p.clone(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        if lock.version != LOCK_VERSION {
-            return Err(LockError::Version {
-                path: p,
-                found: lock.version,
-            });
-        }
         if lock.distribution != DISTRIBUTION {
             return Err(LockError::Parse {
                 path: p,
@@ -211,27 +164,12 @@ impl ApkLock {
         for p in &mut sorted.platforms {
             p.packages.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        let body = toml::to_string(&sorted).expect("a lock always serialises");
-        format!("{HEADER}{body}")
+        plinth_core::lockfile::to_text(HEADER, &sorted)
     }
 
     /// Writes the lock atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
-        let p = path.display().to_string();
-        let err = |source| LockError::Write {
-            path: p.clone(),
-            source,
-        };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".plinth-lock-{}.tmp", std::process::id()));
-        fs_err::write(&tmp, self.to_toml()).map_err(err)?;
-        fs_err::rename(&tmp, path).map_err(|e| {
-            let _ = fs_err::remove_file(&tmp);
-            err(e)
-        })
+        plinth_core::lockfile::write(path, &self.to_toml())
     }
 
     /// The packages locked for `platform` (`linux/amd64`).

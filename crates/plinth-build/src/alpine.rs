@@ -24,11 +24,12 @@ use plinth_core::progress::Reporter;
 use plinth_deb::cache::{Cache, Download};
 use plinth_oci::{Compression, Content, Entry, EntryKind, LayerBlob, LayerBuilder};
 
+use crate::build::{DistroLock, ensure_distro_lock};
 use crate::built_layers::{self, LayerInputs, apk_layer_key, apk_record_key};
 use crate::error::BuildError;
 use crate::spec::alpine::{APK_KEYS, APK_REPOSITORIES};
 use crate::spec::{AlpineSpec, Layering, Platform, Spec};
-use crate::{BuildOptions, LockMode, LockOutcome, lock_path};
+use crate::{BuildOptions, LockOutcome};
 
 const RECORD_KIND: &str = "apk-installed";
 
@@ -94,13 +95,26 @@ pub fn with_options(a: &AlpineSpec, opts: &BuildOptions) -> AlpineSpec {
 /// What the lock's `inputs` digest covers: everything the resolution depends on
 /// (repositories by name, so that another mirror of the same ones keeps the lock).
 pub fn inputs_digest(spec: &Spec, a: &AlpineSpec) -> String {
-    let mut packages = a.packages.clone();
+    resolution_digest("alpine", &a.release, &a.packages, spec, &a.repositories, "")
+}
+
+/// The digest of a resolution's inputs: distribution, release, requested packages (in
+/// any order), the spec's platforms, the repositories by name ([`repository_name`]) and
+/// `extra` lines of the distribution's own.
+pub fn resolution_digest(
+    distribution: &str,
+    release: &str,
+    packages: &[String],
+    spec: &Spec,
+    repositories: &[String],
+    extra: &str,
+) -> String {
+    let mut packages = packages.to_vec();
     packages.sort();
     let platforms: Vec<String> = spec.platforms.iter().map(|p| p.to_string()).collect();
-    let repos: Vec<String> = a.repositories.iter().map(|r| repository_name(r)).collect();
+    let repos: Vec<String> = repositories.iter().map(|r| repository_name(r)).collect();
     let text = format!(
-        "distribution=alpine\nrelease={}\npackages={}\nplatforms={}\nrepositories={}\n",
-        a.release,
+        "distribution={distribution}\nrelease={release}\npackages={}\nplatforms={}\nrepositories={}\n{extra}",
         packages.join(","),
         platforms.join(","),
         repos.join(",")
@@ -191,26 +205,24 @@ pub fn ensure_lock(
         });
     }
     let a = &with_options(a, opts);
-    let path = lock_path(spec);
-    let existing = ApkLock::load(&path)?;
-    let inputs = inputs_digest(spec, a);
-    if opts.lock == LockMode::UseOrCreate
-        && let Some(lock) = existing.as_ref()
-    {
-        if lock.inputs != inputs {
-            return Err(BuildError::StaleLock { path });
-        }
-        return Ok((lock.clone(), LockOutcome::Used));
+    ensure_distro_lock(spec, opts, &inputs_digest(spec, a), || {
+        resolve_lock(spec, a, cache, opts.reporter.as_ref())
+    })
+}
+
+impl DistroLock for ApkLock {
+    fn load_lock(path: &Path) -> Result<Option<Self>, BuildError> {
+        Ok(ApkLock::load(path)?)
     }
-    let lock = resolve_lock(spec, a, cache, opts.reporter.as_ref())?;
-    lock.save(&path)?;
-    let outcome = match existing {
-        Some(old) => LockOutcome::Updated {
-            changes: lock.diff(&old),
-        },
-        None => LockOutcome::Created,
-    };
-    Ok((lock, outcome))
+    fn save_lock(&self, path: &Path) -> Result<(), BuildError> {
+        Ok(self.save(path)?)
+    }
+    fn inputs(&self) -> &str {
+        &self.inputs
+    }
+    fn changes_since(&self, old: &Self) -> Vec<String> {
+        self.diff(old)
+    }
 }
 
 /// One verified index of one repository.
@@ -467,12 +479,24 @@ fn add_entries(
             uid: e.uid,
             gid: e.gid,
         };
-        if matches!(entry.kind, EntryKind::Dir) && single {
-            // Several packages ship etc/, usr/: the first one's mode and owner stand.
-            l.ensure_dir(&e.path, entry)?;
-        } else {
-            l.add(&e.path, entry)?;
-        }
+        add_package_entry(l, &e.path, entry, single)?;
+    }
+    Ok(())
+}
+
+/// Adds one entry of a package to its layer. In the one layer of every package
+/// (`single`), a directory several packages ship (etc/, usr/) keeps the first one's mode
+/// and owner.
+pub(crate) fn add_package_entry(
+    l: &mut LayerBuilder,
+    path: &str,
+    entry: Entry,
+    single: bool,
+) -> Result<(), BuildError> {
+    if matches!(entry.kind, EntryKind::Dir) && single {
+        l.ensure_dir(path, entry)?;
+    } else {
+        l.add(path, entry)?;
     }
     Ok(())
 }

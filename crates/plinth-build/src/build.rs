@@ -94,6 +94,8 @@ pub struct BuiltImage {
     pub lock: Option<(Lock, LockOutcome)>,
     /// Set for Alpine-based images.
     pub alpine_lock: Option<(plinth_apk::lock::ApkLock, LockOutcome)>,
+    /// Set for RPM-based images.
+    pub rpm_lock: Option<(plinth_rpm::lock::RpmLock, LockOutcome)>,
 }
 
 /// The package cache `opts` names, else the default one.
@@ -169,6 +171,61 @@ pub fn ensure_alpine_lock(
     crate::alpine::ensure_lock(spec, a, opts, &package_cache(opts))
 }
 
+/// What [`ensure_distro_lock`] needs of a distribution's lock type.
+pub(crate) trait DistroLock: Clone + Sized {
+    /// Reads the lock at `path`; `None` when there is none.
+    fn load_lock(path: &Path) -> Result<Option<Self>, BuildError>;
+    /// Writes the lock to `path` atomically.
+    fn save_lock(&self, path: &Path) -> Result<(), BuildError>;
+    /// The digest of the resolution inputs it was made from.
+    fn inputs(&self) -> &str;
+    /// One line per package added, changed or removed since `old`.
+    fn changes_since(&self, old: &Self) -> Vec<String>;
+}
+
+/// Reads, writes or refreshes the lock of `spec` as `opts.lock` says: an existing lock
+/// made from `inputs` is used as is (one from other inputs is stale); otherwise
+/// `resolve` makes a new one, which is written.
+pub(crate) fn ensure_distro_lock<L: DistroLock>(
+    spec: &Spec,
+    opts: &BuildOptions,
+    inputs: &str,
+    resolve: impl FnOnce() -> Result<L, BuildError>,
+) -> Result<(L, LockOutcome), BuildError> {
+    let path = lock_path(spec);
+    let existing = L::load_lock(&path)?;
+    if opts.lock == LockMode::UseOrCreate
+        && let Some(lock) = existing.as_ref()
+    {
+        if lock.inputs() != inputs {
+            return Err(BuildError::StaleLock { path });
+        }
+        return Ok((lock.clone(), LockOutcome::Used));
+    }
+    let lock = resolve()?;
+    lock.save_lock(&path)?;
+    let outcome = match existing {
+        Some(old) => LockOutcome::Updated {
+            changes: lock.changes_since(&old),
+        },
+        None => LockOutcome::Created,
+    };
+    Ok((lock, outcome))
+}
+
+/// Reads, writes or refreshes the lock of an RPM-based spec as `opts.lock` says.
+pub fn ensure_rpm_lock(
+    spec: &Spec,
+    opts: &BuildOptions,
+) -> Result<(plinth_rpm::lock::RpmLock, LockOutcome), BuildError> {
+    let r = spec.rpm.as_ref().ok_or_else(|| BuildError::Rpm {
+        message: format!("{} has no [rpm] table", spec.path.display()),
+        hint: None,
+        source: None,
+    })?;
+    crate::rpm::ensure_lock(spec, r, opts, &package_cache(opts))
+}
+
 /// Builds `spec`. Reads local files; writes nothing.
 pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError> {
     let platforms: Vec<Platform> = match &opts.only_platforms {
@@ -211,9 +268,18 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         Some(a) => Some(crate::alpine::ensure_lock(spec, a, opts, &cache)?),
         None => None,
     };
+    let rpm_lock = match &spec.rpm {
+        Some(r) => Some(crate::rpm::ensure_lock(spec, r, opts, &cache)?),
+        None => None,
+    };
     let mut images = Vec::new();
     for platform in &platforms {
         let mut layers = Vec::new();
+        if let (Some(r), Some((lock, _))) = (&spec.rpm, &rpm_lock) {
+            let layers = crate::rpm::image_layers(spec, r, lock, platform, &cache, opts)?;
+            push_files_and_image(spec, platform, &config, &created, layers, opts, &mut images)?;
+            continue;
+        }
         if let (Some(a), Some((lock, _))) = (&spec.alpine, &alpine_lock) {
             let a = &crate::alpine::with_options(a, opts);
             let locked =
@@ -308,6 +374,7 @@ pub fn build(spec: &Spec, opts: &BuildOptions) -> Result<BuiltImage, BuildError>
         platforms,
         lock,
         alpine_lock,
+        rpm_lock,
     })
 }
 

@@ -80,16 +80,48 @@ pub fn apk_layer_key<'a>(
     packages: impl IntoIterator<Item = (&'a str, &'a str)>,
     inputs: &LayerInputs,
 ) -> String {
+    archive_layer_key("apk", APK_LAYER_VERSION, "", packages, inputs)
+}
+
+/// The version of the mapping from an `.rpm` to its layer's entries (`rpm::add_entries`,
+/// owners by name to ids): bump it whenever it changes.
+pub const RPM_LAYER_VERSION: u32 = 1;
+
+/// The key of the layer made of the `.rpm`s `packages` (name and SHA-256 of the whole
+/// file, in layer order) whose owners were mapped with the accounts `accounts` (the
+/// digest of the image's `/etc/passwd` and `/etc/group`).
+pub fn rpm_layer_key<'a>(
+    packages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    accounts: &str,
+    inputs: &LayerInputs,
+) -> String {
+    archive_layer_key("rpm", RPM_LAYER_VERSION, accounts, packages, inputs)
+}
+
+/// The key of a layer made of whole package files of `format` (`apk`, `rpm`), the
+/// mapping at `version`, with `extra` naming any other input of the mapping.
+fn archive_layer_key<'a>(
+    format: &str,
+    version: u32,
+    extra: &str,
+    packages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    inputs: &LayerInputs,
+) -> String {
     let mut text = format!(
-        "plinth apk layer\nwriter={}\napk-layer={}\ncompression={:?}\nmtime={}\nsingle={}\n",
+        "plinth {format} layer\nwriter={}\n{format}-layer={version}\ncompression={:?}\nmtime={}\nsingle={}\n",
         plinth_oci::layer::LAYER_WRITER_VERSION,
-        APK_LAYER_VERSION,
         inputs.compression,
         inputs.mtime,
         inputs.single,
     );
+    if !extra.is_empty() {
+        text.push_str(&format!("extra={extra}\n"));
+    }
     for (name, sha256) in packages {
-        text.push_str(&format!("apk={name} {}\n", sha256.to_ascii_lowercase()));
+        text.push_str(&format!(
+            "{format}={name} {}\n",
+            sha256.to_ascii_lowercase()
+        ));
     }
     key_of(&text)
 }

@@ -67,9 +67,18 @@ pub enum BuildError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// An Alpine `plinth.lock` could not be read, parsed or written.
-    #[error(transparent)]
-    ApkLock(#[from] plinth_apk::lock::LockError),
+    /// An RPM step failed (keys, a signed repomd.xml, primary data, resolution, fetching or
+    /// verifying a package, unpacking it, the rpm database).
+    #[error("{message}")]
+    Rpm {
+        /// What failed, naming the package, repository, key or file involved.
+        message: String,
+        /// What the user can do about it, when there is something.
+        hint: Option<String>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// `plinth.lock` does not match the spec and [`crate::LockMode::UseOrCreate`] was asked for.
     #[error("{} was written for another version of the spec (its packages, profile, release, platforms or security setting changed)", path.display())]
     StaleLock {
@@ -85,9 +94,9 @@ pub enum BuildError {
         /// The suite missing from it (`trixie-security`).
         suite: String,
     },
-    /// `plinth.lock` could not be read, parsed or written.
+    /// `plinth.lock` (of any distribution) could not be read, parsed or written.
     #[error(transparent)]
-    Lock(#[from] plinth_deb::lock::LockError),
+    Lock(#[from] plinth_core::lockfile::LockFileError),
     /// dpkg, or a maintainer script it ran, failed while installing a system image.
     #[error("{step} failed ({status}){}\n{output}", if packages.is_empty() { String::new() } else { format!(": package {}", packages.join(", ")) })]
     MaintainerScript {
@@ -122,8 +131,7 @@ impl BuildError {
             BuildError::Oci(e) | BuildError::Sbom(plinth_sbom::Error::Oci(e)) => {
                 e.is_output_failure()
             }
-            BuildError::Lock(plinth_deb::lock::LockError::Write { .. })
-            | BuildError::ApkLock(plinth_apk::lock::LockError::Write { .. }) => true,
+            BuildError::Lock(plinth_core::lockfile::LockFileError::Write { .. }) => true,
             _ => false,
         }
     }
@@ -145,7 +153,7 @@ impl BuildError {
                  set `security = false` in [debian] to build without them"
                     .to_string(),
             ),
-            BuildError::Alpine { hint, .. } => hint.clone(),
+            BuildError::Alpine { hint, .. } | BuildError::Rpm { hint, .. } => hint.clone(),
             BuildError::Emulator { arch, .. } => Some(format!(
                 "register an emulator for {arch} with binfmt_misc (on Debian: apt-get install \
                  qemu-user-static binfmt-support), or build only the platforms this machine \

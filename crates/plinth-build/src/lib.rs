@@ -11,13 +11,14 @@ pub mod debian;
 mod error;
 pub mod output;
 pub mod profile;
+pub mod rpm;
 pub mod spec;
 pub mod system;
 pub mod why;
 
 pub use build::{
     BuildOptions, BuiltImage, LockMode, LockOutcome, build, ensure_alpine_lock, ensure_lock,
-    lock_path,
+    ensure_rpm_lock, lock_path,
 };
 pub use error::{BuildError, SpecError};
 pub use spec::{Platform, Spec};

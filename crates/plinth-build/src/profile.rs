@@ -24,6 +24,9 @@ pub enum Profile {
     Slim,
     /// [`Profile::Slim`] with the documentation kept, as Debian's `debian:RELEASE`.
     Full,
+    /// An RPM image as UBI micro: the release package, `filesystem`, `setup` and `glibc`
+    /// (under `[rpm]` only).
+    Micro,
 }
 
 /// A release a profile can be built from: Debian's, or Ubuntu's (same formats, its own
@@ -71,6 +74,7 @@ impl fmt::Display for Profile {
             Profile::Cc => "cc",
             Profile::Slim => "slim",
             Profile::Full => "full",
+            Profile::Micro => "micro",
         })
     }
 }

@@ -26,9 +26,6 @@ pub enum WhyError {
     /// The lock exists but could not be read or parsed.
     #[error(transparent)]
     Lock(#[from] LockError),
-    /// The Alpine lock exists but could not be read or parsed.
-    #[error(transparent)]
-    ApkLock(#[from] plinth_apk::lock::LockError),
     /// The spec has not been locked yet.
     #[error("{} has no lock ({} is missing)", spec.display(), lock.display())]
     NoLock {
@@ -57,7 +54,7 @@ impl WhyError {
             WhyError::NotInImage { .. } => {
                 Some("`plinth lock SPEC` lists every package of the lock".into())
             }
-            WhyError::Lock(_) | WhyError::ApkLock(_) => None,
+            WhyError::Lock(_) => None,
         }
     }
 }
@@ -69,7 +66,17 @@ pub fn why(spec: &Spec, spec_path: &Path, package: &str) -> Result<Vec<Reason>, 
         spec: spec_path.to_path_buf(),
         lock: path.clone(),
     };
-    let reasons = if spec.alpine.is_some() {
+    let reasons = if let Some(r) = &spec.rpm {
+        let lock = plinth_rpm::lock::RpmLock::load(&path)?.ok_or_else(no_lock)?;
+        let chains = lock.platforms.iter().map(|p| {
+            let found = p.packages.iter().find(|x| x.name == package);
+            (
+                p.platform.as_str(),
+                found.map(|x| (x.name.as_str(), x.evr(), x.why.as_slice())),
+            )
+        });
+        explain_chains(&r.packages, chains)
+    } else if spec.alpine.is_some() {
         let lock = plinth_apk::lock::ApkLock::load(&path)?.ok_or_else(no_lock)?;
         explain_alpine(spec, &lock, package)
     } else {
@@ -110,29 +117,48 @@ pub fn explain(spec: &Spec, lock: &Lock, package: &str) -> Vec<Reason> {
     out
 }
 
-/// Why `package` is in the Alpine `lock`, per platform; empty when it is not.
-pub fn explain_alpine(spec: &Spec, lock: &plinth_apk::lock::ApkLock, package: &str) -> Vec<Reason> {
-    let mut out = Vec::new();
-    for p in &lock.platforms {
-        if let Some(pkg) = p.packages.iter().find(|x| x.name == package) {
-            let requested = spec
-                .alpine
-                .as_ref()
-                .is_some_and(|a| a.packages.contains(&pkg.name));
-            let how = if requested || pkg.why.len() <= 1 {
+/// Why a package is in an image, from each platform's entry for it (name, version and the
+/// lock's chain from a requested package): "requested by the spec" when `requested`
+/// names it or its chain is itself, else the chain.
+fn explain_chains<'a>(
+    requested: &[String],
+    platforms: impl Iterator<Item = (&'a str, Option<(&'a str, String, &'a [String])>)>,
+) -> Vec<Reason> {
+    platforms
+        .filter_map(|(platform, found)| {
+            let (name, version, why) = found?;
+            let how = if requested.iter().any(|r| r == name) || why.len() <= 1 {
                 "requested by the spec".to_string()
             } else {
-                pkg.why.join(" -> ")
+                why.join(" -> ")
             };
-            out.push(Reason {
-                platform: p.platform.clone(),
-                package: pkg.name.clone(),
-                version: pkg.version.clone(),
+            Some(Reason {
+                platform: platform.to_string(),
+                package: name.to_string(),
+                version,
                 how,
-            });
-        }
-    }
-    out
+            })
+        })
+        .collect()
+}
+
+/// Why `package` is in the Alpine `lock`, per platform; empty when it is not.
+pub fn explain_alpine(spec: &Spec, lock: &plinth_apk::lock::ApkLock, package: &str) -> Vec<Reason> {
+    let requested = spec
+        .alpine
+        .as_ref()
+        .map(|a| a.packages.as_slice())
+        .unwrap_or_default();
+    explain_chains(
+        requested,
+        lock.platforms.iter().map(|p| {
+            let found = p.packages.iter().find(|x| x.name == package);
+            (
+                p.platform.as_str(),
+                found.map(|x| (x.name.as_str(), x.version.clone(), x.why.as_slice())),
+            )
+        }),
+    )
 }
 
 #[cfg(test)]

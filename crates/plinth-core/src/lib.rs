@@ -1,7 +1,8 @@
 //! What every Plinth crate needs and that is about no domain: progress reporting
 //! ([`progress`]), the bounded HTTP client (`http`, behind the feature of that name),
 //! cache directories and output modes ([`dirs`]), dates ([`date`]), bounded reads of
-//! user-named files ([`files`]) and parallel maps ([`par`]). This crate is the leaf of
+//! user-named files ([`files`]), parallel maps ([`par`]) and versioned TOML files
+//! (`lockfile`, behind the feature of that name). This crate is the leaf of
 //! the graph: it knows no image, package or vulnerability.
 #![deny(missing_docs)]
 
@@ -10,6 +11,8 @@ pub mod dirs;
 pub mod files;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "lockfile")]
+pub mod lockfile;
 pub mod par;
 pub mod progress;
 

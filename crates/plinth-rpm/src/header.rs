@@ -45,6 +45,11 @@ pub mod tag {
     pub const FILEMODES: u32 = 1030;
     pub const FILEDIGESTS: u32 = 1035;
     pub const FILEFLAGS: u32 = 1037;
+    pub const FILELINKTOS: u32 = 1036;
+    pub const FILEUSERNAME: u32 = 1039;
+    pub const FILEGROUPNAME: u32 = 1040;
+    pub const FILEDEVICES: u32 = 1095;
+    pub const FILEINODES: u32 = 1096;
     pub const SOURCERPM: u32 = 1044;
     pub const PROVIDENAME: u32 = 1047;
     pub const REQUIREFLAGS: u32 = 1048;

@@ -166,6 +166,52 @@ pub struct PayloadFile {
     pub data: Vec<u8>,
 }
 
+/// What a file of an installed package is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    /// A directory.
+    Dir,
+    /// A regular file and its contents.
+    File(Vec<u8>),
+    /// A symbolic link to this target.
+    Symlink(String),
+    /// A hard link to this earlier path of the same package (no leading `/`).
+    Hardlink(String),
+}
+
+impl From<FileKind> for plinth_oci::EntryKind {
+    fn from(k: FileKind) -> Self {
+        match k {
+            FileKind::Dir => plinth_oci::EntryKind::Dir,
+            FileKind::File(data) => {
+                plinth_oci::EntryKind::File(plinth_oci::Content::Bytes(std::sync::Arc::from(data)))
+            }
+            FileKind::Symlink(t) => plinth_oci::EntryKind::Symlink(t),
+            FileKind::Hardlink(t) => plinth_oci::EntryKind::Hardlink(t),
+        }
+    }
+}
+
+/// One file as rpm installs it: the header's metadata (mode, owner by name, link target,
+/// hard-link group) with the payload's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Absolute path without its leading `/` (`usr/bin/sh`).
+    pub path: String,
+    /// What it is.
+    pub kind: FileKind,
+    /// Permission bits (`0o7777`: setuid, setgid and sticky included).
+    pub mode: u32,
+    /// Owner, by name, as the header records it.
+    pub user: String,
+    /// Group, by name, as the header records it.
+    pub group: String,
+}
+
+/// `RPMFILE_GHOST`: listed in the header, never in the payload, not installed.
+const RPMFILE_GHOST: u64 = 1 << 6;
+const S_IFMT: u32 = 0o170000;
+
 impl Package {
     /// Opens `path` and reads its lead and both headers.
     pub fn open(path: &Path) -> Result<Self, PackageError> {
@@ -432,6 +478,125 @@ impl Package {
             });
         }
         Ok((verified, files))
+    }
+}
+
+impl Package {
+    /// Verifies the package ([`Package::verified_files`]) and returns the files rpm would
+    /// install, in header order: every file the header lists except `%ghost` ones, with
+    /// the header's mode and owner names, symlink targets from `FILELINKTOS`, and hard
+    /// links (same device and inode) as [`FileKind::Hardlink`] to the group's first path,
+    /// which holds the contents (cpio stores them with the group's last member).
+    pub fn verified_entries(
+        &self,
+        keyring: &Keyring,
+        expected: Option<&Expected>,
+    ) -> Result<(Verified, Vec<FileEntry>), PackageError> {
+        let (verified, files) = self.verified_files(keyring, expected)?;
+        let bad = |detail: String| PackageError::Payload {
+            path: self.path.clone(),
+            detail,
+        };
+        let h = &self.header;
+        let Some(basenames) = h.strings(tag::BASENAMES) else {
+            return Ok((verified, Vec::new()));
+        };
+        let n = basenames.len();
+        let dirnames = h.strings(tag::DIRNAMES).unwrap_or_default();
+        let list = |t: u32| h.ints(t).unwrap_or_default();
+        let strs = |t: u32| h.strings(t).unwrap_or_default();
+        let (dirindexes, modes, flags) = (
+            list(tag::DIRINDEXES),
+            list(tag::FILEMODES),
+            list(tag::FILEFLAGS),
+        );
+        let (devices, inodes) = (list(tag::FILEDEVICES), list(tag::FILEINODES));
+        let (users, groups, links) = (
+            strs(tag::FILEUSERNAME),
+            strs(tag::FILEGROUPNAME),
+            strs(tag::FILELINKTOS),
+        );
+        if [dirindexes.len(), modes.len(), users.len(), groups.len()]
+            .iter()
+            .any(|&l| l != n)
+        {
+            return Err(bad("the header's file lists differ in length".into()));
+        }
+        let mut payload: std::collections::HashMap<String, Vec<u8>> = files
+            .into_iter()
+            .map(|f| {
+                (
+                    f.path
+                        .trim_start_matches('.')
+                        .trim_start_matches('/')
+                        .to_string(),
+                    f.data,
+                )
+            })
+            .collect();
+        let mut first_of_inode: std::collections::HashMap<(u64, u64), usize> =
+            std::collections::HashMap::new();
+        let mut out: Vec<FileEntry> = Vec::with_capacity(n);
+        for i in 0..n {
+            if flags.get(i).is_some_and(|f| f & RPMFILE_GHOST != 0) {
+                continue;
+            }
+            let dir = dirnames
+                .get(dirindexes[i] as usize)
+                .ok_or_else(|| bad(format!("file {i} names directory index {}", dirindexes[i])))?;
+            let path = format!("{dir}{}", basenames[i])
+                .trim_start_matches('/')
+                .to_string();
+            let mode = modes[i] as u32;
+            let kind = match mode & S_IFMT {
+                0o040000 => FileKind::Dir,
+                0o120000 => FileKind::Symlink(
+                    links
+                        .get(i)
+                        .filter(|t| !t.is_empty())
+                        .cloned()
+                        .ok_or_else(|| bad(format!("symlink /{path} has no target")))?,
+                ),
+                0o100000 => {
+                    let data = payload.remove(&path).ok_or_else(|| {
+                        bad(format!("/{path} is in the header but not in the payload"))
+                    })?;
+                    let key = (
+                        devices.get(i).copied().unwrap_or(0),
+                        inodes.get(i).copied().unwrap_or(i as u64),
+                    );
+                    match first_of_inode.get(&key) {
+                        Some(&j) => {
+                            // The group's contents are stored once, with its last member.
+                            if let FileKind::File(first) = &mut out[j].kind
+                                && first.is_empty()
+                            {
+                                *first = data;
+                            }
+                            FileKind::Hardlink(out[j].path.clone())
+                        }
+                        None => {
+                            first_of_inode.insert(key, out.len());
+                            FileKind::File(data)
+                        }
+                    }
+                }
+                other => {
+                    return Err(PackageError::Unsupported {
+                        path: self.path.clone(),
+                        what: format!("file type {other:o} of /{path}"),
+                    });
+                }
+            };
+            out.push(FileEntry {
+                path,
+                kind,
+                mode: mode & 0o7777,
+                user: users[i].clone(),
+                group: groups[i].clone(),
+            });
+        }
+        Ok((verified, out))
     }
 }
 

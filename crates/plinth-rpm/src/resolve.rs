@@ -116,6 +116,19 @@ impl<'a> Universe<'a> {
     /// Resolves `roots` (dependency strings: package names, capabilities, files or rich
     /// dependencies) to the packages to install, sorted by name.
     pub fn resolve(&self, roots: &[&str]) -> Result<Vec<&'a RpmPackage>, ResolveError> {
+        Ok(self
+            .resolve_why(roots)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect())
+    }
+
+    /// [`Universe::resolve`], each package with the names of the packages that pulled it
+    /// in, from the requested one down to itself (a requested package: just its name).
+    pub fn resolve_why(
+        &self,
+        roots: &[&str],
+    ) -> Result<Vec<(&'a RpmPackage, Vec<String>)>, ResolveError> {
         let mut st = State {
             u: self,
             chosen: BTreeMap::new(),
@@ -166,7 +179,22 @@ impl<'a> Universe<'a> {
                 }
             }
         }
-        Ok(chosen.into_iter().map(|i| self.packages[i]).collect())
+        Ok(chosen
+            .into_iter()
+            .map(|i| {
+                let mut names = vec![self.packages[i].name.clone()];
+                let mut cur = st.parent.get(&i).copied().flatten();
+                while let Some(j) = cur {
+                    if names.len() > 64 || names.contains(&self.packages[j].name) {
+                        break;
+                    }
+                    names.push(self.packages[j].name.clone());
+                    cur = st.parent.get(&j).copied().flatten();
+                }
+                names.reverse();
+                (self.packages[i], names)
+            })
+            .collect())
     }
 }
 

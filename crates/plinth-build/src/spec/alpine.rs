@@ -79,25 +79,22 @@ pub(super) fn check_alpine(
     }
     let mut repositories = Vec::new();
     for r in raw.repositories.iter().flatten() {
-        repositories.push(repository(ctx, dir, r)?);
+        repositories.push(repository(
+            ctx,
+            dir,
+            r,
+            "write the repository as apk does (https://MIRROR/alpine/v3.20/main) or a directory relative to the spec",
+        )?);
     }
     let keys = match &raw.keys {
         None => Vec::new(),
-        Some(list) => {
-            let mut out = Vec::new();
-            for k in list {
-                let p = dir.join(k.get_ref());
-                if !p.exists() {
-                    return Err(ctx.err_hint(
-                        Some(k.span()),
-                        format!("`alpine.keys` entry `{}` does not exist ({})", k.get_ref(), p.display()),
-                        Some("name directories of *.rsa.pub files or key files, relative to the spec"),
-                    ));
-                }
-                out.push(p);
-            }
-            out
-        }
+        Some(list) => key_paths(
+            ctx,
+            dir,
+            list,
+            "alpine",
+            "name directories of *.rsa.pub files or key files, relative to the spec",
+        )?,
     };
     Ok(AlpineSpec {
         profile,
@@ -109,9 +106,42 @@ pub(super) fn check_alpine(
     })
 }
 
+/// The key files or directories of `TABLE.keys`, relative to the spec; each must exist.
+pub(super) fn key_paths(
+    ctx: &Ctx,
+    dir: &Path,
+    list: &[Spanned<String>],
+    table: &str,
+    hint: &str,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let mut out = Vec::new();
+    for k in list {
+        let p = dir.join(k.get_ref());
+        if !p.exists() {
+            return Err(ctx.err_hint(
+                Some(k.span()),
+                format!(
+                    "`{table}.keys` entry `{}` does not exist ({})",
+                    k.get_ref(),
+                    p.display()
+                ),
+                Some(hint),
+            ));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 /// A repository as written: an http(s) or file URL, or a directory relative to the spec
-/// (made a `file://` URL; it need not exist until it is read).
-fn repository(ctx: &Ctx, dir: &Path, r: &Spanned<String>) -> Result<String, BuildError> {
+/// (made a `file://` URL; it need not exist until it is read); `hint` says how to write
+/// one.
+pub(super) fn repository(
+    ctx: &Ctx,
+    dir: &Path,
+    r: &Spanned<String>,
+    hint: &str,
+) -> Result<String, BuildError> {
     let u = r.get_ref().trim_end_matches('/');
     if u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://") {
         return Ok(u.to_string());
@@ -120,7 +150,7 @@ fn repository(ctx: &Ctx, dir: &Path, r: &Spanned<String>) -> Result<String, Buil
         return Err(ctx.err_hint(
             Some(r.span()),
             format!("repository `{u}` is not an http, https or file URL"),
-            Some("write the repository as apk does (https://MIRROR/alpine/v3.20/main) or a directory relative to the spec"),
+            Some(hint),
         ));
     }
     // Not required to exist: a build whose packages are all cached reads no repository.

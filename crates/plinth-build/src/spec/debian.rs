@@ -21,6 +21,15 @@ pub(super) fn check_debian(
     if profile.is_none() && raw.is_none() {
         return Ok(None);
     }
+    if let Some(p) = profile
+        && *p.get_ref() == Profile::Micro
+    {
+        return Err(ctx.err_hint(
+            Some(p.span()),
+            "profile `micro` is an RPM profile: it needs an [rpm] table",
+            Some("add [rpm] with its release, repositories and keys, or pick a Debian profile (static, base-nossl, base, cc, slim, full)"),
+        ));
+    }
     let release = match raw.and_then(|r| r.release.as_ref()) {
         None if distro == Distro::Ubuntu => Release::Noble,
         None => Release::Bookworm,

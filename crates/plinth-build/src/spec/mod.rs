@@ -11,6 +11,7 @@
 //! | `config` | `[config]` |
 //! | `debian` | `[debian]` and `image.profile` |
 //! | `alpine` | `[alpine]` and what `image.profile` means for it |
+//! | `rpm` | `[rpm]` and what `image.profile` means for it |
 
 mod accounts;
 pub mod alpine;
@@ -19,6 +20,7 @@ mod ctx;
 mod debian;
 mod parse;
 mod raw;
+mod rpm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,6 +147,47 @@ impl AlpineSpec {
     }
 }
 
+/// RPM image kinds, named by `image.profile` under `[rpm]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpmProfile {
+    /// As UBI micro: the smallest set that runs a dynamically linked program.
+    Micro,
+}
+
+impl RpmProfile {
+    /// The packages the profile asks for (dependencies are resolved on top). The release
+    /// package is asked for by the capability every RPM distribution's provides
+    /// (`system-release`), so that one profile serves them all.
+    pub fn packages(self) -> Vec<&'static str> {
+        vec!["system-release", "filesystem", "setup", "glibc"]
+    }
+
+    /// `micro`.
+    pub fn name(self) -> &'static str {
+        "micro"
+    }
+}
+
+/// The RPM part of a spec: a profile and/or packages from signed repositories.
+#[derive(Debug, Clone)]
+pub struct RpmSpec {
+    /// The profile whose packages the image gets.
+    pub profile: Option<RpmProfile>,
+    /// The distribution release, free text (`el8`): recorded in the lock.
+    pub release: String,
+    /// Requested packages (names, capabilities or file paths): the profile's, then the
+    /// spec's own.
+    pub packages: Vec<String>,
+    /// Package names left out of the repositories before resolving (as dnf's `--exclude`).
+    pub exclude: Vec<String>,
+    /// Repository baseurls (`https://…`, or `file://`).
+    pub repositories: Vec<String>,
+    /// Armoured key files or directories of them.
+    pub keys: Vec<PathBuf>,
+    /// How the packages are laid out in layers.
+    pub layering: Layering,
+}
+
 /// An OpenPGP key given in `debian.keys`.
 #[derive(Debug, Clone)]
 pub enum KeySource {
@@ -202,6 +245,8 @@ pub struct Spec {
     pub debian: Option<DebianSpec>,
     /// Alpine packages, when the spec has an `[alpine]` table (never with `debian`).
     pub alpine: Option<AlpineSpec>,
+    /// RPM packages, when the spec has an `[rpm]` table (never with another distribution).
+    pub rpm: Option<RpmSpec>,
 }
 
 /// The `[config]` table, checked: what goes into the OCI image configuration.

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::ctx::{Ctx, check_image_path, parse_mode, parse_platforms};
 use super::raw::{RawCompression, RawSpec};
-use super::{DirSpec, FileSpec, Platform, Spec, accounts, alpine, config, debian};
+use super::{DirSpec, FileSpec, Platform, Spec, accounts, alpine, config, debian, rpm};
 use crate::error::BuildError;
 
 impl Spec {
@@ -76,6 +76,14 @@ impl Spec {
             .profile
             .as_ref()
             .is_some_and(|p| p.get_ref().is_system());
+        if raw.rpm.is_some() && (!raw.accounts.users.is_empty() || !raw.accounts.groups.is_empty())
+        {
+            return Err(ctx.err_hint(
+                None,
+                "an [rpm] image takes its accounts from its packages (the setup package's /etc/passwd and /etc/group): [accounts] cannot add users or groups to it",
+                Some("add them in a layer built on top, or in a package of your repository"),
+            ));
+        }
         if system && (!raw.accounts.users.is_empty() || !raw.accounts.groups.is_empty()) {
             return Err(ctx.err_hint(
                 None,
@@ -93,8 +101,9 @@ impl Spec {
                 )
             })
             .map(|(u, g)| (u, g, r.get_ref().clone()))?,
-            // A system image starts as root, as Debian's do.
-            None if system => (0, 0, "root".into()),
+            // A system image starts as root, as Debian's do; an RPM image too, as UBI's
+            // do (its packages' accounts have no `nonroot`).
+            None if system || raw.rpm.is_some() => (0, 0, "root".into()),
             None => {
                 let (u, g) = accounts.resolve_owner("nonroot").ok_or_else(|| {
                     ctx.err_hint(None, "no `image.run-as` and no `nonroot` user", Some("set image.run-as, or keep accounts.defaults = true"))
@@ -198,7 +207,22 @@ impl Spec {
             symlinks.push((path, t.clone()));
         }
         let mut config = config::check_config(&ctx, raw.config)?;
+        if let (Some(r), true) = (
+            &raw.rpm,
+            raw.debian.is_some() || raw.ubuntu.is_some() || raw.alpine.is_some(),
+        ) {
+            return Err(ctx.err_hint(
+                Some(r.span()),
+                "a spec has one of [debian], [ubuntu], [alpine] or [rpm], not several",
+                Some("an image is built from one distribution: keep the table of the one it is built from"),
+            ));
+        }
+        let rpm = match &raw.rpm {
+            Some(r) => Some(rpm::check_rpm(&ctx, &dir, raw.image.profile.as_ref(), r)?),
+            None => None,
+        };
         let (debian, alpine) = match &raw.alpine {
+            _ if rpm.is_some() => (None, None),
             Some(a) => {
                 if raw.debian.is_some() || raw.ubuntu.is_some() {
                     return Err(ctx.err_hint(
@@ -252,6 +276,7 @@ impl Spec {
             symlinks,
             debian,
             alpine,
+            rpm,
         })
     }
 }

@@ -29,6 +29,23 @@ pub(super) struct RawSpec {
     /// The same keys as `[debian]`, for Ubuntu's archive.
     pub(super) ubuntu: Option<RawDebian>,
     pub(super) alpine: Option<Spanned<RawAlpine>>,
+    pub(super) rpm: Option<Spanned<RawRpm>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRpm {
+    pub(super) release: Spanned<String>,
+    #[serde(default)]
+    pub(super) packages: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) repositories: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) layers: Layering,
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 //! signed data in `tests/data/` (see its PROVENANCE.md) and on repositories generated at
 //! test time with rpmbuild, rpmsign, createrepo_c and gpg (`generated`).
 
+mod entries;
 mod generated;
 mod packages;
 mod primary;

@@ -41,16 +41,42 @@ pub fn release_key(distro: &Distro) -> Option<String> {
             }
             Some(format!("alpine:{major}.{minor}"))
         }
+        // RPM distributions publish advisories per major release (OSV's `Rocky Linux:8`,
+        // `AlmaLinux:8`, Red Hat's `rhel-8` streams): `rocky:8` for `VERSION_ID=8.10`.
+        id if RPM_BY_MAJOR.contains(&id) => {
+            let major = version.split('.').next().unwrap_or("");
+            (!major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("{id}:{major}"))
+        }
         _ if !id.is_empty() && !version.is_empty() => Some(format!("{id}:{version}")),
         _ => None,
     }
 }
+
+/// `os-release` IDs of RPM distributions whose advisories are per major release.
+const RPM_BY_MAJOR: &[&str] = &[
+    "rhel",
+    "centos",
+    "rocky",
+    "almalinux",
+    "ol",
+    "fedora",
+    "amzn",
+];
 
 /// The package kind a distribution's package manager installs.
 pub(super) fn os_kind(distro_id: &str) -> Option<PackageKind> {
     match distro_id.to_ascii_lowercase().as_str() {
         "debian" | "ubuntu" => Some(PackageKind::Deb),
         "alpine" | "wolfi" | "chainguard" => Some(PackageKind::Apk),
+        id if RPM_BY_MAJOR.contains(&id)
+            || matches!(
+                id,
+                "opensuse-leap" | "opensuse-tumbleweed" | "sles" | "sle-micro"
+            ) =>
+        {
+            Some(PackageKind::Rpm)
+        }
         _ => None,
     }
 }
@@ -164,5 +190,20 @@ mod tests {
             "alpine:3.21"
         );
         assert_eq!(release_key(&d("alpine", Some("edge"), None)), None);
+        assert_eq!(
+            release_key(&d("rocky", Some("8.10"), None)).unwrap(),
+            "rocky:8"
+        );
+        assert_eq!(
+            release_key(&d("rhel", Some("9.4"), None)).unwrap(),
+            "rhel:9"
+        );
+        assert_eq!(
+            release_key(&d("fedora", Some("40"), None)).unwrap(),
+            "fedora:40"
+        );
+        assert_eq!(release_key(&d("centos", None, None)), None);
+        assert_eq!(os_kind("almalinux"), Some(PackageKind::Rpm));
+        assert_eq!(os_kind("sles"), Some(PackageKind::Rpm));
     }
 }

@@ -116,6 +116,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .as_ref()
             .map(|l| &l.1)
             .or(built.alpine_lock.as_ref().map(|l| &l.1))
+            .or(built.rpm_lock.as_ref().map(|l| &l.1))
     {
         crate::render::lock_outcome(&plinth_build::lock_path(&spec), outcome);
     }

@@ -1,10 +1,12 @@
-//! `plinth lock SPEC`: resolve a Debian- or Alpine-based spec's packages and write
+//! `plinth lock SPEC`: resolve a Debian-, Alpine- or RPM-based spec's packages and write
 //! `plinth.lock`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plinth_build::{BuildOptions, LockMode, Spec, ensure_alpine_lock, ensure_lock, lock_path};
+use plinth_build::{
+    BuildOptions, LockMode, Spec, ensure_alpine_lock, ensure_lock, ensure_rpm_lock, lock_path,
+};
 
 use crate::args::DebianArgs;
 use crate::render::{CliError, lock_outcome, stdout};
@@ -37,33 +39,45 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         reporter: crate::progress::reporter(args.quiet),
         ..Default::default()
     };
-    let mut out = String::new();
-    if spec.alpine.is_some() {
+    // (platform, name, version, arch) of every locked package, whatever the distribution.
+    let (outcome, rows): (_, Vec<[String; 4]>) = if spec.rpm.is_some() {
+        let (lock, outcome) = ensure_rpm_lock(&spec, &opts)?;
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages
+                .iter()
+                .map(|x| [p.platform.clone(), x.name.clone(), x.evr(), x.arch.clone()])
+        });
+        (outcome, rows.collect())
+    } else if spec.alpine.is_some() {
         let (lock, outcome) = ensure_alpine_lock(&spec, &opts)?;
-        if !args.quiet {
-            lock_outcome(&lock_path(&spec), &outcome);
-        }
-        for p in &lock.platforms {
-            for pkg in &p.packages {
-                out.push_str(&format!(
-                    "{}\t{}\t{}\t{}\n",
-                    p.platform, pkg.name, pkg.version, pkg.arch
-                ));
-            }
-        }
-        return stdout(&out);
-    }
-    let (lock, outcome) = ensure_lock(&spec, &opts)?;
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages.iter().map(|x| {
+                [
+                    p.platform.clone(),
+                    x.name.clone(),
+                    x.version.clone(),
+                    x.arch.clone(),
+                ]
+            })
+        });
+        (outcome, rows.collect())
+    } else {
+        let (lock, outcome) = ensure_lock(&spec, &opts)?;
+        let rows = lock.platforms.iter().flat_map(|p| {
+            p.packages.iter().map(|x| {
+                [
+                    p.platform.clone(),
+                    x.name.clone(),
+                    x.version.clone(),
+                    x.architecture.clone(),
+                ]
+            })
+        });
+        (outcome, rows.collect())
+    };
     if !args.quiet {
         lock_outcome(&lock_path(&spec), &outcome);
     }
-    for p in &lock.platforms {
-        for pkg in &p.packages {
-            out.push_str(&format!(
-                "{}\t{}\t{}\t{}\n",
-                p.platform, pkg.name, pkg.version, pkg.architecture
-            ));
-        }
-    }
+    let out: String = rows.iter().map(|r| format!("{}\n", r.join("\t"))).collect();
     stdout(&out)
 }

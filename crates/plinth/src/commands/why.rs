@@ -10,7 +10,7 @@ use crate::render::{CliError, stdout};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A package name (Debian or Alpine, as the spec's)
+    /// A package name (Debian, Alpine or RPM, as the spec's)
     package: String,
     /// The image spec (plinth.toml)
     spec: PathBuf,

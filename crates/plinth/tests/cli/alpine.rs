@@ -18,13 +18,13 @@ const BASE_DIGEST: &str = "sha256:1cd6a1a75a2e429e47a33e90a1667eea5907a5bb6b2db8
 const TEST_REPO: &str = "repos/alpine/v3.20/main";
 const TEST_KEYS: &str = "repos/alpine/keys";
 
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     repo_root().join("examples").join(name).join("plinth.toml")
 }
 
 /// Builds `spec` into `out` with its own package cache `cache` (so that a test sees a cold
 /// build when it asks for one); returns the digest.
-fn build_with_cache(spec: &Path, out: &Path, cache: &Path) -> String {
+pub(crate) fn build_with_cache(spec: &Path, out: &Path, cache: &Path) -> String {
     build(
         spec,
         out,
@@ -54,7 +54,7 @@ fn spec_on_copy(dir: &Path, profile: &str, keys: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Flips one byte of `file` at `offset` from its end.
-fn flip(file: &Path, from_end: usize) {
+pub(crate) fn flip(file: &Path, from_end: usize) {
     let mut b = fs_err::read(file).unwrap();
     let i = b.len() - from_end;
     b[i] ^= 0x55;
@@ -187,24 +187,30 @@ fn alpine_lock_why_and_update() {
     assert!(ok(plinth().args(["why", "ssl_client"]).arg(&spec)).contains("install_if busybox="));
     let e = fails(plinth().args(["why", "bash"]).arg(&spec), 2);
     assert!(e.contains("bash is not in the image"), "{e}");
-    // --update on a copy re-resolves to the same packages.
+    // --update on a copy re-resolves to the same packages; a changed spec is stale.
     let tmp = tempfile::tempdir().unwrap();
     let (copy, _) = spec_on_copy(tmp.path(), "base", &test_data(TEST_KEYS));
-    ok(plinth().arg("lock").arg(&copy).arg("-q"));
-    let o = run(plinth().args(["lock", "--update"]).arg(&copy));
+    update_keeps_then_stale(
+        &copy,
+        tmp.path(),
+        "[alpine]\n",
+        "packages = [\"scanelf\"]\n",
+    );
+}
+
+/// `lock` then `lock --update` on `spec` changes no package; then, with `line` added after
+/// `table` in the spec, a build refuses the stale lock (output under `tmp`).
+pub(crate) fn update_keeps_then_stale(spec: &Path, tmp: &Path, table: &str, line: &str) {
+    ok(plinth().arg("lock").arg(spec).arg("-q"));
+    let o = run(plinth().args(["lock", "--update"]).arg(spec));
     assert!(o.status.success());
     assert!(stderr(&o).contains("no package changed"), "{}", stderr(&o));
-    // A changed spec no longer matches its lock.
-    let text = fs_err::read_to_string(&copy)
+    let text = fs_err::read_to_string(spec)
         .unwrap()
-        .replace("[alpine]\n", "[alpine]\npackages = [\"scanelf\"]\n");
-    fs_err::write(&copy, text).unwrap();
+        .replace(table, &format!("{table}{line}"));
+    fs_err::write(spec, text).unwrap();
     let e = fails(
-        plinth()
-            .arg("build")
-            .arg(&copy)
-            .arg("-o")
-            .arg(tmp.path().join("o")),
+        plinth().arg("build").arg(spec).arg("-o").arg(tmp.join("o")),
         2,
     );
     assert!(e.contains("written for another version of the spec"), "{e}");
@@ -267,25 +273,36 @@ fn alpine_tampering_through_the_build_is_refused_and_nothing_is_written() {
             &keys_used.display().to_string(),
         );
         fs_err::write(&spec, text).unwrap();
-        let lock = spec.with_file_name("plinth.lock");
-        let had_lock = lock.exists();
-        let out = tmp.path().join("out");
-        let e = fails(
-            plinth()
-                .arg("build")
-                .arg(&spec)
-                .arg("-o")
-                .arg(&out)
-                .arg("--cache-dir")
-                .arg(tmp.path().join("cache")),
-            2,
-        );
-        eprintln!("{what}: {e}");
-        assert!(e.contains(expect), "{what}: {e}");
-        assert!(!out.exists(), "{what}: an image was written");
-        assert_eq!(lock.exists(), had_lock, "{what}: the lock changed");
-        assert!(leftovers(spec.parent().unwrap()).is_empty(), "{what}");
+        assert_build_refused(what, &spec, tmp.path(), expect);
     }
+}
+
+/// Builds `spec` (cache and output under `tmp`) and checks that it fails with exit code 2
+/// and `expect` in its message, writing no image, no lock (nor changing one) and no
+/// temporary file beside the spec.
+pub(crate) fn assert_build_refused(what: &str, spec: &Path, tmp: &Path, expect: &str) {
+    let lock = spec.with_file_name("plinth.lock");
+    let lock_before = fs_err::read(&lock).ok();
+    let out = tmp.join("out");
+    let e = fails(
+        plinth()
+            .arg("build")
+            .arg(spec)
+            .arg("-o")
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(tmp.join("cache")),
+        2,
+    );
+    eprintln!("{what}: {e}");
+    assert!(e.contains(expect), "{what}: {e}");
+    assert!(!out.exists(), "{what}: an image was written");
+    assert_eq!(
+        fs_err::read(&lock).ok(),
+        lock_before,
+        "{what}: the lock changed"
+    );
+    assert!(leftovers(spec.parent().unwrap()).is_empty(), "{what}");
 }
 
 #[test]
@@ -378,9 +395,10 @@ fn alpine_real_index_verifies_and_resolves_but_its_packages_are_not_in_the_tree(
     assert!(!spec.with_file_name("plinth.lock").exists());
 }
 
-type PkgSet = std::collections::BTreeSet<(String, String)>;
+pub(crate) type PkgSet = std::collections::BTreeSet<(String, String)>;
 
-fn locked_packages(spec: &Path) -> PkgSet {
+/// The `(name, version)` pairs `plinth lock SPEC` lists.
+pub(crate) fn locked_packages(spec: &Path) -> PkgSet {
     ok(plinth().arg("lock").arg(spec).arg("-q"))
         .lines()
         .map(|l| {
@@ -390,34 +408,53 @@ fn locked_packages(spec: &Path) -> PkgSet {
         .collect()
 }
 
+/// Checks that `plinth sbom` of the image at `out` built from `spec` lists exactly the
+/// locked packages under the distribution `distro_id`, and that syft and trivy (when
+/// installed) list the same; returns Plinth's list and the image unpacked by umoci
+/// under `tmp` (when umoci is installed).
+pub(crate) fn sbom_agrees(
+    what: &str,
+    spec: &Path,
+    out: &Path,
+    tmp: &Path,
+    distro_id: &str,
+) -> (PkgSet, Option<PathBuf>) {
+    let ours = crate::sbom::os_packages(out.to_str().unwrap());
+    assert_eq!(ours, locked_packages(spec), "{what}");
+    let v: serde_json::Value = serde_json::from_str(&ok(plinth()
+        .args(["sbom", "-q", "--format", "plinth-json"])
+        .arg(out)))
+    .unwrap();
+    assert_eq!(v["distro"]["id"], distro_id, "{what}");
+    if let Some(s) = crate::sbom::syft_packages(&format!("oci-dir:{}", out.display())) {
+        crate::sbom::same_packages(what, "syft", &ours, &s);
+    }
+    if !have_tool("umoci") {
+        return (ours, None);
+    }
+    let bundle = tmp.join("bundle");
+    ok(Command::new("umoci")
+        .args(["raw", "unpack", "--rootless", "--image"])
+        .arg(format!("{}:latest", out.display()))
+        .arg(&bundle));
+    if let Some(t) = crate::sbom::trivy_packages(&["rootfs", bundle.to_str().unwrap()], tmp) {
+        crate::sbom::same_packages(what, "trivy", &ours, &t);
+    }
+    (ours, Some(bundle))
+}
+
 #[test]
 fn alpine_base_sbom_matches_the_lock_syft_and_trivy() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     build_with_cache(&example("alpine-base"), &out, &tmp.path().join("cache"));
-    let want = locked_packages(&example("alpine-base"));
-    let ours = crate::sbom::os_packages(out.to_str().unwrap());
-    assert_eq!(ours, want);
-    let v: serde_json::Value = serde_json::from_str(&ok(plinth()
-        .args(["sbom", "-q", "--format", "plinth-json"])
-        .arg(&out)))
-    .unwrap();
-    assert_eq!(v["distro"]["id"], "alpine");
-    if let Some(s) = crate::sbom::syft_packages(&format!("oci-dir:{}", out.display())) {
-        crate::sbom::same_packages("plinth alpine base", "syft", &ours, &s);
-    }
-    if have_tool("umoci") {
-        let bundle = tmp.path().join("bundle");
-        ok(Command::new("umoci")
-            .args(["raw", "unpack", "--rootless", "--image"])
-            .arg(format!("{}:latest", out.display()))
-            .arg(&bundle));
-        if let Some(t) =
-            crate::sbom::trivy_packages(&["rootfs", bundle.to_str().unwrap()], tmp.path())
-        {
-            crate::sbom::same_packages("plinth alpine base", "trivy", &ours, &t);
-        }
-    }
+    sbom_agrees(
+        "plinth alpine base",
+        &example("alpine-base"),
+        &out,
+        tmp.path(),
+        "alpine",
+    );
     // check: a base with busybox and apk fails the shell and package-manager rules.
     let o = run(plinth().arg("check").arg(&out));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

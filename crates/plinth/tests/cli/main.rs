@@ -17,6 +17,7 @@ mod overlapping_zip;
 mod reader;
 mod readme;
 mod registry;
+mod rpm;
 mod sbom;
 mod scan;
 mod serve;
