@@ -180,38 +180,22 @@ impl ApkLock {
     /// What changed from `old` to `self`, one line per package and platform:
     /// `+ name version`, `- name version`, `~ name old -> new`.
     pub fn diff(&self, old: &ApkLock) -> Vec<String> {
-        let mut out = Vec::new();
-        for p in &self.platforms {
-            let before: BTreeMap<&str, &str> = old
-                .platform(&p.platform)
-                .map(|o| {
-                    o.packages
-                        .iter()
-                        .map(|x| (x.name.as_str(), x.version.as_str()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let after: BTreeMap<&str, &str> = p
-                .packages
+        let versions = |packages: &[_]| -> BTreeMap<String, String> {
+            packages
                 .iter()
-                .map(|x| (x.name.as_str(), x.version.as_str()))
-                .collect();
-            for (name, v) in &after {
-                match before.get(name) {
-                    None => out.push(format!("{}: + {name} {v}", p.platform)),
-                    Some(ov) if ov != v => {
-                        out.push(format!("{}: ~ {name} {ov} -> {v}", p.platform))
-                    }
-                    _ => {}
-                }
-            }
-            for (name, v) in &before {
-                if !after.contains_key(name) {
-                    out.push(format!("{}: - {name} {v}", p.platform));
-                }
-            }
-        }
-        out
+                .map(|x: &ApkLockedPackage| (x.name.clone(), x.version.clone()))
+                .collect()
+        };
+        self.platforms
+            .iter()
+            .flat_map(|p| {
+                let before = old
+                    .platform(&p.platform)
+                    .map(|o| versions(&o.packages))
+                    .unwrap_or_default();
+                plinth_core::lockfile::changes(&p.platform, &before, &versions(&p.packages))
+            })
+            .collect()
     }
 }
 

@@ -188,25 +188,16 @@ fn changes(old: &RpmLock, new: &RpmLock) -> Vec<String> {
             })
             .unwrap_or_default()
     };
-    let mut out = Vec::new();
-    for p in &new.platforms {
-        let (before, after) = (evrs(old, &p.platform), evrs(new, &p.platform));
-        let names: std::collections::BTreeSet<&String> =
-            before.keys().chain(after.keys()).collect();
-        let mut removed = Vec::new();
-        for n in names {
-            match (before.get(n), after.get(n)) {
-                (None, Some(v)) => out.push(format!("{}: + {n} {v}", p.platform)),
-                (Some(o), Some(v)) if o != v => {
-                    out.push(format!("{}: ~ {n} {o} -> {v}", p.platform))
-                }
-                (Some(o), None) => removed.push(format!("{}: - {n} {o}", p.platform)),
-                _ => {}
-            }
-        }
-        out.extend(removed);
-    }
-    out
+    new.platforms
+        .iter()
+        .flat_map(|p| {
+            plinth_core::lockfile::changes(
+                &p.platform,
+                &evrs(old, &p.platform),
+                &evrs(new, &p.platform),
+            )
+        })
+        .collect()
 }
 
 /// Resolves the spec's packages for every platform, fetching every package against

@@ -104,6 +104,30 @@ pub fn write(path: &Path, text: &str) -> Result<(), LockFileError> {
     })
 }
 
+/// What changed on one platform between two locks, as `plinth lock --update` prints it:
+/// `PLATFORM: + name version` and `PLATFORM: ~ name old -> new` in name order, then
+/// `PLATFORM: - name version`. `before` and `after` map package names to versions.
+pub fn changes(
+    platform: &str,
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, v) in after {
+        match before.get(name) {
+            None => out.push(format!("{platform}: + {name} {v}")),
+            Some(old) if old != v => out.push(format!("{platform}: ~ {name} {old} -> {v}")),
+            _ => {}
+        }
+    }
+    for (name, v) in before {
+        if !after.contains_key(name) {
+            out.push(format!("{platform}: - {name} {v}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +162,26 @@ mod tests {
         // No temporary file is left beside it.
         let names: Vec<_> = fs_err::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn changes_list_additions_and_updates_in_name_order_then_removals() {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let before = map(&[("a", "1"), ("b", "1"), ("gone", "2")]);
+        let after = map(&[("a", "1"), ("b", "2"), ("c", "1")]);
+        assert_eq!(
+            changes("linux/amd64", &before, &after),
+            [
+                "linux/amd64: ~ b 1 -> 2",
+                "linux/amd64: + c 1",
+                "linux/amd64: - gone 2"
+            ]
+        );
+        assert!(changes("p", &after, &after).is_empty());
     }
 }
