@@ -520,16 +520,13 @@ pub fn platform_packages(
         single,
     };
     let pkgs = &locked.packages;
-    let keys_of: Vec<String> = if single {
-        vec![apk_layer_key(
-            pkgs.iter().map(|p| (p.name.as_str(), p.sha256.as_str())),
-            &inputs,
-        )]
-    } else {
-        pkgs.iter()
-            .map(|p| apk_layer_key([(p.name.as_str(), p.sha256.as_str())], &inputs))
-            .collect()
-    };
+    let pairs: Vec<(&str, &str)> = pkgs
+        .iter()
+        .map(|p| (p.name.as_str(), p.sha256.as_str()))
+        .collect();
+    let keys_of = built_layers::layer_keys(&pairs, single, |g| {
+        apk_layer_key(g.iter().copied(), &inputs)
+    });
     let mut layers: Vec<Option<LayerBlob>> =
         par_map(&keys_of, |k| built_layers::load(cache, k, reporter));
     let mut records: Vec<Option<String>> = pkgs

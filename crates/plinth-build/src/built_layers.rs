@@ -134,6 +134,23 @@ pub fn apk_record_key(apk_sha256: &str) -> String {
     ))
 }
 
+/// The cache key of each layer of a platform's `packages` (name, file SHA-256): one per
+/// package, or one for all of them when `single`; `key` makes a key of a group.
+pub fn layer_keys<'a>(
+    packages: &[(&'a str, &'a str)],
+    single: bool,
+    key: impl Fn(&[(&'a str, &'a str)]) -> String,
+) -> Vec<String> {
+    if single {
+        vec![key(packages)]
+    } else {
+        packages
+            .iter()
+            .map(|p| key(std::slice::from_ref(p)))
+            .collect()
+    }
+}
+
 /// The key of the CA bundle made from the `ca-certificates` package with this SHA-256.
 pub fn ca_bundle_key(deb_sha256: &str) -> String {
     key_of(&format!(

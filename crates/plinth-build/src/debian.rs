@@ -378,16 +378,11 @@ pub fn platform_packages(
     };
     let pkgs = &locked.packages;
     // One key per layer: each package's, or one for all of them.
-    let keys: Vec<String> = if single {
-        vec![layer_key(
-            pkgs.iter().map(|p| (p.name.as_str(), p.sha256.as_str())),
-            &inputs,
-        )]
-    } else {
-        pkgs.iter()
-            .map(|p| layer_key([(p.name.as_str(), p.sha256.as_str())], &inputs))
-            .collect()
-    };
+    let pairs: Vec<(&str, &str)> = pkgs
+        .iter()
+        .map(|p| (p.name.as_str(), p.sha256.as_str()))
+        .collect();
+    let keys = built_layers::layer_keys(&pairs, single, |g| layer_key(g.iter().copied(), &inputs));
     let mut cached: Vec<Option<LayerBlob>> =
         par_map(&keys, |k| built_layers::load(cache, k, reporter));
     let ca = pkgs.iter().find(|p| p.name == "ca-certificates");
