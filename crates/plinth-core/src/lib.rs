@@ -2,7 +2,7 @@
 //! ([`progress`]), the bounded HTTP client (`http`, behind the feature of that name),
 //! cache directories and output modes ([`dirs`]), dates ([`date`]), bounded reads of
 //! user-named files ([`files`]), parallel maps ([`par`]) and versioned TOML files
-//! (`lockfile`, behind the feature of that name). This crate is the leaf of
+//! (`lockfile`, behind the feature of that name) and OpenPGP key files (`openpgp`, likewise). This crate is the leaf of
 //! the graph: it knows no image, package or vulnerability.
 #![deny(missing_docs)]
 
@@ -13,6 +13,8 @@ pub mod files;
 pub mod http;
 #[cfg(feature = "lockfile")]
 pub mod lockfile;
+#[cfg(feature = "openpgp")]
+pub mod openpgp;
 pub mod par;
 pub mod progress;
 

@@ -1,10 +1,9 @@
 //! OpenPGP keyrings that Release files are checked against: binary keyrings such as
 //! [`DEFAULT_KEYRING`], ASCII-armoured key files, and keys written inline in apt sources.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use pgp::composed::{Deserializable, SignedPublicKey};
+use pgp::composed::SignedPublicKey;
 use pgp::packet::Signature;
 use pgp::types::KeyDetails;
 
@@ -16,6 +15,7 @@ pub const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gp
 /// Largest keyring file read, in bytes.
 const MAX_KEYRING: u64 = 16 << 20;
 
+#[cfg(test)]
 const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 
 /// Failure while loading a keyring.
@@ -61,21 +61,7 @@ impl Keyring {
             origin: origin.to_string(),
             source,
         };
-        let mut keys = Vec::new();
-        let text = std::str::from_utf8(data)
-            .ok()
-            .filter(|t| t.contains(ARMOR_BEGIN));
-        if let Some(text) = text {
-            for block in text.split(ARMOR_BEGIN).skip(1) {
-                let block = format!("{ARMOR_BEGIN}{block}");
-                let (iter, _) = SignedPublicKey::from_string_many(&block).map_err(parse_err)?;
-                keys.extend(iter.filter_map(Result::ok));
-            }
-        } else {
-            let iter = SignedPublicKey::from_bytes_many(Cursor::new(data)).map_err(parse_err)?;
-            // A key in an algorithm this library does not know is skipped, not fatal.
-            keys.extend(iter.filter_map(Result::ok));
-        }
+        let keys = plinth_core::openpgp::public_keys(data).map_err(parse_err)?;
         if keys.is_empty() {
             return Err(KeyringError::Empty {
                 origin: origin.to_string(),

@@ -18,7 +18,6 @@
 //!   a failure. gpg itself prints "Good signature ... [expired]" and exits 0; we follow
 //!   the package managers, not gpg.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use pgp::composed::{Deserializable, SignedPublicKey};
@@ -30,6 +29,7 @@ use pgp::types::KeyDetails;
 /// Largest key file read, in bytes.
 const MAX_KEYFILE: u64 = 4 << 20;
 
+#[cfg(test)]
 const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 
 /// Failure while loading keys.
@@ -162,20 +162,7 @@ impl Keyring {
             origin: origin.to_string(),
             source,
         };
-        let mut keys = Vec::new();
-        let text = std::str::from_utf8(data)
-            .ok()
-            .filter(|t| t.contains(ARMOR_BEGIN));
-        if let Some(text) = text {
-            for block in text.split(ARMOR_BEGIN).skip(1) {
-                let block = format!("{ARMOR_BEGIN}{block}");
-                let (iter, _) = SignedPublicKey::from_string_many(&block).map_err(parse_err)?;
-                keys.extend(iter.filter_map(Result::ok));
-            }
-        } else {
-            let iter = SignedPublicKey::from_bytes_many(Cursor::new(data)).map_err(parse_err)?;
-            keys.extend(iter.filter_map(Result::ok));
-        }
+        let keys = plinth_core::openpgp::public_keys(data).map_err(parse_err)?;
         if keys.is_empty() {
             return Err(KeyError::Empty {
                 origin: origin.to_string(),
