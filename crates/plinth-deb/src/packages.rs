@@ -506,7 +506,7 @@ pub fn parse_reader_map<T>(
         let cut = if n == 0 {
             pending.len()
         } else {
-            match pending.windows(2).rposition(|w| w == b"\n\n") {
+            match memchr::memmem::rfind(&pending, b"\n\n") {
                 Some(i) => i + 2,
                 None => continue,
             }
@@ -521,7 +521,7 @@ pub fn parse_reader_map<T>(
                 records.push(t);
             }
         }
-        line += pending[..cut].iter().filter(|&&b| b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', &pending[..cut]).count();
         pending.drain(..cut);
         if n == 0 {
             break;
