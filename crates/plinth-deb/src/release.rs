@@ -107,6 +107,9 @@ pub struct VerifiedRelease {
     pub release: Release,
     /// Upper-case hex fingerprint of the primary key that signed.
     pub signer: String,
+    /// The signed text, line endings as signed: for the fields [`Release`] does not
+    /// keep, without parsing the armour a second time.
+    pub signed_text: String,
 }
 
 impl Release {

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
-use pgp::armor::DearmorOptions;
-use pgp::composed::CleartextSignedMessage;
 use sha2::{Digest, Sha256};
 
 use crate::cache::{Cache, Download};
@@ -317,7 +315,7 @@ pub type MapRecord<'a, T> =
 /// parsed as a stream, never held whole; what `map` returned for an index is kept only
 /// once the whole decompressed text has matched the signed release file's hash where it
 /// lists one.
-pub fn fetch_index_map<T>(
+pub fn fetch_index_map<T: Send>(
     cfg: &RepoConfig,
     arch: &str,
     cache: Option<&Cache>,
@@ -327,51 +325,87 @@ pub fn fetch_index_map<T>(
     if cfg.suites.is_empty() {
         return Err(RepoError::NoSuites);
     }
+    // Every suite on a thread of its own: the small suites' release files and indexes
+    // are fetched, verified and parsed while the main index downloads. The result is
+    // what fetching them one after another gave: the suites in configuration order, and
+    // the first failure in that order.
+    let fetched: Vec<Result<Option<SuiteRecords<T>>, RepoError>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = cfg
+            .suites
+            .iter()
+            .enumerate()
+            .map(|(n, suite)| {
+                scope.spawn(move || fetch_suite(cfg, n, suite, arch, cache, map, reporter))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut index = RepoIndex::default();
-    for (n, suite) in cfg.suites.iter().enumerate() {
-        let required = n == 0 || suite.ends_with("-security");
-        let Some(suite_index) = fetch_release(cfg, suite, required, reporter)? else {
+    for suite in fetched {
+        let Some((suite_index, records)) = suite? else {
             continue;
         };
-        let (suite_index, no_all) = suite_index;
-        let release = &suite_index.release;
-        if !release.architectures.is_empty() && !release.architectures.iter().any(|a| a == arch) {
-            return Err(RepoError::Architecture {
-                suite: suite.clone(),
-                arch: arch.to_string(),
-            });
-        }
-        // Like apt: `binary-all` only where the release offers architecture `all` and does
-        // not fold its packages into the per-architecture indexes.
-        let fetch_all_index = arch != "all"
-            && !no_all
-            && (release.architectures.is_empty()
-                || release.architectures.iter().any(|a| a == "all"));
-        let mut records = Vec::new();
-        for component in &cfg.components {
-            let dir = format!("{component}/binary-{arch}");
-            let (path, entry) = pick_index(release, &dir).ok_or_else(|| RepoError::NoIndex {
-                suite: suite.clone(),
-                dir: dir.clone(),
-            })?;
-            append(
-                &mut records,
-                fetch_packages(&suite_index, &path, &entry, cache, map, reporter)?,
-            );
-            let all_dir = format!("{component}/binary-all");
-            if fetch_all_index && let Some((path, entry)) = pick_index(release, &all_dir) {
-                append(
-                    &mut records,
-                    fetch_packages(&suite_index, &path, &entry, cache, map, reporter)?,
-                );
-            }
-        }
         let at = index.suites.len();
         index.origin.extend(std::iter::repeat_n(at, records.len()));
         append(&mut index.packages, records);
         index.suites.push(suite_index);
     }
     Ok(index)
+}
+
+/// A verified suite and what `map` kept of the records of its indexes.
+type SuiteRecords<T> = (SuiteIndex, Vec<T>);
+
+/// Fetches and verifies the release file of `suite`, the `n`th configured, then its
+/// indexes for `arch`; `None` when the suite is optional and the mirror lacks it.
+fn fetch_suite<T>(
+    cfg: &RepoConfig,
+    n: usize,
+    suite: &str,
+    arch: &str,
+    cache: Option<&Cache>,
+    map: &MapRecord<'_, T>,
+    reporter: &dyn Reporter,
+) -> Result<Option<SuiteRecords<T>>, RepoError> {
+    let required = n == 0 || suite.ends_with("-security");
+    let Some((suite_index, no_all)) = fetch_release(cfg, suite, required, reporter)? else {
+        return Ok(None);
+    };
+    let release = &suite_index.release;
+    if !release.architectures.is_empty() && !release.architectures.iter().any(|a| a == arch) {
+        return Err(RepoError::Architecture {
+            suite: suite.to_string(),
+            arch: arch.to_string(),
+        });
+    }
+    // Like apt: `binary-all` only where the release offers architecture `all` and does
+    // not fold its packages into the per-architecture indexes.
+    let fetch_all_index = arch != "all"
+        && !no_all
+        && (release.architectures.is_empty() || release.architectures.iter().any(|a| a == "all"));
+    let mut records = Vec::new();
+    for component in &cfg.components {
+        let dir = format!("{component}/binary-{arch}");
+        let (path, entry) = pick_index(release, &dir).ok_or_else(|| RepoError::NoIndex {
+            suite: suite.to_string(),
+            dir: dir.clone(),
+        })?;
+        append(
+            &mut records,
+            fetch_packages(&suite_index, &path, &entry, cache, map, reporter)?,
+        );
+        let all_dir = format!("{component}/binary-all");
+        if fetch_all_index && let Some((path, entry)) = pick_index(release, &all_dir) {
+            append(
+                &mut records,
+                fetch_packages(&suite_index, &path, &entry, cache, map, reporter)?,
+            );
+        }
+    }
+    Ok(Some((suite_index, records)))
 }
 
 /// Appends `more` to `into`, moving `more`'s buffer when `into` is empty: an index of
@@ -420,7 +454,7 @@ fn fetch_release(
     reporter.start(&task, None);
     let fetched = http::fetch_bytes(&url, limit);
     reporter.finish(&task);
-    let (data, verified, signed_text) = match fetched {
+    let (data, verified) = match fetched {
         Ok(data) => {
             let verified =
                 release::verify_inrelease(&data, &cfg.keyring, cfg.now).map_err(|source| {
@@ -431,11 +465,7 @@ fn fetch_release(
                         source: Box::new(source),
                     }
                 })?;
-            // Verified above; this only recovers the signed text for the extra fields.
-            let text = CleartextSignedMessage::from_armor_buf(&data[..], DearmorOptions::default())
-                .map(|(msg, _)| msg.signed_text())
-                .unwrap_or_default();
-            (data, verified, text)
+            (data, verified)
         }
         Err(FetchError::NotFound { .. }) => {
             let release_url = dist_url(base, suite, "Release");
@@ -473,12 +503,11 @@ fn fetch_release(
                         source: Box::new(source),
                     }
                 })?;
-            let text = String::from_utf8_lossy(&data).into_owned();
-            (data, verified, text)
+            (data, verified)
         }
         Err(e) => return Err(fetch_err(e)),
     };
-    let para = control::paragraphs(signed_text.as_bytes(), control::Options::default())
+    let para = control::paragraphs(verified.signed_text.as_bytes(), control::Options::default())
         .ok()
         .and_then(|mut p| p.next())
         .and_then(Result::ok);
@@ -597,7 +626,11 @@ fn read_plain_copy<T>(copy: &Path, plain: &FileHash, map: &MapRecord<'_, T>) -> 
     let file = fs_err::File::open(copy).ok()?;
     let parsed = zstd::stream::read::Decoder::new(file)
         .map_err(PackagesError::Io)
-        .and_then(|mut r| packages::parse_reader_map(&mut r, Compression::None, None, map));
+        .and_then(|r| {
+            with_read_ahead(Box::new(r), |r| {
+                packages::parse_reader_map(r, Compression::None, None, map)
+            })
+        });
     match parsed {
         Ok((records, size, sha))
             if size == plain.size && sha.eq_ignore_ascii_case(&plain.sha256) =>
@@ -624,11 +657,90 @@ fn parse_map<T>(
     tee: Option<&mut dyn std::io::Write>,
     map: &MapRecord<'_, T>,
 ) -> Result<Parsed<T>, PackagesError> {
-    let mut reader = decoder(data, compression);
-    packages::parse_reader_map(&mut reader, compression, tee, map)
+    let reader = decoder(data, compression);
+    if compression == Compression::None {
+        let mut reader = reader;
+        return packages::parse_reader_map(&mut reader, compression, tee, map);
+    }
+    with_read_ahead(reader, |r| {
+        packages::parse_reader_map(r, compression, tee, map)
+    })
 }
 
-fn decoder(data: &[u8], compression: Compression) -> Box<dyn std::io::Read + '_> {
+/// Runs `f` over what `reader` yields, read (so decompressed) ahead by a thread of its
+/// own, a few chunks at a time: inflating an index and parsing it use both cores.
+/// Read errors reach `f` as they were; once `f` returns, the thread stops.
+fn with_read_ahead<R>(
+    reader: Box<dyn std::io::Read + Send + '_>,
+    f: impl FnOnce(&mut dyn std::io::Read) -> R,
+) -> R {
+    const CHUNK: usize = 1 << 20;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+        scope.spawn(move || {
+            let mut reader = reader;
+            loop {
+                let mut chunk = vec![0u8; CHUNK];
+                let mut filled = 0;
+                let result = loop {
+                    match reader.read(&mut chunk[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == CHUNK {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                chunk.truncate(filled);
+                let done = filled < CHUNK || result.is_err();
+                if filled > 0 && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        let mut ahead = ReadAhead {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        };
+        f(&mut ahead)
+    })
+}
+
+/// The reading end of [`with_read_ahead`].
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => (self.chunk, self.at) = (chunk?, 0),
+                // The thread is done: the end of the stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn decoder(data: &[u8], compression: Compression) -> Box<dyn std::io::Read + Send + '_> {
     match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
         Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(data)),
@@ -651,7 +763,7 @@ fn parse_keeping_copy<T>(
     if compression == Compression::None {
         return Ok((parse_map(data, compression, None, map)?, None));
     }
-    let mut reader = decoder(data, compression);
+    let reader = decoder(data, compression);
     let tmp_dir = cache.root().join("tmp");
     let writer = fs_err::create_dir_all(&tmp_dir)
         .and_then(|_| {
@@ -681,7 +793,9 @@ fn parse_keeping_copy<T>(
             encoder.finish().map(|_| ())
         });
         let mut tee = ToThread { tx: Some(tx) };
-        let parsed = packages::parse_reader_map(&mut reader, compression, Some(&mut tee), map);
+        let parsed = with_read_ahead(reader, |r| {
+            packages::parse_reader_map(r, compression, Some(&mut tee), map)
+        });
         drop(tee);
         let kept = compressor
             .join()

@@ -32,7 +32,11 @@ pub fn verify_inrelease(
     let text = signed.replace("\r\n", "\n");
     let release = Release::parse(text.as_bytes())?;
     release.check_valid_at(now)?;
-    Ok(VerifiedRelease { release, signer })
+    Ok(VerifiedRelease {
+        release,
+        signer,
+        signed_text: signed,
+    })
 }
 
 /// Verifies a `Release` file against its detached signature (`Release.gpg`, armoured or
@@ -68,6 +72,7 @@ pub fn verify_detached(
     Ok(VerifiedRelease {
         release: parsed,
         signer,
+        signed_text: String::from_utf8_lossy(release).into_owned(),
     })
 }
 
