@@ -691,6 +691,52 @@ fn detached_release_signature_and_gz_index() {
     );
 }
 
+/// A gzip index is kept in the cache as downloaded, with no decompressed copy beside it
+/// (inflating it again beside the parser is as fast): a second resolve fetches only the
+/// release file, and a cached index that no longer matches its signed hash is fetched
+/// again.
+#[test]
+fn gz_index_is_read_again_from_the_cache_without_a_decompressed_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key(14);
+    let mut spec = SuiteSpec::new(SUITE, vec![TestDeb::new("libc6", "2.36-9", "amd64")]);
+    spec.compression = "gz";
+    write_suite(dir.path(), &key, &spec);
+    let server = Server::start(dir.path());
+    let cfg = config(server.url(), &key, &[SUITE]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(cache_dir.path());
+    let opts = repo::IndexOptions {
+        cache: Some(&cache),
+        keep: None,
+    };
+    let first = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(first.packages.len(), 1);
+    assert_eq!(
+        server.requests(),
+        [
+            "/dists/bookworm/InRelease",
+            "/dists/bookworm/main/binary-amd64/Packages.gz"
+        ]
+    );
+    assert!(!cache_dir.path().join("derived/packages-zst").exists());
+    let again = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(again.packages, first.packages);
+    assert_eq!(server.requests()[2..], ["/dists/bookworm/InRelease"]);
+    for e in fs_err::read_dir(cache_dir.path().join("blobs/sha256")).unwrap() {
+        fs_err::write(e.unwrap().path(), b"not the index").unwrap();
+    }
+    let third = repo::fetch_index_with(&cfg, "amd64", opts, &NoReporter).unwrap();
+    assert_eq!(third.packages, first.packages);
+    assert_eq!(
+        server.requests()[3..],
+        [
+            "/dists/bookworm/InRelease",
+            "/dists/bookworm/main/binary-amd64/Packages.gz"
+        ]
+    );
+}
+
 #[test]
 fn binary_all_index_is_fetched_unless_folded_into_arch_indexes() {
     let key = key(13);
