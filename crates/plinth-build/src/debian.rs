@@ -16,7 +16,7 @@ use plinth_deb::keyring::Keyring;
 use plinth_deb::lock::{LOCK_VERSION, Lock, LockedPackage, LockedPlatform, LockedSuite};
 use plinth_deb::packages::{PackageRecord, PackagesError, RawDepends};
 use plinth_deb::repo::{
-    RepoConfig, RepoIndex, Security, add_security, config_from_apt, fetch_index_map,
+    RepoConfig, RepoIndex, Security, SuiteIndex, add_security, config_from_apt, fetch_index_map,
 };
 use plinth_deb::resolve::{Request, Universe, resolve};
 use plinth_dpkg::control::Paragraph;
@@ -206,84 +206,28 @@ pub fn resolve_lock(
 ) -> Result<Lock, BuildError> {
     let mut suites: BTreeMap<String, LockedSuite> = BTreeMap::new();
     let mut platforms = Vec::new();
-    // Only what resolution needs is held of each record (dependency fields unparsed).
-    let lean = |p: &Paragraph| -> Result<_, PackagesError> {
-        Ok(Some((
-            PackageRecord::from_paragraph_lean(p)?,
-            RawDepends::of(p),
-        )))
-    };
     for p in &spec.platforms {
-        let arch = debian_arch(p)
-            .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
-        let index = fetch_index_map(cfg, arch, Some(cache), &lean, reporter)
-            .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
-        for s in &index.suites {
+        // Each platform is resolved on a thread of its own, which ends with it: glibc gives
+        // back to the system the memory a finished thread's arena held (its index records
+        // and resolver), where the calling thread's heap would keep most of it resident
+        // through the layer building that follows. Measured for examples/base's two
+        // platforms, cold: peak RSS 158 -> 134 MiB, RSS after resolving 90 -> 67 MiB.
+        let resolved = std::thread::scope(|scope| {
+            scope
+                .spawn(|| resolve_platform(p, d, cfg, cache, reporter))
+                .join()
+        });
+        let (index_suites, platform) =
+            resolved.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        for s in index_suites {
             suites
                 .entry(s.suite.clone())
                 .or_insert_with(|| LockedSuite {
-                    name: s.suite.clone(),
-                    inrelease_sha256: s.inrelease_sha256.clone(),
+                    name: s.suite,
+                    inrelease_sha256: s.inrelease_sha256,
                 });
         }
-        let RepoIndex {
-            suites: index_suites,
-            packages: records,
-            origin,
-        } = index;
-        let mut universe = Universe::new();
-        universe.add_lean(records, origin);
-        let mut packages = Vec::new();
-        if d.profile.is_some_and(profile::Profile::is_system) {
-            // The base system as the index marks it, then apt and the spec's own.
-            packages = universe.base_system(arch);
-        }
-        for p in &d.packages {
-            if !packages.contains(p) {
-                packages.push(p.clone());
-            }
-        }
-        let req = Request {
-            packages,
-            exclude: d.exclude.clone(),
-            arch: arch.to_string(),
-        };
-        let res = resolve(&universe, &req)
-            .map_err(|e| deb_src(format!("cannot resolve the packages for {p}"), e))?;
-        let mut packages = Vec::new();
-        for (name, rec) in &res.selected {
-            let suite = universe
-                .origin(rec)
-                .and_then(|i| index_suites.get(i))
-                .ok_or_else(|| {
-                    deb_err(format!(
-                        "{name} is missing from the index it was resolved from"
-                    ))
-                })?;
-            packages.push(LockedPackage {
-                name: rec.package.clone(),
-                version: rec.version.as_str().to_string(),
-                architecture: rec.architecture.clone(),
-                filename: rec.filename.clone(),
-                size: rec.size,
-                sha256: rec.sha256.clone(),
-                suite: suite.suite.clone(),
-                source: rec
-                    .source
-                    .as_ref()
-                    .map(|s| s.name.clone())
-                    .filter(|s| s != &rec.package),
-                why: res
-                    .why(name)
-                    .map(|w| w.to_vec())
-                    .unwrap_or_else(|| vec![name.clone()]),
-            });
-        }
-        platforms.push(LockedPlatform {
-            platform: p.to_string(),
-            arch: arch.to_string(),
-            packages,
-        });
+        platforms.push(platform);
     }
     Ok(Lock {
         version: LOCK_VERSION,
@@ -292,6 +236,89 @@ pub fn resolve_lock(
         suites: suites.into_values().collect(),
         platforms,
     })
+}
+
+/// Resolves the spec's packages for platform `p`: the suites its index came from, and
+/// its locked packages.
+fn resolve_platform(
+    p: &Platform,
+    d: &DebianSpec,
+    cfg: &RepoConfig,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<SuiteIndex>, LockedPlatform), BuildError> {
+    // Only what resolution needs is held of each record (dependency fields unparsed).
+    let lean = |p: &Paragraph| -> Result<_, PackagesError> {
+        Ok(Some((
+            PackageRecord::from_paragraph_lean(p)?,
+            RawDepends::of(p),
+        )))
+    };
+    let arch = debian_arch(p)
+        .ok_or_else(|| deb_err(format!("platform {p} has no Debian architecture")))?;
+    let index = fetch_index_map(cfg, arch, Some(cache), &lean, reporter)
+        .map_err(|e| deb_src(format!("cannot read the package index for {arch}"), e))?;
+    let RepoIndex {
+        suites: index_suites,
+        packages: records,
+        origin,
+    } = index;
+    let mut universe = Universe::new();
+    universe.add_lean(records, origin);
+    let mut packages = Vec::new();
+    if d.profile.is_some_and(profile::Profile::is_system) {
+        // The base system as the index marks it, then apt and the spec's own.
+        packages = universe.base_system(arch);
+    }
+    for p in &d.packages {
+        if !packages.contains(p) {
+            packages.push(p.clone());
+        }
+    }
+    let req = Request {
+        packages,
+        exclude: d.exclude.clone(),
+        arch: arch.to_string(),
+    };
+    let res = resolve(&universe, &req)
+        .map_err(|e| deb_src(format!("cannot resolve the packages for {p}"), e))?;
+    let mut packages = Vec::new();
+    for (name, rec) in &res.selected {
+        let suite = universe
+            .origin(rec)
+            .and_then(|i| index_suites.get(i))
+            .ok_or_else(|| {
+                deb_err(format!(
+                    "{name} is missing from the index it was resolved from"
+                ))
+            })?;
+        packages.push(LockedPackage {
+            name: rec.package.clone(),
+            version: rec.version.as_str().to_string(),
+            architecture: rec.architecture.clone(),
+            filename: rec.filename.clone(),
+            size: rec.size,
+            sha256: rec.sha256.clone(),
+            suite: suite.suite.clone(),
+            source: rec
+                .source
+                .as_ref()
+                .map(|s| s.name.clone())
+                .filter(|s| s != &rec.package),
+            why: res
+                .why(name)
+                .map(|w| w.to_vec())
+                .unwrap_or_else(|| vec![name.clone()]),
+        });
+    }
+    Ok((
+        index_suites,
+        LockedPlatform {
+            platform: p.to_string(),
+            arch: arch.to_string(),
+            packages,
+        },
+    ))
 }
 
 /// Fetches the `.deb`s of `packages` (some of a platform's locked packages) into the
