@@ -112,34 +112,6 @@ fi
 # far more than they compute: four at a time on two cores halves their wall time
 # (measured: 199 s with two, 117 s with four, the same CPU).
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
-
-# Arguments: cargo's options, a test name, and `--` followed by the test binaries' own.
-cargo_args=()
-test_args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --) shift; test_args+=("$@"); break ;;
-    -p|--package|--exclude|-F|--features|--test|--bin|--example|-j|--jobs|--target|--profile|--manifest-path)
-      cargo_args+=("$1" "$2"); shift 2 ;;
-    -*) cargo_args+=("$1"); shift ;;
-    *) test_args=("$1" "${test_args[@]}"); shift ;;
-  esac
-done
-
-# The whole workspace unless packages are named.
-scope=(--workspace)
-case " ${cargo_args[*]} " in *" -p "*|*" --package "*) scope=() ;; esac
-
-# Build every test binary once, then run them two at a time (scripts/run-tests.py): the
-# library tests run beside the long CLI binary instead of after it.
-listing="$(mktemp)"
-trap 'rm -f "$listing"' EXIT
-cargo test "${scope[@]}" --locked --no-run --message-format=json-render-diagnostics \
-  "${cargo_args[@]}" >"$listing"
-case " ${cargo_args[*]} " in
-  *" --lib "*|*" --bins "*|*" --bin "*|*" --tests "*|*" --test "*|*" --examples "*|*" --example "*) ;;
-  *) say "doc tests"
-     cargo test "${scope[@]}" --locked --doc "${cargo_args[@]}" -- "${test_args[@]}" ;;
-esac
-say "test binaries, two at a time"
-python3 scripts/run-tests.py "$listing" -- "${test_args[@]}"
+# (Running the test binaries two at a time instead of one by one was tried: the CLI tests
+# keep both cores busy, so the library tests beside them made the whole no faster.)
+cargo test --workspace --locked "$@"
