@@ -178,26 +178,10 @@ impl DistroLock for RpmLock {
 
 /// `platform: + name evr`, `~ name old -> new`, `- name evr`, per platform.
 fn changes(old: &RpmLock, new: &RpmLock) -> Vec<String> {
-    let evrs = |l: &RpmLock, platform: &str| -> BTreeMap<String, String> {
-        l.platform(platform)
-            .map(|p| {
-                p.packages
-                    .iter()
-                    .map(|x| (x.name.clone(), x.evr()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    new.platforms
-        .iter()
-        .flat_map(|p| {
-            plinth_core::lockfile::changes(
-                &p.platform,
-                &evrs(old, &p.platform),
-                &evrs(new, &p.platform),
-            )
-        })
-        .collect()
+    plinth_core::lockfile::platform_changes(&new.platforms, &old.platforms, |p| {
+        let evrs = p.packages.iter().map(|x| (x.name.clone(), x.evr()));
+        (&p.platform, evrs.collect())
+    })
 }
 
 /// Resolves the spec's packages for every platform, fetching every package against

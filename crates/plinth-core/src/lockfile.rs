@@ -128,6 +128,28 @@ pub fn changes(
     out
 }
 
+/// What changed between two locks, platform by platform in `new`'s order: [`changes`] of
+/// each platform against the one of the same name in `old` (none: every package is new).
+/// `packages` gives a platform's name and its packages' names and versions.
+pub fn platform_changes<P>(
+    new: &[P],
+    old: &[P],
+    packages: impl Fn(&P) -> (&str, std::collections::BTreeMap<String, String>),
+) -> Vec<String> {
+    let old: Vec<_> = old.iter().map(&packages).collect();
+    let none = std::collections::BTreeMap::new();
+    new.iter()
+        .flat_map(|p| {
+            let (platform, after) = packages(p);
+            let before = old
+                .iter()
+                .find(|(name, _)| *name == platform)
+                .map_or(&none, |(_, versions)| versions);
+            changes(platform, before, &after)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

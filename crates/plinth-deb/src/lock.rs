@@ -10,7 +10,6 @@
 //! what the resolution depends on (profile, release, packages, excludes, platforms):
 //! a spec whose inputs changed no longer matches its lock.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -139,22 +138,11 @@ impl Lock {
     /// What changed from `old` to `self`, one line per package and platform:
     /// `+ name version`, `- name version`, `~ name old -> new`.
     pub fn diff(&self, old: &Lock) -> Vec<String> {
-        let versions = |packages: &[_]| -> BTreeMap<String, String> {
-            packages
-                .iter()
-                .map(|x: &LockedPackage| (x.name.clone(), x.version.clone()))
-                .collect()
-        };
-        self.platforms
-            .iter()
-            .flat_map(|p| {
-                let before = old
-                    .platform(&p.platform)
-                    .map(|o| versions(&o.packages))
-                    .unwrap_or_default();
-                plinth_core::lockfile::changes(&p.platform, &before, &versions(&p.packages))
-            })
-            .collect()
+        plinth_core::lockfile::platform_changes(&self.platforms, &old.platforms, |p| {
+            let versions = p.packages.iter();
+            let versions = versions.map(|x| (x.name.clone(), x.version.clone()));
+            (&p.platform, versions.collect())
+        })
     }
 }
 
