@@ -205,9 +205,13 @@ pub fn ensure_lock(
         });
     }
     let a = &with_options(a, opts);
-    ensure_distro_lock(spec, opts, &inputs_digest(spec, a), || {
-        resolve_lock(spec, a, cache, opts.reporter.as_ref())
-    })
+    ensure_distro_lock(
+        spec,
+        opts,
+        &inputs_digest(spec, a),
+        |_| Ok(()),
+        || resolve_lock(spec, a, cache, opts.reporter.as_ref()),
+    )
 }
 
 impl DistroLock for ApkLock {

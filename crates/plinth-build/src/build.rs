@@ -128,34 +128,37 @@ pub fn ensure_lock(spec: &Spec, opts: &BuildOptions) -> Result<(Lock, LockOutcom
             d.release.codename()
         ));
     }
-    let path = lock_path(spec);
-    let existing = Lock::load(&path)?;
-    let inputs = debian::inputs_digest(spec, d);
-    if opts.lock == LockMode::UseOrCreate
-        && let Some(lock) = existing.as_ref()
-    {
-        if lock.inputs != inputs {
-            return Err(BuildError::StaleLock { path });
-        }
-        let security = format!("{}-security", d.release.codename());
+    // A lock an older plinth resolved while the mirror lacked the security suite has the
+    // same inputs: it is refused unless the spec leaves the suite out.
+    let security = format!("{}-security", d.release.codename());
+    let usable = |lock: &Lock| {
         if d.security && !lock.suites.iter().any(|s| s.name == security) {
             return Err(BuildError::LockWithoutSecurity {
-                path,
-                suite: security,
+                path: lock_path(spec),
+                suite: security.clone(),
             });
         }
-        return Ok((lock.clone(), LockOutcome::Used));
-    }
-    let cfg = debian::repo_config(d)?;
-    let lock = debian::resolve_lock(spec, d, &cfg, &package_cache(opts), opts.reporter.as_ref())?;
-    lock.save(&path)?;
-    let outcome = match existing {
-        Some(old) => LockOutcome::Updated {
-            changes: lock.diff(&old),
-        },
-        None => LockOutcome::Created,
+        Ok(())
     };
-    Ok((lock, outcome))
+    ensure_distro_lock(spec, opts, &debian::inputs_digest(spec, d), usable, || {
+        let cfg = debian::repo_config(d)?;
+        debian::resolve_lock(spec, d, &cfg, &package_cache(opts), opts.reporter.as_ref())
+    })
+}
+
+impl DistroLock for Lock {
+    fn load_lock(path: &Path) -> Result<Option<Self>, BuildError> {
+        Ok(Lock::load(path)?)
+    }
+    fn save_lock(&self, path: &Path) -> Result<(), BuildError> {
+        Ok(self.save(path)?)
+    }
+    fn inputs(&self) -> &str {
+        &self.inputs
+    }
+    fn changes_since(&self, old: &Self) -> Vec<String> {
+        self.diff(old)
+    }
 }
 
 /// Reads, writes or refreshes the lock of an Alpine-based spec as `opts.lock` says.
@@ -184,12 +187,13 @@ pub(crate) trait DistroLock: Clone + Sized {
 }
 
 /// Reads, writes or refreshes the lock of `spec` as `opts.lock` says: an existing lock
-/// made from `inputs` is used as is (one from other inputs is stale); otherwise
-/// `resolve` makes a new one, which is written.
+/// made from `inputs` is used as is if `usable` accepts it (one from other inputs is
+/// stale); otherwise `resolve` makes a new one, which is written.
 pub(crate) fn ensure_distro_lock<L: DistroLock>(
     spec: &Spec,
     opts: &BuildOptions,
     inputs: &str,
+    usable: impl FnOnce(&L) -> Result<(), BuildError>,
     resolve: impl FnOnce() -> Result<L, BuildError>,
 ) -> Result<(L, LockOutcome), BuildError> {
     let path = lock_path(spec);
@@ -200,6 +204,7 @@ pub(crate) fn ensure_distro_lock<L: DistroLock>(
         if lock.inputs() != inputs {
             return Err(BuildError::StaleLock { path });
         }
+        usable(lock)?;
         return Ok((lock.clone(), LockOutcome::Used));
     }
     let lock = resolve()?;

@@ -156,9 +156,13 @@ pub fn ensure_lock(
             Some("name the repositories' baseurls in rpm.repositories"),
         ));
     }
-    ensure_distro_lock(spec, opts, &inputs_digest(spec, r), || {
-        resolve_lock(spec, r, cache, opts.reporter.as_ref())
-    })
+    ensure_distro_lock(
+        spec,
+        opts,
+        &inputs_digest(spec, r),
+        |_| Ok(()),
+        || resolve_lock(spec, r, cache, opts.reporter.as_ref()),
+    )
 }
 
 impl DistroLock for RpmLock {
