@@ -77,6 +77,17 @@ pub fn system_layer(
     if let Some(blob) = built_layers::load(cache, &key, reporter) {
         return Ok((blob, comment));
     }
+    // dpkg's run takes seconds of CPU: a build beside this one making the same layer
+    // (same inputs, same cache) is waited for, and its layer taken.
+    let _work = cache
+        .lock_work("system-layer", &key, reporter)
+        .map_err(|e| BuildError::Debian {
+            message: "cannot lock the system layer's work in the cache".into(),
+            source: Some(Box::new(e)),
+        })?;
+    if let Some(blob) = built_layers::load(cache, &key, reporter) {
+        return Ok((blob, comment));
+    }
     let uname = uname_arch(inputs.arch);
     if !plinth_sandbox::can_run_arch(uname) {
         return Err(BuildError::Emulator {

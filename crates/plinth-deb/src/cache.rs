@@ -54,6 +54,12 @@ pub struct Download {
     pub name: String,
 }
 
+/// See [`Cache::lock_work`]; the lock is released when this is dropped.
+#[derive(Debug)]
+pub struct WorkLock {
+    _file: std::fs::File,
+}
+
 /// A content-addressed store of verified files.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -372,6 +378,52 @@ impl Cache {
         self.write_atomically(&self.root.join("derived").join(kind).join(key), &bytes)
     }
 
+    /// Holds the work of making the derived entry `kind`/`key` for this process alone:
+    /// a build that needs the same expensive result another is making (two builds of
+    /// one system image side by side, sharing a cache) waits for it and then finds it in
+    /// the cache, instead of doing the same work again beside it. The lock is an
+    /// advisory `flock` on `locks/KIND-KEY`: the kernel drops it when the holder exits,
+    /// killed or not, so a crashed build never leaves the others waiting.
+    pub fn lock_work(
+        &self,
+        kind: &str,
+        key: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<WorkLock, CacheError> {
+        if !http::is_sha256_hex(key) || kind.contains(['/', '.']) {
+            return Err(CacheError::BadDigest {
+                name: format!("lock {kind}"),
+                sha256: key.to_string(),
+            });
+        }
+        let dir = self.root.join("locks");
+        let path = dir.join(format!("{kind}-{}", key.to_ascii_lowercase()));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+        let (file, _) = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?
+            .into_parts();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                reporter.warn(&format!(
+                    "waiting for another build making the same {kind} (it holds {})",
+                    path.display()
+                ));
+                file.lock().map_err(io(&path))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        Ok(WorkLock { _file: file })
+    }
+
     fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
         let tmp_dir = self.tmp_dir();
         let io = |path: &Path| {
@@ -483,6 +535,58 @@ mod tests {
         ));
         assert_eq!(cache.get("../x", &NoReporter), None);
         assert!(cache.fetch_all(&[], 4, &NoReporter).unwrap().is_empty());
+    }
+
+    /// Two workers on the same entry take turns, the second told it waits; another
+    /// entry is not held up; a bad key is refused.
+    #[test]
+    fn work_on_one_entry_is_done_by_one_holder_at_a_time() {
+        use std::sync::Mutex;
+        #[derive(Default)]
+        struct Said(Mutex<Vec<String>>);
+        impl Reporter for Said {
+            fn warn(&self, m: &str) {
+                self.0.lock().unwrap().push(m.to_string());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let key = hex::encode(Sha256::digest(b"system"));
+        let other = hex::encode(Sha256::digest(b"other"));
+        let held = cache.lock_work("system-layer", &key, &NoReporter).unwrap();
+        // Another entry is free.
+        drop(
+            cache
+                .lock_work("system-layer", &other, &NoReporter)
+                .unwrap(),
+        );
+        let said = Said::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _second = cache.lock_work("system-layer", &key, &said).unwrap();
+                tx.send(()).unwrap();
+            });
+            // The second waits while the first holds the entry...
+            while said.0.lock().unwrap().is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            assert!(rx.try_recv().is_err(), "the second holder did not wait");
+            // ...and goes on once it is released.
+            drop(held);
+            rx.recv().unwrap();
+        });
+        let said = said.0.into_inner().unwrap();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("waiting for another build making the same system-layer"),
+            "{said:?}"
+        );
+        assert!(matches!(
+            cache.lock_work("system-layer", "../../etc", &NoReporter),
+            Err(CacheError::BadDigest { .. })
+        ));
+        assert!(cache.lock_work("a/b", &key, &NoReporter).is_err());
     }
 
     #[test]
