@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use plinth_core::par::par_map;
 use plinth_core::progress::Reporter;
 use plinth_deb::cache::Cache;
-use plinth_deb::debfile::{DebEntryKind, DebLimits, read_control_file, read_deb};
+use plinth_deb::debfile::{DebEntryKind, DebLimits, read_control_file, read_deb_with_plain_data};
 use plinth_deb::lock::{LockedPackage, LockedPlatform};
 use plinth_oci::{Compression, Content, Entry, LayerBlob, LayerBuilder};
 use plinth_sandbox::Chroot;
@@ -340,17 +340,25 @@ fn install(
     }
     let keep = |path: &str| inputs.profile != Profile::Slim || slim_keeps(&format!("/{path}"));
     // 1. Unpack the essential packages (one at a time: each is decoded, written, dropped).
+    // dpkg installs them again below: it is given each one with its data archive already
+    // decoded (a plain data.tar), so that the xz is decoded once, here, not twice.
     let root_fd = rustix::fs::open(
         root,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| io_err(format!("cannot open {}", root.display()), e.into()))?;
+    let inbox = root.join("var/cache/plinth-debs");
+    fs_err::create_dir_all(&inbox).map_err(|e| io_err("cannot prepare the root", e))?;
+    let mut essential_paths = Vec::new();
     for (p, path) in &essential {
         let bytes = fs_err::read(path).map_err(|e| io_err("cannot read a package", e))?;
         let name = deb_name(p);
-        let deb = read_deb(&bytes, &name, &DebLimits::default())
+        let (deb, plain) = read_deb_with_plain_data(&bytes, &name, &DebLimits::default())
             .map_err(|e| deb_src(format!("cannot unpack {name}"), e))?;
+        drop(bytes);
+        fs_err::write(inbox.join(&name), plain).map_err(|e| io_err("cannot place a package", e))?;
+        essential_paths.push(format!("/var/cache/plinth-debs/{name}"));
         for e in &deb.entries {
             if !matches!(e.kind, DebEntryKind::Dir) && !keep(&e.path) {
                 continue;
@@ -385,9 +393,8 @@ fn install(
         inputs.sources.as_bytes(),
         0o644,
     )?;
-    // The .debs, reachable inside the root (hard links: the cache is on the same disk).
-    let inbox = root.join("var/cache/plinth-debs");
-    fs_err::create_dir_all(&inbox).map_err(|e| io_err("cannot prepare the root", e))?;
+    // The other .debs, reachable inside the root (hard links: the cache is on the same
+    // disk).
     let place = |list: &[(&LockedPackage, &PathBuf)]| -> Result<Vec<String>, BuildError> {
         list.iter()
             .map(|(p, src)| {
@@ -400,7 +407,6 @@ fn install(
             })
             .collect()
     };
-    let essential_paths = place(&essential)?;
     let rest_paths = place(&rest)?;
     // 3. dpkg, in the sandbox.
     let chroot = Chroot::new(root).map_err(|e| deb_src("cannot set up the sandbox", e))?;

@@ -352,6 +352,90 @@ pub fn read_deb(bytes: &[u8], name: &str, limits: &DebLimits) -> Result<DebPacka
     })
 }
 
+/// Reads a `.deb` held in memory as [`read_deb`] does, and gives beside it the same
+/// package with its data archive stored uncompressed (a `data.tar` member, which every
+/// dpkg reads): handed to dpkg, that package is unpacked without decoding its xz again.
+/// The data archive is decoded once, into memory, at most `limits.max_data` bytes of it.
+pub fn read_deb_with_plain_data(
+    bytes: &[u8],
+    name: &str,
+    limits: &DebLimits,
+) -> Result<(DebPackage, Vec<u8>), DebError> {
+    let members = ar_members(bytes, name)?;
+    let bad = |reason: &str| DebError::NotADeb {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let binary = match members.first() {
+        Some(m) if m.name == "debian-binary" && m.data.starts_with(b"2.") => m,
+        _ => return Err(bad("the first member is not debian-binary 2.x")),
+    };
+    let control_m = members
+        .iter()
+        .find(|m| m.name.starts_with("control.tar"))
+        .ok_or_else(|| bad("no control archive"))?;
+    let data_m = members
+        .iter()
+        .find(|m| m.name.starts_with("data.tar"))
+        .ok_or_else(|| bad("no data archive"))?;
+    let (control, md5sums, conffiles) = read_control(control_m, name, limits)?;
+    let control = control.ok_or_else(|| bad("the control archive has no control file"))?;
+    let mut tar = Vec::new();
+    decompressor(data_m, name)?
+        .take(limits.max_data.saturating_add(1))
+        .read_to_end(&mut tar)
+        .map_err(|e| DebError::Read {
+            name: name.to_string(),
+            member: data_m.name.clone(),
+            source: e,
+        })?;
+    if tar.len() as u64 > limits.max_data {
+        return Err(DebError::TooLarge {
+            name: name.to_string(),
+            member: data_m.name.clone(),
+            limit: limits.max_data,
+        });
+    }
+    let entries = read_data_from(Box::new(&tar[..]), &data_m.name, name, limits, &|_| true)?;
+    let plain = ar_archive(&[
+        ("debian-binary", binary.data),
+        (&control_m.name, control_m.data),
+        ("data.tar", &tar),
+    ]);
+    let package = DebPackage {
+        control,
+        md5sums,
+        conffiles,
+        entries,
+    };
+    Ok((package, plain))
+}
+
+/// An `ar` archive of `members` as dpkg-deb writes one: each member after a 60-byte
+/// header (name, mtime 0, owner and group 0, mode 100644, decimal size), padded to an
+/// even offset.
+fn ar_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let len = members.iter().map(|(_, d)| 61 + d.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(8 + len);
+    out.extend_from_slice(b"!<arch>\n");
+    for (name, data) in members {
+        let header = format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            0,
+            0,
+            0,
+            100644,
+            data.len()
+        );
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
 /// The `control` file of a `.deb` held in memory, without decoding its data archive.
 pub fn read_control_file(bytes: &[u8], name: &str, limits: &DebLimits) -> Result<String, DebError> {
     let bad = |reason: &str| DebError::NotADeb {
@@ -517,28 +601,9 @@ fn read_data_from(
 pub(crate) mod tests {
     use super::*;
 
-    /// Writes an `ar` archive (tests only; the format is three lines of code).
+    /// Writes an `ar` archive.
     pub fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = b"!<arch>\n".to_vec();
-        for (name, data) in members {
-            out.extend_from_slice(
-                format!(
-                    "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-                    name,
-                    0,
-                    0,
-                    0,
-                    100644,
-                    data.len()
-                )
-                .as_bytes(),
-            );
-            out.extend_from_slice(data);
-            if data.len() % 2 == 1 {
-                out.push(b'\n');
-            }
-        }
-        out
+        super::ar_archive(members)
     }
 
     pub enum T<'a> {
@@ -768,6 +833,7 @@ mod real {
             return;
         }
         let mut seen = 0;
+        let scratch = tempfile::tempdir().unwrap();
         for e in fs_err::read_dir(dir.path()).unwrap() {
             let p = e.unwrap().path();
             let bytes = fs_err::read(&p).unwrap();
@@ -804,6 +870,39 @@ mod real {
                 })
                 .collect();
             assert_eq!(streamed.iter().collect::<Vec<_>>(), expected, "{name}");
+            // The same package with a plain data.tar: the same entries for us, and for
+            // dpkg-deb the same files, control and metadata as the original.
+            let (same, plain) =
+                read_deb_with_plain_data(&bytes, &name, &DebLimits::default()).unwrap();
+            assert_eq!(same.entries, pkg.entries, "{name}");
+            assert_eq!(same.control, pkg.control, "{name}");
+            let reread = read_deb(&plain, &name, &DebLimits::default()).unwrap();
+            assert_eq!(reread.entries, pkg.entries, "{name}");
+            let plain_path = scratch.path().join(&name);
+            fs_err::write(&plain_path, &plain).unwrap();
+            for args in [["--contents"], ["--info"]] {
+                let dpkg_deb = |path: &std::path::Path| {
+                    let o = std::process::Command::new("dpkg-deb")
+                        .args(args)
+                        .arg(path)
+                        .output()
+                        .unwrap();
+                    assert!(o.status.success(), "{name} {args:?}: {o:?}");
+                    String::from_utf8(o.stdout)
+                        .unwrap()
+                        .replace(plain_path.to_str().unwrap(), "")
+                        .replace(p.to_str().unwrap(), "")
+                };
+                let (want, got) = (dpkg_deb(&p), dpkg_deb(&plain_path));
+                if args == ["--info"] {
+                    // Only the package's size differs ("new Debian package, version
+                    // 2.0.\n size N bytes: ...").
+                    let strip = |t: &str| t.lines().skip(2).collect::<Vec<_>>().join("\n");
+                    assert_eq!(strip(&got), strip(&want), "{name}");
+                } else {
+                    assert_eq!(got, want, "{name}");
+                }
+            }
             seen += 1;
         }
         assert_eq!(seen, 3);
