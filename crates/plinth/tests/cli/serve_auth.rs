@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::support::serve::Serve;
-use crate::support::{hello_image, layout_digest, skopeo_copy};
+use crate::support::{hello_image, layout_digest, podman_pull_layout, skopeo_copy};
 
 const KEY: &str = "a test secret of more than thirty-two bytes, shared";
 
@@ -336,9 +336,11 @@ fn podman_login_push_and_pull_through_the_token_flow() {
         c.env("REGISTRY_AUTH_FILE", &authfile);
         c
     };
-    let pulled = ok(podman_cmd()
-        .args(["pull", "-q"])
-        .arg(format!("oci:{}:latest", hello_image().display())));
+    let pulled = ok(podman_pull_layout(
+        &mut podman_cmd(),
+        hello_image(),
+        "latest",
+    ));
     let id = pulled.trim().to_string();
     let mut login = podman_cmd();
     login

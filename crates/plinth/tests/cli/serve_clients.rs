@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::common::*;
 use crate::support::registry::{Auth, Registry};
 use crate::support::serve::Serve;
-use crate::support::{base_image, hello_image, layout_digest, skopeo_copy, skopeo_raw};
+use crate::support::{
+    base_image, hello_image, layout_digest, podman_pull_layout, skopeo_copy, skopeo_raw,
+};
 
 /// What the hello image prints when run as its default user.
 const HELLO: &str = "hello from plinth: uid=65532 gid=65532\n";
@@ -229,9 +231,7 @@ fn podman_pushes_and_pulls_and_runs_the_pulled_image() {
         .arg(serve.reference("pm/hello:latest")));
     assert_eq!(out, HELLO);
     // podman push: from its own storage into plinth serve (it recompresses layers).
-    ok(pm(&dir.join("a"))
-        .args(["pull", "-q"])
-        .arg(format!("oci:{}:latest", image.display())));
+    ok(podman_pull_layout(&mut pm(&dir.join("a")), image, "latest"));
     let local = ok(pm(&dir.join("a")).args(["images", "-q"]))
         .lines()
         .next()

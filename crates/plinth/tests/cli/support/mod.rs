@@ -62,6 +62,23 @@ pub fn hello_image() -> &'static Path {
     })
 }
 
+/// Makes `podman` pull the image tagged `tag` from the layout at `layout`. podman names
+/// an image pulled from an `oci:` path after that path, and refuses one with capitals:
+/// it is given a relative path from the layout's parent, so that where the checkout is
+/// (a home directory's `Projects/`, a `mktemp -d`) stays out of the name.
+pub fn podman_pull_layout<'a>(
+    podman: &'a mut std::process::Command,
+    layout: &Path,
+    tag: &str,
+) -> &'a mut std::process::Command {
+    let name = layout.file_name().unwrap().to_str().unwrap();
+    assert_eq!(name, name.to_lowercase(), "podman needs a lowercase name");
+    podman
+        .current_dir(layout.parent().unwrap())
+        .args(["pull", "-q"])
+        .arg(format!("oci:{name}:{tag}"))
+}
+
 /// The digest of the first image in a layout's `index.json` (what a tag points to).
 pub fn layout_digest(layout: &Path) -> String {
     let index: serde_json::Value =
