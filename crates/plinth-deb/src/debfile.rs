@@ -323,33 +323,43 @@ fn symlink_stays_inside(path: &str, target: &str) -> bool {
 
 /// Reads a `.deb` held in memory. `name` names it in errors.
 pub fn read_deb(bytes: &[u8], name: &str, limits: &DebLimits) -> Result<DebPackage, DebError> {
-    let members = ar_members(bytes, name)?;
-    let bad = |reason: &str| DebError::NotADeb {
-        name: name.to_string(),
-        reason: reason.to_string(),
-    };
-    match members.first() {
-        Some(m) if m.name == "debian-binary" && m.data.starts_with(b"2.") => {}
-        _ => return Err(bad("the first member is not debian-binary 2.x")),
-    }
-    let control_m = members
-        .iter()
-        .find(|m| m.name.starts_with("control.tar"))
-        .ok_or_else(|| bad("no control archive"))?;
-    let data_m = members
-        .iter()
-        .find(|m| m.name.starts_with("data.tar"))
-        .ok_or_else(|| bad("no data archive"))?;
-
-    let (control, md5sums, conffiles) = read_control(control_m, name, limits)?;
-    let control = control.ok_or_else(|| bad("the control archive has no control file"))?;
-    let entries = read_data(data_m, name, limits)?;
+    let [_, control_m, data_m] = deb_members(bytes, name)?;
+    let (control, md5sums, conffiles) = read_control(&control_m, name, limits)?;
+    let control =
+        control.ok_or_else(|| not_a_deb(name, "the control archive has no control file"))?;
+    let entries = read_data(&data_m, name, limits)?;
     Ok(DebPackage {
         control,
         md5sums,
         conffiles,
         entries,
     })
+}
+
+fn not_a_deb(name: &str, reason: &str) -> DebError {
+    DebError::NotADeb {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The `debian-binary`, control and data members of a `.deb` held in memory.
+fn deb_members<'a>(bytes: &'a [u8], name: &str) -> Result<[Member<'a>; 3], DebError> {
+    let mut members = ar_members(bytes, name)?;
+    let binary = match members.first() {
+        Some(m) if m.name == "debian-binary" && m.data.starts_with(b"2.") => members.remove(0),
+        _ => return Err(not_a_deb(name, "the first member is not debian-binary 2.x")),
+    };
+    let mut take = |prefix: &str, missing: &str| {
+        members
+            .iter()
+            .position(|m| m.name.starts_with(prefix))
+            .map(|i| members.remove(i))
+            .ok_or_else(|| not_a_deb(name, missing))
+    };
+    let control = take("control.tar", "no control archive")?;
+    let data = take("data.tar", "no data archive")?;
+    Ok([binary, control, data])
 }
 
 /// Reads a `.deb` held in memory as [`read_deb`] does, and gives beside it the same
@@ -361,27 +371,12 @@ pub fn read_deb_with_plain_data(
     name: &str,
     limits: &DebLimits,
 ) -> Result<(DebPackage, Vec<u8>), DebError> {
-    let members = ar_members(bytes, name)?;
-    let bad = |reason: &str| DebError::NotADeb {
-        name: name.to_string(),
-        reason: reason.to_string(),
-    };
-    let binary = match members.first() {
-        Some(m) if m.name == "debian-binary" && m.data.starts_with(b"2.") => m,
-        _ => return Err(bad("the first member is not debian-binary 2.x")),
-    };
-    let control_m = members
-        .iter()
-        .find(|m| m.name.starts_with("control.tar"))
-        .ok_or_else(|| bad("no control archive"))?;
-    let data_m = members
-        .iter()
-        .find(|m| m.name.starts_with("data.tar"))
-        .ok_or_else(|| bad("no data archive"))?;
-    let (control, md5sums, conffiles) = read_control(control_m, name, limits)?;
-    let control = control.ok_or_else(|| bad("the control archive has no control file"))?;
+    let [binary, control_m, data_m] = deb_members(bytes, name)?;
+    let (control, md5sums, conffiles) = read_control(&control_m, name, limits)?;
+    let control =
+        control.ok_or_else(|| not_a_deb(name, "the control archive has no control file"))?;
     let mut tar = Vec::new();
-    decompressor(data_m, name)?
+    decompressor(&data_m, name)?
         .take(limits.max_data.saturating_add(1))
         .read_to_end(&mut tar)
         .map_err(|e| DebError::Read {
@@ -411,10 +406,10 @@ pub fn read_deb_with_plain_data(
     Ok((package, plain))
 }
 
-/// An `ar` archive of `members` as dpkg-deb writes one: each member after a 60-byte
-/// header (name, mtime 0, owner and group 0, mode 100644, decimal size), padded to an
-/// even offset.
-fn ar_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+/// An `ar` archive of `members` as dpkg-deb writes one (a `.deb` is one): each member
+/// after a 60-byte header (name, mtime 0, owner and group 0, mode 100644, decimal size),
+/// padded to an even offset. Names are at most 16 bytes.
+pub fn ar_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
     let len = members.iter().map(|(_, d)| 61 + d.len()).sum::<usize>();
     let mut out = Vec::with_capacity(8 + len);
     out.extend_from_slice(b"!<arch>\n");

@@ -84,27 +84,11 @@ fn make_deb(files: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
         &[],
     );
     let data = tar_of(files, links);
-    let mut out = b"!<arch>\n".to_vec();
-    for (name, member) in [
+    plinth_deb::debfile::ar_archive(&[
         ("debian-binary", &b"2.0\n"[..]),
         ("control.tar.gz", &control[..]),
         ("data.tar.gz", &data[..]),
-    ] {
-        let header = format!(
-            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            0,
-            0,
-            0,
-            100644,
-            member.len()
-        );
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(member);
-        if member.len() % 2 == 1 {
-            out.push(b'\n');
-        }
-    }
-    out
+    ])
 }
 
 fn record(

@@ -88,24 +88,7 @@ pub fn detached_sign(key: &SignedSecretKey, data: &[u8]) -> String {
 
 /// An `ar` archive (the `.deb` container).
 pub fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = b"!<arch>\n".to_vec();
-    for (name, data) in members {
-        let header = format!(
-            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            name,
-            0,
-            0,
-            0,
-            100644,
-            data.len()
-        );
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(b'\n');
-        }
-    }
-    out
+    plinth_deb::debfile::ar_archive(members)
 }
 
 fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
