@@ -241,10 +241,6 @@ impl Cache {
         }
         let target = self.blob_path(&item.sha256);
         let tmp_dir = self.tmp_dir();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CacheError::Io { path, source }
-        };
         for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
             fs_err::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -310,10 +306,6 @@ impl Cache {
         }
         let target = self.blob_path(sha256);
         let tmp_dir = self.tmp_dir();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CacheError::Io { path, source }
-        };
         for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
             fs_err::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -366,12 +358,7 @@ impl Cache {
 
     /// Stores `payload` as the derived entry `kind`/`key` (see [`Cache::derived`]).
     pub fn put_derived(&self, kind: &str, key: &str, payload: &[u8]) -> Result<(), CacheError> {
-        if !http::is_sha256_hex(key) || kind.contains(['/', '.']) {
-            return Err(CacheError::BadDigest {
-                name: format!("derived {kind}"),
-                sha256: key.to_string(),
-            });
-        }
+        check_entry(kind, key, "derived")?;
         let mut bytes = hex::encode(Sha256::digest(payload)).into_bytes();
         bytes.push(b'\n');
         bytes.extend_from_slice(payload);
@@ -390,18 +377,9 @@ impl Cache {
         key: &str,
         reporter: &dyn Reporter,
     ) -> Result<WorkLock, CacheError> {
-        if !http::is_sha256_hex(key) || kind.contains(['/', '.']) {
-            return Err(CacheError::BadDigest {
-                name: format!("lock {kind}"),
-                sha256: key.to_string(),
-            });
-        }
+        check_entry(kind, key, "lock")?;
         let dir = self.root.join("locks");
         let path = dir.join(format!("{kind}-{}", key.to_ascii_lowercase()));
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CacheError::Io { path, source }
-        };
         fs_err::create_dir_all(&dir).map_err(io(&dir))?;
         let (file, _) = fs_err::OpenOptions::new()
             .create(true)
@@ -426,10 +404,6 @@ impl Cache {
 
     fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), CacheError> {
         let tmp_dir = self.tmp_dir();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CacheError::Io { path, source }
-        };
         for dir in [&tmp_dir, target.parent().unwrap_or(&self.root)] {
             fs_err::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -445,6 +419,24 @@ impl Cache {
         })?;
         Ok(())
     }
+}
+
+/// The error of an I/O step on `path` in the cache.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
+    let path = path.to_path_buf();
+    move |source| CacheError::Io { path, source }
+}
+
+/// A derived entry's or a lock's `kind` names one directory level and its `key` is a
+/// SHA-256: neither can lead out of the cache.
+fn check_entry(kind: &str, key: &str, what: &str) -> Result<(), CacheError> {
+    if !http::is_sha256_hex(key) || kind.contains(['/', '.']) {
+        return Err(CacheError::BadDigest {
+            name: format!("{what} {kind}"),
+            sha256: key.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
