@@ -171,6 +171,15 @@ impl ObjectBackend {
                     .with_read_timeout(Duration::from_secs(60)),
             );
         if let Some(e) = &config.endpoint {
+            // The URL crate is built without IDNA mapping (see `idna_adapter` in the
+            // workspace Cargo.toml): a host name in Unicode is refused here, by name,
+            // rather than by the first request; its ASCII (`xn--`) form works.
+            reqwest::Url::parse(e).map_err(|err| {
+                StoreError::Backend(format!(
+                    "the endpoint {e:?} is not a URL ({err}); write a host name in its ASCII \
+                     form (xn--...)"
+                ))
+            })?;
             b = b.with_endpoint(e);
         }
         if let Some(k) = config
@@ -764,6 +773,29 @@ mod tests {
                 "{key} is not documented"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_with_a_unicode_host_name_is_refused_by_name_and_its_ascii_form_opens() {
+        let config = |endpoint: &str| S3Config {
+            bucket: "reg".into(),
+            endpoint: Some(endpoint.into()),
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            access_key_id: Some("K".into()),
+            secret_access_key: Some("S".into()),
+            allow_http: false,
+            virtual_hosted_style: false,
+        };
+        let err = ObjectBackend::open(&config("https://b\u{fc}cher.example"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("b\u{fc}cher.example") && err.contains("xn--"),
+            "{err}"
+        );
+        ObjectBackend::open(&config("https://xn--bcher-kva.example")).unwrap();
+        ObjectBackend::open(&config("https://S3.Example.COM:9000")).unwrap();
     }
 
     #[test]
