@@ -7,41 +7,25 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::serve_spec::client::Api;
 use crate::support::serve::Serve;
 use crate::support::{hello_image, layout_digest, skopeo_copy};
 
-/// `curl` against the server: (status, body). Data goes from `data` when given.
-fn curl(method: &str, url: &str, headers: &[&str], data: Option<&[u8]>) -> (u16, Vec<u8>) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("body");
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-X", method, "-o"])
-        .arg(&out)
-        .args(["-w", "%{http_code}"]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    if let Some(d) = data {
-        let f = tmp.path().join("data");
-        fs_err::write(&f, d).unwrap();
-        cmd.arg("--data-binary").arg(format!("@{}", f.display()));
-    }
-    if method == "HEAD" {
-        cmd.arg("-I");
-    }
-    let o = run(cmd.arg(url));
-    let status = stdout(&o).trim().parse().unwrap_or(0);
-    (status, fs_err::read(&out).unwrap_or_default())
+/// One request to the server, in-process (`serve_spec`'s client; a `curl` process per
+/// request cost this file's racing test most of its CPU): (status, body).
+fn http(method: &str, url: &str, headers: &[(&str, &str)], data: Option<&[u8]>) -> (u16, Vec<u8>) {
+    let r = Api::at("").send(method, url, headers, data);
+    (r.status, r.body)
 }
 
 /// Pushes a blob in one POST; whether it was created.
 fn push_blob(serve: &Serve, repo: &str, bytes: &[u8]) -> (bool, String) {
     let d = plinth_oci::testing::sha256(bytes);
     let url = format!("{}/v2/{repo}/blobs/uploads/?digest={d}", serve.url());
-    let (status, _) = curl(
+    let (status, _) = http(
         "POST",
         &url,
-        &["Content-Type: application/octet-stream"],
+        &[("Content-Type", "application/octet-stream")],
         Some(bytes),
     );
     (status == 201, d)
@@ -80,10 +64,10 @@ fn manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) ->
 
 fn put_manifest(serve: &Serve, repo: &str, reference: &str, bytes: &[u8]) -> u16 {
     let url = format!("{}/v2/{repo}/manifests/{reference}", serve.url());
-    curl(
+    http(
         "PUT",
         &url,
-        &["Content-Type: application/vnd.oci.image.manifest.v1+json"],
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
         Some(bytes),
     )
     .0
@@ -92,10 +76,10 @@ fn put_manifest(serve: &Serve, repo: &str, reference: &str, bytes: &[u8]) -> u16
 /// Whether `repo:reference` serves a manifest whose every blob comes back with its digest.
 fn pulls_and_verifies(serve: &Serve, repo: &str, reference: &str) -> Result<(), String> {
     let url = format!("{}/v2/{repo}/manifests/{reference}", serve.url());
-    let (status, body) = curl(
+    let (status, body) = http(
         "GET",
         &url,
-        &["Accept: application/vnd.oci.image.manifest.v1+json"],
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
         None,
     );
     if status != 200 {
@@ -109,7 +93,7 @@ fn pulls_and_verifies(serve: &Serve, repo: &str, reference: &str) -> Result<(), 
         digests.push(l["digest"].as_str().unwrap().to_string());
     }
     for d in digests {
-        let (status, bytes) = curl(
+        let (status, bytes) = http(
             "GET",
             &format!("{}/v2/{repo}/blobs/{d}", serve.url()),
             &[],
@@ -145,7 +129,7 @@ fn gc_once(storage: &Path, config: Option<&str>) -> String {
 
 /// The samples of a Prometheus text exposition: `name{labels}` -> value.
 fn scrape(serve: &Serve) -> HashMap<String, f64> {
-    let (status, body) = curl("GET", &format!("{}/metrics", serve.url()), &[], None);
+    let (status, body) = http("GET", &format!("{}/metrics", serve.url()), &[], None);
     assert_eq!(status, 200);
     let text = String::from_utf8(body).unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
@@ -167,7 +151,7 @@ fn sample(m: &HashMap<String, f64>, key: &str) -> f64 {
 /// skopeo. `--gc-once` runs beside the live server on the same storage.
 #[test]
 fn gc_removes_unreferenced_blobs_and_untagged_manifests_after_the_grace_and_not_before() {
-    if !have_tool("skopeo") || !have_tool("curl") {
+    if !have_tool("skopeo") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -199,14 +183,14 @@ fn gc_removes_unreferenced_blobs_and_untagged_manifests_after_the_grace_and_not_
             .any(|l| l.starts_with(&format!("blob {untagged_digest} "))),
         "{out}"
     );
-    let (status, _) = curl(
+    let (status, _) = http(
         "GET",
         &format!("{}/v2/hello/blobs/{orphan}", serve.url()),
         &[],
         None,
     );
     assert_eq!(status, 404);
-    let (status, _) = curl(
+    let (status, _) = http(
         "GET",
         &format!("{}/v2/hello/manifests/{untagged_digest}", serve.url()),
         &[],
@@ -232,7 +216,7 @@ fn gc_removes_unreferenced_blobs_and_untagged_manifests_after_the_grace_and_not_
 /// leave a manifest whose blobs 404: every push that succeeded pulls and verifies.
 #[test]
 fn pushes_racing_the_collector_never_leave_a_manifest_whose_blobs_404() {
-    if !have_tool("skopeo") || !have_tool("curl") {
+    if !have_tool("skopeo") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -277,7 +261,7 @@ fn pushes_racing_the_collector_never_leave_a_manifest_whose_blobs_404() {
                     // Untagged at once: its manifest and blobs are garbage now, and
                     // pushed again two rounds later.
                     let url = format!("{}/v2/raw/manifests/{tag}", serve.url());
-                    assert_eq!(curl("DELETE", &url, &[], None).0, 202);
+                    assert_eq!(http("DELETE", &url, &[], None).0, 202);
                     continue;
                 }
                 pushed.push(("raw".to_string(), tag.clone()));
@@ -290,7 +274,7 @@ fn pushes_racing_the_collector_never_leave_a_manifest_whose_blobs_404() {
                         serve.url(),
                         d.as_str().unwrap()
                     );
-                    mounted &= curl("POST", &url, &[], None).0 == 201;
+                    mounted &= http("POST", &url, &[], None).0 == 201;
                 }
                 if mounted && put_manifest(&serve, "mnt", &tag, &m) == 201 {
                     pushed.push(("mnt".to_string(), tag));
@@ -335,7 +319,7 @@ fn pushes_racing_the_collector_never_leave_a_manifest_whose_blobs_404() {
 /// in and out, and what the collector did, in the Prometheus text format.
 #[test]
 fn metrics_count_a_push_and_a_pull() {
-    if !have_tool("skopeo") || !have_tool("curl") {
+    if !have_tool("skopeo") {
         return;
     }
     let serve = Serve::start();
@@ -393,7 +377,7 @@ fn metrics_count_a_push_and_a_pull() {
 /// image pushed through the other still pulls through both.
 #[test]
 fn gc_on_s3_storage_removes_what_nothing_keeps_and_the_tagged_image_pulls_through_both_servers() {
-    if !have_tool("skopeo") || !have_tool("curl") {
+    if !have_tool("skopeo") {
         return;
     }
     let Some(s3) = crate::support::seaweed::Seaweed::start() else {
@@ -422,7 +406,7 @@ fn gc_on_s3_storage_removes_what_nothing_keeps_and_the_tagged_image_pulls_throug
     assert_removed(&out, &untagged_digest, &orphan);
     for serve in [&a, &b] {
         let url = format!("{}/v2/hello/blobs/{orphan}", serve.url());
-        assert_eq!(curl("GET", &url, &[], None).0, 404);
+        assert_eq!(http("GET", &url, &[], None).0, 404);
         let tmp = tempfile::tempdir().unwrap();
         let back = tmp.path().join("back");
         skopeo_copy(&[

@@ -3,7 +3,7 @@
 //! content discovery, content management, what stays invisible until whole, and what
 //! hostile clients get.
 
-mod client;
+pub mod client;
 mod discovery;
 mod hostile;
 mod integrity;
