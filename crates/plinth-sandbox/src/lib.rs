@@ -238,7 +238,7 @@ impl Chroot {
         unsafe {
             cmd.pre_exec(setup);
         }
-        let mut child = cmd.spawn()?;
+        let mut child = spawn_when_not_busy(&mut cmd)?;
         // The command holds the pipe's write ends; ours close with `cmd`.
         drop(cmd);
         let mut output = Vec::new();
@@ -259,6 +259,25 @@ impl Chroot {
         let status = child.wait()?;
         Ok(RunOutput { status, output })
     }
+}
+
+/// Spawns `cmd`, trying again for about a second while the kernel says its executable
+/// is busy (ETXTBSY). An executable of the root that this process wrote (the essential
+/// packages' files) stays "busy" while any child forked meanwhile, by another thread,
+/// still holds the descriptor it was written through; that child lets it go when it
+/// execs, within milliseconds.
+fn spawn_when_not_busy(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut delay = std::time::Duration::from_millis(5);
+    for _ in 0..8 {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            done => return done,
+        }
+    }
+    cmd.spawn()
 }
 
 fn remove_placeholders(made: &[PathBuf]) -> Result<(), SandboxError> {

@@ -113,6 +113,31 @@ fn a_failing_command_is_a_status_and_a_missing_one_an_error() {
     assert!(c.run(&[], &[]).is_err());
 }
 
+/// An executable still open for writing (by another thread's fork, in the real case)
+/// is waited for, not an error; one that stays open is an error naming it.
+#[test]
+fn an_executable_still_open_for_writing_is_waited_for() {
+    if !is_root() {
+        return;
+    }
+    let root = shell_root();
+    let c = Chroot::new(root.path()).unwrap();
+    let sh = root.path().join("bin/sh");
+    let writer = fs_err::OpenOptions::new().append(true).open(&sh).unwrap();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        drop(writer);
+    });
+    let out = c.run(&["/bin/sh", "-c", "echo ran"], &[]).unwrap();
+    closer.join().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.output), "ran\n");
+
+    let _held = fs_err::OpenOptions::new().append(true).open(&sh).unwrap();
+    let err = c.run(&["/bin/sh", "-c", "echo ran"], &[]).unwrap_err();
+    assert!(matches!(err, SandboxError::Spawn { .. }), "{err}");
+    assert!(err.to_string().contains("/bin/sh"), "{err}");
+}
+
 #[test]
 fn output_is_bounded_to_its_end() {
     if !is_root() {
