@@ -198,13 +198,44 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> 
 }
 
 /// A podman command with private storage under `tmp` and this machine's needed flags.
+///
+/// `overlay.skip_mount_home`, where podman's storage driver is overlay (its default, when
+/// the kernel allows): overlay bind-mounts its home directory onto itself, and a podman
+/// command that fails (a refused pull) exits without unmounting it; the mount then
+/// outlived the test and kept its temporary directory from being removed.
 pub fn podman(tmp: &Path) -> Command {
+    static SKIP_MOUNT_HOME: OnceLock<bool> = OnceLock::new();
+    let skip = *SKIP_MOUNT_HOME.get_or_init(|| {
+        // Only the overlay driver takes the option: ask podman, on storage of its own.
+        let probe = tempfile::tempdir().unwrap();
+        let mut c = podman_with(probe.path(), None);
+        c.args(["--storage-opt", "overlay.skip_mount_home=true", "info"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.status().is_ok_and(|s| s.success())
+    });
+    let mut c = podman_with(tmp, None);
+    if skip {
+        c.args(["--storage-opt", "overlay.skip_mount_home=true"]);
+    }
+    c
+}
+
+/// [`podman`] with the vfs storage driver (whole copies of layers, no mounts).
+pub fn podman_vfs(tmp: &Path) -> Command {
+    podman_with(tmp, Some("vfs"))
+}
+
+fn podman_with(tmp: &Path, driver: Option<&str>) -> Command {
     let mut c = Command::new("podman");
     c.arg("--root")
         .arg(tmp.join("root"))
         .arg("--runroot")
         .arg(tmp.join("run"))
         .args(["--runtime", "runc"]);
+    if let Some(d) = driver {
+        c.args(["--storage-driver", d]);
+    }
     c
 }
 

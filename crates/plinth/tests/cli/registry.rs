@@ -155,8 +155,8 @@ fn fallback_referrers(reg: &Registry, repo: &str, subject: &str) -> Vec<String> 
 /// podman records for the image.
 fn podman_pull(tmp: &Path, reference: &str, extra: &[&str]) -> String {
     let pm = |args: &[&str]| {
-        let mut c = podman(tmp);
-        c.args(["--storage-driver", "vfs"]).args(args);
+        let mut c = podman_vfs(tmp);
+        c.args(args);
         c
     };
     ok(&mut pm(&[

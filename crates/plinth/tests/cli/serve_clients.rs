@@ -30,9 +30,7 @@ fn plinth_in(home: &Path) -> Command {
 
 /// podman with private storage under `dir` (vfs, as the registry tests use it).
 fn pm(dir: &Path) -> Command {
-    let mut c = podman(dir);
-    c.args(["--storage-driver", "vfs"]);
-    c
+    podman_vfs(dir)
 }
 
 /// The `(platform, digest)` of each manifest of the index a layout's tag points at.
