@@ -217,14 +217,17 @@ fn validate(module: &str, install: &str, script: &str, docs: &[&[u8]]) {
     let program = format!(
         "import sys\ntry:\n    import {module}\nexcept ImportError as e:\n    print(e)\n    sys.exit(77)\n{script}"
     );
-    let out = py.exists().then(|| {
-        Command::new(&py)
-            .args(["-c", &program])
-            .args(&paths)
-            .output()
-            .unwrap()
-    });
-    if out.as_ref().is_none_or(|o| o.status.code() == Some(77)) {
+    let out = py
+        .exists()
+        .then(|| {
+            Command::new(&py)
+                .args(["-c", &program])
+                .args(&paths)
+                .output()
+                .unwrap()
+        })
+        .filter(|o| o.status.code() != Some(77));
+    let Some(out) = out else {
         let msg = format!(
             "{} lacks the Python module {module}: `python3 -m venv .venv-tools && .venv-tools/bin/pip install {install}`",
             py.display()
@@ -234,8 +237,7 @@ fn validate(module: &str, install: &str, script: &str, docs: &[&[u8]]) {
         }
         eprintln!("skipped: {msg}");
         return;
-    }
-    let out = out.unwrap();
+    };
     assert!(
         out.status.success(),
         "validation failed:\n{}{}\n{}",
